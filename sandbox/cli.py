@@ -1,0 +1,164 @@
+"""The ``reward-sandbox`` command.
+
+    reward-sandbox demo                          warm-start model: accuracy and a few samples
+    reward-sandbox sft --task arithmetic --out DIR [task, --model-*, --sft-* flags]
+    reward-sandbox warmstart --preset tiny       build (or find) the cached warm-start checkpoint
+    reward-sandbox eval --checkpoint DIR --task arithmetic [task flags]
+    reward-sandbox bench sampler                 our sampler vs transformers generate()
+
+Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
+one message naming the field before any compute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import toy_envs
+from sandbox.config import add_dataclass_args, dataclass_from_args
+from toy_envs.base import ConfigError
+
+
+def _task_from(args, argv_task: str):
+    return dataclass_from_args(toy_envs.TASKS[argv_task], args)
+
+
+def _peek_task(argv: list[str]) -> str:
+    """The ``--task`` value (so the task's own fields can be added as flags)."""
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--task", default="arithmetic")
+    known, _ = peek.parse_known_args(argv)
+    if known.task not in toy_envs.TASKS:
+        raise ConfigError(f"task={known.task!r} is not allowed: one of {sorted(toy_envs.TASKS)}")
+    return known.task
+
+
+def _add_task_args(parser: argparse.ArgumentParser, task_name: str) -> None:
+    parser.add_argument("--task", default="arithmetic", choices=sorted(toy_envs.TASKS), help="Task to train/evaluate on.")
+    add_dataclass_args(parser, toy_envs.TASKS[task_name], title=f"task '{task_name}' fields")
+
+
+def cmd_sft(argv: list[str]) -> int:
+    from sandbox.model.model import ModelConfig
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train.checkpoint import save_checkpoint
+    from sandbox.train.sft import SFTConfig, train_sft
+
+    task_name = _peek_task(argv)
+    parser = argparse.ArgumentParser(prog="reward-sandbox sft", description="Supervised warm start on gold solutions.")
+    parser.add_argument("--out", type=Path, required=True, help="New checkpoint directory (must not exist).")
+    _add_task_args(parser, task_name)
+    add_dataclass_args(parser, ModelConfig, prefix="model_", title="model")
+    add_dataclass_args(parser, SFTConfig, prefix="sft_", title="sft")
+    parser.set_defaults(model_vocab_size=CharTokenizer().vocab_size)
+    args = parser.parse_args(argv)
+    if args.out.exists():
+        raise ConfigError(f"out={str(args.out)!r} is not allowed: it already exists (runs are never overwritten)")
+    task = _task_from(args, task_name)
+    model_cfg = dataclass_from_args(ModelConfig, args, prefix="model_")
+    sft_cfg = dataclass_from_args(SFTConfig, args, prefix="sft_")
+    model, summary = train_sft(task, model_cfg, sft_cfg)
+    state = {"task": task_name, "task_fields": _fields(task), "summary": summary}
+    save_checkpoint(args.out, model, state)
+    print(json.dumps({k: v for k, v in summary.items() if k != "sft/config"}, indent=2))
+    print(f"checkpoint: {args.out}")
+    return 0
+
+
+def _fields(task) -> dict:
+    import dataclasses
+
+    return {f.name: getattr(task, f.name) for f in dataclasses.fields(task) if f.init}
+
+
+def cmd_warmstart(argv: list[str]) -> int:
+    from sandbox.train.warmstart import PRESETS, preset_path, warmstart
+
+    parser = argparse.ArgumentParser(prog="reward-sandbox warmstart", description="Build or find a cached warm-start checkpoint.")
+    parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    args = parser.parse_args(argv)
+    existed = (preset_path(args.preset) / "state.json").exists()
+    path = warmstart(args.preset, progress=True)
+    print(f"warm-start '{args.preset}': {path} ({'cached' if existed else 'built'})")
+    return 0
+
+
+def cmd_eval(argv: list[str]) -> int:
+    from sandbox.eval.accuracy import evaluate_accuracy
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train.checkpoint import load_checkpoint
+
+    task_name = _peek_task(argv)
+    parser = argparse.ArgumentParser(prog="reward-sandbox eval", description="Greedy held-out accuracy of a checkpoint.")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="Checkpoint directory.")
+    parser.add_argument("--problems", type=int, default=512, help="Held-out problems to evaluate.")
+    _add_task_args(parser, task_name)
+    args = parser.parse_args(argv)
+    task = _task_from(args, task_name)
+    if args.problems < 1:
+        raise ConfigError(f"problems={args.problems} is not allowed: an integer >= 1")
+    model, _ = load_checkpoint(args.checkpoint)
+    print(json.dumps(evaluate_accuracy(model, task, CharTokenizer(), args.problems), indent=2))
+    return 0
+
+
+def cmd_bench(argv: list[str]) -> int:
+    from sandbox.bench.sampler import SamplerBenchConfig, format_sampler_bench, run_sampler_bench
+
+    parser = argparse.ArgumentParser(prog="reward-sandbox bench", description="Benchmarks (ratios measured side by side).")
+    sub = parser.add_subparsers(dest="which", required=True)
+    sampler = sub.add_parser("sampler", help="Sandbox KV-cache sampler vs transformers generate().")
+    add_dataclass_args(sampler, SamplerBenchConfig)
+    sampler.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    args = parser.parse_args(argv)
+    cfg = dataclass_from_args(SamplerBenchConfig, args)
+    results = run_sampler_bench(cfg)
+    print(format_sampler_bench(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def cmd_demo(argv: list[str]) -> int:
+    from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy, greedy_responses
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train.warmstart import PRESETS, load_warmstart
+
+    parser = argparse.ArgumentParser(prog="reward-sandbox demo", description="Train (or load) the warm-start model and show it.")
+    parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    args = parser.parse_args(argv)
+    print(f"SFT warm start '{args.preset}' (trained once, then cached)...", flush=True)
+    model, task, state = load_warmstart(args.preset)
+    tok = CharTokenizer()
+    metrics = evaluate_accuracy(model, task, tok, 512)
+    print(f"\n{model.num_parameters():,}-parameter model, task {task.name} {state['task_fields']}")
+    print(f"SFT: {state['sft']['steps']} steps, {state['summary']['sft/seconds']:.0f} s")
+    for key in ("eval/accuracy", "eval/parse_ok", "eval/all_steps_valid"):
+        print(f"  {key:<22} {metrics[key]:.3f}   (greedy, 512 held-out problems)")
+    problems = [task.problem(i, split="eval") for i in range(4)]
+    for problem, text in zip(problems, greedy_responses(model, task, problems, tok, default_max_new_tokens(task))):
+        verdict = task.score(problem, text)
+        print(f"\nprompt: {task.prompt(problem)!r}\nsample: {text!r}\n  correct={verdict.correct} first_error={verdict.first_error}")
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "sft": cmd_sft, "warmstart": cmd_warmstart, "eval": cmd_eval, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in {"-h", "--help"} or argv[0] not in COMMANDS:
+        print(__doc__)
+        return 0 if argv and argv[0] in {"-h", "--help"} else 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except ConfigError as err:
+        print(f"reward-sandbox: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Held-out accuracy: greedy decoding on the task's ``eval`` split, scored by the task's oracle.
+
+    accuracy = (1/N) Σ_i 1[answer_i correct]        (greedy, N held-out problems)
+
+Also reported: the fraction of responses whose parse status is ``ok``, whose every step is
+valid, and that were truncated.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sandbox.model.sampler import SamplingConfig, sample
+from sandbox.model.tokenizer import CharTokenizer
+from sandbox.rng import row_keys
+
+
+def default_max_new_tokens(task, margin: int = 16, probe: int = 256) -> int:
+    """A response budget: the longest gold solution over ``probe`` train problems + margin (+ eos)."""
+    longest = max(len(task.gold_solution(task.problem(i))) for i in range(probe))
+    return longest + margin + 1
+
+
+@torch.no_grad()
+def greedy_responses(model, task, problems, tokenizer: CharTokenizer, max_new_tokens: int, batch_size: int = 256):
+    """Greedy response text for each problem."""
+    was_training = model.training
+    model.eval()
+    texts = []
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    for lo in range(0, len(problems), batch_size):
+        chunk = problems[lo : lo + batch_size]
+        prompts = [tokenizer.encode(task.prompt(p), bos=True) for p in chunk]
+        out = sample(model, prompts, cfg, row_keys(0, [(i,) for i in range(len(chunk))]), tokenizer.eos_id, tokenizer.pad_id)
+        for row in range(len(chunk)):
+            start = int(out.prompt_lens[row])
+            texts.append(tokenizer.decode(out.tokens[row, start:]))
+    model.train(was_training)
+    return texts
+
+
+def evaluate_accuracy(model, task, tokenizer: CharTokenizer, n_problems: int = 256, max_new_tokens: int | None = None) -> dict:
+    """Greedy accuracy on eval-split problems 0..n_problems-1, with parse and step statistics."""
+    problems = [task.problem(i, split="eval") for i in range(n_problems)]
+    budget = max_new_tokens or default_max_new_tokens(task)
+    texts = greedy_responses(model, task, problems, tokenizer, budget)
+    verdicts = [task.score(p, t) for p, t in zip(problems, texts)]
+    n = len(verdicts)
+    return {
+        "eval/accuracy": sum(v.correct for v in verdicts) / n,
+        "eval/parse_ok": sum(v.parse_status == "ok" for v in verdicts) / n,
+        "eval/all_steps_valid": sum(v.first_error is None for v in verdicts) / n,
+    }

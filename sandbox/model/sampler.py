@@ -1,0 +1,143 @@
+"""Batched KV-cache sampler: temperature, top-p, per-row stop at end-of-sequence.
+
+    prefill the right-padded prompts once → for each new token:
+        p = softmax(logits / T);  keep the smallest top set with mass ≥ top_p
+        token = argmax(log p[kept] + Gumbel noise keyed by (row key, step))
+        record log p(token)   # temperature-scaled, *before* top-p truncation
+        decode that token for every row at its own position (rows never shift)
+
+The behaviour log-probs are exactly what ``token_logprobs(model(tokens), tokens, T)``
+recomputes on the returned sequences (a test checks cached == uncached). Temperature 0 is
+greedy decoding; its log-probs are then scored at temperature 1.
+
+Output rows are laid out as the rest of the sandbox expects: prompt, response, padding
+(right-padded), with a response mask that covers the sampled tokens including ``<eos>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from sandbox.rng import keyed_uniform
+
+
+@dataclass
+class SamplingConfig:
+    max_new_tokens: int = 64
+    """Most tokens generated per row (a row that reaches it is truncated)."""
+    temperature: float = 1.0
+    """Softmax temperature; 0 means greedy decoding."""
+    top_p: float = 1.0
+    """Nucleus sampling mass in (0, 1]; 1 disables it."""
+
+    def validate(self) -> None:
+        from toy_envs.base import check
+
+        check(self.max_new_tokens >= 1, "max_new_tokens", "an integer >= 1", self.max_new_tokens)
+        check(self.temperature >= 0, "temperature", ">= 0 (0 = greedy)", self.temperature)
+        check(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
+
+
+@dataclass
+class Samples:
+    tokens: torch.Tensor
+    """[B, T] prompt then response then padding."""
+    response_mask: torch.Tensor
+    """[B, T] bool, True on sampled tokens (``<eos>`` included)."""
+    logprobs: torch.Tensor
+    """[B, T] float32 behaviour log-probs on response tokens, 0 elsewhere."""
+    prompt_lens: torch.Tensor
+    """[B] prompt length of each row."""
+    response_lens: torch.Tensor
+    """[B] number of sampled tokens of each row."""
+    truncated: torch.Tensor
+    """[B] bool, the row hit max_new_tokens without sampling ``<eos>``."""
+
+
+def choose_tokens(logits: torch.Tensor, keys: torch.Tensor, counter: int, cfg: SamplingConfig):
+    """Pick one token per row; returns (tokens [B], their behaviour log-probs [B])."""
+    if cfg.temperature == 0:
+        logp = logits.float().log_softmax(-1)
+        tokens = logp.argmax(-1)
+        return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
+    logp = (logits.float() / cfg.temperature).log_softmax(-1)
+    candidates = logp
+    if cfg.top_p < 1.0:
+        sorted_logp, order = logp.sort(-1, descending=True)
+        mass_before = sorted_logp.exp().cumsum(-1) - sorted_logp.exp()
+        drop_sorted = mass_before >= cfg.top_p  # the top token always stays
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        candidates = logp.masked_fill(drop, float("-inf"))
+    gumbel = -torch.log(-torch.log(keyed_uniform(keys, counter, logits.shape[-1])))
+    tokens = (candidates.double() + gumbel).argmax(-1)
+    return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+@torch.no_grad()
+def sample(
+    model,
+    prompts: list[list[int]],
+    cfg: SamplingConfig,
+    keys: torch.Tensor,
+    eos_id: int,
+    pad_id: int,
+    ignore_eos: bool = False,
+) -> Samples:
+    """Sample one response per prompt. ``keys`` [B] (see ``sandbox.rng``) key each row's noise.
+
+    ``ignore_eos`` keeps every row generating to ``max_new_tokens`` (benchmarks).
+    """
+    cfg.validate()
+    batch = len(prompts)
+    if batch == 0 or min(len(p) for p in prompts) == 0:
+        raise ValueError("prompts: need at least one prompt, each with at least one token")
+    if keys.shape != (batch,):
+        raise ValueError(f"keys: expected shape ({batch},), got {tuple(keys.shape)}")
+    device = next(model.parameters()).device
+    prompt_lens = torch.tensor([len(p) for p in prompts], device=device)
+    longest = int(prompt_lens.max())
+    total = longest + cfg.max_new_tokens
+    if total > model.cfg.max_seq_len:
+        raise ValueError(
+            f"max_new_tokens={cfg.max_new_tokens} plus the longest prompt ({longest}) exceeds "
+            f"the model's max_seq_len={model.cfg.max_seq_len}"
+        )
+    keys = keys.to(device)
+    rows = torch.arange(batch, device=device)
+    tokens = torch.full((batch, total), pad_id, dtype=torch.long, device=device)
+    for b, p in enumerate(prompts):
+        tokens[b, : len(p)] = torch.tensor(p, device=device)
+    logprobs = torch.zeros(batch, total, device=device)
+    response_mask = torch.zeros(batch, total, dtype=torch.bool, device=device)
+
+    cache = model.new_cache(batch, total)
+    logits = model(tokens[:, :longest], cache=cache)[rows, prompt_lens - 1]
+    positions = prompt_lens.clone()
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    for step in range(cfg.max_new_tokens):
+        new, new_logp = choose_tokens(logits, keys, step, cfg)
+        live = ~done
+        tokens[rows, positions] = torch.where(live, new, pad_id)
+        logprobs[rows, positions] = torch.where(live, new_logp, 0.0)
+        response_mask[rows, positions] = live
+        if not ignore_eos:
+            done = done | (new == eos_id)
+        if step == cfg.max_new_tokens - 1 or bool(done.all()):
+            break
+        logits = model(tokens[rows, positions][:, None], cache=cache, positions=positions)[:, 0]
+        positions = positions + 1
+
+    response_lens = response_mask.sum(-1)
+    width = int((prompt_lens + response_lens).max())
+    last = tokens[rows, (prompt_lens + response_lens - 1)]
+    truncated = last != eos_id if not ignore_eos else torch.ones(batch, dtype=torch.bool, device=device)
+    return Samples(
+        tokens=tokens[:, :width],
+        response_mask=response_mask[:, :width],
+        logprobs=logprobs[:, :width],
+        prompt_lens=prompt_lens,
+        response_lens=response_lens,
+        truncated=truncated,
+    )

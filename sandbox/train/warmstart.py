@@ -1,0 +1,102 @@
+"""Cached SFT warm-start checkpoints shared by tests, notebooks and benchmarks.
+
+A preset names a task config, a model config and an SFT config. ``warmstart(preset)`` returns
+the checkpoint directory, training it only when the cache lacks it. The cache key is a hash of
+the preset *and of the source files that determine the weights* (tasks, tokenizer, model,
+SFT), so a code change never serves a stale checkpoint. A file lock makes concurrent callers
+(pytest-xdist workers, notebooks) build it once and share it.
+
+Cache directory: ``$REWARD_SANDBOX_CACHE`` (the test command points it inside the checkout,
+so CI builds it once per run), else ``~/.cache/reward-sandbox``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+
+import toy_envs
+from sandbox.model.model import ModelConfig
+from sandbox.model.tokenizer import CharTokenizer
+from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
+from sandbox.train.sft import SFTConfig, train_sft
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("toy_envs", "sandbox/model", "sandbox/train/sft.py", "sandbox/train/checkpoint.py", "sandbox/rng.py")
+
+
+@dataclass(frozen=True)
+class Preset:
+    task: str
+    """Task registry name (``toy_envs.TASKS``)."""
+    task_fields: dict = field(default_factory=dict)
+    """Task config fields."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """Model config (vocab size is the tokenizer's)."""
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    """SFT config."""
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "task_fields": self.task_fields, "model": asdict(self.model), "sft": asdict(self.sft)}
+
+
+_VOCAB = CharTokenizer().vocab_size
+PRESETS: dict[str, Preset] = {
+    # Tests, notebooks, benchmarks: 3-step arithmetic chains, a 0.8M-parameter model, a short
+    # SFT that leaves the model right part of the time (room for RL to improve it).
+    "tiny": Preset(
+        task="arithmetic",
+        task_fields={"n_steps": 3, "operators": "+-*"},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=160),
+        sft=SFTConfig(steps=250, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("REWARD_SANDBOX_CACHE", Path.home() / ".cache" / "reward-sandbox"))
+
+
+def source_digest() -> str:
+    h = hashlib.sha256()
+    for entry in SOURCES:
+        path = ROOT / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def preset_path(name: str) -> Path:
+    if name not in PRESETS:
+        raise ValueError(f"preset={name!r} is not known; allowed: {sorted(PRESETS)}")
+    key = json.dumps(PRESETS[name].to_dict(), sort_keys=True) + source_digest()
+    return cache_dir() / "warmstart" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def warmstart(name: str = "tiny", progress: bool = False) -> Path:
+    """The checkpoint directory of preset ``name``, trained on first use."""
+    path = preset_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if not (path / "state.json").exists():
+            preset = PRESETS[name]
+            task = toy_envs.make_task(preset.task, **preset.task_fields)
+            with torch.random.fork_rng():
+                model, summary = train_sft(task, preset.model, preset.sft, progress=progress)
+            save_checkpoint(path, model, {"preset": name, **preset.to_dict(), "summary": summary})
+    return path
+
+
+def load_warmstart(name: str = "tiny"):
+    """(model, task, state) of preset ``name``."""
+    model, state = load_checkpoint(warmstart(name))
+    task = toy_envs.make_task(state["task"], **state["task_fields"])
+    return model, task, state

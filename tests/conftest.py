@@ -1,0 +1,36 @@
+"""Shared test setup: one torch thread per worker, hypothesis profiles, the warm-start model."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+matplotlib.use("Agg")
+torch.set_num_threads(1)
+
+# "ci": derandomized (the same examples every run), no deadline (a 2-core CI machine is slow
+# and shared), bounded example counts. "dev": more examples, still no deadline.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=40,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", deadline=None, max_examples=200)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+FAST = os.environ.get("REWARD_SANDBOX_FAST", "1") == "1"
+
+
+@pytest.fixture(scope="session")
+def warmstart_tiny():
+    """(model, task, state) of the cached 'tiny' warm-start preset (built once per cache)."""
+    from sandbox.train.warmstart import load_warmstart
+
+    return load_warmstart("tiny")

@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
+from sandbox.model.tokenizer import CharTokenizer
+from toy_envs.base import ConfigError
+
+VOCAB = CharTokenizer().vocab_size
+
+
+def small(**overrides):
+    fields = dict(vocab_size=VOCAB, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=96, max_seq_len=64)
+    fields.update(overrides)
+    torch.manual_seed(0)
+    return TinyLlama(ModelConfig(**fields)).eval()
+
+
+def test_logits_shape_and_causality():
+    model = small()
+    x = torch.randint(0, VOCAB, (2, 20))
+    y = x.clone()
+    y[:, 10:] = torch.randint(0, VOCAB, (2, 10))
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    assert a.shape == (2, 20, VOCAB)
+    torch.testing.assert_close(a[:, :10], b[:, :10])  # later tokens never change earlier logits
+
+
+def test_right_padding_does_not_change_real_tokens():
+    model = small()
+    x = torch.randint(4, VOCAB, (1, 12))
+    padded = torch.cat([x, torch.zeros(1, 8, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(padded)[:, :12], model(x))
+
+
+def test_token_logprobs_matches_manual_log_softmax():
+    model = small()
+    x = torch.randint(0, VOCAB, (3, 9))
+    with torch.no_grad():
+        logits = model(x)
+    lp = token_logprobs(logits, x, temperature=0.5)
+    manual = torch.log_softmax(logits[0, 3] / 0.5, -1)[x[0, 4]]
+    torch.testing.assert_close(lp[0, 4], manual)
+    assert torch.all(lp[:, 0] == 0)
+
+
+def test_too_long_sequence_is_a_clear_error():
+    with pytest.raises(ValueError, match="max_seq_len"):
+        small()(torch.zeros(1, 65, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    "field,value", [("d_model", 66), ("n_kv_heads", 3), ("n_layers", 0), ("norm_eps", 0.0), ("d_model", 36)]
+)
+def test_bad_config_names_the_field(field, value):
+    cfg = ModelConfig(vocab_size=VOCAB, **{field: value}) if field != "d_model" or value != 36 else ModelConfig(
+        vocab_size=VOCAB, d_model=36, n_heads=4
+    )
+    with pytest.raises(ConfigError, match=field):
+        cfg.validate()
+
+
+@pytest.mark.hf
+@pytest.mark.parametrize("n_kv_heads,tie", [(4, False), (2, False), (1, True)])
+def test_logits_equal_transformers_llama(tmp_path, n_kv_heads, tie):
+    transformers = pytest.importorskip("transformers")
+    from sandbox.model.hf import export_hf
+
+    model = small(n_kv_heads=n_kv_heads, tie_embeddings=tie)
+    export_hf(model, CharTokenizer(), tmp_path / "hf")
+    hf = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    x = torch.randint(0, VOCAB, (3, 40))
+    with torch.no_grad():
+        torch.testing.assert_close(hf(x).logits, model(x), atol=1e-5, rtol=1e-5)
+
+
+def test_export_refuses_non_empty_directory(tmp_path):
+    from sandbox.model.hf import export_hf
+
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError):
+        export_hf(small(), CharTokenizer(), tmp_path / "hf")
