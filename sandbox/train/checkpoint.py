@@ -42,7 +42,9 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     for name, value in [*tensors.items(), *meta["scalars"].items()]:
         index, key = name.split(".", 1)
         state.setdefault(int(index), {})[key] = value
-    return {"state": state, "param_groups": meta["param_groups"]}
+    # JSON turns tuples (e.g. Adam's betas) into lists; give them back as tuples.
+    groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()} for g in meta["param_groups"]]
+    return {"state": state, "param_groups": groups}
 
 
 def _fsync_dir(path: Path) -> None:

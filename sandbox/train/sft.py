@@ -40,6 +40,8 @@ class SFTConfig:
     """Seeds the model initialisation."""
     eval_problems: int = 256
     """Held-out problems for the final greedy accuracy (0 skips it)."""
+    eval_every: int = 0
+    """Also measure greedy accuracy on 64 held-out problems every this many steps (0: never)."""
 
     def validate(self) -> None:
         from toy_envs.base import check
@@ -51,6 +53,7 @@ class SFTConfig:
         check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
         check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
         check(self.eval_problems >= 0, "eval_problems", ">= 0", self.eval_problems)
+        check(self.eval_every >= 0, "eval_every", ">= 0", self.eval_every)
 
 
 def sft_batch(task, tokenizer: CharTokenizer, indices, split: str = "train"):
@@ -103,8 +106,13 @@ def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = Tru
         optimizer.step()
         loss_value = loss.item()
         bar.set_postfix(loss=f"{loss_value:.3f}")
+        record = {"sft/step": step, "sft/loss": loss_value}
+        if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
+            record["eval/accuracy"] = evaluate_accuracy(model, task, tokenizer, 64)["eval/accuracy"]
+            model.train()
+            bar.write(f"sft step {step + 1}: loss {loss_value:.3f}, greedy accuracy {record['eval/accuracy']:.3f}")
         if log is not None:
-            log({"sft/step": step, "sft/loss": loss_value})
+            log(record)
     summary = {"sft/loss": loss_value, "sft/seconds": time.perf_counter() - start, "sft/config": asdict(cfg)}
     if cfg.eval_problems:
         summary.update(evaluate_accuracy(model, task, tokenizer, cfg.eval_problems))

@@ -1,0 +1,59 @@
+import dataclasses
+
+import pytest
+
+import toy_envs
+from sandbox.cli import main
+from sandbox.config import field_docs
+from sandbox.model.model import ModelConfig
+from sandbox.model.sampler import SamplingConfig
+from sandbox.train.sft import SFTConfig
+
+
+@pytest.mark.parametrize("cls", [ModelConfig, SFTConfig, SamplingConfig, *toy_envs.TASKS.values()])
+def test_every_config_field_has_a_one_line_doc(cls):
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        assert docs.get(f.name), f"{cls.__name__}.{f.name} has no doc"
+
+
+def test_help_lists_every_field_with_its_doc(capsys):
+    with pytest.raises(SystemExit):
+        main(["sft", "--task", "tree", "--help"])
+    out = capsys.readouterr().out
+    for f in dataclasses.fields(toy_envs.TreePuzzle):
+        assert "--" + f.name.replace("_", "-") in out
+    assert field_docs(SFTConfig)["lr"].split()[0] in out
+
+
+@pytest.mark.parametrize(
+    "argv,field",
+    [
+        (["sft", "--n-steps", "0"], "n_steps"),
+        (["sft", "--sft-steps", "0"], "steps"),
+        (["sft", "--model-n-kv-heads", "3"], "n_kv_heads"),
+        (["sft", "--task", "tree", "--branching", "9"], "branching"),
+        (["sft", "--task", "nope"], "task"),
+    ],
+)
+def test_bad_input_is_one_clear_error_before_compute(tmp_path, capsys, argv, field):
+    out_dir = tmp_path / "run"
+    assert main([*argv, "--out", str(out_dir)]) == 2
+    err = capsys.readouterr().err
+    assert field in err and "not allowed" in err
+    assert not out_dir.exists()
+
+
+def test_sft_refuses_an_existing_directory(tmp_path, capsys):
+    assert main(["sft", "--out", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
+    out = tmp_path / "ckpt"
+    argv = ["sft", "--out", str(out), "--n-steps", "1", "--sft-steps", "2", "--sft-eval-problems", "0"]
+    argv += ["--model-d-model", "32", "--model-n-layers", "1", "--model-n-heads", "2", "--model-n-kv-heads", "2"]
+    assert main(argv) == 0
+    assert (out / "model.safetensors").exists() and (out / "state.json").exists()
+    assert main(["eval", "--checkpoint", str(out), "--n-steps", "1", "--problems", "8"]) == 0
+    assert '"eval/accuracy"' in capsys.readouterr().out

@@ -1,0 +1,35 @@
+import torch
+
+import toy_envs
+from sandbox.model.model import ModelConfig
+from sandbox.model.tokenizer import CharTokenizer
+from sandbox.train.sft import SFTConfig, lr_at, sft_batch, train_sft
+
+tok = CharTokenizer()
+TASK = toy_envs.make_task("arithmetic", n_steps=2, operators="+-", start_max=20)
+SMALL = ModelConfig(vocab_size=tok.vocab_size, d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64, max_seq_len=64)
+
+
+def test_batch_masks_exactly_the_gold_response_and_eos():
+    tokens, mask = sft_batch(TASK, tok, range(5))
+    for b in range(5):
+        problem = TASK.problem(b)
+        assert tok.decode(tokens[b][mask[b]], stop_at_eos=False) == TASK.gold_solution(problem)
+        assert tokens[b][mask[b]][-1] == tok.eos_id
+        assert tok.decode(tokens[b][~mask[b]]) == TASK.prompt(problem)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = SFTConfig(steps=100, warmup_steps=10, lr=1.0)
+    assert lr_at(0, cfg) == 0.1 and lr_at(9, cfg) == 1.0
+    assert lr_at(10, cfg) > lr_at(50, cfg) > lr_at(99, cfg) >= 0
+
+
+def test_short_sft_lowers_the_loss_and_is_deterministic():
+    losses = []
+    cfg = SFTConfig(steps=30, batch_size=16, lr=5e-3, eval_problems=0)
+    model_a, _ = train_sft(TASK, SMALL, cfg, progress=False, log=lambda r: losses.append(r["sft/loss"]))
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    model_b, _ = train_sft(TASK, SMALL, cfg, progress=False)
+    for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
+        assert torch.equal(a, b)

@@ -1,0 +1,242 @@
+"""Arithmetic chains: a start value and k operations applied left to right.
+
+Prompt ``"3 +4 *2 -5\\n"`` (``" mod 7"`` before the newline when there is a modulus); gold
+solution ``"3+4=7\\n7*2=14\\n14-5=9\\n#9\\n"``, or ``"#7,14,9\\n"`` as the answer line in
+long-answer mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from toy_envs.base import Rubric, Step, Verdict, check, is_int, problem_rng
+from toy_envs.ops import (
+    MAX_DIGITS,
+    Op,
+    apply_op,
+    apply_ops,
+    check_int_between,
+    check_int_range,
+    check_operators,
+    fits_digit_limit,
+    format_op,
+    worst_case_magnitude,
+)
+from toy_envs.parsing import (
+    StepLine,
+    answer_line_content,
+    first_error,
+    format_rubric,
+    parse_int,
+    parse_int_list,
+    parse_status,
+    parse_step_line,
+    segment_lines,
+    split_steps,
+)
+
+MAX_STEPS = 12
+
+
+@dataclass(frozen=True)
+class ArithmeticProblem:
+    """One arithmetic chain."""
+
+    start: int
+    """The value the chain starts from."""
+    ops: tuple[Op, ...]
+    """The k operations, applied left to right."""
+    modulus: int | None
+    """Every result is reduced into ``[0, modulus)``; ``None`` for plain integers."""
+    index: int
+    """The problem's index within its split."""
+    split: str
+    """``"train"`` or ``"eval"``."""
+
+
+@dataclass(frozen=True)
+class ArithmeticChain:
+    """The arithmetic-chain task; the config is the task.
+
+    Operands are at least 1: without a modulus every operation is then injective, so two
+    different values never merge and after the first wrong intermediate every later one is
+    wrong too. With a modulus wrong values can merge back into the right one.
+    """
+
+    name: ClassVar[str] = "arithmetic"
+
+    seed: int = 0
+    """Seed of the problem stream; problems are a pure function of (seed, split, index)."""
+    n_steps: int = 3
+    """k, the number of operations, in [1, 12]."""
+    start_min: int = 1
+    """Smallest start value."""
+    start_max: int = 99
+    """Largest start value."""
+    operand_min: int = 1
+    """Smallest operand, >= 1 (zero operands are excluded so that values never merge)."""
+    operand_max: int = 9
+    """Largest operand."""
+    operators: str = "+-*"
+    """The operator symbols drawn from: a non-empty subset of ``+-*`` without repeats."""
+    modulus: int | None = None
+    """``None``, or m >= 2: every result is taken mod m into [0, m)."""
+    long_answer: bool = False
+    """The answer line lists every intermediate result instead of only the last."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """``ConfigError`` naming the first field whose value is not allowed."""
+        check(is_int(self.seed), "seed", "an integer", self.seed)
+        check_int_between("n_steps", self.n_steps, 1, MAX_STEPS)
+        check_int_range("start_min", self.start_min, "start_max", self.start_max, None)
+        check_int_range("operand_min", self.operand_min, "operand_max", self.operand_max, 1)
+        check_operators(self.operators)
+        check(
+            self.modulus is None or (is_int(self.modulus) and 2 <= self.modulus <= 10**MAX_DIGITS),
+            "modulus",
+            f"None or an integer in [2, 10**{MAX_DIGITS}]",
+            self.modulus,
+        )
+        check(isinstance(self.long_answer, bool), "long_answer", "a bool", self.long_answer)
+        start_bound = max(abs(self.start_min), abs(self.start_max))
+        worst = worst_case_magnitude(start_bound, self.operators, self.operand_max, self.n_steps)
+        check(
+            self.modulus is not None or fits_digit_limit(worst),
+            "n_steps",
+            f"small enough that intermediates keep at most {MAX_DIGITS} digits "
+            f"(worst case {worst} with operand_max={self.operand_max}, |start| <= {start_bound})",
+            self.n_steps,
+        )
+
+    def problem(self, index: int, split: str = "train") -> ArithmeticProblem:
+        """Problem ``index`` of ``split``; the same for the same (seed, split, index)."""
+        rng = problem_rng(self.name, self.seed, split, index)
+        start = rng.randint(self.start_min, self.start_max)
+        ops = tuple(
+            (rng.choice(self.operators), rng.randint(self.operand_min, self.operand_max))
+            for _ in range(self.n_steps)
+        )
+        return ArithmeticProblem(start, ops, self.modulus, index, split)
+
+    def prompt(self, problem: ArithmeticProblem) -> str:
+        """``"<start> <op><operand> ...[ mod <m>]\\n"``."""
+        words = [str(problem.start), *(format_op(op) for op in problem.ops)]
+        if problem.modulus is not None:
+            words += ["mod", str(problem.modulus)]
+        return " ".join(words) + "\n"
+
+    def gold_solution(self, problem: ArithmeticProblem) -> str:
+        """One step line per operation, then the answer line."""
+        values = (problem.start, *gold_intermediates(problem))
+        lines = [
+            f"{lhs}{format_op(op)}={result}\n" for lhs, op, result in zip(values, problem.ops, values[1:])
+        ]
+        return "".join(lines) + "#" + self.format_answer(values[1:]) + "\n"
+
+    def format_answer(self, intermediates: tuple[int, ...]) -> str:
+        """The answer line's content for these intermediate results."""
+        if self.long_answer:
+            return ",".join(str(value) for value in intermediates)
+        return str(intermediates[-1])
+
+    def parse_answer(self, content: str) -> int | tuple[int, ...] | None:
+        """The answer line's content as an int (a tuple of ints in long mode), or ``None``."""
+        return parse_int_list(content) if self.long_answer else parse_int(content)
+
+    def segment(self, text: str) -> list[Step]:
+        """Step lines, then the answer step; the spans partition ``text``."""
+        return segment_lines(text, lambda content: self.parse_answer(content) is not None)
+
+    def score(self, problem: ArithmeticProblem, text: str) -> Verdict:
+        """Correctness, parse status, per-step validity and oracle value, first error."""
+        steps = self.segment(text)
+        segmented = split_steps(steps)
+        lines = tuple(parse_step_line(step.text) for step in segmented.step_lines)
+        gold = gold_intermediates(problem)
+        valid = [step_is_valid(problem, lines, t) for t in range(len(lines))]
+        values = [step_value(problem, gold, lines[t], t, self.long_answer) for t in range(len(lines))]
+        correct = False
+        answer = None
+        if segmented.answer is not None:
+            answer = answer_line_content(segmented.answer.text)
+            stated = self.parse_answer(answer)
+            correct = stated == (gold if self.long_answer else gold[-1])
+            valid.append(answer_is_valid(stated, lines, len(problem.ops), self.long_answer))
+            values.append(int(correct))
+        return Verdict(
+            correct=correct,
+            parse_status=parse_status(segmented),
+            steps=tuple(steps),
+            step_valid=tuple(valid),
+            step_value=tuple(values),
+            first_error=first_error(tuple(valid)),
+            answer=answer,
+        )
+
+    def format_rubric(self, text: str) -> Rubric:
+        """Every step line parses, nothing but whitespace after the answer line, answer present."""
+        return format_rubric(split_steps(self.segment(text)))
+
+
+def gold_intermediates(problem: ArithmeticProblem) -> tuple[int, ...]:
+    """The k correct results, gold_t = apply(gold_{t-1}, op_t) with gold_0 = start."""
+    values = []
+    value = problem.start
+    for op in problem.ops:
+        value = apply_op(value, op, problem.modulus)
+        values.append(value)
+    return tuple(values)
+
+
+def stated_before(start: int, lines: tuple[StepLine | None, ...], t: int) -> int | None:
+    """The value step ``t`` must continue from: the start for t = 0, else the previous line's
+    stated result (``None`` when the previous line did not parse)."""
+    if t == 0:
+        return start
+    previous = lines[t - 1]
+    return None if previous is None else previous.result
+
+
+def step_is_valid(problem: ArithmeticProblem, lines: tuple[StepLine | None, ...], t: int) -> bool:
+    """Line ``t`` parses, applies the t-th operation to the previous stated result and states
+    the exact result (mod m when there is a modulus)."""
+    line = lines[t]
+    return (
+        line is not None
+        and t < len(problem.ops)
+        and line.lhs == stated_before(problem.start, lines, t)
+        and line.op == problem.ops[t]
+        and line.result == apply_op(line.lhs, line.op, problem.modulus)
+    )
+
+
+def step_value(
+    problem: ArithmeticProblem, gold: tuple[int, ...], line: StepLine | None, t: int, long_answer: bool
+) -> int:
+    """The oracle: 1 iff continuing correctly from line ``t``'s stated result can still give a
+    correct answer; 0 for an unparseable line or t >= k.
+
+    Short mode: applying operations t+1..k-1 to the stated result gives the gold answer (with a
+    modulus a wrong value can merge into the right one). Long mode: the answer lists the
+    stated result itself, so it must equal gold_t.
+    """
+    if line is None or t >= len(problem.ops):
+        return 0
+    if long_answer:
+        return int(line.result == gold[t])
+    return int(apply_ops(line.result, problem.ops[t + 1 :], problem.modulus) == gold[-1])
+
+
+def answer_is_valid(
+    stated: int | tuple[int, ...] | None, lines: tuple[StepLine | None, ...], k: int, long_answer: bool
+) -> bool:
+    """Exactly k step lines, all parsed, precede the answer, and it states the last line's
+    result (long mode: lists every line's result in order)."""
+    if len(lines) != k or any(line is None for line in lines):
+        return False
+    results = tuple(line.result for line in lines)
+    return stated == (results if long_answer else results[-1])

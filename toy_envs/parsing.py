@@ -1,0 +1,158 @@
+"""The small line grammar both tasks share.
+
+A response is a sequence of lines. Step lines read ``<lhs><op><operand>=<result>`` with no
+spaces (``3+4=7``, ``-6*2=-12``); ``lhs`` and ``result`` may be negative, the operand is a
+non-negative integer, the op is one of ``+ - *``. The answer line starts with ``#``; what
+follows the ``#`` is task-specific (an integer, a comma-separated integer list, or a
+comma-separated op list such as ``*2,+3,-1``).
+
+Everything here is a regular-expression full match over a line with at most ``MAX_DIGITS``
+digits per number: no function raises on any ``str`` and nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+from toy_envs.base import Rubric, Step
+from toy_envs.ops import MAX_DIGITS, Op
+
+ANSWER_MARK = "#"
+
+_NATURAL = rf"[0-9]{{1,{MAX_DIGITS}}}"
+_INTEGER = rf"-?{_NATURAL}"
+_OP = rf"[-+*]{_NATURAL}"
+_STEP_LINE = re.compile(rf"({_INTEGER})([-+*])({_NATURAL})=({_INTEGER})")
+_INTEGER_LIST = re.compile(rf"{_INTEGER}(?:,{_INTEGER})*")
+_OP_LIST = re.compile(rf"{_OP}(?:,{_OP})*")
+_INTEGER_ONLY = re.compile(_INTEGER)
+
+
+class StepLine(NamedTuple):
+    """A parsed step line ``<lhs><symbol><operand>=<result>``."""
+
+    lhs: int
+    symbol: str
+    operand: int
+    result: int
+
+    @property
+    def op(self) -> Op:
+        return (self.symbol, self.operand)
+
+
+def line_body(line: str) -> str:
+    """``line`` without its one trailing newline, if it has one."""
+    return line[:-1] if line.endswith("\n") else line
+
+
+def parse_step_line(line: str) -> StepLine | None:
+    """A step line (its trailing newline allowed) as ``(lhs, symbol, operand, result)``, or
+    ``None`` when it does not match the grammar exactly."""
+    match = _STEP_LINE.fullmatch(line_body(line))
+    if match is None:
+        return None
+    lhs, symbol, operand, result = match.groups()
+    return StepLine(int(lhs), symbol, int(operand), int(result))
+
+
+def parse_int(text: str) -> int | None:
+    """An optionally negative integer such as ``-12``, or ``None``."""
+    return int(text) if _INTEGER_ONLY.fullmatch(text) else None
+
+
+def parse_int_list(text: str) -> tuple[int, ...] | None:
+    """A non-empty comma-separated integer list such as ``7,14,-9``, or ``None``."""
+    if _INTEGER_LIST.fullmatch(text) is None:
+        return None
+    return tuple(int(item) for item in text.split(","))
+
+
+def parse_op_list(text: str) -> tuple[Op, ...] | None:
+    """A non-empty comma-separated op list: ``*2,+3,-1`` -> ``(("*", 2), ("+", 3), ("-", 1))``."""
+    if _OP_LIST.fullmatch(text) is None:
+        return None
+    return tuple((item[0], int(item[1:])) for item in text.split(","))
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` cut after every ``\\n`` (each piece keeps its newline); a final piece without a
+    newline is kept, an empty one is not. Concatenating the pieces gives back ``text``."""
+    pieces = text.split("\n")
+    lines = [piece + "\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    return lines
+
+
+def answer_line_content(answer_text: str) -> str:
+    """The answer step's first line after the ``#``, without its newline."""
+    return answer_text.split("\n", 1)[0][len(ANSWER_MARK) :]
+
+
+def text_after_answer_line(answer_text: str) -> str:
+    """Whatever the answer step holds after the answer line's newline."""
+    parts = answer_text.split("\n", 1)
+    return parts[1] if len(parts) == 2 else ""
+
+
+def segment_lines(text: str, answer_parses: Callable[[str], bool]) -> list[Step]:
+    """Cut ``text`` into steps that partition it exactly.
+
+    Each line (with its newline) before the first line starting with ``#`` is a ``step``,
+    parsed iff it is a step line; that first ``#`` line and everything after it form the
+    ``answer`` step, parsed iff ``answer_parses`` accepts its content after the ``#``.
+    """
+    steps: list[Step] = []
+    offset = 0
+    for line in split_lines(text):
+        if line.startswith(ANSWER_MARK):
+            answer_text = text[offset:]
+            parsed = answer_parses(answer_line_content(answer_text))
+            steps.append(Step(len(steps), offset, len(text), answer_text, "answer", parsed))
+            return steps
+        parsed = parse_step_line(line) is not None
+        steps.append(Step(len(steps), offset, offset + len(line), line, "step", parsed))
+        offset += len(line)
+    return steps
+
+
+class Segmented(NamedTuple):
+    """A segmented response split into its step lines and its answer step (if any)."""
+
+    step_lines: tuple[Step, ...]
+    answer: Step | None
+
+
+def split_steps(steps: list[Step]) -> Segmented:
+    """Separate the ``step`` lines from the trailing ``answer`` step."""
+    if steps and steps[-1].kind == "answer":
+        return Segmented(tuple(steps[:-1]), steps[-1])
+    return Segmented(tuple(steps), None)
+
+
+def parse_status(segmented: Segmented) -> str:
+    """The ``base.ParseStatus`` of a segmented response."""
+    if segmented.answer is None:
+        return "no_answer"
+    if not segmented.answer.parsed:
+        return "bad_answer"
+    if not all(step.parsed for step in segmented.step_lines):
+        return "bad_step"
+    return "ok"
+
+
+def format_rubric(segmented: Segmented) -> Rubric:
+    """Well-formed: every step line parses and only whitespace follows the answer line;
+    answer present: an answer line that parses."""
+    trailer = "" if segmented.answer is None else text_after_answer_line(segmented.answer.text)
+    well_formed = all(step.parsed for step in segmented.step_lines) and not trailer.strip()
+    answer_present = segmented.answer is not None and segmented.answer.parsed
+    return Rubric(well_formed=well_formed, answer_present=answer_present)
+
+
+def first_error(step_valid: tuple[bool, ...]) -> int | None:
+    """The index of the first ``False``, or ``None``."""
+    return next((index for index, valid in enumerate(step_valid) if not valid), None)
