@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+
+import torch
 
 import toy_envs
 from sandbox.config import add_dataclass_args, dataclass_from_args
@@ -79,7 +82,9 @@ def cmd_warmstart(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="reward-sandbox warmstart", description="Build or find a cached warm-start checkpoint.")
     parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads for training.")
     args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
     existed = (preset_path(args.preset) / "state.json").exists()
     path = warmstart(args.preset, progress=True)
     print(f"warm-start '{args.preset}': {path} ({'cached' if existed else 'built'})")

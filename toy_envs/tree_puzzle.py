@@ -122,10 +122,10 @@ class TreePuzzle:
       drawn in 1..3 per draw, base_t set per level by a random allowed op standing at a random
       j; offset o is the op ``+o``, ``-o`` or, for 0, ``*1``, and at the first level any
       allowed op taking start to start + o, ``*m`` included). Sums of different paths then
-      coincide and many paths merge. When ``*`` is allowed and some base g has two or more
-      powers in the operand range, the draw is, with even odds against additive (certainly
-      if neither ``+`` nor ``-`` is allowed), multiplicative instead: ops ``*g**j`` for
-      min(b, #powers) consecutive j, random ops for the rest.
+      coincide and many paths merge. When neither ``+`` nor ``-`` is allowed, the lattice is
+      multiplicative instead: ops ``*g**j`` for min(b, #powers) consecutive j, g drawn among
+      the bases in 2..``MAX_POWER_BASE`` with two or more powers in the operand range,
+      random ops for the rest (no such base: the draw is random).
     - *loose lattice*: the same with j a random b-subset of 0..b-1+extra (extra drawn in
       1..b; multiplicative: any powers), and each level random instead with probability
       ``LOOSE_RANDOM_LEVEL``; these give intermediate measures.
@@ -227,19 +227,16 @@ class TreePuzzle:
         if kind == RANDOM:
             return tuple(self.draw_level(rng) for _ in range(self.depth))
         loose = kind == LOOSE
-        modes = ["+"] if "+" in self.operators or "-" in self.operators else []
-        bases = self.power_bases() if "*" in self.operators else []
-        if bases:
-            modes.append("*")
-        if not modes:
+        additive = "+" in self.operators or "-" in self.operators
+        bases = [] if additive else self.power_bases()
+        if not additive and not bases:
             return tuple(self.draw_level(rng) for _ in range(self.depth))
-        mode = rng.choice(modes)
-        step = rng.randint(1, 3) if mode == "+" else rng.choice(bases)
+        step = rng.randint(1, 3) if additive else rng.choice(bases)
         levels = []
         for level in range(self.depth):
             ops = None
             if not (loose and rng.random() < LOOSE_RANDOM_LEVEL):
-                if mode == "+":
+                if additive:
                     ops = self.additive_lattice_level(start, level == 0, step, loose, rng)
                 else:
                     ops = self.power_lattice_level(step, loose, rng)

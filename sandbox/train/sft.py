@@ -92,7 +92,7 @@ def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = Tru
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(cfg.steps), desc="sft", disable=not progress, leave=False)
+    bar = tqdm(range(cfg.steps), desc="sft", disable=None if progress else True, leave=False)  # None: off when not a TTY
     loss_value = float("nan")
     for step in bar:
         tokens, mask = sft_batch(task, tokenizer, range(step * cfg.batch_size, (step + 1) * cfg.batch_size))
