@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toy_envs import TASKS, ConfigError, TreePuzzle, make_task
-from toy_envs.tree_puzzle import TreeProblem, explicit_tree, path_values, solutions
+from toy_envs.tree_puzzle import (
+    TreeProblem,
+    explicit_tree,
+    path_values,
+    solutions,
+    step_dead_end_fractions,
+    tree_dead_end_fraction,
+)
 
 any_text = st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=126), max_size=200)
 operator_sets = st.permutations("+-*").flatmap(lambda symbols: st.integers(1, 3).map(lambda n: "".join(symbols[:n])))
@@ -92,14 +99,29 @@ def test_gold_solution_is_perfect(task, index):
     assert problem.gold_path in solutions(problem)
 
 
+def brute_force_step_fractions(tree, depth):
+    """Per level t < d: the fraction of dead-end children among the children of live level-t nodes."""
+    fractions = []
+    for level in range(depth):
+        live = [node for node, data in tree.nodes(data=True) if data["level"] == level and data["reachable"]]
+        children = [child for node in live for child in tree.successors(node)]
+        fractions.append(sum(not tree.nodes[child]["reachable"] for child in children) / len(children))
+    return fractions
+
+
 @given(puzzles(), indices)
 def test_generator_guarantees_and_records_the_dead_end_fraction(task, index):
     problem = task.problem(index)
     tree = explicit_tree(problem)
     assert tree.nodes[()]["reachable"]
+    assert len(solutions(problem)) >= 1
+    steps = brute_force_step_fractions(tree, task.depth)
+    assert list(step_dead_end_fractions(problem)) == pytest.approx(steps)
+    assert problem.dead_end_fraction == pytest.approx(sum(steps) / len(steps))
+    assert 0 <= problem.dead_end_fraction <= (task.branching - 1) / task.branching + 1e-12
     non_root = [node for node in tree if node != ()]
     dead = sum(not tree.nodes[node]["reachable"] for node in non_root)
-    assert problem.dead_end_fraction == pytest.approx(dead / len(non_root))
+    assert tree_dead_end_fraction(problem) == pytest.approx(dead / len(non_root))
     leaves = [node for node in non_root if len(node) == task.depth]
     assert sorted(leaf for leaf in leaves if tree.nodes[leaf]["value"] == problem.target) == sorted(solutions(problem))
 
@@ -110,6 +132,43 @@ def test_dead_end_knob_moves_the_fraction():
         return sum(task.problem(i).dead_end_fraction for i in range(30)) / 30
 
     assert mean_fraction(0.0) < mean_fraction(1.0)
+
+
+KNOBS = (0.0, 0.2, 0.33, 0.5, 0.67, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "floor"),
+    [({}, 0.35), ({"operators": "*"}, 0.35), ({"operators": "+"}, 0.35), ({"depth": 4, "branching": 4}, 0.32)],
+)
+def test_dead_end_knob_spans_a_real_range(fields, floor):
+    # Measured over 100 problems: defaults, "*" and "+" give 0.30, 0.30, 0.33, 0.50, 0.67, 0.67
+    # for KNOBS; depth 4 branching 4 gives 0.27, 0.27, 0.34, 0.50, 0.66, 0.75.
+    n = 50
+
+    def mean_fraction(wanted):
+        task = TreePuzzle(dead_end_fraction=wanted, **fields)
+        problems = [task.problem(i) for i in range(n)]
+        assert all(solutions(problem) for problem in problems)
+        return sum(problem.dead_end_fraction for problem in problems) / n
+
+    means = [mean_fraction(knob) for knob in KNOBS]
+    assert means == sorted(means)
+    assert means[0] <= floor
+    assert means[KNOBS.index(0.33)] < means[KNOBS.index(0.5)] < means[KNOBS.index(0.67)]
+    assert means[KNOBS.index(0.5)] == pytest.approx(0.5, abs=0.05)
+    assert means[KNOBS.index(0.67)] >= 0.6
+
+
+def test_knob_extremes_at_the_defaults():
+    low, high = TreePuzzle(dead_end_fraction=0.0), TreePuzzle(dead_end_fraction=1.0)
+    for index in range(10):
+        # a tight lattice with the target mid-range: every first-level branch is live
+        assert step_dead_end_fractions(low.problem(index)) == pytest.approx((0, 2 / 9, 2 / 3))
+        assert len(solutions(low.problem(index))) == 7
+        # exactly one live child at every live node: a single solution
+        assert step_dead_end_fractions(high.problem(index)) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
+        assert len(solutions(high.problem(index))) == 1
 
 
 @given(puzzles(), indices, st.data())

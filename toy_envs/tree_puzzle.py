@@ -15,13 +15,12 @@ builds problems whose measured value is as close to the knob as it can get (see
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from itertools import product
 from random import Random
 from typing import ClassVar
-
-import math
 
 import networkx as nx
 
@@ -462,9 +461,10 @@ def dead_end_counts(start: int, levels: Levels) -> dict[int, list[list[int]]]:
     for level in range(depth - 1, -1, -1):
         above: dict[int, tuple[int, ...]] = {}
         for value, count in multiplicities[level].items():
-            live_children: Counter[int] = Counter()
+            live_children: dict[int, int] = {}
             for op in levels[level]:
-                live_children.update(reachable[apply_op(value, op)])
+                for target in reachable[apply_op(value, op)]:
+                    live_children[target] = live_children.get(target, 0) + 1
             above[value] = tuple(live_children)
             for target, n_live in live_children.items():
                 entry = counts[target][level]
