@@ -115,3 +115,11 @@ def test_bad_sampling_config_names_the_field(field, cfg):
 def test_prompt_plus_budget_longer_than_model_is_a_clear_error():
     with pytest.raises(ValueError, match="max_seq_len"):
         run(SamplingConfig(max_new_tokens=90))
+
+
+def test_samples_can_enter_autograd():
+    out = run(SamplingConfig(max_new_tokens=10))
+    model = model_with_eos_bias()
+    logp = token_logprobs(model(out.tokens), out.tokens)
+    (logp * out.response_mask).sum().backward()
+    assert model.lm_head.weight.grad is not None

@@ -7,13 +7,10 @@ so exporting is a rename (``sandbox.model.hf``) and the logits agree with ``tran
     h = x + Attn(RMSNorm(x)),   out = h + W_down( SiLU(W_gate RMSNorm(h)) * W_up RMSNorm(h) )
     RoPE (rotate-half convention): q' = q·cos(pθ) + rotate_half(q)·sin(pθ), θ_i = base^(-2i/d_head)
 
-Three ways to call ``forward``:
-  * ``forward(tokens)``: full causal pass (training, scoring). Rows are right-padded, so a
-    plain causal mask is enough: padding only ever follows the real tokens.
-  * ``forward(tokens, cache=cache)``: prefill, positions 0..T-1, keys/values written to ``cache``.
-  * ``forward(tokens[:, None], cache=cache, positions=pos)``: one decode step, row b at position
-    ``pos[b]``; each row attends to cache slots 0..pos[b], so rows of different lengths share
-    one batch without left padding and every token keeps its true position.
+``forward(tokens)`` is the training and scoring pass. Rows are right-padded, so a plain causal
+mask is enough: padding only ever follows the real tokens. The sampler (``sampler.py``) adds a
+KV cache, per-row positions and a padding mask, and passes q|k|v and gate|up weights
+concatenated once per call, so each layer does two matmuls where the formula shows five.
 """
 
 from __future__ import annotations
@@ -70,6 +67,8 @@ class ModelConfig:
 
 
 class RMSNorm(nn.Module):
+    """x / sqrt(mean(x²) + eps) · w, normalised in float32 as Llama does."""
+
     def __init__(self, dim: int, eps: float):
         super().__init__()
         self.eps = eps
@@ -77,8 +76,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
+        return self.weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -112,31 +110,28 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
         self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
 
-    def forward(self, x, cos, sin, cache_kv=None, positions=None):
-        q = rearrange(self.q_proj(x), "b t (h d) -> b h t d", h=self.n_heads)
-        k = rearrange(self.k_proj(x), "b t (h d) -> b h t d", h=self.n_kv_heads)
-        v = rearrange(self.v_proj(x), "b t (h d) -> b h t d", h=self.n_kv_heads)
+    def forward(self, x, cos, sin, cache_kv=None, slot: int = 0, mask=None, qkv_weight=None):
+        # One matmul for q, k and v (the sampler passes the concatenated weight once per call).
+        if qkv_weight is None:
+            qkv_weight = torch.cat((self.q_proj.weight, self.k_proj.weight, self.v_proj.weight))
+        q, k, v = rearrange(
+            F.linear(x, qkv_weight), "b t (h d) -> b h t d", d=self.head_dim
+        ).split((self.n_heads, self.n_kv_heads, self.n_kv_heads), dim=1)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        gqa = self.n_kv_heads != self.n_heads
-        if cache_kv is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
-        elif positions is None:  # prefill
+        if cache_kv is not None:  # write this chunk at cache slots [slot, slot+t), attend to all so far
             cache_k, cache_v = cache_kv
             t = x.shape[1]
-            cache_k[:, :, :t] = k
-            cache_v[:, :, :t] = v
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
-        else:  # one decode step per row, at its own position
-            cache_k, cache_v = cache_kv
-            rows = torch.arange(x.shape[0], device=x.device)
-            cache_k[rows, :, positions] = k[:, :, 0]
-            cache_v[rows, :, positions] = v[:, :, 0]
-            span = int(positions.max()) + 1
-            visible = torch.arange(span, device=x.device)[None, :] <= positions[:, None]
-            y = F.scaled_dot_product_attention(
-                q, cache_k[:, :, :span], cache_v[:, :, :span], attn_mask=visible[:, None, None, :], enable_gqa=gqa
-            )
+            cache_k[:, :, slot : slot + t] = k
+            cache_v[:, :, slot : slot + t] = v
+            k, v = cache_k[:, :, : slot + t], cache_v[:, :, : slot + t]
+        if self.n_kv_heads != self.n_heads:
+            k = k.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
+            v = v.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
+        if mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.o_proj(rearrange(y, "b h t d -> b t (h d)"))
 
 
@@ -147,8 +142,11 @@ class MLP(nn.Module):
         self.up_proj = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
         self.down_proj = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
 
-    def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+    def forward(self, x, gate_up_weight=None):
+        if gate_up_weight is None:
+            gate_up_weight = torch.cat((self.gate_proj.weight, self.up_proj.weight))
+        gate, up = F.linear(x, gate_up_weight).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
 
 
 class Block(nn.Module):
@@ -159,9 +157,10 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, cache_kv=None, positions=None):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache_kv, positions)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x, cos, sin, cache_kv=None, slot=0, mask=None, fused=None):
+        qkv_weight, gate_up_weight = fused if fused is not None else (None, None)
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache_kv, slot, mask, qkv_weight)
+        return x + self.mlp(self.post_attention_layernorm(x), gate_up_weight)
 
 
 class TinyLlama(nn.Module):
@@ -192,19 +191,34 @@ class TinyLlama(nn.Module):
         p = self.embed_tokens.weight
         return KVCache(self.cfg, batch, max_len or self.cfg.max_seq_len, p.device, p.dtype)
 
-    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None, positions: torch.Tensor | None = None):
-        """Logits [B, T, vocab] (see the module docstring for the three call forms)."""
+    def fused_weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, the concatenated q|k|v and gate|up weights (the sampler builds them once)."""
+        return [
+            (
+                torch.cat((b.self_attn.q_proj.weight, b.self_attn.k_proj.weight, b.self_attn.v_proj.weight)),
+                torch.cat((b.mlp.gate_proj.weight, b.mlp.up_proj.weight)),
+            )
+            for b in self.layers
+        ]
+
+    def forward(self, tokens, cache=None, slot: int = 0, positions=None, mask=None, fused=None):
+        """Logits [B, T, vocab].
+
+        ``model(tokens)`` is the plain causal pass. The sampler also passes ``cache`` (keys and
+        values go to slots ``[slot, slot+T)``), per-row ``positions`` [B, T] for the rotary
+        tables, a boolean attention ``mask`` [B, 1, T, slot+T], and ``fused`` weights.
+        """
         t = tokens.shape[1]
-        if t > self.cfg.max_seq_len:
-            raise ValueError(f"sequence length {t} exceeds max_seq_len={self.cfg.max_seq_len}")
+        if t > self.cfg.max_seq_len or slot + t > self.cfg.max_seq_len:
+            raise ValueError(f"sequence length {slot + t} exceeds max_seq_len={self.cfg.max_seq_len}")
         if positions is None:
             cos, sin = self.rope_cos[:t], self.rope_sin[:t]
         else:
-            cos, sin = self.rope_cos[positions][:, None, None], self.rope_sin[positions][:, None, None]
+            cos, sin = self.rope_cos[positions][:, None], self.rope_sin[positions][:, None]
         x = self.embed_tokens(tokens)
         for i, layer in enumerate(self.layers):
             cache_kv = None if cache is None else (cache.k[i], cache.v[i])
-            x = layer(x, cos, sin, cache_kv, positions)
+            x = layer(x, cos, sin, cache_kv, slot, mask, None if fused is None else fused[i])
         return self.lm_head(self.norm(x))
 
     def num_parameters(self) -> int:

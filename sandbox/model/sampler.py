@@ -75,7 +75,6 @@ def choose_tokens(logits: torch.Tensor, keys: torch.Tensor, counter: int, cfg: S
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
 
 
-@torch.no_grad()
 def sample(
     model,
     prompts: list[list[int]],
@@ -88,8 +87,20 @@ def sample(
     """Sample one response per prompt. ``keys`` [B] (see ``sandbox.rng``) key each row's noise.
 
     ``ignore_eos`` keeps every row generating to ``max_new_tokens`` (benchmarks).
+
+    Inside, prompts are *left*-aligned into the cache (row b starts at slot ``pad[b]``) so that
+    every decode step writes one shared slot: cache writes are slices, the padding mask is
+    built once, and each token still gets its true position ``slot - pad[b]`` for RoPE. The
+    result is shifted back to the right-padded layout at the end.
     """
     cfg.validate()
+    with torch.inference_mode():
+        out = _sample(model, prompts, cfg, keys, eos_id, pad_id, ignore_eos)
+    # clone outside inference mode: inference tensors cannot enter autograd (the RL loss uses these)
+    return Samples(**{name: value.clone() for name, value in vars(out).items()})
+
+
+def _sample(model, prompts, cfg: SamplingConfig, keys, eos_id: int, pad_id: int, ignore_eos: bool) -> Samples:
     batch = len(prompts)
     if batch == 0 or min(len(p) for p in prompts) == 0:
         raise ValueError("prompts: need at least one prompt, each with at least one token")
@@ -105,39 +116,48 @@ def sample(
             f"the model's max_seq_len={model.cfg.max_seq_len}"
         )
     keys = keys.to(device)
-    rows = torch.arange(batch, device=device)
+    pad = longest - prompt_lens
+    slots = torch.arange(total, device=device)
+    positions = (slots[None, :] - pad[:, None]).clamp(min=0)  # [B, total]
+    real = slots[None, :] >= pad[:, None]  # [B, total]: not left padding
     tokens = torch.full((batch, total), pad_id, dtype=torch.long, device=device)
     for b, p in enumerate(prompts):
-        tokens[b, : len(p)] = torch.tensor(p, device=device)
+        tokens[b, longest - len(p) : longest] = torch.tensor(p, device=device)
     logprobs = torch.zeros(batch, total, device=device)
-    response_mask = torch.zeros(batch, total, dtype=torch.bool, device=device)
+    sampled = torch.zeros(batch, total, dtype=torch.bool, device=device)
 
+    fused = model.fused_weights()
     cache = model.new_cache(batch, total)
-    logits = model(tokens[:, :longest], cache=cache)[rows, prompt_lens - 1]
-    positions = prompt_lens.clone()
+    causal = torch.ones(longest, longest, dtype=torch.bool, device=device).tril()
+    prefill_mask = (causal[None] & real[:, None, :longest])[:, None]
+    # a left-padding query row sees no real key; let it see itself so its softmax stays finite
+    prefill_mask = prefill_mask | torch.eye(longest, dtype=torch.bool, device=device)
+    logits = model(tokens[:, :longest], cache, 0, positions[:, :longest], prefill_mask, fused)[:, -1]
+    noise_mask = real[:, None, None, :]
     done = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(cfg.max_new_tokens):
+        slot = longest + step
         new, new_logp = choose_tokens(logits, keys, step, cfg)
         live = ~done
-        tokens[rows, positions] = torch.where(live, new, pad_id)
-        logprobs[rows, positions] = torch.where(live, new_logp, 0.0)
-        response_mask[rows, positions] = live
+        tokens[:, slot] = torch.where(live, new, pad_id)
+        logprobs[:, slot] = torch.where(live, new_logp, 0.0)
+        sampled[:, slot] = live
         if not ignore_eos:
             done = done | (new == eos_id)
         if step == cfg.max_new_tokens - 1 or bool(done.all()):
             break
-        logits = model(tokens[rows, positions][:, None], cache=cache, positions=positions)[:, 0]
-        positions = positions + 1
+        mask = noise_mask[..., : slot + 1]
+        logits = model(tokens[:, slot : slot + 1], cache, slot, positions[:, slot : slot + 1], mask, fused)[:, 0]
 
-    response_lens = response_mask.sum(-1)
+    # back to the right-padded layout: row b's real tokens start at pad[b]
+    response_lens = sampled.sum(-1)
     width = int((prompt_lens + response_lens).max())
-    last = tokens[rows, (prompt_lens + response_lens - 1)]
-    truncated = last != eos_id if not ignore_eos else torch.ones(batch, dtype=torch.bool, device=device)
-    return Samples(
-        tokens=tokens[:, :width],
-        response_mask=response_mask[:, :width],
-        logprobs=logprobs[:, :width],
-        prompt_lens=prompt_lens,
-        response_lens=response_lens,
-        truncated=truncated,
-    )
+    index = (torch.arange(width, device=device)[None, :] + pad[:, None]).clamp(max=total - 1)
+    inside = torch.arange(width, device=device)[None, :] < (prompt_lens + response_lens)[:, None]
+    tokens = torch.where(inside, tokens.gather(1, index), pad_id)
+    logprobs = torch.where(inside, logprobs.gather(1, index), 0.0)
+    response_mask = inside & sampled.gather(1, index)
+    rows = torch.arange(batch, device=device)
+    last = tokens[rows, prompt_lens + response_lens - 1]
+    truncated = torch.ones(batch, dtype=torch.bool, device=device) if ignore_eos else last != eos_id
+    return Samples(tokens, response_mask, logprobs, prompt_lens, response_lens, truncated)
