@@ -123,3 +123,24 @@ def test_samples_can_enter_autograd():
     logp = token_logprobs(model(out.tokens), out.tokens)
     (logp * out.response_mask).sum().backward()
     assert model.lm_head.weight.grad is not None
+
+
+@pytest.mark.hf
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+def test_hf_policy_sampling_matches_its_uncached_forward(temperature):
+    transformers = pytest.importorskip("transformers")
+    from sandbox.model.policy import HFPolicy
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+    )
+    policy = HFPolicy(transformers.LlamaForCausalLM(config).eval(), tok)
+    keys = row_keys(0, [(0, i, 0) for i in range(len(PROMPTS))])
+    out = policy.sample(PROMPTS, SamplingConfig(max_new_tokens=15, temperature=temperature), keys)
+    with torch.no_grad():
+        full = token_logprobs(policy.logits(out.tokens), out.tokens, temperature)
+    torch.testing.assert_close(full * out.response_mask, out.logprobs, atol=2e-5, rtol=1e-5)
+    for b, p in enumerate(PROMPTS):
+        assert out.tokens[b, : len(p)].tolist() == p

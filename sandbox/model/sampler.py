@@ -84,72 +84,82 @@ def sample(
     pad_id: int,
     ignore_eos: bool = False,
 ) -> Samples:
-    """Sample one response per prompt. ``keys`` [B] (see ``sandbox.rng``) key each row's noise.
+    """Sample one response per prompt from the tiny model. ``keys`` [B] (``sandbox.rng``) key
+    each row's noise; ``ignore_eos`` keeps every row generating to ``max_new_tokens``."""
+    longest = max((len(p) for p in prompts), default=0)
+    if longest + cfg.max_new_tokens > model.cfg.max_seq_len:
+        raise ValueError(
+            f"max_new_tokens={cfg.max_new_tokens} plus the longest prompt ({longest}) exceeds "
+            f"the model's max_seq_len={model.cfg.max_seq_len}"
+        )
+    fused = model.fused_weights()
+    cache = model.new_cache(len(prompts), longest + cfg.max_new_tokens)
 
-    ``ignore_eos`` keeps every row generating to ``max_new_tokens`` (benchmarks).
+    def forward(chunk, slot, positions, real):
+        if slot == 0:  # prefill: causal within the prompt, never onto left padding
+            t = chunk.shape[1]
+            causal = torch.ones(t, t, dtype=torch.bool, device=chunk.device).tril()
+            # a left-padding query sees no real key; let it see itself so its softmax stays finite
+            mask = (causal[None] & real[:, None, :]) | torch.eye(t, dtype=torch.bool, device=chunk.device)
+            return model(chunk, cache, 0, positions, mask[:, None], fused)[:, -1]
+        return model(chunk, cache, slot, positions, real[:, None, None, :], fused)[:, 0]
 
-    Inside, prompts are *left*-aligned into the cache (row b starts at slot ``pad[b]``) so that
-    every decode step writes one shared slot: cache writes are slices, the padding mask is
-    built once, and each token still gets its true position ``slot - pad[b]`` for RoPE. The
-    result is shifted back to the right-padded layout at the end.
+    return decode(forward, prompts, cfg, keys, eos_id, pad_id, ignore_eos, next(model.parameters()).device)
+
+
+def decode(forward, prompts, cfg: SamplingConfig, keys, eos_id: int, pad_id: int, ignore_eos: bool, device) -> Samples:
+    """The decode loop shared by every policy; ``forward(chunk, slot, positions, real)`` returns
+    the last position's logits for ``chunk`` written at cache slots ``[slot, slot+len)``.
+
+    Prompts are *left*-aligned (row b starts at slot ``pad[b]``) so that each decode step writes
+    one shared slot: cache writes are slices, the padding mask ``real`` is built once, and each
+    token keeps its true position ``slot − pad[b]`` for RoPE. Rows are shifted back to the
+    right-padded layout at the end. Runs in inference mode; the returned tensors are cloned
+    outside it so they can enter autograd (the RL loss uses them).
     """
     cfg.validate()
-    with torch.inference_mode():
-        out = _sample(model, prompts, cfg, keys, eos_id, pad_id, ignore_eos)
-    # clone outside inference mode: inference tensors cannot enter autograd (the RL loss uses these)
-    return Samples(**{name: value.clone() for name, value in vars(out).items()})
-
-
-def _sample(model, prompts, cfg: SamplingConfig, keys, eos_id: int, pad_id: int, ignore_eos: bool) -> Samples:
     batch = len(prompts)
     if batch == 0 or min(len(p) for p in prompts) == 0:
         raise ValueError("prompts: need at least one prompt, each with at least one token")
     if keys.shape != (batch,):
         raise ValueError(f"keys: expected shape ({batch},), got {tuple(keys.shape)}")
-    device = next(model.parameters()).device
-    prompt_lens = torch.tensor([len(p) for p in prompts], device=device)
-    longest = int(prompt_lens.max())
-    total = longest + cfg.max_new_tokens
-    if total > model.cfg.max_seq_len:
-        raise ValueError(
-            f"max_new_tokens={cfg.max_new_tokens} plus the longest prompt ({longest}) exceeds "
-            f"the model's max_seq_len={model.cfg.max_seq_len}"
-        )
-    keys = keys.to(device)
-    pad = longest - prompt_lens
-    slots = torch.arange(total, device=device)
-    positions = (slots[None, :] - pad[:, None]).clamp(min=0)  # [B, total]
-    real = slots[None, :] >= pad[:, None]  # [B, total]: not left padding
-    tokens = torch.full((batch, total), pad_id, dtype=torch.long, device=device)
-    for b, p in enumerate(prompts):
-        tokens[b, longest - len(p) : longest] = torch.tensor(p, device=device)
-    logprobs = torch.zeros(batch, total, device=device)
-    sampled = torch.zeros(batch, total, dtype=torch.bool, device=device)
+    with torch.inference_mode():
+        prompt_lens = torch.tensor([len(p) for p in prompts], device=device)
+        longest = int(prompt_lens.max())
+        total = longest + cfg.max_new_tokens
+        pad = longest - prompt_lens
+        slots = torch.arange(total, device=device)
+        positions = (slots[None, :] - pad[:, None]).clamp(min=0)  # [B, total]
+        real = slots[None, :] >= pad[:, None]  # [B, total]: not left padding
+        tokens = torch.full((batch, total), pad_id, dtype=torch.long, device=device)
+        for b, p in enumerate(prompts):
+            tokens[b, longest - len(p) : longest] = torch.tensor(p, device=device)
+        logprobs = torch.zeros(batch, total, device=device)
+        sampled = torch.zeros(batch, total, dtype=torch.bool, device=device)
+        keys = keys.to(device)
 
-    fused = model.fused_weights()
-    cache = model.new_cache(batch, total)
-    causal = torch.ones(longest, longest, dtype=torch.bool, device=device).tril()
-    prefill_mask = (causal[None] & real[:, None, :longest])[:, None]
-    # a left-padding query row sees no real key; let it see itself so its softmax stays finite
-    prefill_mask = prefill_mask | torch.eye(longest, dtype=torch.bool, device=device)
-    logits = model(tokens[:, :longest], cache, 0, positions[:, :longest], prefill_mask, fused)[:, -1]
-    noise_mask = real[:, None, None, :]
-    done = torch.zeros(batch, dtype=torch.bool, device=device)
-    for step in range(cfg.max_new_tokens):
-        slot = longest + step
-        new, new_logp = choose_tokens(logits, keys, step, cfg)
-        live = ~done
-        tokens[:, slot] = torch.where(live, new, pad_id)
-        logprobs[:, slot] = torch.where(live, new_logp, 0.0)
-        sampled[:, slot] = live
-        if not ignore_eos:
-            done = done | (new == eos_id)
-        if step == cfg.max_new_tokens - 1 or bool(done.all()):
-            break
-        mask = noise_mask[..., : slot + 1]
-        logits = model(tokens[:, slot : slot + 1], cache, slot, positions[:, slot : slot + 1], mask, fused)[:, 0]
+        logits = forward(tokens[:, :longest], 0, positions[:, :longest], real[:, :longest])
+        done = torch.zeros(batch, dtype=torch.bool, device=device)
+        for step in range(cfg.max_new_tokens):
+            slot = longest + step
+            new, new_logp = choose_tokens(logits, keys, step, cfg)
+            live = ~done
+            tokens[:, slot] = torch.where(live, new, pad_id)
+            logprobs[:, slot] = torch.where(live, new_logp, 0.0)
+            sampled[:, slot] = live
+            if not ignore_eos:
+                done = done | (new == eos_id)
+            if step == cfg.max_new_tokens - 1 or bool(done.all()):
+                break
+            logits = forward(tokens[:, slot : slot + 1], slot, positions[:, slot : slot + 1], real[:, : slot + 1])
+        out = right_padded(tokens, logprobs, sampled, prompt_lens, pad, eos_id, pad_id, ignore_eos)
+    return Samples(**{name: value.clone() for name, value in vars(out).items()})
 
-    # back to the right-padded layout: row b's real tokens start at pad[b]
+
+def right_padded(tokens, logprobs, sampled, prompt_lens, pad, eos_id: int, pad_id: int, ignore_eos: bool) -> Samples:
+    """Shift left-aligned rows (row b's real tokens start at ``pad[b]``) to the right-padded layout."""
+    batch, total = tokens.shape
+    device = tokens.device
     response_lens = sampled.sum(-1)
     width = int((prompt_lens + response_lens).max())
     index = (torch.arange(width, device=device)[None, :] + pad[:, None]).clamp(max=total - 1)

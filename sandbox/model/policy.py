@@ -1,0 +1,65 @@
+"""The small interface the trainer talks to, satisfied by the tiny model and by any
+``transformers`` causal LM.
+
+    policy.module                    the nn.Module (parameters, train/eval, state_dict)
+    policy.tokenizer                 encode/decode, bos/eos/pad ids
+    policy.logits(tokens)            [B, T, V] for right-padded rows (a plain causal pass)
+    policy.sample(prompts, cfg, keys, ignore_eos=False) -> Samples
+
+Both sample with a KV cache and the same keyed token choice (``choose_tokens``), so the
+behaviour log-probs are what ``token_logprobs(policy.logits(tokens), tokens, T)`` recomputes.
+The tiny model uses the sandbox sampler; a Hugging Face model is decoded through its own
+forward with ``past_key_values`` (left-padded prompts, an attention mask and position ids).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sandbox.model.model import TinyLlama
+from sandbox.model.sampler import Samples, SamplingConfig, decode, sample
+from sandbox.model.tokenizer import CharTokenizer
+
+
+class TinyPolicy:
+    def __init__(self, model: TinyLlama, tokenizer: CharTokenizer | None = None):
+        self.module = model
+        self.tokenizer = tokenizer or CharTokenizer()
+
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.module(tokens)
+
+    def sample(self, prompts, cfg: SamplingConfig, keys, ignore_eos: bool = False) -> Samples:
+        return sample(self.module, prompts, cfg, keys, self.tokenizer.eos_id, self.tokenizer.pad_id, ignore_eos)
+
+
+class HFPolicy:
+    """A ``transformers`` ``AutoModelForCausalLM`` behind the policy interface.
+
+    ``tokenizer`` is any object with ``encode``/``decode`` and ``bos_id``/``eos_id``/``pad_id``
+    (the sandbox's character tokenizer for the toy tasks).
+    """
+
+    def __init__(self, model, tokenizer):
+        self.module = model
+        self.tokenizer = tokenizer
+
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.module(input_ids=tokens).logits
+
+    def sample(self, prompts, cfg: SamplingConfig, keys, ignore_eos: bool = False) -> Samples:
+        cache = {}
+
+        def forward(chunk, slot, positions, real):
+            out = self.module(
+                input_ids=chunk,
+                attention_mask=real.long(),
+                position_ids=positions,
+                past_key_values=cache.get("past"),
+                use_cache=True,
+            )
+            cache["past"] = out.past_key_values
+            return out.logits[:, -1]
+
+        device = next(self.module.parameters()).device
+        return decode(forward, prompts, cfg, keys, self.tokenizer.eos_id, self.tokenizer.pad_id, ignore_eos, device)

@@ -1,0 +1,74 @@
+"""The three kinds of reward piece, and what they are given.
+
+    RewardSource(rollouts, ctx)                      -> token rewards [B, T]
+    Filter(rollouts, token_rewards, ctx)             -> FilterResult(keep [B] bool, info)
+    AdvantageEstimator(rewards, mask, group, step_ids, **options) -> advantages [B, T]
+
+Sources place reward on response tokens only: an outcome reward on the row's last response
+token, a step reward on each step's last token, a dense reward on every response token.
+Filters return a keep mask over rows (group filters keep or drop whole groups); rejected rows
+are removed *before* the estimator, so group statistics use kept rows only. Estimators are
+pure tensor functions (easy to property-test and to call from other trainers); they return
+0 wherever ``mask`` is False.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from sandbox.rollout.rollouts import Rollouts
+
+
+@dataclass
+class RewardContext:
+    """What a reward piece may consult besides the rollouts."""
+
+    task: Any
+    """The task (its oracle is already in ``rollouts.verdicts``)."""
+    seed: int = 0
+    """Run seed; spurious sources key their randomness by (seed, step, problem, rollout)."""
+    step: int = 0
+    """RL step."""
+    max_new_tokens: int = 64
+    """The response budget (overlong penalty, length normalisers)."""
+    policy: Any = None
+    """The current policy (sources that score with a model, e.g. DRO)."""
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class FilterResult:
+    keep: torch.Tensor
+    """[B] bool."""
+    info: dict = field(default_factory=dict)
+    """Logged counts, e.g. how many dropped groups collapsed to each value."""
+
+
+class RewardSource(Protocol):
+    def __call__(self, rollouts: Rollouts, ctx: RewardContext) -> torch.Tensor: ...
+
+
+class Filter(Protocol):
+    def __call__(self, rollouts: Rollouts, token_rewards: torch.Tensor, ctx: RewardContext) -> FilterResult: ...
+
+
+class AdvantageEstimator(Protocol):
+    def __call__(
+        self, rewards: torch.Tensor, mask: torch.Tensor, group: torch.Tensor, step_ids: torch.Tensor, **options
+    ) -> torch.Tensor: ...
+
+
+def on_last_token(rollouts: Rollouts, values: torch.Tensor) -> torch.Tensor:
+    """Token rewards [B, T] holding ``values[b]`` on row b's last response token, 0 elsewhere."""
+    out = torch.zeros(rollouts.tokens.shape, dtype=torch.float32, device=rollouts.device)
+    rows = torch.arange(len(rollouts), device=rollouts.device)
+    out[rows, rollouts.last_token] = values.float()
+    return out
+
+
+def sequence_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[B] each row's summed reward over its response tokens."""
+    return (rewards * mask).sum(-1)

@@ -1,0 +1,152 @@
+"""``Rollouts``: the one structure every reward piece reads.
+
+B rows, each ``prompt · response · padding`` right-padded to T tokens, with:
+
+    tokens          [B, T] long   token ids
+    response_mask   [B, T] bool   sampled tokens (``<eos>`` included)
+    logprobs        [B, T] float  behaviour log-probs log π_old(y_t | ·) under the
+                                  temperature-scaled policy, before top-p truncation
+                                  (the loss recomputes exactly this quantity); 0 off-response
+    group           [B]    long   which problem (rows with one value form a GRPO group)
+    step_ids        [B, T] long   step index of each response token, −1 on prompt/padding;
+                                  the answer line is its own (last) step, ``<eos>`` joins it
+    truncated       [B]    bool   hit the token budget without ``<eos>``
+    texts, problems, verdicts     decoded responses, the problems, and the task's verdict
+                                  per row (correct, parse status, per-step validity and value),
+                                  computed once when the rollouts are made
+
+A truncated row is scored like any other (its outcome reward sits on its last token) and its
+truncation is visible to every piece. ``select(rows)`` and ``cat`` keep all fields aligned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import torch
+
+from toy_envs.base import Verdict
+
+
+@dataclass
+class Rollouts:
+    tokens: torch.Tensor
+    response_mask: torch.Tensor
+    logprobs: torch.Tensor
+    group: torch.Tensor
+    step_ids: torch.Tensor
+    truncated: torch.Tensor
+    prompt_lens: torch.Tensor
+    response_lens: torch.Tensor
+    texts: list[str]
+    problems: list[Any]
+    verdicts: list[Verdict]
+    problem_index: torch.Tensor
+    """[B] the problem's index in the task's train split (keys randomness and refills)."""
+    rollout_index: torch.Tensor
+    """[B] the row's index within its group's sampling (0..G−1)."""
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Per-row data added by special samplers (e.g. the tree structure); lists or [B, ...] tensors."""
+
+    def __post_init__(self) -> None:
+        b = self.tokens.shape[0]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (torch.Tensor, list)) and len(value) != b:
+                raise ValueError(f"Rollouts.{f.name} has {len(value)} rows, expected {b}")
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.tokens.device
+
+    @property
+    def correct(self) -> torch.Tensor:
+        """[B] float: 1.0 where the task judged the final answer right."""
+        return torch.tensor([float(v.correct) for v in self.verdicts], device=self.device)
+
+    @property
+    def last_token(self) -> torch.Tensor:
+        """[B] position of each row's last response token."""
+        return self.prompt_lens + self.response_lens - 1
+
+    def group_ids(self) -> torch.Tensor:
+        """[B] groups renumbered 0..n_groups−1 in order of first appearance."""
+        _, inverse = torch.unique(self.group, sorted=False, return_inverse=True)
+        order = {}
+        for g in inverse.tolist():
+            order.setdefault(g, len(order))
+        return torch.tensor([order[g] for g in inverse.tolist()], device=self.device)
+
+    def select(self, rows: torch.Tensor | list[int]) -> Rollouts:
+        """The rows ``rows`` (indices or a bool mask), every field kept aligned."""
+        rows = torch.as_tensor(rows, device=self.device)
+        if rows.dtype == torch.bool:
+            rows = rows.nonzero().flatten()
+        idx = rows.tolist()
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extras":
+                out[f.name] = {k: _take(v, rows, idx) for k, v in value.items()}
+            else:
+                out[f.name] = _take(value, rows, idx)
+        width = int((out["prompt_lens"] + out["response_lens"]).max()) if idx else 0
+        for name in ("tokens", "response_mask", "logprobs", "step_ids"):
+            out[name] = out[name][:, :width]
+        return Rollouts(**out)
+
+    @staticmethod
+    def cat(parts: list[Rollouts], pad_id: int = 0) -> Rollouts:
+        """Rows of all ``parts`` in order; token tensors are right-padded to the widest."""
+        if not parts:
+            raise ValueError("Rollouts.cat needs at least one part")
+        width = max(p.tokens.shape[1] for p in parts)
+        fill = {"tokens": pad_id, "response_mask": False, "logprobs": 0.0, "step_ids": -1}
+        out = {}
+        for f in fields(Rollouts):
+            values = [getattr(p, f.name) for p in parts]
+            if f.name in fill:
+                padded = [torch.nn.functional.pad(v, (0, width - v.shape[1]), value=fill[f.name]) for v in values]
+                out[f.name] = torch.cat(padded)
+            elif f.name == "extras":
+                keys = set().union(*(v.keys() for v in values))
+                out[f.name] = {k: _concat([v[k] for v in values]) for k in keys}
+            else:
+                out[f.name] = _concat(values)
+        return Rollouts(**out)
+
+    def with_extras(self, **extras) -> Rollouts:
+        return replace(self, extras={**self.extras, **extras})
+
+
+def _take(value, rows: torch.Tensor, idx: list[int]):
+    if isinstance(value, torch.Tensor):
+        return value[rows]
+    return [value[i] for i in idx]
+
+
+def _concat(values: list):
+    if isinstance(values[0], torch.Tensor):
+        return torch.cat(values)
+    return [x for v in values for x in v]
+
+
+def step_ids_for(steps, n_response_tokens: int) -> list[int]:
+    """Step index of each response token from the task's character spans.
+
+    With the character tokenizer response token i is response character i; tokens past the text
+    (``<eos>``) belong to the last step. A response with no step (empty text) gets −1.
+    """
+    ids = [-1] * n_response_tokens
+    for step in steps:
+        for i in range(step.start, min(step.end, n_response_tokens)):
+            ids[i] = step.index
+    if steps:
+        last = steps[-1].index
+        for i in range(steps[-1].end, n_response_tokens):
+            ids[i] = last
+    return ids
