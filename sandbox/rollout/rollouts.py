@@ -135,18 +135,23 @@ def _concat(values: list):
     return [x for v in values for x in v]
 
 
-def step_ids_for(steps, n_response_tokens: int) -> list[int]:
+def response_step_ids(response_tokens: list[int], steps, is_char: list[bool]) -> list[int]:
     """Step index of each response token from the task's character spans.
 
-    With the character tokenizer response token i is response character i; tokens past the text
-    (``<eos>``) belong to the last step. A response with no step (empty text) gets −1.
+    With the character tokenizer each character token is one character of the decoded text;
+    a special token (``<eos>``, or a stray ``<pad>``/``<bos>``/``<sep>`` that decoding drops)
+    joins the step of the character before it (the first step if there is none). A response
+    with no step (empty text) gets −1 everywhere.
     """
-    ids = [-1] * n_response_tokens
+    if not steps:
+        return [-1] * len(response_tokens)
+    char_step = [0] * steps[-1].end
     for step in steps:
-        for i in range(step.start, min(step.end, n_response_tokens)):
-            ids[i] = step.index
-    if steps:
-        last = steps[-1].index
-        for i in range(steps[-1].end, n_response_tokens):
-            ids[i] = last
+        char_step[step.start : step.end] = [step.index] * (step.end - step.start)
+    ids, char, current = [], 0, steps[0].index
+    for char_token in is_char:
+        if char_token and char < len(char_step):
+            current = char_step[char]
+            char += 1
+        ids.append(current)
     return ids

@@ -57,7 +57,7 @@ def _fsync_dir(path: Path) -> None:
 
 def save_checkpoint(
     path: str | Path,
-    model: TinyLlama,
+    model: torch.nn.Module,
     state: dict | None = None,
     optimizer: torch.optim.Optimizer | None = None,
 ) -> Path:
@@ -69,10 +69,15 @@ def save_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        if model.cfg.tie_embeddings:
-            weights.pop("lm_head.weight")
+        if isinstance(model, TinyLlama):
+            model_config = model.cfg.to_dict()
+            if model.cfg.tie_embeddings:
+                weights.pop("lm_head.weight")
+        else:  # a transformers model: its own config, so the weights can be reloaded by transformers
+            model_config = {"hf": model.config.to_dict()}
+            weights = {k: v.clone() for k, v in weights.items()}  # safetensors refuses shared storage
         save_file(weights, str(tmp / "model.safetensors"))
-        meta = {"model_config": model.cfg.to_dict(), "state": state or {}}
+        meta = {"model_config": model_config, "state": state or {}}
         if optimizer is not None:
             tensors, meta["optimizer"] = _split_optimizer(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))
@@ -98,6 +103,8 @@ def load_checkpoint(
     if not (path / "state.json").exists():
         raise FileNotFoundError(f"{path} is not a checkpoint (no state.json)")
     meta = json.loads((path / "state.json").read_text())
+    if "hf" in meta["model_config"]:
+        raise ValueError(f"{path} holds a transformers model; load it with transformers (from_pretrained) instead")
     model = TinyLlama(ModelConfig(**meta["model_config"]))
     weights = load_file(str(path / "model.safetensors"))
     if model.cfg.tie_embeddings:

@@ -1,0 +1,222 @@
+"""The registry: reward pieces by name, and variants that compose them.
+
+    token rewards  r = Σ_k w_k · source_k(rollouts, ctx)
+    keep           = ∧_f filter_f(rollouts, r, ctx).keep
+    advantages     A = estimator(r, response_mask, group, step_ids, **options)
+
+A variant is one ``Variant`` entry in ``VARIANTS``: its sources with weights and params, its
+filters, its estimator and options, its policy-loss overrides, and whether the trainer refills
+dropped groups. The trainer, CLI, experiments and notebooks only call the functions below, so
+adding a variant is adding one entry, and adding a piece is one file plus one line in
+``SOURCES``, ``FILTERS`` or ``ESTIMATORS`` (side by side, like verl's advantage-estimator
+registry in ``core_algos``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from sandbox.rewards.base import FilterResult, RewardContext
+from sandbox.rewards.dr_grpo import dr_grpo
+from sandbox.rewards.format_rubric import format_rubric
+from sandbox.rewards.grpo import grpo
+from sandbox.rewards.incorrect_label import incorrect_label
+from sandbox.rewards.mean_range_filter import mean_range_filter
+from sandbox.rewards.outcome import outcome
+from sandbox.rewards.overlong import overlong
+from sandbox.rewards.process_grpo import process_grpo
+from sandbox.rewards.random_reward import random_reward
+from sandbox.rewards.return_to_go import return_to_go
+from sandbox.rewards.rloo import rloo
+from sandbox.rewards.rpp_baseline import rpp_baseline
+from sandbox.rewards.variance_filter import variance_filter
+from sandbox.rollout.rollouts import Rollouts
+from toy_envs.base import check
+
+SOURCES = {
+    "outcome": outcome,
+    "format_rubric": format_rubric,
+    "overlong": overlong,
+    "random_reward": random_reward,
+    "incorrect_label": incorrect_label,
+}
+"""Reward source name -> ``RewardSource``."""
+
+FILTERS = {
+    "variance_filter": variance_filter,
+    "mean_range_filter": mean_range_filter,
+}
+"""Filter name -> ``Filter``."""
+
+ESTIMATORS = {
+    "grpo": grpo,
+    "dr_grpo": dr_grpo,
+    "rloo": rloo,
+    "rpp_baseline": rpp_baseline,
+    "return_to_go": return_to_go,
+    "process_grpo": process_grpo,
+}
+"""Advantage estimator name -> ``AdvantageEstimator``."""
+
+LOSS_KEYS = ("clip_low", "clip_high", "aggregation", "kl_coef")
+AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant:
+    """One reward scheme: which pieces, with which settings."""
+
+    name: str
+    """The registry key, e.g. ``"dapo"``."""
+    description: str
+    """One line saying what the variant is."""
+    sources: tuple[tuple[str, float, dict], ...]
+    """(source name, weight, params) of every reward source; token rewards are their weighted sum."""
+    filters: tuple[tuple[str, dict], ...] = ()
+    """(filter name, params) of every filter; a row is kept iff every filter keeps it."""
+    estimator: str
+    """The advantage estimator's name."""
+    estimator_options: dict = field(default_factory=dict)
+    """Keyword options for the estimator (e.g. ``eps``, ``gamma``)."""
+    loss: dict = field(default_factory=dict)
+    """Policy-loss overrides among ``clip_low``, ``clip_high``, ``aggregation``, ``kl_coef``."""
+    refill: bool = False
+    """The trainer draws fresh problems to refill groups the filters dropped."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """``ConfigError`` naming the first piece or loss override that does not exist."""
+        for source, _, _ in self.sources:
+            check(source in SOURCES, "source", f"one of {sorted(SOURCES)}", source)
+        for filter_name, _ in self.filters:
+            check(filter_name in FILTERS, "filter", f"one of {sorted(FILTERS)}", filter_name)
+        check(self.estimator in ESTIMATORS, "estimator", f"one of {sorted(ESTIMATORS)}", self.estimator)
+        for key in self.loss:
+            check(key in LOSS_KEYS, "loss", f"keys among {LOSS_KEYS}", key)
+        aggregation = self.loss.get("aggregation", AGGREGATIONS[0])
+        check(aggregation in AGGREGATIONS, "aggregation", f"one of {AGGREGATIONS}", aggregation)
+
+
+VARIANTS = {
+    variant.name: variant
+    for variant in (
+        Variant(
+            name="outcome-grpo",
+            description="1[correct] on the last token, GRPO z-scored group advantage",
+            sources=(("outcome", 1.0, {}),),
+            estimator="grpo",
+            loss={"aggregation": "seq-mean-token-mean"},
+        ),
+        Variant(
+            name="dr-grpo",
+            description="1[correct], group-centred advantage without std, constant length normaliser",
+            sources=(("outcome", 1.0, {}),),
+            estimator="dr_grpo",
+            loss={"aggregation": "seq-mean-token-sum-norm"},
+        ),
+        Variant(
+            name="rloo",
+            description="1[correct], leave-one-out baseline",
+            sources=(("outcome", 1.0, {}),),
+            estimator="rloo",
+            loss={"aggregation": "token-mean"},
+        ),
+        Variant(
+            name="rpp-baseline",
+            description="1[correct], group-centred then whitened over the batch (REINFORCE++-baseline)",
+            sources=(("outcome", 1.0, {}),),
+            estimator="rpp_baseline",
+            loss={"aggregation": "token-mean"},
+        ),
+        Variant(
+            name="dapo",
+            description="1[correct] + soft overlong penalty, dynamic sampling + refill, clip-higher, token-mean",
+            sources=(("outcome", 1.0, {}), ("overlong", 1.0, {})),
+            filters=(("variance_filter", {"metric": "accuracy"}),),
+            estimator="grpo",
+            loss={"clip_low": 0.2, "clip_high": 0.28, "aggregation": "token-mean"},
+            refill=True,
+        ),
+        Variant(
+            name="grpo-mean-range",
+            description="1[correct], GRPO on groups with 0 < accuracy < 1 only, no refill",
+            sources=(("outcome", 1.0, {}),),
+            filters=(("mean_range_filter", {"lo": 0.0, "hi": 1.0}),),
+            estimator="grpo",
+            loss={"aggregation": "seq-mean-token-mean"},
+        ),
+        Variant(
+            name="random",
+            description="spurious control: Bernoulli(0.5) reward, GRPO",
+            sources=(("random_reward", 1.0, {"p": 0.5}),),
+            estimator="grpo",
+            loss={"aggregation": "seq-mean-token-mean"},
+        ),
+        Variant(
+            name="format-only",
+            description="spurious control: 1 iff every format check passes, GRPO",
+            sources=(("format_rubric", 1.0, {"binary": True}),),
+            estimator="grpo",
+            loss={"aggregation": "seq-mean-token-mean"},
+        ),
+        Variant(
+            name="incorrect-label",
+            description="spurious control: 1 iff the answer is a fixed wrong label, GRPO",
+            sources=(("incorrect_label", 1.0, {}),),
+            estimator="grpo",
+            loss={"aggregation": "seq-mean-token-mean"},
+        ),
+        Variant(
+            name="outcome-rtg",
+            description="1[correct], return-to-go minus the group-mean return",
+            sources=(("outcome", 1.0, {}),),
+            estimator="return_to_go",
+            estimator_options={"baseline": "group_mean"},
+            loss={"aggregation": "token-mean"},
+        ),
+    )
+}
+"""Variant name -> ``Variant``."""
+
+
+def get_variant(name: str) -> Variant:
+    """The variant called ``name``; ``ConfigError`` naming ``variant`` and the allowed names."""
+    check(name in VARIANTS, "variant", f"one of {sorted(VARIANTS)}", name)
+    return VARIANTS[name]
+
+
+def compute_token_rewards(variant: Variant, rollouts: Rollouts, ctx: RewardContext) -> torch.Tensor:
+    """[B, T] float32 Σ weight · source; ``ValueError`` naming the variant and source on NaN/inf."""
+    total = torch.zeros(rollouts.tokens.shape, dtype=torch.float32, device=rollouts.device)
+    for source, weight, params in variant.sources:
+        weighted = weight * SOURCES[source](rollouts, ctx, **params)
+        if not torch.isfinite(weighted).all():
+            raise ValueError(f"variant {variant.name!r}: source {source!r} gave a NaN or infinite reward")
+        total = total + weighted
+    return total
+
+
+def apply_filters(
+    variant: Variant, rollouts: Rollouts, token_rewards: torch.Tensor, ctx: RewardContext
+) -> FilterResult:
+    """Rows every filter keeps; ``info[filter name]`` is that filter's info."""
+    keep = torch.ones(len(rollouts), dtype=torch.bool, device=rollouts.device)
+    info = {}
+    for filter_name, params in variant.filters:
+        result = FILTERS[filter_name](rollouts, token_rewards, ctx, **params)
+        keep = keep & result.keep
+        info[filter_name] = result.info
+    return FilterResult(keep=keep, info=info)
+
+
+def compute_advantages(variant: Variant, rollouts: Rollouts, token_rewards: torch.Tensor) -> torch.Tensor:
+    """[B, T] float32 advantages from the variant's estimator, 0 off the response."""
+    estimator = ESTIMATORS[variant.estimator]
+    return estimator(
+        token_rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, **variant.estimator_options
+    )
+

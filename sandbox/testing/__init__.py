@@ -1,0 +1,1 @@
+"""Tools for testing reward pieces, yours included: hypothesis strategies and fake rollouts."""

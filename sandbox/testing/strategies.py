@@ -1,0 +1,156 @@
+"""Hypothesis strategies for reward pieces: random groups, token layouts and rollouts.
+
+    group_layouts          group id per row: 1..5 groups of 1..6 rows, ids arbitrary, rows shuffled
+    estimator_batches      (rewards, mask, group, step_ids) for any ``AdvantageEstimator``
+    within_group_permutations / batch_permutations   row orders to check permutation properties
+    rollouts_batches       ``Rollouts`` of a real task: gold, wrong, answerless and garbage texts
+
+Token layouts are right-padded rows ``prompt · response · padding``; step ids are a
+non-decreasing step index from 0 over the response and −1 elsewhere. Rewards sit on the last
+response token, on step ends, or on every response token, with arbitrary values *off* the
+response too, which every estimator must ignore. Reward values come from a small pool per
+example, so that ties (equal rewards within a group) are common.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import NamedTuple
+
+import torch
+from hypothesis import strategies as st
+
+from sandbox.testing.fake_rollouts import rollouts_from_texts
+
+REWARD_POOLS = (
+    st.sampled_from([0.0, 1.0]),
+    st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0]),
+    st.integers(-40, 40).map(lambda k: k / 10),
+    st.floats(-4.0, 4.0, allow_nan=False, allow_subnormal=False, width=32),
+)
+"""Where reward values come from: binary, a small set, a 0.1 grid, any bounded float."""
+
+REWARD_LAYOUTS = ("last", "step_ends", "dense")
+
+
+class EstimatorBatch(NamedTuple):
+    """The arguments of an ``AdvantageEstimator``."""
+
+    rewards: torch.Tensor
+    """[B, T] float32."""
+    mask: torch.Tensor
+    """[B, T] bool response tokens."""
+    group: torch.Tensor
+    """[B] long group ids."""
+    step_ids: torch.Tensor
+    """[B, T] long step index on response tokens, −1 elsewhere."""
+
+
+@st.composite
+def group_layouts(draw, max_groups: int = 5, max_group_size: int = 6) -> list[int]:
+    """A group id per row: 1..max_groups groups of 1..max_group_size rows, in shuffled order."""
+    n_groups = draw(st.integers(1, max_groups))
+    ids = draw(st.lists(st.integers(0, 10**6), min_size=n_groups, max_size=n_groups, unique=True))
+    sizes = draw(st.lists(st.integers(1, max_group_size), min_size=n_groups, max_size=n_groups))
+    rows = [group for group, size in zip(ids, sizes) for _ in range(size)]
+    return draw(st.permutations(rows))
+
+
+def step_index_sequence(rng: random.Random, length: int) -> list[int]:
+    """A non-decreasing step index from 0 over ``length`` tokens (a new step starts w.p. 1/3)."""
+    ids = [0]
+    for _ in range(length - 1):
+        ids.append(ids[-1] + (rng.random() < 1 / 3))
+    return ids
+
+
+def step_end_positions(step_ids: list[int]) -> list[int]:
+    """Positions (within the response) of each step's last token."""
+    return [t for t in range(len(step_ids)) if t == len(step_ids) - 1 or step_ids[t + 1] != step_ids[t]]
+
+
+@st.composite
+def estimator_batches(
+    draw,
+    max_groups: int = 5,
+    max_group_size: int = 6,
+    max_prompt: int = 4,
+    max_response: int = 8,
+    layouts: tuple[str, ...] = REWARD_LAYOUTS,
+    pools: tuple = REWARD_POOLS,
+) -> EstimatorBatch:
+    """Random estimator inputs (see the module docstring)."""
+    group = draw(group_layouts(max_groups, max_group_size))
+    n_rows = len(group)
+    prompt_lens = draw(st.lists(st.integers(1, max_prompt), min_size=n_rows, max_size=n_rows))
+    response_lens = draw(st.lists(st.integers(1, max_response), min_size=n_rows, max_size=n_rows))
+    width = max(p + r for p, r in zip(prompt_lens, response_lens)) + draw(st.integers(0, 2))
+    layout = draw(st.sampled_from(layouts))
+    pool = draw(st.lists(draw(st.sampled_from(pools)), min_size=1, max_size=6))
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+
+    rewards = torch.tensor([[rng.choice(pool) for _ in range(width)] for _ in range(n_rows)], dtype=torch.float32)
+    mask = torch.zeros((n_rows, width), dtype=torch.bool)
+    step_ids = torch.full((n_rows, width), -1, dtype=torch.long)
+    for row, (start, length) in enumerate(zip(prompt_lens, response_lens)):
+        ids = step_index_sequence(rng, length)
+        mask[row, start : start + length] = True
+        step_ids[row, start : start + length] = torch.tensor(ids)
+        rewarded = {
+            "last": [length - 1],
+            "step_ends": step_end_positions(ids),
+            "dense": list(range(length)),
+        }[layout]
+        for t in set(range(length)) - set(rewarded):
+            rewards[row, start + t] = 0.0
+    return EstimatorBatch(rewards, mask, torch.tensor(group), step_ids)
+
+
+@st.composite
+def within_group_permutations(draw, group: torch.Tensor) -> torch.Tensor:
+    """[B] row order ``order`` (new row k is old row order[k]) that only shuffles rows within groups."""
+    order = list(range(len(group)))
+    for g in sorted(set(group.tolist())):
+        rows = [i for i, x in enumerate(group.tolist()) if x == g]
+        for slot, row in zip(rows, draw(st.permutations(rows))):
+            order[slot] = row
+    return torch.tensor(order)
+
+
+def batch_permutations(n_rows: int) -> st.SearchStrategy[torch.Tensor]:
+    """[B] any row order of the batch."""
+    return st.permutations(range(n_rows)).map(torch.tensor)
+
+
+def permute_batch(batch: EstimatorBatch, order: torch.Tensor) -> EstimatorBatch:
+    """The batch with its rows in ``order``."""
+    return EstimatorBatch(*(field[order] for field in batch))
+
+
+TEXT_KINDS = ("gold", "wrong_answer", "no_answer", "garbage")
+
+
+def response_text(draw, task, problem, kind: str) -> str:
+    """A response of the given kind: the gold solution, it with another answer, it without its
+    answer line, or random characters from the task's line grammar."""
+    gold_lines = task.gold_solution(problem).splitlines(keepends=True)
+    if kind == "gold":
+        return "".join(gold_lines)
+    if kind == "wrong_answer":
+        return "".join(gold_lines[:-1]) + f"#{draw(st.integers(-999, 999))}\n"
+    if kind == "no_answer":
+        return "".join(gold_lines[:-1])
+    return draw(st.text(alphabet="0123456789+-*=,#\n", max_size=16))
+
+
+@st.composite
+def rollouts_batches(
+    draw, task, max_groups: int = 4, max_group_size: int = 5, kinds: tuple[str, ...] = TEXT_KINDS
+):
+    """``Rollouts`` of ``task``: groups of rows answering one train problem each, texts of mixed
+    kinds, some truncated, rows shuffled."""
+    group = draw(group_layouts(max_groups, max_group_size))
+    problems = [task.problem(index) for index in group]
+    texts = [response_text(draw, task, problem, draw(st.sampled_from(kinds))) for problem in problems]
+    truncated = [bool(text) and draw(st.booleans()) for text in texts]
+    return rollouts_from_texts(task, problems, texts, truncated)

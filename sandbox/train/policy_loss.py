@@ -1,0 +1,90 @@
+"""One policy loss for every variant: PPO-clip on token advantages.
+
+    ρ_t = exp(log π_θ(y_t) − log π_old(y_t))
+    ℓ_t = max(−A_t ρ_t, −A_t clip(ρ_t, 1 − ε_low, 1 + ε_high)) + β · KL_t
+    KL_t = exp(log π_ref − log π_θ) − (log π_ref − log π_θ) − 1          (k3, Schulman 2020)
+
+ε_high > ε_low is DAPO's clip-higher (Yu et al. 2025, arXiv 2503.14476). Aggregation over the
+response tokens (mask m) of a minibatch of rows i:
+
+    token-mean               Σ_i Σ_t m ℓ / Σ_i Σ_t m                       (DAPO)
+    seq-mean-token-mean      (1/B) Σ_i (Σ_t m ℓ / Σ_t m)                   (GRPO)
+    seq-mean-token-sum-norm  (1/B) Σ_i Σ_t m ℓ / L  with a constant L       (Dr.GRPO)
+
+Logged: clip fraction (tokens where the clipped branch is active), approx KL to the behaviour
+policy (mean of ½(log ρ)²), and the KL to the reference when β > 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+
+
+@dataclass
+class LossConfig:
+    clip_low: float = 0.2
+    """ε_low: the ratio is clipped below at 1 − ε_low."""
+    clip_high: float = 0.2
+    """ε_high: the ratio is clipped above at 1 + ε_high (clip-higher when > ε_low)."""
+    aggregation: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"] = "seq-mean-token-mean"
+    """How token losses are averaged."""
+    kl_coef: float = 0.0
+    """β of the k3 KL penalty to the frozen reference (0: no reference forward)."""
+    length_norm: int = 64
+    """L of seq-mean-token-sum-norm (the trainer sets it to the response budget)."""
+
+    def validate(self) -> None:
+        from toy_envs.base import check
+
+        check(0 <= self.clip_low < 1, "clip_low", "in [0, 1)", self.clip_low)
+        check(self.clip_high >= 0, "clip_high", ">= 0", self.clip_high)
+        check(self.aggregation in AGGREGATIONS, "aggregation", f"one of {AGGREGATIONS}", self.aggregation)
+        check(self.kl_coef >= 0, "kl_coef", ">= 0", self.kl_coef)
+        check(self.length_norm >= 1, "length_norm", ">= 1", self.length_norm)
+
+
+def aggregate(values: torch.Tensor, mask: torch.Tensor, how: str, length_norm: int) -> torch.Tensor:
+    mask = mask.float()
+    if how == "token-mean":
+        return (values * mask).sum() / mask.sum().clamp(min=1)
+    per_row = (values * mask).sum(-1)
+    if how == "seq-mean-token-mean":
+        return (per_row / mask.sum(-1).clamp(min=1)).mean()
+    if how == "seq-mean-token-sum-norm":
+        return (per_row / length_norm).mean()
+    raise ValueError(f"aggregation={how!r} is not allowed: one of {AGGREGATIONS}")
+
+
+def policy_loss(
+    new_logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    cfg: LossConfig,
+    ref_logp: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The scalar loss and its diagnostics; all inputs [B, T], ``mask`` marks response tokens."""
+    log_ratio = (new_logp - old_logp) * mask
+    ratio = log_ratio.exp()
+    unclipped = -advantages * ratio
+    clipped = -advantages * ratio.clamp(1 - cfg.clip_low, 1 + cfg.clip_high)
+    token_loss = torch.maximum(unclipped, clipped)
+    metrics = {}
+    if cfg.kl_coef > 0:
+        if ref_logp is None:
+            raise ValueError("kl_coef > 0 needs the reference log-probs")
+        delta = (ref_logp - new_logp) * mask
+        kl = delta.exp() - delta - 1
+        token_loss = token_loss + cfg.kl_coef * kl
+        metrics["loss/kl_ref"] = aggregate(kl.detach(), mask, "token-mean", cfg.length_norm).item()
+    loss = aggregate(token_loss, mask, cfg.aggregation, cfg.length_norm)
+    with torch.no_grad():
+        n = mask.float().sum().clamp(min=1)
+        metrics["loss/clip_fraction"] = ((clipped > unclipped).float() * mask).sum().item() / n.item()
+        metrics["loss/approx_kl"] = (0.5 * log_ratio.pow(2) * mask).sum().item() / n.item()
+    return loss, metrics

@@ -1,0 +1,315 @@
+"""The RL loop: one trainer for every reward variant.
+
+    for step s:
+        problems  ← the next P train problems of the stream
+        rollouts  ← G samples of each (keyed by seed, s, problem, rollout), scored by the task
+        r [B,T]   ← Σ_k w_k · source_k(rollouts)            (the variant's reward sources)
+        keep [B]  ← ∧ filters(rollouts, r)                  (rejected rows removed here)
+                    refill: draw fresh problems until P groups are kept, at most max_draws times
+        A [B,T]   ← estimator(r, mask, group, step_ids)
+        for epoch in 1..E, for each minibatch: PPO-clip step on A (``policy_loss``)
+        log; every N steps: greedy accuracy and pass@k on held-out problems
+
+The variant (``sandbox.rewards.registry``) is the only place a reward scheme appears: the loop
+never special-cases one. Metrics go to ``metrics.jsonl`` and TensorBoard under fixed names.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from tqdm import tqdm
+
+from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
+from sandbox.eval.pass_at_k import evaluate_pass_at_k
+from sandbox.model.model import token_logprobs
+from sandbox.model.sampler import SamplingConfig
+from sandbox.rewards.base import RewardContext, sequence_rewards
+from sandbox.rewards.registry import apply_filters, compute_advantages, compute_token_rewards, get_variant
+from sandbox.rng import row_key
+from sandbox.rollout.group_sampler import sample_groups
+from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.policy_loss import LossConfig, policy_loss
+from sandbox.train.run_dir import RunDir
+from toy_envs.base import check
+
+TIMING_METRICS = ("rollout/tokens_per_s", "time/")
+"""Metric names (prefixes) that measure wall-clock time; everything else is deterministic."""
+
+
+@dataclass
+class RLConfig:
+    variant: str = "outcome-grpo"
+    """Reward variant (``reward-sandbox variants`` lists them)."""
+    seed: int = 0
+    """Keys every random draw: sampling, spurious rewards, minibatch order."""
+    steps: int = 40
+    """RL steps."""
+    problems_per_step: int = 16
+    """Problems (groups) per step, P."""
+    group_size: int = 8
+    """Rollouts per problem, G."""
+    temperature: float = 1.0
+    """Sampling temperature of the rollouts."""
+    top_p: float = 1.0
+    """Nucleus mass of the rollouts."""
+    max_new_tokens: int = 0
+    """Response budget in tokens; 0 = the task's longest gold solution + 16."""
+    lr: float = 2e-4
+    """AdamW learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    ppo_epochs: int = 1
+    """Passes over each batch."""
+    minibatches: int = 2
+    """Optimizer steps per epoch (the batch's rows are split evenly)."""
+    grad_clip: float = 1.0
+    """Max global gradient norm."""
+    clip_low: float = -1.0
+    """ε_low; negative = the variant's value (default 0.2)."""
+    clip_high: float = -1.0
+    """ε_high; negative = the variant's value (default 0.2)."""
+    aggregation: str = ""
+    """Loss aggregation; empty = the variant's (token-mean, seq-mean-token-mean, seq-mean-token-sum-norm)."""
+    kl_coef: float = -1.0
+    """β of the KL penalty to the initial model; negative = the variant's value (default 0)."""
+    max_draws: int = 8
+    """Refilling variants: most draws of P problems per step before a clear error."""
+    eval_every: int = 10
+    """Evaluate every this many steps (and at the end); 0 = only at the end."""
+    eval_problems: int = 256
+    """Held-out problems for greedy accuracy."""
+    pass_k: int = 4
+    """k of the logged pass@k (k samples per problem at the rollout temperature)."""
+    pass_problems: int = 64
+    """Held-out problems for pass@k (0 disables it)."""
+    checkpoint_every: int = 0
+    """Write a checkpoint every this many steps (0: only at the end and on Ctrl-C)."""
+    init: str = "tiny"
+    """Initial policy: a warm-start preset name or a checkpoint directory."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def validate(self) -> None:
+        get_variant(self.variant)
+        for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
+            check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
+        for name in ("max_new_tokens", "eval_every", "eval_problems", "pass_problems", "checkpoint_every"):
+            check(getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
+        check(self.temperature > 0, "temperature", "> 0 (RL samples)", self.temperature)
+        check(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
+        check(self.lr > 0, "lr", "> 0", self.lr)
+        check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+        check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
+        check(self.minibatches <= self.problems_per_step * self.group_size, "minibatches", "<= P·G", self.minibatches)
+        self.loss_config(64).validate()
+
+    def loss_config(self, max_new_tokens: int) -> LossConfig:
+        """Defaults ← the variant's loss overrides ← this config's explicit values."""
+        cfg = LossConfig(length_norm=max_new_tokens)
+        cfg = replace(cfg, **get_variant(self.variant).loss)
+        explicit = {
+            "clip_low": self.clip_low if self.clip_low >= 0 else None,
+            "clip_high": self.clip_high if self.clip_high >= 0 else None,
+            "aggregation": self.aggregation or None,
+            "kl_coef": self.kl_coef if self.kl_coef >= 0 else None,
+        }
+        return replace(cfg, **{k: v for k, v in explicit.items() if v is not None})
+
+
+def deterministic(metrics: dict) -> dict:
+    """The metrics that must repeat exactly for the same seed and thread count."""
+    return {k: v for k, v in metrics.items() if not k.startswith(TIMING_METRICS)}
+
+
+class Trainer:
+    """Holds the policy, optimizer and stream position of one run; ``train()`` runs it."""
+
+    def __init__(self, cfg: RLConfig, task, policy, run_dir: RunDir | None = None, reference=None):
+        cfg.validate()
+        self.cfg, self.task, self.policy, self.run = cfg, task, policy, run_dir
+        self.variant = get_variant(cfg.variant)
+        self.max_new_tokens = cfg.max_new_tokens or default_max_new_tokens(task)
+        self.loss_cfg = self.cfg.loss_config(self.max_new_tokens)
+        self.loss_cfg.validate()
+        self.sampling = SamplingConfig(max_new_tokens=self.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p)
+        self.reference = reference
+        if self.loss_cfg.kl_coef > 0 and reference is None:
+            raise ValueError(f"variant {cfg.variant!r} with kl_coef > 0 needs a reference policy")
+        self.optimizer = torch.optim.AdamW(policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.step = 0
+        self.next_problem = 0
+        self.history: list[dict] = []
+
+    # ---- one step -------------------------------------------------------------------------
+    def collect(self) -> tuple[Rollouts | None, torch.Tensor | None, dict]:
+        """Sample, reward and filter until P groups are kept (refilling variants) or once."""
+        cfg, P = self.cfg, self.cfg.problems_per_step
+        ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy)
+        kept_parts, reward_parts, stats = [], [], {"sample_s": 0.0, "reward_s": 0.0, "tokens": 0, "draws": 0}
+        sampled_rows, kept_groups, collapsed, all_rollouts, all_rewards = 0, 0, {}, [], []
+        while kept_groups < P:
+            if stats["draws"] >= cfg.max_draws:
+                raise RuntimeError(
+                    f"variant {cfg.variant!r}: only {kept_groups} of {P} groups survived the filters after "
+                    f"max_draws={cfg.max_draws} draws at step {self.step} (every group had zero variance?); "
+                    "raise max_draws or use a harder task"
+                )
+            indices = list(range(self.next_problem, self.next_problem + P))
+            self.next_problem += P
+            stats["draws"] += 1
+            t0 = time.perf_counter()
+            rollouts = sample_groups(self.policy, self.task, indices, cfg.group_size, self.sampling, cfg.seed, self.step)
+            t1 = time.perf_counter()
+            rewards = compute_token_rewards(self.variant, rollouts, ctx)
+            result = apply_filters(self.variant, rollouts, rewards, ctx)
+            stats["sample_s"] += t1 - t0
+            stats["reward_s"] += time.perf_counter() - t1
+            stats["tokens"] += int(rollouts.response_lens.sum())
+            sampled_rows += len(rollouts)
+            all_rollouts.append(rollouts)
+            all_rewards.append(rewards)
+            for info in result.info.values():
+                for value, count in info.get("collapsed", {}).items():
+                    collapsed[value] = collapsed.get(value, 0) + count
+            keep = result.keep
+            groups = rollouts.group[keep].unique_consecutive().tolist()[: P - kept_groups]
+            keep = keep & torch.isin(rollouts.group, torch.tensor(groups, dtype=rollouts.group.dtype))
+            kept_groups += len(groups)
+            if keep.any():
+                kept_parts.append(rollouts.select(keep))
+                reward_parts.append(rewards[keep][:, : kept_parts[-1].tokens.shape[1]])
+            if not self.variant.refill:
+                break
+        stats["sampled_rows"] = sampled_rows
+        stats["collapsed"] = collapsed
+        stats["all"] = (all_rollouts, all_rewards)
+        if not kept_parts:
+            return None, None, stats
+        kept = Rollouts.cat(kept_parts, pad_id=self.policy.tokenizer.pad_id)
+        width = kept.tokens.shape[1]
+        rewards = torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1])) for r in reward_parts])
+        return kept, rewards, stats
+
+    def update(self, rollouts: Rollouts, advantages: torch.Tensor) -> dict:
+        """PPO epochs over minibatches of the kept rows; returns mean loss diagnostics."""
+        cfg, module = self.cfg, self.policy.module
+        module.train()
+        ref_logp = None
+        if self.loss_cfg.kl_coef > 0:
+            with torch.no_grad():
+                ref_logp = token_logprobs(self.reference.logits(rollouts.tokens), rollouts.tokens, cfg.temperature)
+        sums: dict[str, float] = {}
+        n_updates = 0
+        for epoch in range(cfg.ppo_epochs):
+            gen = torch.Generator().manual_seed(row_key(cfg.seed, "minibatch", self.step, epoch))
+            order = torch.randperm(len(rollouts), generator=gen)
+            for rows in order.chunk(min(cfg.minibatches, len(rollouts))):
+                mb = rollouts.select(rows)
+                width = mb.tokens.shape[1]
+                logits = self.policy.logits(mb.tokens)
+                new_logp = token_logprobs(logits, mb.tokens, cfg.temperature)
+                mask = mb.response_mask.float()
+                loss, metrics = policy_loss(
+                    new_logp, mb.logprobs, advantages[rows][:, :width], mask, self.loss_cfg,
+                    None if ref_logp is None else ref_logp[rows][:, :width],
+                )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                with torch.no_grad():
+                    logp_all = (logits[:, :-1].float() / cfg.temperature).log_softmax(-1)
+                    entropy = -(logp_all.exp() * logp_all).sum(-1)
+                    metrics["loss/entropy"] = ((entropy * mask[:, 1:]).sum() / mask[:, 1:].sum().clamp(min=1)).item()
+                metrics["loss/policy"] = loss.item()
+                metrics["loss/grad_norm"] = float(grad_norm)
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n_updates += 1
+        return {k: v / n_updates for k, v in sums.items()}
+
+    def evaluate(self) -> dict:
+        t0 = time.perf_counter()
+        out = {}
+        if self.cfg.eval_problems:
+            acc = evaluate_accuracy(self.policy.module, self.task, self.policy.tokenizer, self.cfg.eval_problems, self.max_new_tokens)
+            out.update(acc)
+        if self.cfg.pass_problems:
+            out[f"eval/pass@{self.cfg.pass_k}"] = evaluate_pass_at_k(
+                self.policy, self.task, self.cfg.pass_k, self.cfg.pass_problems, self.sampling, self.cfg.seed
+            )
+        out["time/eval_s"] = time.perf_counter() - t0
+        return out
+
+    def train_step(self) -> dict:
+        t_start = time.perf_counter()
+        rollouts, rewards, stats = self.collect()
+        all_rollouts, all_rewards = stats.pop("all")
+        first, first_rewards = all_rollouts[0], all_rewards[0]
+        seq = sequence_rewards(first_rewards, first.response_mask)
+        metrics = {
+            "step": self.step,
+            "rollout/reward_mean": seq.mean().item(),
+            "rollout/reward_std": seq.std(unbiased=False).item(),
+            "rollout/accuracy": first.correct.mean().item(),
+            "rollout/parse_ok": sum(v.parse_status == "ok" for v in first.verdicts) / len(first),
+            "rollout/truncated_fraction": first.truncated.float().mean().item(),
+            "rollout/response_len": first.response_lens.float().mean().item(),
+            "rollout/kept_fraction": 0.0 if rollouts is None else len(rollouts) / stats["sampled_rows"],
+            "rollout/draws": stats["draws"],
+            "rollout/tokens_per_s": stats["tokens"] / max(stats["sample_s"], 1e-9),
+            "time/sample_s": stats["sample_s"],
+            "time/reward_s": stats["reward_s"],
+        }
+        for value, count in sorted(stats["collapsed"].items()):
+            metrics[f"filter/collapsed_to_{value:g}"] = count
+        if rollouts is not None:
+            t0 = time.perf_counter()
+            advantages = compute_advantages(self.variant, rollouts, rewards)
+            metrics["rollout/advantage_abs_mean"] = (
+                (advantages.abs() * rollouts.response_mask).sum() / rollouts.response_mask.sum()
+            ).item()
+            metrics.update(self.update(rollouts, advantages))
+            metrics["time/update_s"] = time.perf_counter() - t0
+        self.step += 1
+        if self.step == self.cfg.steps or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0):
+            metrics.update(self.evaluate())
+        metrics["time/step_s"] = time.perf_counter() - t_start
+        return metrics
+
+    # ---- the run --------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"step": self.step, "next_problem": self.next_problem, "config": asdict(self.cfg)}
+
+    def load_state(self, state: dict) -> None:
+        self.step, self.next_problem = state["step"], state["next_problem"]
+
+    def train(self) -> list[dict]:
+        """Run to ``cfg.steps``; Ctrl-C writes a checkpoint first. Returns this call's metrics."""
+        bar = tqdm(total=self.cfg.steps, initial=self.step, desc=f"rl {self.cfg.variant}", disable=None if self.cfg.progress else True)
+        last_saved = self.step
+        try:
+            while self.step < self.cfg.steps:
+                metrics = self.train_step()
+                self.history.append(metrics)
+                if self.run is not None:
+                    self.run.log(metrics)
+                bar.update(1)
+                bar.set_postfix(acc=f"{metrics['rollout/accuracy']:.2f}", kept=f"{metrics['rollout/kept_fraction']:.2f}")
+                if self.run is not None and self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                    self.run.save_checkpoint(self)
+                    last_saved = self.step
+        except KeyboardInterrupt:
+            if self.run is not None and self.step != last_saved:
+                path = self.run.save_checkpoint(self)
+                print(f"\ninterrupted: checkpoint written to {path}; continue with --resume", flush=True)
+            raise
+        finally:
+            bar.close()
+        if self.run is not None and self.step != last_saved:
+            self.run.save_checkpoint(self)
+        return self.history
+
