@@ -1,9 +1,11 @@
 """The ``reward-sandbox`` command.
 
     reward-sandbox demo                          warm-start model: accuracy and a few samples
-    reward-sandbox sft --task arithmetic --out DIR [task, --model-*, --sft-* flags]
+    reward-sandbox train --variant dapo --seed 0 --run-dir runs/x [--resume] [rl, --task-* flags]
+    reward-sandbox variants                      the registered reward variants, one line each
+    reward-sandbox sft --task arithmetic --out DIR [--task-*, --model-*, --sft-* flags]
     reward-sandbox warmstart --preset tiny       build (or find) the cached warm-start checkpoint
-    reward-sandbox eval --checkpoint DIR --task arithmetic [task flags]
+    reward-sandbox eval --checkpoint DIR --task arithmetic [--task-* flags]
     reward-sandbox bench sampler                 our sampler vs transformers generate()
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
@@ -26,7 +28,7 @@ from toy_envs.base import ConfigError
 
 
 def _task_from(args, argv_task: str):
-    return dataclass_from_args(toy_envs.TASKS[argv_task], args)
+    return dataclass_from_args(toy_envs.TASKS[argv_task], args, prefix="task_")
 
 
 def _peek_task(argv: list[str]) -> str:
@@ -39,9 +41,11 @@ def _peek_task(argv: list[str]) -> str:
     return known.task
 
 
-def _add_task_args(parser: argparse.ArgumentParser, task_name: str) -> None:
+def _add_task_args(parser: argparse.ArgumentParser, task_name: str, defaults: dict | None = None) -> None:
     parser.add_argument("--task", default="arithmetic", choices=sorted(toy_envs.TASKS), help="Task to train/evaluate on.")
-    add_dataclass_args(parser, toy_envs.TASKS[task_name], title=f"task '{task_name}' fields")
+    add_dataclass_args(parser, toy_envs.TASKS[task_name], prefix="task_", title=f"task '{task_name}' fields (--task-*)")
+    if defaults:
+        parser.set_defaults(**{f"task_{k}": v for k, v in defaults.items()})
 
 
 def cmd_sft(argv: list[str]) -> int:
@@ -150,7 +154,90 @@ def cmd_demo(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "sft": cmd_sft, "warmstart": cmd_warmstart, "eval": cmd_eval, "bench": cmd_bench}
+def _load_init(init: str):
+    """(model, task name, task fields) of a warm-start preset name or a checkpoint directory."""
+    from sandbox.train.checkpoint import load_checkpoint
+    from sandbox.train.warmstart import PRESETS, load_warmstart
+
+    if init in PRESETS:
+        model, task, state = load_warmstart(init)
+        return model, state["task"], state["task_fields"]
+    if not Path(init).is_dir():
+        raise ConfigError(f"init={init!r} is not allowed: a warm-start preset {sorted(PRESETS)} or a checkpoint directory")
+    model, state = load_checkpoint(init)
+    return model, state.get("task", "arithmetic"), state.get("task_fields", {})
+
+
+def cmd_train(argv: list[str]) -> int:
+    import copy
+    from dataclasses import asdict
+
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.train.rl import RLConfig, Trainer
+    from sandbox.train.run_dir import RunDir
+
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--init", default=RLConfig.init)
+    init = peek.parse_known_args(argv)[0].init
+    task_name = _peek_task(argv)
+    parser = argparse.ArgumentParser(
+        prog="reward-sandbox train", description="RL from a warm start with a registered reward variant."
+    )
+    parser.add_argument("--run-dir", type=Path, required=True, help="New run directory (or an existing one with --resume).")
+    parser.add_argument("--resume", action="store_true", help="Continue the run in --run-dir from its newest checkpoint.")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads.")
+    add_dataclass_args(parser, RLConfig, title="rl")
+    # the task defaults to the one the initial model was trained on
+    from sandbox.train.warmstart import PRESETS
+
+    defaults = PRESETS[init].task_fields if init in PRESETS and PRESETS[init].task == task_name else None
+    _add_task_args(parser, task_name, defaults)
+    args = parser.parse_args(argv)
+    cfg = dataclass_from_args(RLConfig, args)
+    task = _task_from(args, task_name)
+    if args.run_dir.exists() and any(args.run_dir.iterdir()) and not args.resume:
+        raise ConfigError(f"run_dir={str(args.run_dir)!r} is not allowed: it exists (runs are never overwritten; use --resume)")
+    torch.set_num_threads(max(1, args.threads))
+    model, _, _ = _load_init(cfg.init)
+    policy = TinyPolicy(model)
+    reference = TinyPolicy(copy.deepcopy(model).eval())
+    config = {"task": task_name, "task_fields": _fields(task), "rl": asdict(cfg)}
+    run = RunDir(args.run_dir, config, resume=args.resume)
+    trainer = Trainer(cfg, task, policy, run, reference)
+    if args.resume:
+        print(f"resuming {args.run_dir} at step {run.resume(trainer)}")
+    else:
+        before = trainer.evaluate()
+        run.log({"step": -1, **before})
+    try:
+        trainer.train()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        run.close()
+    history = run.metrics()
+    first = next((m for m in history if "eval/accuracy" in m), None)
+    last = next((m for m in reversed(history) if "eval/accuracy" in m), None)
+    if first and last:
+        print(f"\n{'metric':<16} {'start':>8} {'end':>8}")
+        for key in ("eval/accuracy", f"eval/pass@{cfg.pass_k}"):
+            if key in first and key in last:
+                print(f"{key:<16} {first[key]:>8.3f} {last[key]:>8.3f}")
+    print(f"run directory: {args.run_dir}")
+    return 0
+
+
+def cmd_variants(argv: list[str]) -> int:
+    from sandbox.rewards.registry import VARIANTS
+
+    argparse.ArgumentParser(prog="reward-sandbox variants", description="List the reward variants.").parse_args(argv)
+    width = max(map(len, VARIANTS))
+    for name, variant in VARIANTS.items():
+        print(f"{name:<{width}}  {variant.description}")
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "variants": cmd_variants, "sft": cmd_sft, "warmstart": cmd_warmstart, "eval": cmd_eval, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

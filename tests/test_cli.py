@@ -22,17 +22,17 @@ def test_help_lists_every_field_with_its_doc(capsys):
         main(["sft", "--task", "tree", "--help"])
     out = capsys.readouterr().out
     for f in dataclasses.fields(toy_envs.TreePuzzle):
-        assert "--" + f.name.replace("_", "-") in out
+        assert "--task-" + f.name.replace("_", "-") in out
     assert field_docs(SFTConfig)["lr"].split()[0] in out
 
 
 @pytest.mark.parametrize(
     "argv,field",
     [
-        (["sft", "--n-steps", "0"], "n_steps"),
+        (["sft", "--task-n-steps", "0"], "n_steps"),
         (["sft", "--sft-steps", "0"], "steps"),
         (["sft", "--model-n-kv-heads", "3"], "n_kv_heads"),
-        (["sft", "--task", "tree", "--branching", "9"], "branching"),
+        (["sft", "--task", "tree", "--task-branching", "9"], "branching"),
         (["sft", "--task", "nope"], "task"),
     ],
 )
@@ -51,9 +51,9 @@ def test_sft_refuses_an_existing_directory(tmp_path, capsys):
 
 def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
     out = tmp_path / "ckpt"
-    argv = ["sft", "--out", str(out), "--n-steps", "1", "--sft-steps", "2", "--sft-eval-problems", "0"]
+    argv = ["sft", "--out", str(out), "--task-n-steps", "1", "--sft-steps", "2", "--sft-eval-problems", "0"]
     argv += ["--model-d-model", "32", "--model-n-layers", "1", "--model-n-heads", "2", "--model-n-kv-heads", "2"]
     assert main(argv) == 0
     assert (out / "model.safetensors").exists() and (out / "state.json").exists()
-    assert main(["eval", "--checkpoint", str(out), "--n-steps", "1", "--problems", "8"]) == 0
+    assert main(["eval", "--checkpoint", str(out), "--task-n-steps", "1", "--problems", "8"]) == 0
     assert '"eval/accuracy"' in capsys.readouterr().out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from sandbox.model.sampler import SamplingConfig, sample
+from sandbox.model.sampler import SamplingConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_keys
 
@@ -21,21 +21,29 @@ def default_max_new_tokens(task, margin: int = 16, probe: int = 256) -> int:
     return longest + margin + 1
 
 
+def as_policy(model_or_policy, tokenizer):
+    """A policy (``sandbox.model.policy``) for a bare tiny model, or the policy itself."""
+    from sandbox.model.policy import TinyPolicy
+
+    return model_or_policy if hasattr(model_or_policy, "sample") else TinyPolicy(model_or_policy, tokenizer)
+
+
 @torch.no_grad()
 def greedy_responses(model, task, problems, tokenizer: CharTokenizer, max_new_tokens: int, batch_size: int = 256):
-    """Greedy response text for each problem."""
-    was_training = model.training
-    model.eval()
+    """Greedy response text for each problem; ``model`` is a tiny model or any policy."""
+    policy = as_policy(model, tokenizer)
+    was_training = policy.module.training
+    policy.module.eval()
     texts = []
     cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     for lo in range(0, len(problems), batch_size):
         chunk = problems[lo : lo + batch_size]
         prompts = [tokenizer.encode(task.prompt(p), bos=True) for p in chunk]
-        out = sample(model, prompts, cfg, row_keys(0, [(i,) for i in range(len(chunk))]), tokenizer.eos_id, tokenizer.pad_id)
+        out = policy.sample(prompts, cfg, row_keys(0, [(i,) for i in range(len(chunk))]))
         for row in range(len(chunk)):
             start = int(out.prompt_lens[row])
             texts.append(tokenizer.decode(out.tokens[row, start:]))
-    model.train(was_training)
+    policy.module.train(was_training)
     return texts
 
 

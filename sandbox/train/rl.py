@@ -57,8 +57,13 @@ class RLConfig:
     """Nucleus mass of the rollouts."""
     max_new_tokens: int = 0
     """Response budget in tokens; 0 = the task's longest gold solution + 16."""
-    lr: float = 2e-4
-    """AdamW learning rate."""
+    lr: float = 5e-5
+    """AdamW learning rate (after warm-up)."""
+    warmup_steps: int = 10
+    """Linear learning-rate warm-up steps: Adam's first steps, before its second-moment estimates
+    settle, are sign-like and move every weight by ~lr, which a freshly fine-tuned model does not survive."""
+    adam_betas: str = "0.9,0.99"
+    """AdamW (β1, β2)."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     ppo_epochs: int = 1
@@ -96,7 +101,8 @@ class RLConfig:
         get_variant(self.variant)
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
-        for name in ("max_new_tokens", "eval_every", "eval_problems", "pass_problems", "checkpoint_every"):
+        check(len(self.betas()) == 2 and all(0 <= b < 1 for b in self.betas()), "adam_betas", "two numbers in [0, 1), e.g. 0.9,0.99", self.adam_betas)
+        for name in ("warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "checkpoint_every"):
             check(getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
         check(self.temperature > 0, "temperature", "> 0 (RL samples)", self.temperature)
         check(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
@@ -105,6 +111,15 @@ class RLConfig:
         check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
         check(self.minibatches <= self.problems_per_step * self.group_size, "minibatches", "<= P·G", self.minibatches)
         self.loss_config(64).validate()
+
+    def betas(self) -> tuple[float, ...]:
+        try:
+            return tuple(float(b) for b in self.adam_betas.split(","))
+        except ValueError:
+            return ()
+
+    def lr_at(self, step: int) -> float:
+        return self.lr * min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else self.lr
 
     def loss_config(self, max_new_tokens: int) -> LossConfig:
         """Defaults ← the variant's loss overrides ← this config's explicit values."""
@@ -138,7 +153,9 @@ class Trainer:
         self.reference = reference
         if self.loss_cfg.kl_coef > 0 and reference is None:
             raise ValueError(f"variant {cfg.variant!r} with kl_coef > 0 needs a reference policy")
-        self.optimizer = torch.optim.AdamW(policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas()
+        )
         self.step = 0
         self.next_problem = 0
         self.history: list[dict] = []
@@ -203,6 +220,8 @@ class Trainer:
                 ref_logp = token_logprobs(self.reference.logits(rollouts.tokens), rollouts.tokens, cfg.temperature)
         sums: dict[str, float] = {}
         n_updates = 0
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr_at(self.step)
         for epoch in range(cfg.ppo_epochs):
             gen = torch.Generator().manual_seed(row_key(cfg.seed, "minibatch", self.step, epoch))
             order = torch.randperm(len(rollouts), generator=gen)
@@ -235,7 +254,7 @@ class Trainer:
         t0 = time.perf_counter()
         out = {}
         if self.cfg.eval_problems:
-            acc = evaluate_accuracy(self.policy.module, self.task, self.policy.tokenizer, self.cfg.eval_problems, self.max_new_tokens)
+            acc = evaluate_accuracy(self.policy, self.task, self.policy.tokenizer, self.cfg.eval_problems, self.max_new_tokens)
             out.update(acc)
         if self.cfg.pass_problems:
             out[f"eval/pass@{self.cfg.pass_k}"] = evaluate_pass_at_k(

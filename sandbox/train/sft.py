@@ -4,7 +4,7 @@
 
 where x is ``<bos> prompt`` and y is ``gold_solution <eos>``. Batches are train-split problems
 ``step·B … step·B+B−1``, so the data order is a pure function of the config. AdamW with linear
-warm-up and cosine decay. The result is a model that is right part of the time — the
+warm-up and cosine decay to a floor (``min_lr_ratio``). The result is a model that is right part of the time — the
 starting point of every RL run, PRM and benchmark.
 """
 
@@ -32,6 +32,9 @@ class SFTConfig:
     """Peak learning rate."""
     warmup_steps: int = 20
     """Linear warm-up steps."""
+    min_lr_ratio: float = 0.1
+    """Cosine decay floor as a fraction of lr. Decaying to zero lets the model settle where even a
+    small later step (RL) is unstable; a floor keeps it stable at learning rates near lr·ratio."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
     grad_clip: float = 1.0
@@ -50,6 +53,7 @@ class SFTConfig:
         check(self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
         check(self.lr > 0, "lr", "> 0", self.lr)
         check(0 <= self.warmup_steps, "warmup_steps", ">= 0", self.warmup_steps)
+        check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
         check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
         check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
         check(self.eval_problems >= 0, "eval_problems", ">= 0", self.eval_problems)
@@ -78,7 +82,8 @@ def lr_at(step: int, cfg: SFTConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = True, log=None):

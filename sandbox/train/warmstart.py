@@ -57,6 +57,14 @@ PRESETS: dict[str, Preset] = {
         model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
         sft=SFTConfig(steps=300, batch_size=64, lr=3e-3, eval_problems=256),
     ),
+    # A longer warm start on the same task: the model is past the steep part of its learning
+    # curve, so RL starts from a flatter point.
+    "tiny-long": Preset(
+        task="arithmetic",
+        task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=600, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
 }
 
 

@@ -1,0 +1,129 @@
+"""The RL trainer: every variant trains, runs are deterministic, resume continues exactly."""
+
+import copy
+
+import pytest
+import torch
+
+from sandbox.model.policy import TinyPolicy
+from sandbox.rewards.registry import VARIANTS
+from sandbox.train.rl import RLConfig, Trainer, deterministic
+from sandbox.train.run_dir import RunDir
+from toy_envs.base import ConfigError
+
+SMALL = dict(problems_per_step=4, group_size=4, eval_every=0, eval_problems=16, pass_problems=4, pass_k=2, progress=False)
+
+
+def make(warmstart_tiny, run=None, **fields):
+    model, task, _ = warmstart_tiny
+    cfg = RLConfig(**{**SMALL, **fields})
+    policy = TinyPolicy(copy.deepcopy(model))
+    reference = TinyPolicy(copy.deepcopy(model))
+    return Trainer(cfg, task, policy, run, reference)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_variant_runs_one_step_with_finite_loss_and_changed_parameters(warmstart_tiny, variant):
+    # temperature 1.3: varied, often malformed samples, so every reward (format-only included) varies
+    trainer = make(warmstart_tiny, variant=variant, steps=1, lr=1e-3, warmup_steps=0, kl_coef=0.05, temperature=1.3, group_size=6, problems_per_step=8)
+    before = [p.detach().clone() for p in trainer.policy.module.parameters()]
+    metrics = trainer.train()[-1]
+    assert metrics["step"] == 0 and metrics["rollout/kept_fraction"] > 0
+    assert metrics["rollout/advantage_abs_mean"] > 0
+    assert torch.isfinite(torch.tensor(metrics["loss/policy"]))
+    after = list(trainer.policy.module.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_same_seed_same_metrics_and_weights(warmstart_tiny):
+    runs = [make(warmstart_tiny, steps=3, variant="dapo").train() for _ in range(2)]
+    assert [deterministic(m) for m in runs[0]] == [deterministic(m) for m in runs[1]]
+    other = make(warmstart_tiny, steps=3, variant="dapo", seed=1).train()
+    assert [deterministic(m) for m in other] != [deterministic(m) for m in runs[0]]
+
+
+def test_resume_continues_exactly(warmstart_tiny, tmp_path):
+    config = {"test": 1}
+    straight = make(warmstart_tiny, steps=4, run=RunDir(tmp_path / "a", config, tensorboard=False))
+    straight.train()
+    first = make(warmstart_tiny, steps=2, run=RunDir(tmp_path / "b", config, tensorboard=False))
+    first.train()
+    resumed = make(warmstart_tiny, steps=4, run=RunDir(tmp_path / "b", config, resume=True, tensorboard=False))
+    assert resumed.run.resume(resumed) == 2
+    resumed.train()
+    a, b = RunDir(tmp_path / "a", config, resume=True, tensorboard=False), resumed.run
+
+    def training_metrics(run):  # evaluation happens at each run's own end, so leave it out
+        return [{k: v for k, v in deterministic(m).items() if not k.startswith("eval/")} for m in run.metrics()]
+
+    assert training_metrics(a) == training_metrics(b)
+    for p, q in zip(straight.policy.module.parameters(), resumed.policy.module.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(warmstart_tiny, tmp_path, monkeypatch):
+    config = {"test": 2}
+    trainer = make(warmstart_tiny, steps=4, run=RunDir(tmp_path / "r", config, tensorboard=False))
+    real_step = trainer.train_step
+
+    def interrupt_at_two():
+        if trainer.step == 2:
+            raise KeyboardInterrupt
+        return real_step()
+
+    monkeypatch.setattr(trainer, "train_step", interrupt_at_two)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert [p.name for p in trainer.run.checkpoints()] == ["step-000002"]
+    resumed = make(warmstart_tiny, steps=4, run=RunDir(tmp_path / "r", config, resume=True, tensorboard=False))
+    assert resumed.run.resume(resumed) == 2
+    resumed.train()
+    assert [m["step"] for m in resumed.run.metrics()] == [0, 1, 2, 3]
+
+
+def test_run_directory_is_never_overwritten(tmp_path):
+    RunDir(tmp_path / "x", {"a": 1}, tensorboard=False).log({"step": 0, "loss/policy": 1.0})
+    with pytest.raises(FileExistsError):
+        RunDir(tmp_path / "x", {"a": 1}, tensorboard=False)
+    with pytest.raises(ValueError, match="same config"):
+        RunDir(tmp_path / "x", {"a": 2}, resume=True, tensorboard=False)
+
+
+@pytest.mark.parametrize(
+    "field,value", [("variant", "nope"), ("group_size", 0), ("temperature", 0.0), ("adam_betas", "0.9"), ("aggregation", "sum")]
+)
+def test_bad_config_is_one_clear_error_naming_the_field(warmstart_tiny, field, value):
+    with pytest.raises(ConfigError, match=field):
+        make(warmstart_tiny, **{field: value})
+
+
+def test_refill_bound_is_a_clear_error(warmstart_tiny):
+    trainer = make(warmstart_tiny, variant="dapo", steps=1, max_draws=1, group_size=1)
+    with pytest.raises(RuntimeError, match="max_draws=1"):
+        trainer.train()
+
+
+def test_evaluation_reports_accuracy_and_pass_at_k(warmstart_tiny):
+    metrics = make(warmstart_tiny, steps=1, eval_every=1).train()[-1]
+    assert 0 <= metrics["eval/accuracy"] <= 1 and 0 <= metrics["eval/pass@2"] <= 1
+
+
+@pytest.mark.hf
+def test_a_few_rl_steps_with_a_transformers_llama(warmstart_tiny):
+    transformers = pytest.importorskip("transformers")
+    from sandbox.model.policy import HFPolicy
+    from sandbox.model.tokenizer import CharTokenizer
+
+    _, task, _ = warmstart_tiny
+    tok = CharTokenizer()
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+    )
+    policy = HFPolicy(transformers.LlamaForCausalLM(config), tok)
+    before = [p.detach().clone() for p in policy.module.parameters()]
+    cfg = RLConfig(**{**SMALL, "steps": 2, "variant": "random", "lr": 1e-3, "warmup_steps": 0, "max_new_tokens": 24})
+    history = Trainer(cfg, task, policy).train()
+    assert len(history) == 2 and all(torch.isfinite(torch.tensor(m["loss/policy"])) for m in history)
+    assert any(not torch.equal(a, b) for a, b in zip(before, policy.module.parameters()))
