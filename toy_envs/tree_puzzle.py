@@ -422,13 +422,7 @@ def live_node_counts(start: int, levels: Levels) -> Counter[int]:
     Nodes at one level with the same value have the same subtree (every node of a level
     offers the same ops), so the work is per distinct value, weighted by its multiplicity.
     """
-    multiplicities = [Counter({start: 1})]
-    for ops in levels:
-        below: Counter[int] = Counter()
-        for value, count in multiplicities[-1].items():
-            for op in ops:
-                below[apply_op(value, op)] += count
-        multiplicities.append(below)
+    multiplicities = value_multiplicities(start, levels)
     reachable = {value: frozenset([value]) for value in multiplicities[-1]}
     live: Counter[int] = Counter()
     for level in range(len(levels), 0, -1):
@@ -442,12 +436,8 @@ def live_node_counts(start: int, levels: Levels) -> Counter[int]:
     return live
 
 
-def dead_end_counts(start: int, levels: Levels) -> dict[int, list[list[int]]]:
-    """For every leaf value T as target: per level t = 0..d-1, ``[live, dead]``: how many nodes
-    of level t can reach T (every node counted), and how many of their children cannot.
-
-    Like ``live_node_counts`` the work is per distinct value at each level.
-    """
+def value_multiplicities(start: int, levels: Levels) -> list[Counter[int]]:
+    """Per level 0..d, how many nodes of the explicit tree hold each value."""
     multiplicities = [Counter({start: 1})]
     for ops in levels:
         below: Counter[int] = Counter()
@@ -455,6 +445,16 @@ def dead_end_counts(start: int, levels: Levels) -> dict[int, list[list[int]]]:
             for op in ops:
                 below[apply_op(value, op)] += count
         multiplicities.append(below)
+    return multiplicities
+
+
+def dead_end_counts(start: int, levels: Levels) -> dict[int, list[list[int]]]:
+    """For every leaf value T as target: per level t = 0..d-1, ``[live, dead]``: how many nodes
+    of level t can reach T (every node counted), and how many of their children cannot.
+
+    Like ``live_node_counts`` the work is per distinct value at each level.
+    """
+    multiplicities = value_multiplicities(start, levels)
     depth, branching = len(levels), len(levels[0])
     counts = {value: [[0, 0] for _ in range(depth)] for value in multiplicities[-1]}
     reachable: dict[int, tuple[int, ...]] = {value: (value,) for value in multiplicities[-1]}
