@@ -132,25 +132,59 @@ def cmd_bench(argv: list[str]) -> int:
 
 
 def cmd_demo(argv: list[str]) -> int:
-    from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy, greedy_responses
-    from sandbox.model.tokenizer import CharTokenizer
-    from sandbox.train.warmstart import PRESETS, load_warmstart
+    import copy
+    import time
+    from dataclasses import asdict
 
-    parser = argparse.ArgumentParser(prog="reward-sandbox demo", description="Train (or load) the warm-start model and show it.")
+    from matplotlib.figure import Figure
+
+    from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train.rl import RLConfig, Trainer
+    from sandbox.train.run_dir import RunDir
+    from sandbox.train.warmstart import PRESETS, load_warmstart
+    from sandbox.viz import plot_curves
+
+    parser = argparse.ArgumentParser(prog="reward-sandbox demo", description="Warm start, then a short DAPO run.")
     parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    parser.add_argument("--steps", type=int, default=30, help="RL steps.")
+    parser.add_argument("--run-dir", type=Path, default=None, help="Run directory (default: runs/demo-<time>).")
     args = parser.parse_args(argv)
-    print(f"SFT warm start '{args.preset}' (trained once, then cached)...", flush=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    print(f"1) SFT warm start '{args.preset}' (trained once, then cached)...", flush=True)
     model, task, state = load_warmstart(args.preset)
     tok = CharTokenizer()
-    metrics = evaluate_accuracy(model, task, tok, 512)
-    print(f"\n{model.num_parameters():,}-parameter model, task {task.name} {state['task_fields']}")
-    print(f"SFT: {state['sft']['steps']} steps, {state['summary']['sft/seconds']:.0f} s")
-    for key in ("eval/accuracy", "eval/parse_ok", "eval/all_steps_valid"):
-        print(f"  {key:<22} {metrics[key]:.3f}   (greedy, 512 held-out problems)")
-    problems = [task.problem(i, split="eval") for i in range(4)]
+    print(f"   {model.num_parameters():,}-parameter model, task {task.name} {state['task_fields']}")
+    cfg = RLConfig(variant="dapo", steps=args.steps, eval_every=10, eval_problems=512, pass_problems=128)
+    run_dir = args.run_dir or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = RunDir(run_dir, {"task": task.name, "task_fields": state["task_fields"], "rl": asdict(cfg)})
+    trainer = Trainer(cfg, task, TinyPolicy(model), run, TinyPolicy(copy.deepcopy(model)))
+    print(f"2) RL with 'dapo' for {cfg.steps} steps ({cfg.problems_per_step} problems x {cfg.group_size} rollouts)...", flush=True)
+    before = trainer.evaluate()
+    run.log({"step": 0, **before})
+    trainer.train()
+    run.close()
+    after = run.metrics()[-1]
+    key_pass = f"eval/pass@{cfg.pass_k}"
+    print(f"\n{'held-out (512 problems)':<28} {'warm start':>10} {'after dapo':>10}")
+    for key, label in (("eval/accuracy", "greedy accuracy"), (key_pass, f"pass@{cfg.pass_k} (T=1, 128 problems)"), ("eval/all_steps_valid", "every step valid")):
+        print(f"{label:<28} {before[key]:>10.3f} {after[key]:>10.3f}")
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    history = [{"step": 0, **before}] + [{**m, "step": m["step"] + 1} for m in run.metrics()[1:]]
+    plot_curves({"dapo": history}, "eval/accuracy", ax=ax)
+    plot_curves({"dapo (rollouts, T=1)": history}, "rollout/accuracy", ax=ax)
+    ax.set_xlabel("RL step")
+    ax.set_ylabel("accuracy")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(run_dir / "accuracy.png", dpi=120)
+    problems = [task.problem(i, split="eval") for i in range(3)]
     for problem, text in zip(problems, greedy_responses(model, task, problems, tok, default_max_new_tokens(task))):
         verdict = task.score(problem, text)
-        print(f"\nprompt: {task.prompt(problem)!r}\nsample: {text!r}\n  correct={verdict.correct} first_error={verdict.first_error}")
+        print(f"\nprompt: {task.prompt(problem)!r}\nsample: {text!r}  correct={verdict.correct} first_error={verdict.first_error}")
+    print(f"\nmetrics: {run_dir / 'metrics.jsonl'}   plot: {run_dir / 'accuracy.png'}   tensorboard --logdir {run_dir / 'tb'}")
     return 0
 
 
