@@ -170,11 +170,14 @@ def cmd_demo(argv: list[str]) -> int:
     print(f"\n{'held-out (512 problems)':<28} {'warm start':>10} {'after dapo':>10}")
     for key, label in (("eval/accuracy", "greedy accuracy"), (key_pass, f"pass@{cfg.pass_k} (T=1, 128 problems)"), ("eval/all_steps_valid", "every step valid")):
         print(f"{label:<28} {before[key]:>10.3f} {after[key]:>10.3f}")
+    if after["eval/accuracy"] <= before["eval/accuracy"]:
+        print("(no gain: outcome-reward RL does not yet improve this tiny warm start; see the README section 'RL: what it does here, measured')")
     fig = Figure(figsize=(6, 3.5))
     ax = fig.add_subplot()
     history = [{"step": 0, **before}] + [{**m, "step": m["step"] + 1} for m in run.metrics()[1:]]
-    plot_curves({"dapo": history}, "eval/accuracy", ax=ax)
-    plot_curves({"dapo (rollouts, T=1)": history}, "rollout/accuracy", ax=ax)
+    plot_curves({"greedy, held-out": history}, "eval/accuracy", ax=ax)
+    plot_curves({"rollouts (T=1), training batch": history}, "rollout/accuracy", ax=ax)
+    ax.set_title(f"dapo from the {args.preset!r} warm start")
     ax.set_xlabel("RL step")
     ax.set_ylabel("accuracy")
     ax.legend()
