@@ -86,7 +86,8 @@ def main(argv: list[str]) -> int:
     env = test_env()
     # The SFT warm-start checkpoint is built once, here, before the workers start; every test,
     # notebook and benchmark then loads it from REWARD_SANDBOX_CACHE.
-    must([python, "-m", "sandbox.cli", "warmstart", "--preset", "tiny"], cwd=ROOT, env=env)
+    for preset in ("tiny", "tiny-noisy"):
+        must([python, "-m", "sandbox.cli", "warmstart", "--preset", preset], cwd=ROOT, env=env)
     pytest = [python, "-m", "pytest", "-n", "2", "--durations=20", "-p", "no:cacheprovider", "--nbmake"]
     return run([*pytest, "tests", "tutorials", *rest], cwd=ROOT, env=env)
 

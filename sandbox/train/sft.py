@@ -11,6 +11,7 @@ starting point of every RL run, PRM and benchmark.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -20,6 +21,7 @@ from tqdm import tqdm
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.tokenizer import CharTokenizer
+from sandbox.rng import row_key
 
 
 @dataclass
@@ -43,6 +45,9 @@ class SFTConfig:
     """Seeds the model initialisation."""
     eval_problems: int = 256
     """Held-out problems for the final greedy accuracy (0 skips it)."""
+    answer_noise: float = 0.0
+    """Fraction of demonstrations whose answer line is made wrong (its last number + 1): imperfect
+    demonstrations that teach a systematic flaw for RL to remove (0 = clean gold solutions)."""
     eval_every: int = 0
     """Also measure greedy accuracy on 64 held-out problems every this many steps (0: never)."""
 
@@ -58,15 +63,30 @@ class SFTConfig:
         check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
         check(self.eval_problems >= 0, "eval_problems", ">= 0", self.eval_problems)
         check(self.eval_every >= 0, "eval_every", ">= 0", self.eval_every)
+        check(0 <= self.answer_noise <= 1, "answer_noise", "in [0, 1]", self.answer_noise)
 
 
-def sft_batch(task, tokenizer: CharTokenizer, indices, split: str = "train"):
-    """Right-padded ``<bos> prompt gold <eos>`` rows and a mask on the gold+eos tokens."""
+def noisy_answer(solution: str) -> str:
+    """The solution with the last run of digits of its answer line increased by one (a wrong answer)."""
+    head, _, answer = solution.rstrip("\n").rpartition("\n")
+    match = re.search(r"(\d+)(\D*)$", answer)
+    if match is None:
+        return solution
+    wrong = answer[: match.start(1)] + str(int(match.group(1)) + 1) + match.group(2)
+    return (head + "\n" if head else "") + wrong + "\n"
+
+
+def sft_batch(task, tokenizer: CharTokenizer, indices, split: str = "train", answer_noise: float = 0.0, seed: int = 0):
+    """Right-padded ``<bos> prompt gold <eos>`` rows and a mask on the gold+eos tokens; with
+    ``answer_noise`` that fraction of problems (keyed by (seed, index)) gets a wrong answer line."""
     rows, masks = [], []
     for i in indices:
         problem = task.problem(i, split=split)
         prompt = tokenizer.encode(task.prompt(problem), bos=True)
-        response = tokenizer.encode(task.gold_solution(problem), eos=True)
+        solution = task.gold_solution(problem)
+        if answer_noise and keyed_fraction(seed, "answer_noise", i) < answer_noise:
+            solution = noisy_answer(solution)
+        response = tokenizer.encode(solution, eos=True)
         rows.append(prompt + response)
         masks.append([False] * len(prompt) + [True] * len(response))
     width = max(len(r) for r in rows)
@@ -76,6 +96,11 @@ def sft_batch(task, tokenizer: CharTokenizer, indices, split: str = "train"):
         tokens[b, : len(r)] = torch.tensor(r)
         mask[b, : len(m)] = torch.tensor(m)
     return tokens, mask
+
+
+def keyed_fraction(seed: int, *parts) -> float:
+    """A uniform number in [0, 1) that is a pure function of (seed, *parts)."""
+    return row_key(seed, *parts) / 2**32
 
 
 def lr_at(step: int, cfg: SFTConfig) -> float:
@@ -100,7 +125,8 @@ def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = Tru
     bar = tqdm(range(cfg.steps), desc="sft", disable=None if progress else True, leave=False)  # None: off when not a TTY
     loss_value = float("nan")
     for step in bar:
-        tokens, mask = sft_batch(task, tokenizer, range(step * cfg.batch_size, (step + 1) * cfg.batch_size))
+        indices = range(step * cfg.batch_size, (step + 1) * cfg.batch_size)
+        tokens, mask = sft_batch(task, tokenizer, indices, answer_noise=cfg.answer_noise, seed=cfg.seed)
         logp = token_logprobs(model(tokens), tokens)
         loss = -(logp * mask).sum() / mask.sum()
         for group in optimizer.param_groups:

@@ -65,6 +65,14 @@ PRESETS: dict[str, Preset] = {
         model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
         sft=SFTConfig(steps=600, batch_size=64, lr=3e-3, eval_problems=256),
     ),
+    # Imperfect demonstrations: 60% of the answer lines state the last result + 1, so the model
+    # computes well but usually copies its answer wrong -- a systematic flaw RL can remove.
+    "tiny-noisy": Preset(
+        task="arithmetic",
+        task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=600, batch_size=64, lr=3e-3, eval_problems=256, answer_noise=0.6),
+    ),
 }
 
 
