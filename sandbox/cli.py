@@ -7,6 +7,7 @@
     reward-sandbox warmstart --preset tiny       build (or find) the cached warm-start checkpoint
     reward-sandbox eval --checkpoint DIR --task arithmetic [--task-* flags]
     reward-sandbox bench sampler                 our sampler vs transformers generate()
+    reward-sandbox bench learn                   time for SFT + RL to reach 95% on 4-step chains
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
 one message naming the field before any compute.
@@ -115,6 +116,7 @@ def cmd_eval(argv: list[str]) -> int:
 
 
 def cmd_bench(argv: list[str]) -> int:
+    from sandbox.bench.learn import LearnBenchConfig, format_learn_bench, run_learn_bench
     from sandbox.bench.sampler import SamplerBenchConfig, format_sampler_bench, run_sampler_bench
 
     parser = argparse.ArgumentParser(prog="reward-sandbox bench", description="Benchmarks (ratios measured side by side).")
@@ -122,10 +124,18 @@ def cmd_bench(argv: list[str]) -> int:
     sampler = sub.add_parser("sampler", help="Sandbox KV-cache sampler vs transformers generate().")
     add_dataclass_args(sampler, SamplerBenchConfig)
     sampler.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    learn = sub.add_parser("learn", help="Wall-clock time of SFT + RL to a greedy accuracy target, per variant.")
+    add_dataclass_args(learn, LearnBenchConfig)
+    learn.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     args = parser.parse_args(argv)
-    cfg = dataclass_from_args(SamplerBenchConfig, args)
-    results = run_sampler_bench(cfg)
-    print(format_sampler_bench(results))
+    if args.which == "learn":
+        cfg = dataclass_from_args(LearnBenchConfig, args)
+        results = run_learn_bench(cfg)
+        print(format_learn_bench(results, cfg))
+    else:
+        cfg = dataclass_from_args(SamplerBenchConfig, args)
+        results = run_sampler_bench(cfg)
+        print(format_sampler_bench(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -1,0 +1,168 @@
+"""Benchmark: wall-clock time for SFT + RL to reach a greedy accuracy target.
+
+Task (fixed, the hard setting): 4-step arithmetic chains, start 1–99, operands 1–9, operators
++ − ×, no modulus. One SFT phase (time-budgeted, evaluated as it goes) is run once and its time
+is counted in every variant's total; then each variant trains from that SFT model until greedy
+accuracy on ``eval_problems`` held-out problems reaches ``target`` or the total time reaches
+``time_limit_s``. Evaluation time is included. Reported per variant: time to target (or "not
+reached"), accuracy at 3 and 6 minutes (the last evaluation before that time), and each
+phase's share of the time (SFT, sampling, scoring, update, evaluation).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import torch
+
+import toy_envs
+from sandbox.eval.accuracy import evaluate_accuracy
+from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
+from sandbox.model.policy import TinyPolicy
+from sandbox.model.tokenizer import CharTokenizer
+from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.sft import SFTConfig, lr_at, sft_batch
+
+TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, "operand_max": 9, "operators": "+-*"}
+
+
+@dataclass
+class LearnBenchConfig:
+    variants: str = "outcome-grpo,dapo"
+    """Comma-separated RL variants to time."""
+    target: float = 0.95
+    """Greedy held-out accuracy to reach."""
+    time_limit_s: float = 360.0
+    """Stop a variant when SFT + RL time reaches this."""
+    sft_time_s: float = 180.0
+    """Time budget of the SFT phase (then RL takes over)."""
+    sft_lr: float = 3e-3
+    """SFT peak learning rate (cosine over the budgeted steps, floor 10%)."""
+    sft_steps_per_s: float = 5.0
+    """Assumed SFT speed, only to size the cosine schedule to the time budget."""
+    eval_every_s: float = 30.0
+    """Evaluate about this often (evaluation time counts)."""
+    eval_problems: int = 512
+    """Held-out problems per evaluation."""
+    threads: int = 2
+    """torch threads."""
+    seed: int = 0
+    """Seed of model init and RL."""
+
+    def validate(self) -> None:
+        from sandbox.rewards.registry import get_variant
+        from toy_envs.base import check
+
+        for name in self.variants.split(","):
+            get_variant(name)
+        check(0 < self.target <= 1, "target", "in (0, 1]", self.target)
+        check(self.time_limit_s > self.sft_time_s > 0, "sft_time_s", "> 0 and < time_limit_s", self.sft_time_s)
+        check(self.eval_every_s > 0, "eval_every_s", "> 0", self.eval_every_s)
+        check(self.eval_problems >= 1, "eval_problems", ">= 1", self.eval_problems)
+
+
+def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
+    cfg.validate()
+    torch.set_num_threads(cfg.threads)
+    task = toy_envs.make_task("arithmetic", **TASK_FIELDS)
+    tok = CharTokenizer()
+    torch.manual_seed(cfg.seed)
+    model = TinyLlama(ModelConfig(vocab_size=tok.vocab_size, max_seq_len=160))
+    planned = int(cfg.sft_time_s * cfg.sft_steps_per_s)
+    sft = SFTConfig(steps=planned, lr=cfg.sft_lr, eval_problems=0)
+    opt = torch.optim.AdamW(model.parameters(), lr=sft.lr, weight_decay=sft.weight_decay, betas=(0.9, 0.98))
+    curve, phases = [], {"sft": 0.0, "evaluation": 0.0}
+    start = time.perf_counter()
+    last_eval, step = start, 0
+
+    def evaluate(elapsed_policy) -> float:
+        t0 = time.perf_counter()
+        acc = evaluate_accuracy(elapsed_policy, task, tok, cfg.eval_problems)["eval/accuracy"]
+        phases["evaluation"] += time.perf_counter() - t0
+        return acc
+
+    while time.perf_counter() - start < cfg.sft_time_s:
+        t0 = time.perf_counter()
+        tokens, mask = sft_batch(task, tok, range(step * sft.batch_size, (step + 1) * sft.batch_size))
+        loss = -(token_logprobs(model(tokens), tokens) * mask).sum() / mask.sum()
+        for group in opt.param_groups:
+            group["lr"] = lr_at(min(step, planned - 1), sft)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), sft.grad_clip)
+        opt.step()
+        step += 1
+        phases["sft"] += time.perf_counter() - t0
+        if time.perf_counter() - last_eval >= cfg.eval_every_s:
+            curve.append((time.perf_counter() - start, "sft", evaluate(model)))
+            last_eval = time.perf_counter()
+            log(f"sft step {step}: {curve[-1][0]:.0f} s, greedy accuracy {curve[-1][2]:.3f}")
+    sft_elapsed = time.perf_counter() - start
+    sft_curve = list(curve)
+    sft_phases = dict(phases)
+    results = {"sft_steps": step, "sft_seconds": sft_elapsed, "variants": {}}
+    for variant in cfg.variants.split(","):
+        policy = TinyPolicy(copy.deepcopy(model))
+        rl = RLConfig(variant=variant, seed=cfg.seed, steps=10**9, eval_every=0, eval_problems=0, pass_problems=0, max_draws=32, progress=False)
+        trainer = Trainer(rl, task, policy)
+        curve, phases = list(sft_curve), {**sft_phases, "sampling": 0.0, "scoring": 0.0, "update": 0.0}
+        clock = sft_elapsed
+        reached = next((t for t, _, a in curve if a >= cfg.target), None)
+        since_eval = 0.0
+        while reached is None and clock < cfg.time_limit_s:
+            t0 = time.perf_counter()
+            m = trainer.train_step()
+            clock += time.perf_counter() - t0
+            phases["sampling"] += m["time/sample_s"]
+            phases["scoring"] += m["time/reward_s"]
+            phases["update"] += m.get("time/update_s", 0.0)
+            since_eval += time.perf_counter() - t0
+            if since_eval >= cfg.eval_every_s:
+                t0 = time.perf_counter()
+                acc = evaluate(policy)
+                clock += time.perf_counter() - t0
+                since_eval = 0.0
+                curve.append((clock, variant, acc))
+                log(f"{variant} step {trainer.step}: {clock:.0f} s, greedy accuracy {acc:.3f}")
+                if acc >= cfg.target:
+                    reached = clock
+        total = sum(phases.values())
+        results["variants"][variant] = {
+            "seconds_to_target": reached,
+            "accuracy_at_180s": _accuracy_at(curve, 180.0),
+            "accuracy_at_360s": _accuracy_at(curve, 360.0),
+            "final_accuracy": curve[-1][2] if curve else None,
+            "rl_steps": trainer.step,
+            "phase_share": {k: v / total for k, v in phases.items()},
+            "curve": curve,
+        }
+    return results
+
+
+def _accuracy_at(curve, seconds: float):
+    before = [a for t, _, a in curve if t <= seconds]
+    return before[-1] if before else None
+
+
+def format_learn_bench(results: dict, cfg: LearnBenchConfig) -> str:
+    lines = [
+        f"learning benchmark: 4-step chains (+-*, start 1-99), target greedy accuracy {cfg.target} on "
+        f"{cfg.eval_problems} held-out problems, SFT {results['sft_steps']} steps in {results['sft_seconds']:.0f} s",
+        f"{'variant':<14} {'time to target':>15} {'acc@3min':>9} {'acc@6min':>9} {'final':>7}  phase shares",
+    ]
+    times = {}
+    for name, r in results["variants"].items():
+        reached = f"{r['seconds_to_target']:.0f} s" if r["seconds_to_target"] is not None else "not reached"
+        times[name] = r["seconds_to_target"]
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in r["phase_share"].items())
+        fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+        lines.append(
+            f"{name:<14} {reached:>15} {fmt(r['accuracy_at_180s']):>9} {fmt(r['accuracy_at_360s']):>9} "
+            f"{fmt(r['final_accuracy']):>7}  {shares}"
+        )
+    names = list(times)
+    if len(names) == 2 and all(times[n] is not None for n in names):
+        lines.append(f"ratio {names[0]} / {names[1]}: {times[names[0]] / times[names[1]]:.2f}")
+    return "\n".join(lines)
