@@ -98,7 +98,9 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
         if time.perf_counter() - last_eval >= cfg.eval_every_s:
             curve.append((time.perf_counter() - start, "sft", evaluate(model)))
             last_eval = time.perf_counter()
-            log(f"sft step {step}: {curve[-1][0]:.0f} s, greedy accuracy {curve[-1][2]:.3f}")
+            log(f"sft step {step}: {curve[-1][0]:.0f} s, greedy accuracy {curve[-1][2]:.3f}", flush=True)
+    curve.append((time.perf_counter() - start, "sft", evaluate(model)))  # where RL starts from
+    log(f"sft done, step {step}: {curve[-1][0]:.0f} s, greedy accuracy {curve[-1][2]:.3f}", flush=True)
     sft_elapsed = time.perf_counter() - start
     sft_curve = list(curve)
     sft_phases = dict(phases)
@@ -125,7 +127,7 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
                 clock += time.perf_counter() - t0
                 since_eval = 0.0
                 curve.append((clock, variant, acc))
-                log(f"{variant} step {trainer.step}: {clock:.0f} s, greedy accuracy {acc:.3f}")
+                log(f"{variant} step {trainer.step}: {clock:.0f} s, greedy accuracy {acc:.3f}", flush=True)
                 if acc >= cfg.target:
                     reached = clock
         total = sum(phases.values())
