@@ -34,6 +34,7 @@ from toy_envs.parsing import (
     parse_step_line,
     segment_lines,
     split_steps,
+    stated_before,
 )
 
 MAX_STEPS = 12
@@ -190,15 +191,6 @@ def gold_intermediates(problem: ArithmeticProblem) -> tuple[int, ...]:
         value = apply_op(value, op, problem.modulus)
         values.append(value)
     return tuple(values)
-
-
-def stated_before(start: int, lines: tuple[StepLine | None, ...], t: int) -> int | None:
-    """The value step ``t`` must continue from: the start for t = 0, else the previous line's
-    stated result (``None`` when the previous line did not parse)."""
-    if t == 0:
-        return start
-    previous = lines[t - 1]
-    return None if previous is None else previous.result
 
 
 def step_is_valid(problem: ArithmeticProblem, lines: tuple[StepLine | None, ...], t: int) -> bool:

@@ -153,6 +153,15 @@ def format_rubric(segmented: Segmented) -> Rubric:
     return Rubric(well_formed=well_formed, answer_present=answer_present)
 
 
+def stated_before(start: int, lines: tuple[StepLine | None, ...], t: int) -> int | None:
+    """The value step ``t`` must continue from: the start for t = 0, else the previous line's
+    stated result (``None`` when the previous line did not parse)."""
+    if t == 0:
+        return start
+    previous = lines[t - 1]
+    return None if previous is None else previous.result
+
+
 def first_error(step_valid: tuple[bool, ...]) -> int | None:
     """The index of the first ``False``, or ``None``."""
     return next((index for index, valid in enumerate(step_valid) if not valid), None)

@@ -48,6 +48,7 @@ from toy_envs.parsing import (
     parse_step_line,
     segment_lines,
     split_steps,
+    stated_before,
 )
 
 MAX_DEPTH = 6
@@ -493,15 +494,6 @@ def tree_dead_end_fraction(problem: TreeProblem) -> float:
     branching = len(problem.levels[0])
     n_nodes = sum(branching**level for level in range(1, len(problem.levels) + 1))
     return (n_nodes - live_node_counts(problem.start, problem.levels)[problem.target]) / n_nodes
-
-def stated_before(start: int, lines: tuple[StepLine | None, ...], t: int) -> int | None:
-    """The value step ``t`` must continue from: the start for t = 0, else the previous line's
-    stated result (``None`` when the previous line did not parse)."""
-    if t == 0:
-        return start
-    previous = lines[t - 1]
-    return None if previous is None else previous.result
-
 
 def step_is_valid(problem: TreeProblem, lines: tuple[StepLine | None, ...], t: int) -> bool:
     """Line ``t`` parses, continues from the previous stated result, uses an op offered at
