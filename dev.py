@@ -79,10 +79,12 @@ def main(argv: list[str]) -> int:
         return 2
     python = ensure_env()
     command, rest = argv[0], argv[1:]
+    # one warm-start cache per checkout, shared by the demo, `run` and the tests
+    env = {**os.environ, "REWARD_SANDBOX_CACHE": os.environ.get("REWARD_SANDBOX_CACHE", str(ROOT / ".cache"))}
     if command == "demo":
-        return run([python, "-m", "sandbox.cli", "demo", *rest], cwd=ROOT)
+        return run([python, "-m", "sandbox.cli", "demo", *rest], cwd=ROOT, env=env)
     if command == "run":
-        return run([python, "-m", "sandbox.cli", *rest], cwd=ROOT)
+        return run([python, "-m", "sandbox.cli", *rest], cwd=ROOT, env=env)
     env = test_env()
     # The SFT warm-start checkpoint is built once, here, before the workers start; every test,
     # notebook and benchmark then loads it from REWARD_SANDBOX_CACHE.
