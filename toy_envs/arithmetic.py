@@ -17,8 +17,7 @@ from toy_envs.ops import (
     apply_op,
     apply_ops,
     check_int_between,
-    check_int_range,
-    check_operators,
+    check_shared_fields,
     fits_digit_limit,
     format_op,
     worst_case_magnitude,
@@ -91,18 +90,14 @@ class ArithmeticChain:
 
     def validate(self) -> None:
         """``ConfigError`` naming the first field whose value is not allowed."""
-        check(is_int(self.seed), "seed", "an integer", self.seed)
         check_int_between("n_steps", self.n_steps, 1, MAX_STEPS)
-        check_int_range("start_min", self.start_min, "start_max", self.start_max, None)
-        check_int_range("operand_min", self.operand_min, "operand_max", self.operand_max, 1)
-        check_operators(self.operators)
+        check_shared_fields(self)
         check(
             self.modulus is None or (is_int(self.modulus) and 2 <= self.modulus <= 10**MAX_DIGITS),
             "modulus",
             f"None or an integer in [2, 10**{MAX_DIGITS}]",
             self.modulus,
         )
-        check(isinstance(self.long_answer, bool), "long_answer", "a bool", self.long_answer)
         start_bound = max(abs(self.start_min), abs(self.start_max))
         worst = worst_case_magnitude(start_bound, self.operators, self.operand_max, self.n_steps)
         check(

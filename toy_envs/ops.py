@@ -62,6 +62,16 @@ def fits_digit_limit(magnitude: int) -> bool:
     return magnitude < 10**MAX_DIGITS
 
 
+def check_shared_fields(task) -> None:
+    """The checks of the fields both tasks have: seed, start and operand ranges, operators,
+    long_answer (``ConfigError`` naming the first that is not allowed)."""
+    check(is_int(task.seed), "seed", "an integer", task.seed)
+    check_int_range("start_min", task.start_min, "start_max", task.start_max, None)
+    check_int_range("operand_min", task.operand_min, "operand_max", task.operand_max, 1)
+    check_operators(task.operators)
+    check(isinstance(task.long_answer, bool), "long_answer", "a bool", task.long_answer)
+
+
 def check_operators(operators: object) -> None:
     """``ConfigError`` unless ``operators`` is a non-empty string of distinct symbols from ``+-*``."""
     allowed = f"a non-empty string of distinct symbols from {OPERATOR_SYMBOLS!r}"

@@ -24,14 +24,13 @@ from typing import ClassVar
 
 import networkx as nx
 
-from toy_envs.base import Rubric, Step, Verdict, check, is_int, problem_rng
+from toy_envs.base import Rubric, Step, Verdict, check, problem_rng
 from toy_envs.ops import (
     Op,
     apply_op,
     apply_ops,
     check_int_between,
-    check_int_range,
-    check_operators,
+    check_shared_fields,
     fits_digit_limit,
     format_op,
     format_ops,
@@ -171,12 +170,9 @@ class TreePuzzle:
 
     def validate(self) -> None:
         """``ConfigError`` naming the first field whose value is not allowed."""
-        check(is_int(self.seed), "seed", "an integer", self.seed)
         check_int_between("depth", self.depth, 1, MAX_DEPTH)
         check_int_between("branching", self.branching, 2, MAX_BRANCHING)
-        check_int_range("start_min", self.start_min, "start_max", self.start_max, None)
-        check_int_range("operand_min", self.operand_min, "operand_max", self.operand_max, 1)
-        check_operators(self.operators)
+        check_shared_fields(self)
         distinct_ops = len(self.operators) * (self.operand_max - self.operand_min + 1)
         check(
             self.branching <= distinct_ops,
@@ -191,7 +187,6 @@ class TreePuzzle:
             "a number in [0, 1]",
             fraction,
         )
-        check(isinstance(self.long_answer, bool), "long_answer", "a bool", self.long_answer)
         start_bound = max(abs(self.start_min), abs(self.start_max))
         worst = worst_case_magnitude(start_bound, self.operators, self.operand_max, self.depth)
         check(

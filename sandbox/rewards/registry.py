@@ -33,6 +33,7 @@ from sandbox.rewards.rloo import rloo
 from sandbox.rewards.rpp_baseline import rpp_baseline
 from sandbox.rewards.variance_filter import variance_filter
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.policy_loss import AGGREGATIONS
 from toy_envs.base import check
 
 SOURCES = {
@@ -61,7 +62,6 @@ ESTIMATORS = {
 """Advantage estimator name -> ``AdvantageEstimator``."""
 
 LOSS_KEYS = ("clip_low", "clip_high", "aggregation", "kl_coef")
-AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,34 +101,36 @@ class Variant:
         check(aggregation in AGGREGATIONS, "aggregation", f"one of {AGGREGATIONS}", aggregation)
 
 
+OUTCOME = (("outcome", 1.0, {}),)
+"""The plain verifier reward: 1[correct] on the last response token."""
+
 VARIANTS = {
     variant.name: variant
     for variant in (
         Variant(
             name="outcome-grpo",
             description="1[correct] on the last token, GRPO z-scored group advantage",
-            sources=(("outcome", 1.0, {}),),
+            sources=OUTCOME,
             estimator="grpo",
-            loss={"aggregation": "seq-mean-token-mean"},
         ),
         Variant(
             name="dr-grpo",
             description="1[correct], group-centred advantage without std, constant length normaliser",
-            sources=(("outcome", 1.0, {}),),
+            sources=OUTCOME,
             estimator="dr_grpo",
             loss={"aggregation": "seq-mean-token-sum-norm"},
         ),
         Variant(
             name="rloo",
             description="1[correct], leave-one-out baseline",
-            sources=(("outcome", 1.0, {}),),
+            sources=OUTCOME,
             estimator="rloo",
             loss={"aggregation": "token-mean"},
         ),
         Variant(
             name="rpp-baseline",
             description="1[correct], group-centred then whitened over the batch (REINFORCE++-baseline)",
-            sources=(("outcome", 1.0, {}),),
+            sources=OUTCOME,
             estimator="rpp_baseline",
             loss={"aggregation": "token-mean"},
         ),
@@ -144,36 +146,32 @@ VARIANTS = {
         Variant(
             name="grpo-mean-range",
             description="1[correct], GRPO on groups with 0 < accuracy < 1 only, no refill",
-            sources=(("outcome", 1.0, {}),),
+            sources=OUTCOME,
             filters=(("mean_range_filter", {"lo": 0.0, "hi": 1.0}),),
             estimator="grpo",
-            loss={"aggregation": "seq-mean-token-mean"},
         ),
         Variant(
             name="random",
             description="spurious control: Bernoulli(0.5) reward, GRPO",
             sources=(("random_reward", 1.0, {"p": 0.5}),),
             estimator="grpo",
-            loss={"aggregation": "seq-mean-token-mean"},
         ),
         Variant(
             name="format-only",
             description="spurious control: 1 iff every format check passes, GRPO",
             sources=(("format_rubric", 1.0, {"binary": True}),),
             estimator="grpo",
-            loss={"aggregation": "seq-mean-token-mean"},
         ),
         Variant(
             name="incorrect-label",
             description="spurious control: 1 iff the answer is a fixed wrong label, GRPO",
             sources=(("incorrect_label", 1.0, {}),),
             estimator="grpo",
-            loss={"aggregation": "seq-mean-token-mean"},
         ),
         Variant(
             name="outcome-rtg",
             description="1[correct], return-to-go minus the group-mean return",
-            sources=(("outcome", 1.0, {}),),
+            sources=OUTCOME,
             estimator="return_to_go",
             estimator_options={"baseline": "group_mean"},
             loss={"aggregation": "token-mean"},

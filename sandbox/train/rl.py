@@ -166,7 +166,7 @@ class Trainer:
         cfg, P = self.cfg, self.cfg.problems_per_step
         ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy)
         kept_parts, reward_parts, stats = [], [], {"sample_s": 0.0, "reward_s": 0.0, "tokens": 0, "draws": 0}
-        sampled_rows, kept_groups, collapsed, all_rollouts, all_rewards = 0, 0, {}, [], []
+        sampled_rows, kept_groups, collapsed = 0, 0, {}
         while kept_groups < P:
             if stats["draws"] >= cfg.max_draws:
                 raise RuntimeError(
@@ -186,12 +186,12 @@ class Trainer:
             stats["reward_s"] += time.perf_counter() - t1
             stats["tokens"] += int(rollouts.response_lens.sum())
             sampled_rows += len(rollouts)
-            all_rollouts.append(rollouts)
-            all_rewards.append(rewards)
+            stats.setdefault("first_draw", (rollouts, rewards))  # the on-policy batch the rollout/* metrics describe
             for info in result.info.values():
                 for value, count in info.get("collapsed", {}).items():
                     collapsed[value] = collapsed.get(value, 0) + count
             keep = result.keep
+            # the sampler keeps a group's rows adjacent, so consecutive-unique lists kept groups in order
             groups = rollouts.group[keep].unique_consecutive().tolist()[: P - kept_groups]
             keep = keep & torch.isin(rollouts.group, torch.tensor(groups, dtype=rollouts.group.dtype))
             kept_groups += len(groups)
@@ -202,7 +202,6 @@ class Trainer:
                 break
         stats["sampled_rows"] = sampled_rows
         stats["collapsed"] = collapsed
-        stats["all"] = (all_rollouts, all_rewards)
         if not kept_parts:
             return None, None, stats
         kept = Rollouts.cat(kept_parts, pad_id=self.policy.tokenizer.pad_id)
@@ -266,8 +265,7 @@ class Trainer:
     def train_step(self) -> dict:
         t_start = time.perf_counter()
         rollouts, rewards, stats = self.collect()
-        all_rollouts, all_rewards = stats.pop("all")
-        first, first_rewards = all_rollouts[0], all_rewards[0]
+        first, first_rewards = stats.pop("first_draw")
         seq = sequence_rewards(first_rewards, first.response_mask)
         metrics = {
             "step": self.step,
