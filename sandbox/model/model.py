@@ -208,6 +208,11 @@ class TinyLlama(nn.Module):
         values go to slots ``[slot, slot+T)``), per-row ``positions`` [B, T] for the rotary
         tables, a boolean attention ``mask`` [B, 1, T, slot+T], and ``fused`` weights.
         """
+        return self.lm_head(self.hidden_states(tokens, cache, slot, positions, mask, fused))
+
+    def hidden_states(self, tokens, cache=None, slot: int = 0, positions=None, mask=None, fused=None):
+        """The final-norm hidden states [B, T, d_model] that ``lm_head`` reads (heads such as a
+        PRM's step scorer or a value head read them too); arguments as in ``forward``."""
         t = tokens.shape[1]
         if t > self.cfg.max_seq_len or slot + t > self.cfg.max_seq_len:
             raise ValueError(f"sequence length {slot + t} exceeds max_seq_len={self.cfg.max_seq_len}")
@@ -219,7 +224,7 @@ class TinyLlama(nn.Module):
         for i, layer in enumerate(self.layers):
             cache_kv = None if cache is None else (cache.k[i], cache.v[i])
             x = layer(x, cos, sin, cache_kv, slot, mask, None if fused is None else fused[i])
-        return self.lm_head(self.norm(x))
+        return self.norm(x)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -32,6 +32,7 @@ from sandbox.rewards.return_to_go import return_to_go
 from sandbox.rewards.rloo import rloo
 from sandbox.rewards.rpp_baseline import rpp_baseline
 from sandbox.rewards.variance_filter import variance_filter
+from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.policy_loss import AGGREGATIONS
 from toy_envs.base import check
@@ -61,6 +62,12 @@ ESTIMATORS = {
 }
 """Advantage estimator name -> ``AdvantageEstimator``."""
 
+SAMPLERS = {
+    "group": sample_groups,
+}
+"""Sampler name -> ``sampler(policy, task, problem_indices, group_size, sampling, seed, step, **options)``
+returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` rows per problem)."""
+
 LOSS_KEYS = ("clip_low", "clip_high", "aggregation", "kl_coef")
 
 
@@ -84,6 +91,10 @@ class Variant:
     """Policy-loss overrides among ``clip_low``, ``clip_high``, ``aggregation``, ``kl_coef``."""
     refill: bool = False
     """The trainer draws fresh problems to refill groups the filters dropped."""
+    sampler: str = "group"
+    """How rollouts are drawn (``SAMPLERS``): independent groups, or e.g. trees sharing prefixes."""
+    sampler_options: dict = field(default_factory=dict)
+    """Keyword options for the sampler."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -94,6 +105,7 @@ class Variant:
             check(source in SOURCES, "source", f"one of {sorted(SOURCES)}", source)
         for filter_name, _ in self.filters:
             check(filter_name in FILTERS, "filter", f"one of {sorted(FILTERS)}", filter_name)
+        check(self.sampler in SAMPLERS, "sampler", f"one of {sorted(SAMPLERS)}", self.sampler)
         check(self.estimator in ESTIMATORS, "estimator", f"one of {sorted(ESTIMATORS)}", self.estimator)
         for key in self.loss:
             check(key in LOSS_KEYS, "loss", f"keys among {LOSS_KEYS}", key)
@@ -185,6 +197,12 @@ def get_variant(name: str) -> Variant:
     """The variant called ``name``; ``ConfigError`` naming ``variant`` and the allowed names."""
     check(name in VARIANTS, "variant", f"one of {sorted(VARIANTS)}", name)
     return VARIANTS[name]
+
+
+def sample_rollouts(variant: Variant, policy, task, problem_indices, group_size, sampling, seed, step) -> Rollouts:
+    """The variant's sampler on ``problem_indices`` (``group_size`` rows per problem)."""
+    sampler = SAMPLERS[variant.sampler]
+    return sampler(policy, task, problem_indices, group_size, sampling, seed, step, **variant.sampler_options)
 
 
 def compute_token_rewards(variant: Variant, rollouts: Rollouts, ctx: RewardContext) -> torch.Tensor:

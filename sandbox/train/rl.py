@@ -27,9 +27,14 @@ from sandbox.eval.pass_at_k import evaluate_pass_at_k
 from sandbox.model.model import token_logprobs
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext, sequence_rewards
-from sandbox.rewards.registry import apply_filters, compute_advantages, compute_token_rewards, get_variant
+from sandbox.rewards.registry import (
+    apply_filters,
+    compute_advantages,
+    compute_token_rewards,
+    get_variant,
+    sample_rollouts,
+)
 from sandbox.rng import row_key
-from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.policy_loss import LossConfig, policy_loss
 from sandbox.train.run_dir import RunDir
@@ -178,7 +183,9 @@ class Trainer:
             self.next_problem += P
             stats["draws"] += 1
             t0 = time.perf_counter()
-            rollouts = sample_groups(self.policy, self.task, indices, cfg.group_size, self.sampling, cfg.seed, self.step)
+            rollouts = sample_rollouts(
+                self.variant, self.policy, self.task, indices, cfg.group_size, self.sampling, cfg.seed, self.step
+            )
             t1 = time.perf_counter()
             rewards = compute_token_rewards(self.variant, rollouts, ctx)
             result = apply_filters(self.variant, rollouts, rewards, ctx)
