@@ -41,9 +41,17 @@ class Preset:
     """Model config (vocab size is the tokenizer's)."""
     sft: SFTConfig = field(default_factory=SFTConfig)
     """SFT config."""
+    init: str = ""
+    """Another preset whose checkpoint SFT continues from (same model config); empty: a fresh model."""
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "task_fields": self.task_fields, "model": asdict(self.model), "sft": asdict(self.sft)}
+        return {
+            "task": self.task,
+            "task_fields": self.task_fields,
+            "model": asdict(self.model),
+            "sft": asdict(self.sft),
+            "init": self.init,
+        }
 
 
 _VOCAB = CharTokenizer().vocab_size
@@ -73,6 +81,24 @@ PRESETS: dict[str, Preset] = {
         model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
         sft=SFTConfig(steps=600, batch_size=64, lr=3e-3, eval_problems=256, answer_noise=0.6),
     ),
+    # Calibration (RLCR): the tiny task with a confidence line after the answer line. It
+    # continues from the `tiny` checkpoint, so SFT only has to teach the new line: q is drawn
+    # uniformly per problem (toy_envs.confidence), so it carries no information for RL to start from.
+    "tiny-calib": Preset(
+        task="arithmetic",
+        task_fields={"n_steps": 2, "operators": "+-", "start_max": 50, "confidence_line": True},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=60, batch_size=64, lr=1e-3, warmup_steps=5, eval_problems=256),
+        init="tiny",
+    ),
+    # The 'tiny' recipe in long-answer mode ("#7,5" lists every intermediate): DRO scores the
+    # likelihood of that reference line, so each reasoning step has answer tokens that depend on it.
+    "tiny-long-answer": Preset(
+        task="arithmetic",
+        task_fields={"n_steps": 2, "operators": "+-", "start_max": 50, "long_answer": True},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=300, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
 }
 
 
@@ -94,7 +120,8 @@ def source_digest() -> str:
 def preset_path(name: str) -> Path:
     if name not in PRESETS:
         raise ValueError(f"preset={name!r} is not known; allowed: {sorted(PRESETS)}")
-    key = json.dumps(PRESETS[name].to_dict(), sort_keys=True) + source_digest()
+    init = PRESETS[name].init
+    key = json.dumps(PRESETS[name].to_dict(), sort_keys=True) + source_digest() + (preset_path(init).name if init else "")
     return cache_dir() / "warmstart" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
@@ -106,8 +133,9 @@ def warmstart(name: str = "tiny", progress: bool = False) -> Path:
         if not (path / "state.json").exists():
             preset = PRESETS[name]
             task = toy_envs.make_task(preset.task, **preset.task_fields)
+            init = load_checkpoint(warmstart(preset.init, progress))[0] if preset.init else None
             with torch.random.fork_rng():
-                model, summary = train_sft(task, preset.model, preset.sft, progress=progress)
+                model, summary = train_sft(task, preset.model, preset.sft, progress=progress, init=init)
             save_checkpoint(path, model, {"preset": name, **preset.to_dict(), "summary": summary})
     return path
 
