@@ -7,7 +7,10 @@ import torch
 
 from sandbox.model.policy import TinyPolicy
 from sandbox.rewards.registry import VARIANTS
-from sandbox.train.rl import RLConfig, Trainer, deterministic
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sandbox.train.rl import RLConfig, Trainer, deterministic, refill_draw_size
 from sandbox.train.run_dir import RunDir
 from toy_envs.base import ConfigError
 
@@ -101,6 +104,20 @@ def test_refill_bound_is_a_clear_error(warmstart_tiny):
     trainer = make(warmstart_tiny, variant="dapo", steps=1, max_draws=1, group_size=1)
     with pytest.raises(RuntimeError, match="max_draws=1"):
         trainer.train()
+
+
+@given(P=st.integers(1, 64), data=st.data())
+def test_refill_draw_size_is_the_missing_count_over_the_keep_rate(P, data):
+    assert refill_draw_size(P, P, 0, 0) == P
+    drawn = data.draw(st.integers(1, 8 * P))
+    survived = data.draw(st.integers(0, drawn))
+    missing = data.draw(st.integers(1, P))
+    n = refill_draw_size(P, missing, drawn, survived)
+    assert 1 <= n <= P
+    if survived == drawn:  # everything survived so far: draw exactly what is missing
+        assert n == missing
+    # enough draws at the observed rate to expect the missing groups (unless capped at P)
+    assert n == P or n * max(survived, 1) / drawn >= missing
 
 
 def test_evaluation_reports_accuracy_and_pass_at_k(warmstart_tiny):

@@ -5,7 +5,8 @@
         rollouts  ← G samples of each (keyed by seed, s, problem, rollout), scored by the task
         r [B,T]   ← Σ_k w_k · source_k(rollouts)            (the variant's reward sources)
         keep [B]  ← ∧ filters(rollouts, r)                  (rejected rows removed here)
-                    refill: draw fresh problems until P groups are kept, at most max_draws times
+                    refill: draw fresh problems (the missing count over the keep rate) until
+                    P groups are kept, at most max_draws draws
         A [B,T]   ← estimator(r, mask, group, step_ids)
         for epoch in 1..E, for each minibatch: PPO-clip step on A (``policy_loss``)
         log; every N steps: greedy accuracy and pass@k on held-out problems
@@ -16,6 +17,7 @@ never special-cases one. Metrics go to ``metrics.jsonl`` and TensorBoard under f
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -29,6 +31,7 @@ from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext, sequence_rewards
 from sandbox.rewards.registry import (
     apply_filters,
+    apply_problem_filter,
     compute_advantages,
     compute_token_rewards,
     get_variant,
@@ -86,7 +89,7 @@ class RLConfig:
     kl_coef: float = -1.0
     """β of the KL penalty to the initial model; negative = the variant's value (default 0)."""
     max_draws: int = 8
-    """Refilling variants: most draws of P problems per step before a clear error."""
+    """Refilling variants: most draws per step (the first of P problems, refills sized by the keep rate) before a clear error."""
     eval_every: int = 10
     """Evaluate every this many steps (and at the end); 0 = only at the end."""
     eval_problems: int = 256
@@ -95,10 +98,17 @@ class RLConfig:
     """k of the logged pass@k (k samples per problem at the rollout temperature)."""
     pass_problems: int = 64
     """Held-out problems for pass@k (0 disables it)."""
+    reference_sync_every: int = 0
+    """Copy the policy into the reference policy every this many steps, making it a lagged copy
+    (0: the reference stays frozen). KL penalties and reference-scored rewards (DRO) read it."""
     checkpoint_every: int = 0
     """Write a checkpoint every this many steps (0: only at the end and on Ctrl-C)."""
     init: str = "tiny"
     """Initial policy: a warm-start preset name or a checkpoint directory."""
+    prm: str = ""
+    """A learned PRM for variants whose reward sources score with one (``prm-mc``, ``prm-rpe``): a
+    recipe name (``sandbox.prm.recipes``, trained once and cached) or a PRM checkpoint directory;
+    empty = the variant's default. Reaches the sources as ``RewardContext.extras["prm"]``."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -107,7 +117,7 @@ class RLConfig:
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(len(self.betas()) == 2 and all(0 <= b < 1 for b in self.betas()), "adam_betas", "two numbers in [0, 1), e.g. 0.9,0.99", self.adam_betas)
-        for name in ("warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "checkpoint_every"):
+        for name in ("warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "checkpoint_every", "reference_sync_every"):
             check(getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
         check(self.temperature > 0, "temperature", "> 0 (RL samples)", self.temperature)
         check(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
@@ -139,6 +149,16 @@ class RLConfig:
         return replace(cfg, **{k: v for k, v in explicit.items() if v is not None})
 
 
+def refill_draw_size(problems_per_step: int, missing: int, drawn: int, survived: int) -> int:
+    """Problems to draw next within one step: all P on the first draw; afterwards the missing
+    group count divided by the keep rate seen so far this step (at least one survivor assumed),
+    at most P -- DAPO's over-sampling, sized so that one refill usually suffices."""
+    if drawn == 0:
+        return problems_per_step
+    keep_rate = max(survived, 1) / drawn
+    return min(problems_per_step, math.ceil(missing / keep_rate))
+
+
 def deterministic(metrics: dict) -> dict:
     """The metrics that must repeat exactly for the same seed and thread count."""
     return {k: v for k, v in metrics.items() if not k.startswith(TIMING_METRICS)}
@@ -158,20 +178,28 @@ class Trainer:
         self.reference = reference
         if self.loss_cfg.kl_coef > 0 and reference is None:
             raise ValueError(f"variant {cfg.variant!r} with kl_coef > 0 needs a reference policy")
+        if cfg.reference_sync_every and reference is None:
+            raise ValueError(f"reference_sync_every={cfg.reference_sync_every} needs a reference policy to keep in sync")
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas()
         )
         self.step = 0
         self.next_problem = 0
         self.history: list[dict] = []
+        self.excluded: set[int] = set()
+        self.screened_until = 0
+        self.problem_filter_log: dict = {}
 
     # ---- one step -------------------------------------------------------------------------
     def collect(self) -> tuple[Rollouts | None, torch.Tensor | None, dict]:
         """Sample, reward and filter until P groups are kept (refilling variants) or once."""
         cfg, P = self.cfg, self.cfg.problems_per_step
-        ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy)
+        ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy, reference=self.reference)
+        if cfg.prm:
+            ctx.extras["prm"] = cfg.prm
         kept_parts, reward_parts, stats = [], [], {"sample_s": 0.0, "reward_s": 0.0, "tokens": 0, "draws": 0}
         sampled_rows, kept_groups, collapsed = 0, 0, {}
+        drawn_groups, survived_groups = 0, 0
         while kept_groups < P:
             if stats["draws"] >= cfg.max_draws:
                 raise RuntimeError(
@@ -179,8 +207,9 @@ class Trainer:
                     f"max_draws={cfg.max_draws} draws at step {self.step} (every group had zero variance?); "
                     "raise max_draws or use a harder task"
                 )
-            indices = list(range(self.next_problem, self.next_problem + P))
-            self.next_problem += P
+            n = refill_draw_size(P, P - kept_groups, drawn_groups, survived_groups)
+            indices = self.draw_problems(n, ctx)
+            drawn_groups += n
             stats["draws"] += 1
             t0 = time.perf_counter()
             rollouts = sample_rollouts(
@@ -191,15 +220,19 @@ class Trainer:
             result = apply_filters(self.variant, rollouts, rewards, ctx)
             stats["sample_s"] += t1 - t0
             stats["reward_s"] += time.perf_counter() - t1
-            stats["tokens"] += int(rollouts.response_lens.sum())
+            # a sampler that shares work between rows (trees) says what it decoded per row
+            stats["tokens"] += int(rollouts.extras.get("generated_tokens", rollouts.response_lens).sum().round())
             sampled_rows += len(rollouts)
             stats.setdefault("first_draw", (rollouts, rewards))  # the on-policy batch the rollout/* metrics describe
+            stats.setdefault("source_metrics", dict(ctx.extras.get("metrics", {})))  # e.g. prm/mean_score
             for info in result.info.values():
                 for value, count in info.get("collapsed", {}).items():
                     collapsed[value] = collapsed.get(value, 0) + count
             keep = result.keep
             # the sampler keeps a group's rows adjacent, so consecutive-unique lists kept groups in order
-            groups = rollouts.group[keep].unique_consecutive().tolist()[: P - kept_groups]
+            groups = rollouts.group[keep].unique_consecutive().tolist()
+            survived_groups += len(groups)
+            groups = groups[: P - kept_groups]
             keep = keep & torch.isin(rollouts.group, torch.tensor(groups, dtype=rollouts.group.dtype))
             kept_groups += len(groups)
             if keep.any():
@@ -215,6 +248,36 @@ class Trainer:
         width = kept.tokens.shape[1]
         rewards = torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1])) for r in reward_parts])
         return kept, rewards, stats
+
+    def draw_problems(self, n: int, ctx: RewardContext) -> list[int]:
+        """The next ``n`` problems of the stream, skipping those the variant's problem filter
+        excluded; the filter screens the next window of the stream whenever the draw reaches it."""
+        indices = []
+        while len(indices) < n:
+            if self.variant.problem_filter and self.next_problem >= self.screened_until:
+                self.screen_problems(ctx)
+            if self.next_problem not in self.excluded:
+                indices.append(self.next_problem)
+            self.next_problem += 1
+        return indices
+
+    def screen_problems(self, ctx: RewardContext) -> None:
+        """Run the problem filter on the next ``problem_filter_every``·P problems; log what it dropped."""
+        cfg = self.cfg
+        window = list(range(self.next_problem, self.next_problem + self.variant.problem_filter_every * cfg.problems_per_step))
+        seed = row_key(cfg.seed, "problem_filter")
+
+        def sample(indices: list[int], group_size: int) -> Rollouts:
+            return sample_rollouts(self.variant, self.policy, self.task, indices, group_size, self.sampling, seed, self.step)
+
+        t0 = time.perf_counter()
+        result = apply_problem_filter(self.variant, window, sample, ctx)
+        self.excluded.update(result.excluded)
+        self.screened_until = window[-1] + 1
+        for key, value in result.info.items():
+            self.problem_filter_log[f"problem_filter/{key}"] = value
+        self.problem_filter_log["problem_filter/excluded_total"] = len(self.excluded)
+        self.problem_filter_log["time/problem_filter_s"] = time.perf_counter() - t0
 
     def update(self, rollouts: Rollouts, advantages: torch.Tensor) -> dict:
         """PPO epochs over minibatches of the kept rows; returns mean loss diagnostics."""
@@ -271,6 +334,8 @@ class Trainer:
 
     def train_step(self) -> dict:
         t_start = time.perf_counter()
+        if self.cfg.reference_sync_every and self.step and self.step % self.cfg.reference_sync_every == 0:
+            self.reference.module.load_state_dict(self.policy.module.state_dict())
         rollouts, rewards, stats = self.collect()
         first, first_rewards = stats.pop("first_draw")
         seq = sequence_rewards(first_rewards, first.response_mask)
@@ -285,9 +350,13 @@ class Trainer:
             "rollout/kept_fraction": 0.0 if rollouts is None else len(rollouts) / stats["sampled_rows"],
             "rollout/draws": stats["draws"],
             "rollout/tokens_per_s": stats["tokens"] / max(stats["sample_s"], 1e-9),
+            "rollout/generated_tokens": stats["tokens"],
             "time/sample_s": stats["sample_s"],
             "time/reward_s": stats["reward_s"],
         }
+        metrics.update(stats.pop("source_metrics"))
+        metrics.update(self.problem_filter_log)
+        self.problem_filter_log = {}
         for value, count in sorted(stats["collapsed"].items()):
             metrics[f"filter/collapsed_to_{value:g}"] = count
         if rollouts is not None:
@@ -306,10 +375,22 @@ class Trainer:
 
     # ---- the run --------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"step": self.step, "next_problem": self.next_problem, "config": asdict(self.cfg)}
+        return {
+            "step": self.step,
+            "next_problem": self.next_problem,
+            "excluded_problems": sorted(self.excluded),
+            "screened_until": self.screened_until,
+            "config": asdict(self.cfg),
+        }
+
+    def checkpointed_models(self) -> dict:
+        """Modules besides the policy that a checkpoint must hold to resume exactly (the lagged reference)."""
+        return {"reference": self.reference.module} if self.cfg.reference_sync_every else {}
 
     def load_state(self, state: dict) -> None:
         self.step, self.next_problem = state["step"], state["next_problem"]
+        self.excluded = set(state.get("excluded_problems", []))
+        self.screened_until = state.get("screened_until", 0)
 
     def train(self) -> list[dict]:
         """Run to ``cfg.steps``; Ctrl-C writes a checkpoint first. Returns this call's metrics."""
