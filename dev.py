@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -73,6 +74,27 @@ def test_env() -> dict[str, str]:
     return env
 
 
+WARM_STARTS = ("tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib")
+"""The warm-start presets the tests and tutorials load."""
+
+
+def build_warm_starts(python: Path, env: dict[str, str], jobs: int = 2) -> None:
+    """Build (or find) every preset in ``WARM_STARTS``, ``jobs`` at a time with one torch thread
+    each (a preset that continues another waits on that one's file lock); exit on a failure."""
+
+    def build(preset: str) -> subprocess.CompletedProcess:
+        cmd = [python, "-m", "sandbox.cli", "warmstart", "--preset", preset, "--threads", "1"]
+        return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    print(f"+ building warm starts {', '.join(WARM_STARTS)} ({jobs} at a time)", flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for preset, done in zip(WARM_STARTS, pool.map(build, WARM_STARTS)):
+            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else f"warm-start {preset!r}", flush=True)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                sys.exit(done.returncode)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"demo", "test", "run"}:
         print(__doc__)
@@ -86,10 +108,9 @@ def main(argv: list[str]) -> int:
     if command == "run":
         return run([python, "-m", "sandbox.cli", *rest], cwd=ROOT, env=env)
     env = test_env()
-    # The SFT warm-start checkpoint is built once, here, before the workers start; every test,
-    # notebook and benchmark then loads it from REWARD_SANDBOX_CACHE.
-    for preset in ("tiny", "tiny-noisy"):
-        must([python, "-m", "sandbox.cli", "warmstart", "--preset", preset], cwd=ROOT, env=env)
+    # The SFT warm-start checkpoints are built once, here, before the workers start; every test,
+    # notebook and benchmark then loads them from REWARD_SANDBOX_CACHE.
+    build_warm_starts(python, env)
     pytest = [python, "-m", "pytest", "-n", "2", "--durations=20", "-p", "no:cacheprovider", "--nbmake"]
     return run([*pytest, "tests", "tutorials", *rest], cwd=ROOT, env=env)
 
