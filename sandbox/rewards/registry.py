@@ -31,9 +31,11 @@ from sandbox.rewards.random_reward import random_reward
 from sandbox.rewards.return_to_go import return_to_go
 from sandbox.rewards.rloo import rloo
 from sandbox.rewards.rpp_baseline import rpp_baseline
+from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.rewards.variance_filter import variance_filter
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.rollout.tree_sampler import sample_trees
 from sandbox.train.policy_loss import AGGREGATIONS
 from toy_envs.base import check
 
@@ -59,11 +61,19 @@ ESTIMATORS = {
     "rpp_baseline": rpp_baseline,
     "return_to_go": return_to_go,
     "process_grpo": process_grpo,
+    "tree_grpo": tree_grpo,
 }
 """Advantage estimator name -> ``AdvantageEstimator``."""
 
+ESTIMATOR_EXTRAS = {
+    "tree_grpo": ("tree",),
+}
+"""Estimator name -> the ``Rollouts.extras`` keys it reads, passed to it as keyword arguments
+(a sampler must provide them, e.g. the tree sampler's ``tree`` ids); other estimators get none."""
+
 SAMPLERS = {
     "group": sample_groups,
+    "tree": sample_trees,
 }
 """Sampler name -> ``sampler(policy, task, problem_indices, group_size, sampling, seed, step, **options)``
 returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` rows per problem)."""
@@ -188,6 +198,24 @@ VARIANTS = {
             estimator_options={"baseline": "group_mean"},
             loss={"aggregation": "token-mean"},
         ),
+        Variant(
+            name="tree-grpo",
+            description="1[correct], tree rollouts sharing prefixes (2 trees, 2 rounds x 2 branches; "
+            "group_size = 2K, K <= 5 leaves kept per tree), intra-tree + intra-prompt z-scores",
+            sources=OUTCOME,
+            estimator="tree_grpo",
+            sampler="tree",
+            sampler_options={"trees": 2, "rounds": 2, "branches": 2},
+        ),
+        Variant(
+            name="tree-inner",
+            description="1[correct], tree rollouts as tree-grpo, intra-tree z-score only",
+            sources=OUTCOME,
+            estimator="tree_grpo",
+            estimator_options={"prompt_term": False},
+            sampler="tree",
+            sampler_options={"trees": 2, "rounds": 2, "branches": 2},
+        ),
     )
 }
 """Variant name -> ``Variant``."""
@@ -232,7 +260,15 @@ def apply_filters(
 def compute_advantages(variant: Variant, rollouts: Rollouts, token_rewards: torch.Tensor) -> torch.Tensor:
     """[B, T] float32 advantages from the variant's estimator, 0 off the response."""
     estimator = ESTIMATORS[variant.estimator]
+    needed = ESTIMATOR_EXTRAS.get(variant.estimator, ())
+    missing = [key for key in needed if key not in rollouts.extras]
+    if missing:
+        raise ValueError(
+            f"variant {variant.name!r}: estimator {variant.estimator!r} reads Rollouts.extras {missing}, "
+            f"which sampler {variant.sampler!r} did not provide"
+        )
+    extras = {key: rollouts.extras[key] for key in needed}
     return estimator(
-        token_rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, **variant.estimator_options
+        token_rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, **extras, **variant.estimator_options
     )
 
