@@ -1,0 +1,90 @@
+"""What the invariant checks share: the error they raise, how they run hypothesis, how they print.
+
+Every ``check_*`` function of the kit runs one hypothesis property (``@given`` over a bounded
+strategy, no deadline, no example database, one bug reported) whose body tests each invariant
+in turn. A violated invariant raises ``InvariantError``: an ``AssertionError`` whose message
+names the invariant, says what it demands and shows the counterexample as a small table. Since
+hypothesis shrinks a failing example and re-raises the error of the *shrunk* run, the error a
+user sees carries the smallest counterexample hypothesis found; ``error.example`` holds it as
+data (tensors) for further inspection or plotting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from hypothesis import HealthCheck, given, settings
+
+
+class InvariantError(AssertionError):
+    """One invariant failed on one (shrunk) example."""
+
+    def __init__(self, invariant: str, demand: str, detail: str, example: Any):
+        self.invariant = invariant
+        """Short name of the invariant, e.g. ``"zero off the mask"``."""
+        self.demand = demand
+        """What the invariant requires, in one sentence."""
+        self.example = example
+        """The counterexample: the inputs, and the outputs the check compared."""
+        super().__init__(f"invariant {invariant!r} failed: {demand}\n{detail}")
+
+
+def kit_settings(max_examples: int | None, derandomize: bool | None) -> settings:
+    """The active hypothesis profile with the kit's overrides: no deadline, no database, shrinking
+    on, one bug reported (so the error is an ``InvariantError``, not an exception group)."""
+    overrides: dict[str, Any] = {
+        "deadline": None,
+        "database": None,
+        "report_multiple_bugs": False,
+        "print_blob": False,
+        "suppress_health_check": [
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
+    }
+    if max_examples is not None:
+        overrides["max_examples"] = max_examples
+    if derandomize is not None:
+        overrides["derandomize"] = derandomize
+    return settings(settings.default, **overrides)
+
+
+def run_property(strategy, body: Callable[[Any], None], max_examples: int | None, derandomize: bool | None) -> None:
+    """Run ``body`` on examples of ``strategy`` under ``kit_settings``; re-raise the shrunk failure."""
+
+    @kit_settings(max_examples, derandomize)
+    @given(strategy)
+    def property_(case):
+        body(case)
+
+    property_()
+
+
+def fmt(value: float) -> str:
+    """A compact number: integers without a point, others to 4 significant digits."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def render_rows(row_labels: list[str], mask: torch.Tensor, columns: dict[str, torch.Tensor]) -> str:
+    """One line per row and column: its values left to right, entries off ``mask`` in parentheses.
+
+    ``columns`` maps a name (e.g. ``"rewards"``) to a [B, T] tensor, or to a [B] tensor of one
+    value per row."""
+    lines = []
+    for b, label in enumerate(row_labels):
+        for name, values in columns.items():
+            if values.dim() == 1:
+                text = fmt(float(values[b]))
+            else:
+                text = " ".join(
+                    fmt(float(v)) if bool(m) else f"({fmt(float(v))})" for v, m in zip(values[b], mask[b])
+                )
+            lines.append(f"  {label:<26} {name:<17} {text}")
+    return "\n".join(lines)

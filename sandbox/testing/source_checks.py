@@ -1,0 +1,175 @@
+"""``check_reward_source``: property-test any reward source, yours included.
+
+    from sandbox.testing import check_reward_source
+    def test_my_reward():
+        check_reward_source(my_reward, placement="last")
+
+``fn(rollouts, ctx, **params)`` must return token rewards [B, T] (the ``RewardSource``
+protocol of ``sandbox.rewards.base``). The check draws ``Rollouts`` of a real task
+(``sandbox.testing.strategies.rollouts_batches``: 1..4 groups of 1..5 rows answering one
+problem each; gold, wrong-answer, answerless and garbage texts, empty ones included; some rows
+truncated) and tests, for every source:
+
+- "output": a floating tensor of the rollouts' token shape [B, T];
+- "finite": no NaN or inf (empty and unparseable responses included);
+- "zero off the response": 0 on prompt and padding tokens (``response_mask`` False);
+- "placement": with ``placement="last"`` nonzero only on each row's last response token, with
+  ``"step_ends"`` only on the last token of a step (the tokens ``sandbox.rewards.process_grpo``
+  reads), with ``"response"`` (default) anywhere on the response;
+- "deterministic": the same rollouts and the same context give the same rewards;
+- "row permutation": reordering the rows reorders the rewards the same way (a source keyed by
+  (problem, rollout) index, like ``random_reward``, passes; one keyed by row position does not);
+- "locality": with ``locality="row"`` (default) a row's rewards are the same when the row is
+  scored alone; with ``"group"`` the same when its group is scored alone (a source that looks
+  across the group, such as DRO's R3); ``"batch"`` skips this.
+
+Comparisons allow ``atol``/``rtol`` (a model scoring a padded batch is not bit-identical to one
+scoring a row alone). A failure raises ``InvariantError`` (an ``AssertionError``) naming the
+invariant, with hypothesis' shrunk counterexample; its ``example`` holds the texts and rewards.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+from hypothesis import strategies as st
+
+from sandbox.rewards.base import RewardContext
+from sandbox.rewards.process_grpo import step_ends
+from sandbox.rollout.rollouts import Rollouts
+from sandbox.testing.invariants import InvariantError, render_rows, run_property
+from sandbox.testing.strategies import batch_permutations, rollouts_batches
+from toy_envs import make_task
+from toy_envs.base import check
+
+PLACEMENTS = ("response", "last", "step_ends")
+"""Where a source may put nonzero rewards."""
+LOCALITIES = ("row", "group", "batch")
+"""What a row's rewards may depend on."""
+
+
+class SourceCase(NamedTuple):
+    rollouts: Rollouts
+    order: torch.Tensor
+    """[B] a row permutation."""
+
+
+@st.composite
+def source_cases(draw, task, max_groups: int = 4, max_group_size: int = 5) -> SourceCase:
+    rollouts = draw(rollouts_batches(task, max_groups=max_groups, max_group_size=max_group_size))
+    return SourceCase(rollouts, draw(batch_permutations(len(rollouts))))
+
+
+def allowed_positions(rollouts: Rollouts, placement: str) -> torch.Tensor:
+    """[B, T] bool: where ``placement`` allows a nonzero reward."""
+    if placement == "last":
+        allowed = torch.zeros_like(rollouts.response_mask)
+        allowed[torch.arange(len(rollouts)), rollouts.last_token] = True
+        return allowed & rollouts.response_mask
+    if placement == "step_ends":
+        return step_ends(rollouts.response_mask, rollouts.step_ids)
+    return rollouts.response_mask
+
+
+def fail(invariant: str, demand: str, detail: str, rollouts: Rollouts, columns: dict) -> None:
+    """Raise ``InvariantError`` showing each row's step ids, ``columns`` and text."""
+    labels = [f"row {b} group {g}" for b, g in enumerate(rollouts.group.tolist())]
+    table = render_rows(labels, rollouts.response_mask, {"step ids": rollouts.step_ids.double(), **columns})
+    texts = "\n".join(f"  row {b} text: {t!r}{' (truncated)' if cut else ''}"
+                      for b, (t, cut) in enumerate(zip(rollouts.texts, rollouts.truncated.tolist())))
+    example = {"texts": list(rollouts.texts), "group": rollouts.group, "response_mask": rollouts.response_mask, **columns}
+    detail = f"{detail}\ncounterexample (prompt and padding tokens in parentheses):\n{table}\n{texts}"
+    raise InvariantError(invariant, demand, detail, example)
+
+
+class SourceUnderTest:
+    def __init__(self, fn: Callable, ctx: RewardContext, params: dict, atol: float, rtol: float):
+        self.fn, self.ctx, self.params, self.atol, self.rtol = fn, ctx, params, atol, rtol
+
+    def __call__(self, rollouts: Rollouts) -> torch.Tensor:
+        out = self.fn(rollouts, self.ctx, **self.params)
+        shape = tuple(rollouts.tokens.shape)
+        if not (isinstance(out, torch.Tensor) and out.is_floating_point() and tuple(out.shape) == shape):
+            described = f"{type(out).__name__} {getattr(out, 'dtype', '')} {tuple(getattr(out, 'shape', ()))}"
+            fail("output", "the source returns a floating-point tensor of the token shape [B, T]",
+                 f"got {described} for B, T = {shape}", rollouts, {})
+        return out.detach().double().cpu()
+
+    def close(self, a: torch.Tensor, b: torch.Tensor) -> bool:
+        return a.shape == b.shape and bool(torch.allclose(a, b, atol=self.atol, rtol=self.rtol))
+
+
+def check_values(sut: SourceUnderTest, rollouts: Rollouts, rewards: torch.Tensor, placement: str) -> None:
+    if not torch.isfinite(rewards).all():
+        fail("finite", "every reward is finite (empty and unparseable responses included)",
+             "found a NaN or infinite reward", rollouts, {"rewards": rewards})
+    if (rewards[~rollouts.response_mask] != 0).any():
+        fail("zero off the response", "rewards are 0 on prompt and padding tokens",
+             "a token off the response has a nonzero reward", rollouts, {"rewards": rewards})
+    if (rewards[~allowed_positions(rollouts, placement)] != 0).any():
+        where = {"last": "each row's last response token", "step_ends": "the last token of a step"}[placement]
+        fail("placement", f"with placement={placement!r} rewards are nonzero only on {where}",
+             "a reward sits elsewhere", rollouts, {"rewards": rewards})
+
+
+def check_consistency(sut: SourceUnderTest, case: SourceCase, rewards: torch.Tensor, locality: str) -> None:
+    rollouts = case.rollouts
+    again = sut(rollouts)
+    if not sut.close(rewards, again):
+        fail("deterministic", "the same rollouts and context give the same rewards", "two calls disagree",
+             rollouts, {"rewards": rewards, "again": again})
+    permuted = sut(rollouts.select(case.order))
+    back = torch.zeros_like(rewards)
+    back[case.order, : permuted.shape[1]] = permuted
+    if not sut.close(rewards, back):
+        fail("row permutation", "reordering the rows reorders the rewards the same way",
+             f"rows reordered as {case.order.tolist()}; column 'permuted' is mapped back", rollouts,
+             {"rewards": rewards, "permuted": back})
+    if locality == "batch":
+        return
+    units = [[row] for row in range(len(rollouts))] if locality == "row" else [
+        [i for i, x in enumerate(rollouts.group.tolist()) if x == g] for g in sorted(set(rollouts.group.tolist()))
+    ]
+    for rows in units:
+        alone = sut(rollouts.select(rows))
+        if not sut.close(rewards[rows, : alone.shape[1]], alone):
+            shown = torch.full_like(rewards, float("nan"))
+            shown[rows, : alone.shape[1]] = alone
+            fail("locality", f"a row's rewards are the same when its {locality} is scored alone (locality={locality!r})",
+                 f"rows {rows} scored alone (column 'alone') differ", rollouts, {"rewards": rewards, "alone": shown})
+
+
+def check_reward_source(
+    fn: Callable,
+    *,
+    task=None,
+    ctx: RewardContext | None = None,
+    params: dict | None = None,
+    placement: str = "response",
+    locality: str = "row",
+    atol: float = 1e-5,
+    rtol: float = 1e-5,
+    max_groups: int = 4,
+    max_group_size: int = 5,
+    max_examples: int | None = None,
+    derandomize: bool | None = None,
+) -> None:
+    """Property-test ``fn`` as a reward source (see the module docstring).
+
+    ``task`` defines the rollouts (default: 2-step arithmetic chains); ``ctx`` is passed to the
+    source (default ``RewardContext(task=task)``; put models a source needs in it); ``params``
+    are keyword arguments for every call. ``max_examples``/``derandomize`` override the active
+    hypothesis profile. Raises ``InvariantError`` (an ``AssertionError``) with the shrunk
+    counterexample, ``ConfigError`` for a bad argument."""
+    check(placement in PLACEMENTS, "placement", f"one of {PLACEMENTS}", placement)
+    check(locality in LOCALITIES, "locality", f"one of {LOCALITIES}", locality)
+    task = task if task is not None else (ctx.task if ctx is not None else make_task("arithmetic", n_steps=2))
+    sut = SourceUnderTest(fn, ctx if ctx is not None else RewardContext(task=task), dict(params or {}), atol, rtol)
+
+    def body(case: SourceCase) -> None:
+        rewards = sut(case.rollouts)
+        check_values(sut, case.rollouts, rewards, placement)
+        check_consistency(sut, case, rewards, locality)
+
+    run_property(source_cases(task, max_groups, max_group_size), body, max_examples, derandomize)

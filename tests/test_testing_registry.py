@@ -1,0 +1,156 @@
+"""Our own reward pieces through the user-facing kit (``sandbox.testing``): every entry of
+``ESTIMATORS``, ``FILTERS`` and ``SOURCES``, with its default options and with the options of
+every variant that uses it, checked under the kind it claims.
+
+A piece added to the registry later gets its own test case here automatically; until its kind
+is entered in ``ESTIMATOR_KINDS`` / ``FILTER_KINDS`` / ``SOURCE_KINDS`` below, that case fails
+with a message asking for it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from sandbox.model.model import ModelConfig, TinyLlama
+from sandbox.model.policy import TinyPolicy
+from sandbox.prm.discriminative import StepScorer, save_scorer
+from sandbox.rewards.base import RewardContext
+from sandbox.rewards.registry import ESTIMATOR_EXTRAS, ESTIMATORS, FILTERS, SOURCES, VARIANTS
+from sandbox.testing import check_advantage_estimator, check_filter, check_reward_source
+from sandbox.testing import estimator_checks, filter_checks
+from toy_envs import make_task
+
+TASK = make_task("arithmetic", n_steps=2)
+
+ESTIMATOR_KINDS = {
+    "grpo": "outcome_group",
+    "dr_grpo": "outcome_group",
+    "rloo": "outcome_group",
+    "tree_grpo": "outcome_group",
+    "rpp_baseline": "batch_whitened",
+    "return_to_go": "dense",
+    "process_grpo": "dense_group",
+}
+"""Estimator name -> kit kind (``sandbox.testing.estimator_checks.KINDS``)."""
+
+FILTER_KINDS = {
+    "variance_filter": lambda params: {"kind": "variance", "metric": params.get("metric", "accuracy")},
+    "mean_range_filter": lambda params: {"kind": "group"},
+    "rubric_gate": lambda params: {"kind": params.get("mode", "row")},
+}
+"""Filter name -> (params -> ``check_filter`` keyword arguments)."""
+
+SOURCE_KINDS = {
+    "outcome": {"placement": "last"},
+    "format_rubric": {"placement": "last"},
+    "overlong": {"placement": "last", "ctx": "short_budget"},
+    "random_reward": {"placement": "last"},
+    "incorrect_label": {"placement": "last"},
+    "prm_oracle": {"placement": "step_ends"},
+    "prm_learned": {"placement": "step_ends", "ctx": "random_prm"},
+    "dro_r3": {"placement": "last", "locality": "group", "ctx": "random_policy"},
+    "dro_length": {"placement": "last"},
+    "rubric_dense": {"placement": "last"},
+    "brier": {"placement": "last", "ctx": "confidence_task"},
+}
+"""Source name -> ``check_reward_source`` placement/locality, and the context it needs."""
+
+EXTRA_OPTIONS = {
+    "return_to_go": [{"gamma": 0.9}, {"gamma": 0.9, "baseline": "group_mean"}],
+    "tree_grpo": [{"prompt_term": False}],
+    "variance_filter": [{"metric": "reward"}],
+    "rubric_gate": [{"mode": "group", "min_pass": 0.5}],
+    "format_rubric": [{"binary": True}],
+    "prm_oracle": [{"target": "value", "mode": "difference"}],
+    "dro_r3": [{"masked": True}],
+}
+"""Options worth checking beyond the defaults and the variants' own."""
+
+
+def cases(registry: dict, variant_options) -> list[tuple[str, dict]]:
+    """(name, options) for each registered piece: defaults, variants' options, ``EXTRA_OPTIONS``."""
+    found = [(name, {}) for name in sorted(registry)]
+    found += [(name, dict(options)) for name, options in variant_options if name in registry]
+    found += [(name, options) for name in sorted(registry) for options in EXTRA_OPTIONS.get(name, [])]
+    unique = {(name, json.dumps(options, sort_keys=True)): (name, options) for name, options in found}
+    return list(unique.values())
+
+
+def case_id(case: tuple[str, dict]) -> str:
+    name, options = case
+    return name + "".join(f"-{k}={v}" for k, v in sorted(options.items()))
+
+
+ESTIMATOR_CASES = cases(ESTIMATORS, [(v.estimator, v.estimator_options) for v in VARIANTS.values()])
+FILTER_CASES = cases(FILTERS, [f for v in VARIANTS.values() for f in v.filters])
+SOURCE_CASES = cases(SOURCES, [(name, params) for v in VARIANTS.values() for name, _, params in v.sources])
+
+
+@pytest.fixture(scope="module")
+def random_policy() -> TinyPolicy:
+    """An untrained one-layer model: the kit checks invariants, which hold for any weights."""
+    torch.manual_seed(0)
+    return TinyPolicy(TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64)))
+
+
+@pytest.fixture(scope="module")
+def random_prm_dir(tmp_path_factory, random_policy) -> str:
+    """A PRM checkpoint with a random backbone and a random (nonzero) head."""
+    scorer = StepScorer(random_policy.module)
+    with torch.no_grad():
+        scorer.head.weight.normal_(0, 1)
+    return str(save_scorer(tmp_path_factory.mktemp("prm") / "random", scorer, {"recipe": "random"}))
+
+
+def source_context(name: str, random_policy, random_prm_dir) -> RewardContext:
+    needs = SOURCE_KINDS[name].get("ctx")
+    if needs == "short_budget":
+        return RewardContext(task=TASK, max_new_tokens=16)
+    if needs == "random_prm":
+        return RewardContext(task=TASK, extras={"prm": random_prm_dir})
+    if needs == "random_policy":
+        return RewardContext(task=TASK, policy=random_policy)
+    if needs == "confidence_task":
+        return RewardContext(task=make_task("arithmetic", n_steps=2, confidence_line=True))
+    return RewardContext(task=TASK)
+
+
+def require_kind(table: dict, piece: str, name: str, allowed) -> None:
+    if name not in table:
+        pytest.fail(
+            f"{piece} {name!r} is registered but has no kit kind: add it to {piece.upper()}_KINDS in "
+            f"tests/test_testing_registry.py ({allowed}) so sandbox.testing checks it"
+        )
+
+
+@pytest.mark.parametrize("case", ESTIMATOR_CASES, ids=case_id)
+def test_every_estimator_passes_the_kit(case):
+    name, options = case
+    require_kind(ESTIMATOR_KINDS, "estimator", name, f"one of {estimator_checks.KINDS}")
+    check_advantage_estimator(
+        ESTIMATORS[name], ESTIMATOR_KINDS[name], options=options, extras=ESTIMATOR_EXTRAS.get(name, ())
+    )
+
+
+@pytest.mark.parametrize("case", FILTER_CASES, ids=case_id)
+def test_every_filter_passes_the_kit(case):
+    name, params = case
+    require_kind(FILTER_KINDS, "filter", name, f"params -> kind among {filter_checks.KINDS}")
+    check_filter(FILTERS[name], params=params, task=TASK, **FILTER_KINDS[name](params))
+
+
+@pytest.mark.parametrize("case", SOURCE_CASES, ids=case_id)
+def test_every_source_passes_the_kit(case, random_policy, random_prm_dir):
+    name, params = case
+    require_kind(SOURCE_KINDS, "source", name, "placement, locality and the context it needs")
+    kinds = {k: v for k, v in SOURCE_KINDS[name].items() if k != "ctx"}
+    check_reward_source(SOURCES[name], ctx=source_context(name, random_policy, random_prm_dir), params=params, **kinds)
+
+
+def test_the_kind_tables_name_only_registered_pieces():
+    assert set(ESTIMATOR_KINDS) <= set(ESTIMATORS)
+    assert set(FILTER_KINDS) <= set(FILTERS)
+    assert set(SOURCE_KINDS) <= set(SOURCES)
