@@ -34,3 +34,11 @@ def warmstart_tiny():
     from sandbox.train.warmstart import load_warmstart
 
     return load_warmstart("tiny")
+
+
+@pytest.fixture(scope="session")
+def warmstart_long_answer():
+    """(model, task, state) of the cached 'tiny-long-answer' preset (DRO's reference-answer tests)."""
+    from sandbox.train.warmstart import load_warmstart
+
+    return load_warmstart("tiny-long-answer")

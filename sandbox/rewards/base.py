@@ -36,6 +36,9 @@ class RewardContext:
     """The response budget (overlong penalty, length normalisers)."""
     policy: Any = None
     """The current policy (sources that score with a model, e.g. DRO)."""
+    reference: Any = None
+    """The trainer's reference policy: frozen at the initial weights, or a lagged copy of the policy
+    when ``RLConfig.reference_sync_every`` is set (DRO's ``scorer="reference"`` reads it)."""
     extras: dict = field(default_factory=dict)
 
 

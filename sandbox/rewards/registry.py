@@ -20,6 +20,9 @@ import torch
 
 from sandbox.rewards.base import FilterResult, RewardContext
 from sandbox.rewards.dr_grpo import dr_grpo
+from sandbox.rewards.dro_length import dro_length
+from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
+from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.format_rubric import format_rubric
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
@@ -31,6 +34,8 @@ from sandbox.rewards.random_reward import random_reward
 from sandbox.rewards.return_to_go import return_to_go
 from sandbox.rewards.rloo import rloo
 from sandbox.rewards.rpp_baseline import rpp_baseline
+from sandbox.rewards.rubric_dense import rubric_dense
+from sandbox.rewards.rubric_gate import rubric_gate
 from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.rewards.variance_filter import variance_filter
 from sandbox.rollout.group_sampler import sample_groups
@@ -45,14 +50,24 @@ SOURCES = {
     "overlong": overlong,
     "random_reward": random_reward,
     "incorrect_label": incorrect_label,
+    "dro_r3": dro_r3,
+    "dro_length": dro_length,
+    "rubric_dense": rubric_dense,
 }
 """Reward source name -> ``RewardSource``."""
 
 FILTERS = {
     "variance_filter": variance_filter,
     "mean_range_filter": mean_range_filter,
+    "rubric_gate": rubric_gate,
 }
 """Filter name -> ``Filter``."""
+
+PROBLEM_FILTERS = {
+    "dro_query_filter": dro_query_filter,
+}
+"""Problem filter name -> ``problem_filter(problem_indices, sample, ctx, **params)`` returning a
+``ProblemFilterResult`` (the problems to exclude); ``sample(indices, group_size)`` draws Rollouts."""
 
 ESTIMATORS = {
     "grpo": grpo,
@@ -105,6 +120,12 @@ class Variant:
     """How rollouts are drawn (``SAMPLERS``): independent groups, or e.g. trees sharing prefixes."""
     sampler_options: dict = field(default_factory=dict)
     """Keyword options for the sampler."""
+    problem_filter: tuple = ()
+    """(problem filter name, params), or () for none: the trainer screens the problem stream with it
+    (``PROBLEM_FILTERS``) and skips the problems it excludes."""
+    problem_filter_every: int = 5
+    """The problem filter screens the next ``problem_filter_every`` steps' worth of problems (that many
+    times P) at once: before training and again whenever the screened window is used up."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -116,6 +137,10 @@ class Variant:
         for filter_name, _ in self.filters:
             check(filter_name in FILTERS, "filter", f"one of {sorted(FILTERS)}", filter_name)
         check(self.sampler in SAMPLERS, "sampler", f"one of {sorted(SAMPLERS)}", self.sampler)
+        if self.problem_filter:
+            name = self.problem_filter[0]
+            check(name in PROBLEM_FILTERS, "problem_filter", f"one of {sorted(PROBLEM_FILTERS)}", name)
+        check(self.problem_filter_every >= 1, "problem_filter_every", "an integer >= 1", self.problem_filter_every)
         check(self.estimator in ESTIMATORS, "estimator", f"one of {sorted(ESTIMATORS)}", self.estimator)
         for key in self.loss:
             check(key in LOSS_KEYS, "loss", f"keys among {LOSS_KEYS}", key)
@@ -191,6 +216,33 @@ VARIANTS = {
             estimator="grpo",
         ),
         Variant(
+            name="dro",
+            description="DRO R3: σ-weighted log-likelihood of the reference answer given each reasoning, GRPO, query filter; no verifier",
+            sources=(("dro_r3", 1.0, {}),),
+            estimator="grpo",
+            problem_filter=("dro_query_filter", {"group_size": 4}),
+        ),
+        Variant(
+            name="dro-masked",
+            description="DRO R3 minus the reference's likelihood with empty reasoning, GRPO, query filter; no verifier",
+            sources=(("dro_r3", 1.0, {"masked": True}),),
+            estimator="grpo",
+            problem_filter=("dro_query_filter", {"group_size": 4}),
+        ),
+        Variant(
+            name="dro+gate",
+            description="DRO R3 with the rubric as a row gate (rejected rows leave the batch), GRPO; no verifier",
+            sources=(("dro_r3", 1.0, {}),),
+            filters=(("rubric_gate", {"mode": "row"}),),
+            estimator="grpo",
+        ),
+        Variant(
+            name="rubric-dense",
+            description="DRO R3 + the hackable format rubric as a dense reward term, GRPO; no verifier",
+            sources=(("dro_r3", 1.0, {}), ("rubric_dense", 1.0, {})),
+            estimator="grpo",
+        ),
+        Variant(
             name="outcome-rtg",
             description="1[correct], return-to-go minus the group-mean return",
             sources=OUTCOME,
@@ -231,6 +283,12 @@ def sample_rollouts(variant: Variant, policy, task, problem_indices, group_size,
     """The variant's sampler on ``problem_indices`` (``group_size`` rows per problem)."""
     sampler = SAMPLERS[variant.sampler]
     return sampler(policy, task, problem_indices, group_size, sampling, seed, step, **variant.sampler_options)
+
+
+def apply_problem_filter(variant: Variant, problem_indices: list[int], sample, ctx: RewardContext) -> ProblemFilterResult:
+    """The variant's problem filter on ``problem_indices`` (the variant must have one)."""
+    name, params = variant.problem_filter
+    return PROBLEM_FILTERS[name](problem_indices, sample, ctx, **params)
 
 
 def compute_token_rewards(variant: Variant, rollouts: Rollouts, ctx: RewardContext) -> torch.Tensor:

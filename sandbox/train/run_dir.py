@@ -68,7 +68,15 @@ class RunDir:
         path = self.path / "checkpoints" / f"step-{trainer.step:06d}"
         if path.exists():
             return path
+        for name, module in trainer.checkpointed_models().items():  # written first: the step's checkpoint marks completion
+            companion = self.companion(name, trainer.step)
+            if not companion.exists():
+                save_checkpoint(companion, module)
         return save_checkpoint(path, trainer.policy.module, trainer.state(), trainer.optimizer)
+
+    def companion(self, name: str, step: int) -> Path:
+        """Where the checkpoint of step ``step`` keeps the extra module ``name`` (a lagged reference)."""
+        return self.path / "checkpoints" / name / f"step-{step:06d}"
 
     def resume(self, trainer) -> int:
         """Load the newest checkpoint into ``trainer``; returns the step it continues from."""
@@ -78,6 +86,8 @@ class RunDir:
         model, state = load_checkpoint(checkpoints[-1], optimizer=trainer.optimizer)
         trainer.policy.module.load_state_dict(model.state_dict())
         trainer.load_state(state)
+        for name, module in trainer.checkpointed_models().items():
+            module.load_state_dict(load_checkpoint(self.companion(name, trainer.step))[0].state_dict())
         kept = [m for m in self.metrics() if m["step"] < trainer.step]
         tmp = self.metrics_file.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(m, sort_keys=True) + "\n" for m in kept))

@@ -1,0 +1,256 @@
+"""DRO's R3: σ-weight invariants (hypothesis), R3 against a naive per-row loop of forwards,
+the masked variant, reward placement, and that the reward never consults the verifier."""
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sandbox.model.model import ModelConfig, TinyLlama
+from sandbox.model.sampler import SamplingConfig
+from sandbox.model.policy import TinyPolicy
+from sandbox.model.tokenizer import CharTokenizer
+from sandbox.rewards.base import RewardContext
+from sandbox.rewards.dro_r3 import (
+    dro_r3,
+    reasoning_of,
+    reference_answer,
+    reflect,
+    sigma_weights,
+    token_sigma,
+    weighted_reflection,
+)
+from sandbox.rewards.registry import compute_advantages, compute_token_rewards, get_variant
+from sandbox.rng import row_key
+from sandbox.rollout.group_sampler import sample_groups
+from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.testing.strategies import group_layouts, rollouts_batches
+from sandbox.train.rl import RLConfig, Trainer
+from toy_envs import ConfigError, make_task
+
+TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50, long_answer=True)
+
+
+def random_policy(seed: int = 0) -> TinyPolicy:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(vocab_size=CharTokenizer().vocab_size, d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64, max_seq_len=96)
+    return TinyPolicy(TinyLlama(cfg))
+
+
+POLICY = random_policy()
+
+
+@st.composite
+def ell_batches(draw):
+    """(ℓ [B, J], mask [B, J], group [B]): rows of one group share their reference length."""
+    group = torch.tensor(draw(group_layouts(max_groups=4, max_group_size=6)))
+    lengths = {g: draw(st.integers(1, 6)) for g in group.unique().tolist()}
+    width = max(lengths.values())
+    values = draw(st.lists(st.floats(-20, 0, allow_nan=False), min_size=len(group) * width, max_size=len(group) * width))
+    ell = torch.tensor(values, dtype=torch.float32).reshape(len(group), width)
+    mask = torch.arange(width)[None, :] < torch.tensor([lengths[g] for g in group.tolist()])[:, None]
+    return ell * mask, mask, group
+
+
+TEMPERATURES = st.sampled_from([0.1, 1.0, 5.0])
+
+
+@given(ell_batches(), TEMPERATURES)
+def test_weights_are_non_negative_and_sum_to_one_over_the_reference(batch, tau):
+    ell, mask, group = batch
+    w = sigma_weights(token_sigma(ell, mask, group), mask, tau)
+    assert (w >= 0).all() and (w[~mask] == 0).all()
+    assert torch.allclose(w.sum(-1), torch.ones(len(group)), atol=1e-6)
+
+
+@given(ell_batches(), TEMPERATURES, st.data())
+def test_a_token_with_equal_ell_in_every_rollout_gets_the_minimum_weight(batch, tau, data):
+    ell, mask, group = batch
+    g = group[0]
+    rows = group == g
+    j = data.draw(st.integers(0, int(mask[0].sum()) - 1))
+    ell[rows, j] = data.draw(st.floats(-20, 0, allow_nan=False))
+    sigma = token_sigma(ell, mask, group)
+    w = sigma_weights(sigma, mask, tau)
+    assert (sigma[rows, j] == 0).all()
+    row = rows.nonzero()[0, 0]
+    assert w[row, j] <= w[row][mask[row]].min() + 1e-7
+
+
+@given(ell_batches(), TEMPERATURES, st.data())
+def test_permuting_rollouts_permutes_r3_and_keeps_sigma_and_weights(batch, tau, data):
+    ell, mask, group = batch
+    order = torch.tensor(data.draw(st.permutations(range(len(group)))))
+    sigma, p_sigma = token_sigma(ell, mask, group), token_sigma(ell[order], mask[order], group[order])
+    w, p_w = sigma_weights(sigma, mask, tau), sigma_weights(p_sigma, mask[order], tau)
+    assert torch.allclose(p_sigma, sigma[order], atol=1e-6)
+    assert torch.allclose(p_w, w[order], atol=1e-6)
+    assert torch.allclose(weighted_reflection(ell[order], p_w), weighted_reflection(ell, w)[order], atol=1e-5)
+
+
+@given(ell_batches())
+def test_sigma_is_the_population_std_of_each_group(batch):
+    ell, mask, group = batch
+    sigma = token_sigma(ell, mask, group)
+    for g in group.unique():
+        rows = group == g
+        expected = ell[rows].double().std(0, unbiased=False) * mask[rows][0]
+        assert torch.allclose(sigma[rows], expected.float().expand_as(sigma[rows]), atol=1e-5)
+
+
+def naive_reference_logprobs(policy, prompt: str, reasoning: str, reference: str) -> list[float]:
+    """One forward per (row, reference token): log π(y_j | prompt, reasoning, y_<j)."""
+    tok = policy.tokenizer
+    context, answer = tok.encode(prompt + reasoning, bos=True), tok.encode(reference)
+    out = []
+    for j, token in enumerate(answer):
+        prefix = torch.tensor([context + answer[:j]])
+        with torch.no_grad():
+            out.append(float(policy.logits(prefix)[0, -1].log_softmax(-1)[token]))
+    return out
+
+
+def naive_r3(policy, rollouts, tau: float, masked: bool) -> list[float]:
+    """R3 by per-row loops: ℓ by separate forwards, σ and weights by plain Python."""
+    ell = []
+    for problem, text in zip(rollouts.problems, rollouts.texts):
+        row = naive_reference_logprobs(policy, TASK.prompt(problem), reasoning_of(TASK, text), reference_answer(TASK, problem))
+        if masked:
+            empty = naive_reference_logprobs(policy, TASK.prompt(problem), "", reference_answer(TASK, problem))
+            row = [a - b for a, b in zip(row, empty)]
+        ell.append(row)
+    groups = rollouts.group.tolist()
+    out = []
+    for i, g in enumerate(groups):
+        members = [ell[k] for k in range(len(groups)) if groups[k] == g]
+        sigma = []
+        for j in range(len(ell[i])):
+            column = [m[j] for m in members]
+            mean = sum(column) / len(column)
+            sigma.append((sum((x - mean) ** 2 for x in column) / len(column)) ** 0.5)
+        exps = [torch.tensor(s / tau, dtype=torch.float64).exp().item() for s in sigma]
+        out.append(sum(e / sum(exps) * x for e, x in zip(exps, ell[i])))
+    return out
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@given(rollouts_batches(TASK, max_groups=3, max_group_size=4))
+def test_r3_matches_a_naive_loop_of_single_row_forwards(masked, rollouts):
+    ours = reflect(rollouts, TASK, POLICY, temperature=1.0, masked=masked).r3
+    assert torch.allclose(ours, torch.tensor(naive_r3(POLICY, rollouts, 1.0, masked), dtype=torch.float32), atol=1e-4)
+
+
+def test_reasoning_is_the_response_before_its_answer_line_and_the_reference_is_the_gold_answer_line():
+    problem = TASK.problem(0)
+    gold = TASK.gold_solution(problem)
+    assert reference_answer(TASK, problem) == "#19,22\n" and gold.endswith("#19,22\n")
+    assert reasoning_of(TASK, "17+2=19\n19+3=22\n#1,2\n") == "17+2=19\n19+3=22\n"
+    assert reasoning_of(TASK, "17+2=19\n19+3") == "17+2=19\n19+3"
+    assert reasoning_of(TASK, "#5\n") == ""
+
+
+def test_r3_sits_on_the_last_response_token_only(warmstart_long_answer):
+    model, task, _ = warmstart_long_answer
+    problem = task.problem(0)
+    texts = ["17+2=19\n19+3=22\n#19,22\n", "17+2=20\n20+3=23\n#20,23\n", "17+2=19\n19+3=23\n#19,23\n"]
+    rollouts = rollouts_from_texts(task, [problem] * 3, texts)
+    rewards = dro_r3(rollouts, RewardContext(task=task, policy=TinyPolicy(model)))
+    rows = torch.arange(3)
+    assert (rewards.count_nonzero(-1) <= 1).all()
+    r3 = rewards[rows, rollouts.last_token]
+    assert r3[0] > r3[2] > r3[1], "right reasoning > one wrong intermediate > two wrong intermediates"
+
+
+def test_bad_scorer_and_temperature_are_config_errors():
+    batch = rollouts_from_texts(TASK, [TASK.problem(0)] * 2, ["#1\n", "#2\n"])
+    with pytest.raises(ConfigError, match="scorer"):
+        dro_r3(batch, RewardContext(task=TASK, policy=POLICY), scorer="judge")
+    with pytest.raises(ConfigError, match="temperature"):
+        dro_r3(batch, RewardContext(task=TASK, policy=POLICY), temperature=0.0)
+    with pytest.raises(ValueError, match="reference"):
+        dro_r3(batch, RewardContext(task=TASK, policy=POLICY), scorer="reference")
+
+
+class GarbageVerifier:
+    """The task with a verifier that lies: ``score`` keeps the segmentation (steps) but replaces
+    correctness, step validity and values with keyed coin flips."""
+
+    def __init__(self, task):
+        self.task = task
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def score(self, problem, text):
+        verdict = self.task.score(problem, text)
+        coin = row_key(0, "garbage", problem.index, text) % 2 == 1
+        return dataclasses.replace(
+            verdict, correct=coin, step_valid=tuple(not v for v in verdict.step_valid), step_value=(0,) * len(verdict.step_value)
+        )
+
+
+def two_dro_steps(warmstart_long_answer, task) -> tuple[list[dict], list[torch.Tensor]]:
+    model, _, _ = warmstart_long_answer
+    policy = TinyPolicy(copy.deepcopy(model))
+    cfg = RLConfig(variant="dro", steps=2, problems_per_step=4, group_size=4, eval_every=0, eval_problems=0, pass_problems=0, progress=False, warmup_steps=0, lr=1e-4)
+    history = Trainer(cfg, task, policy).train()
+    return history, [p.detach().clone() for p in policy.module.parameters()]
+
+
+def test_dro_training_never_consults_the_verifier(warmstart_long_answer):
+    """What this proves: with a verifier whose every output (correctness, step validity, step
+    values) is garbage, two `dro` training steps -- query filter, rewards, advantages, PPO
+    updates -- produce bit-identical rewards and weights to the run with the true verifier. Only
+    the logged `rollout/accuracy` (a measurement) differs. And once rollouts exist, `dro`'s
+    reward/advantage pipeline runs with a `score` that raises."""
+    _, task, _ = warmstart_long_answer
+    honest, honest_weights = two_dro_steps(warmstart_long_answer, task)
+    lying, lying_weights = two_dro_steps(warmstart_long_answer, GarbageVerifier(task))
+    for a, b in zip(honest, lying):
+        assert a["rollout/reward_mean"] == b["rollout/reward_mean"] and a["loss/policy"] == b["loss/policy"]
+        assert a.get("problem_filter/dropped_problems") == b.get("problem_filter/dropped_problems")
+    assert any(a["rollout/accuracy"] != b["rollout/accuracy"] for a, b in zip(honest, lying)), "the garbage verifier was not used"
+    assert all(torch.equal(p, q) for p, q in zip(honest_weights, lying_weights))
+
+    model, _, _ = warmstart_long_answer
+    policy = TinyPolicy(model)
+    rollouts = sample_groups(policy, task, [0, 1], 4, SamplingConfig(max_new_tokens=32), 0, 0)
+    raising = GarbageVerifier(task)
+    raising.score = lambda problem, text: (_ for _ in ()).throw(AssertionError("verifier consulted"))
+    variant = get_variant("dro")
+    rewards = compute_token_rewards(variant, rollouts, RewardContext(task=raising, policy=policy))
+    advantages = compute_advantages(variant, rollouts, rewards)
+    assert torch.isfinite(advantages).all() and advantages.abs().sum() > 0
+
+
+def auroc(scores: list[float], labels: list[bool]) -> float:
+    """P(score of a random positive > score of a random negative), ties count 1/2."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_r3_ranks_right_reasoning_above_wrong_without_a_verifier(warmstart_long_answer, seed):
+    """What holds from the 'tiny-long-answer' warm start: R3 (scored by the policy itself, no
+    verifier) ranks rollouts whose answer is right above wrong ones within a group. Measured on
+    32 problems × 8 rollouts at temperature 1: within-group AUROC 1.000 for seeds 0, 1, 2 (over
+    23, 19, 18 groups with both right and wrong rollouts; asserted ≥ 0.95): the warm start
+    copies its reasoning's intermediates into the answer, so the reference line is likely
+    exactly when the reasoning computed it. DRO *training* does not raise greedy accuracy from this warm
+    start in a small budget (README: 0.426 → 0.44 after 12 steps of 32 problems, within noise);
+    outcome-grpo does not either."""
+    model, task, _ = warmstart_long_answer
+    policy = TinyPolicy(model)
+    rollouts = sample_groups(policy, task, list(range(32)), 8, SamplingConfig(max_new_tokens=32), seed, 0)
+    r3 = reflect(rollouts, task, policy).r3
+    pairs = []
+    for g in rollouts.group.unique():
+        rows = (rollouts.group == g).nonzero().flatten().tolist()
+        labels = [rollouts.verdicts[i].correct for i in rows]
+        if 0 < sum(labels) < len(labels):
+            pairs.append(auroc([float(r3[i]) for i in rows], labels))
+    assert sum(pairs) / len(pairs) >= 0.95, sum(pairs) / len(pairs)
