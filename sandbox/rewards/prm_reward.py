@@ -1,0 +1,82 @@
+"""Process rewards: a step scorer's score of each step, placed on that step's last token.
+
+For row i with steps t = 1..n and step scores s_{i,t} ∈ [0, 1],
+
+    mode="score":       r_{i, e_t} = s_{i,t}
+    mode="difference":  r_{i, e_t} = s_{i,t} − s_{i,t−1}      (s_{i,0} = 0, so Σ_t r = s_{i,n})
+
+where e_t is the last token of step t (the answer line is the last step; ``<eos>`` joins it);
+every other token gets 0. The estimators that read step rewards (``return_to_go``,
+``process_grpo``) turn these into advantages. "Let's Verify Step by Step" (Lightman et al. 2023,
+arXiv 2305.20050) and "Math-Shepherd" (Wang et al. 2023, arXiv 2312.08935) use PRM scores as
+step rewards; "DeepSeekMath" (Shao et al. 2024, arXiv 2402.03300) section 4.1.3 gives the
+process-supervised GRPO advantage. The score difference is the "progress" reward of
+"Rewarding Progress" (Setlur et al. 2024, arXiv 2410.08146) with the PRM as the value.
+
+Scorers:
+    prm_oracle    s = the task's oracle step validity (``target="valid"``) or value (``"value"``);
+                  needs no model: the ceiling a learned PRM can reach
+    prm_learned   s = σ(head) of a trained discriminative PRM (``sandbox.prm``), named by a PRM
+                  recipe (trained once and cached, ``sandbox.prm.recipes``) or a checkpoint
+                  directory; ``RewardContext.extras["prm"]`` (``RLConfig.prm``) overrides the
+                  variant's default. Logs ``prm/mean_score`` next to the oracle's
+                  ``prm/oracle_step_valid`` and ``prm/oracle_correct`` so that reward hacking
+                  of the judge (score up, validity flat or down) is visible.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sandbox.prm.discriminative import step_end_mask, step_scores
+from sandbox.prm.oracle_labels import oracle_labels
+from sandbox.rewards.base import RewardContext
+from sandbox.rollout.rollouts import Rollouts
+from toy_envs.base import check
+
+MODES = ("score", "difference")
+
+
+def step_rewards(rollouts: Rollouts, scores: list[list[float]], mode: str = "score") -> torch.Tensor:
+    """[B, T] float32: each step's score (or score difference) on its last token, 0 elsewhere."""
+    check(mode in MODES, "mode", f"one of {MODES}", mode)
+    ends = step_end_mask(rollouts)
+    out = torch.zeros(rollouts.tokens.shape, dtype=torch.float32, device=rollouts.device)
+    for row, row_scores in enumerate(scores):
+        values = torch.tensor(row_scores, dtype=torch.float32)
+        if mode == "difference":
+            values = values - torch.cat([torch.zeros(1), values[:-1]])
+        out[row, ends[row].nonzero().flatten()] = values.to(out.device)
+    return out
+
+
+def log_metrics(ctx: RewardContext, metrics: dict[str, float]) -> None:
+    """Hand metrics to the trainer (it logs ``ctx.extras["metrics"]`` of the step's first draw)."""
+    ctx.extras.setdefault("metrics", {}).update(metrics)
+
+
+def oracle_step_metrics(rollouts: Rollouts) -> dict[str, float]:
+    """Oracle correctness and the fraction of valid steps over the batch."""
+    valid = [x for v in rollouts.verdicts for x in v.step_valid]
+    return {
+        "prm/oracle_correct": float(rollouts.correct.mean()),
+        "prm/oracle_step_valid": sum(valid) / max(len(valid), 1),
+    }
+
+
+def prm_oracle(rollouts: Rollouts, ctx: RewardContext, target: str = "valid", mode: str = "score") -> torch.Tensor:
+    """Oracle step validity (or value) as the step reward."""
+    return step_rewards(rollouts, oracle_labels(rollouts.verdicts, target), mode)
+
+
+def prm_learned(rollouts: Rollouts, ctx: RewardContext, prm: str = "", mode: str = "score") -> torch.Tensor:
+    """A trained PRM's step scores as the step reward (``prm``: recipe name or checkpoint dir)."""
+    from sandbox.prm.recipes import load_prm
+
+    name = ctx.extras.get("prm") or prm
+    check(bool(name), "prm", "a PRM recipe name or checkpoint directory (RLConfig.prm or the variant's)", name)
+    scorer = load_prm(name)
+    scores = step_scores(scorer, rollouts)
+    flat = [s for row in scores for s in row]
+    log_metrics(ctx, {"prm/mean_score": sum(flat) / max(len(flat), 1), **oracle_step_metrics(rollouts)})
+    return step_rewards(rollouts, scores, mode)

@@ -1,0 +1,135 @@
+"""Training step scorers (discriminative PRM, ORM) on labelled policy samples.
+
+    solutions  ← G samples of each of N train problems from the policy (keyed, step tag −1)
+    labels     ← a labeller (``sandbox.prm.labels``: oracle, MC, RPE, StepWiser); ORM: 1[correct]
+    scorer     ← copy of the policy's backbone + zero head
+    for step s: minibatch of rows (order keyed by (seed, epoch)); masked BCE at labelled tokens
+
+Deterministic for a fixed config and thread count: sampling noise, MC completions and batch
+order are keyed; the head starts at zero; nothing reads global RNG state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from sandbox.eval.accuracy import default_max_new_tokens
+from sandbox.model.sampler import SamplingConfig
+from sandbox.prm.discriminative import StepScorer, prm_targets
+from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
+from sandbox.prm.mc_labels import PolicyCompleter, mc_values
+from sandbox.prm.orm import orm_targets
+from sandbox.rng import row_key
+from sandbox.rollout.group_sampler import sample_groups
+from sandbox.rollout.rollouts import Rollouts
+from toy_envs.base import check
+
+DATA_STEP = -1
+"""The step tag in the sampling keys of PRM training data (RL steps are >= 0)."""
+KINDS = ("prm", "orm")
+
+
+@dataclass
+class PRMTrainConfig:
+    kind: str = "prm"
+    """``prm``: BCE on step labels at step ends; ``orm``: BCE on final correctness at the last token."""
+    labels: str = "oracle-valid"
+    """Step labeller (prm only): oracle-valid, oracle-value, mc-hard, mc-soft, rpe, abs-q, rel-ratio, rel-effective."""
+    n_problems: int = 256
+    """Train-split problems the policy solves for the training data."""
+    group_size: int = 4
+    """Policy samples per problem."""
+    temperature: float = 1.0
+    """Sampling temperature of the solutions and of the MC completions."""
+    n_completions: int = 8
+    """K, MC completions from each step's end (MC-based labellers)."""
+    steps: int = 150
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Solutions per optimizer step."""
+    lr: float = 1e-3
+    """AdamW learning rate of the backbone."""
+    head_lr: float = 1e-2
+    """AdamW learning rate of the step-score head (it starts from zero)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    seed: int = 0
+    """Keys the samples, MC completions and batch order."""
+
+    def validate(self) -> None:
+        check(self.kind in KINDS, "kind", f"one of {KINDS}", self.kind)
+        check(self.labels in LABELLERS, "labels", f"one of {sorted(LABELLERS)}", self.labels)
+        for name in ("n_problems", "group_size", "n_completions", "steps", "batch_size"):
+            check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
+        check(self.temperature > 0, "temperature", "> 0", self.temperature)
+        check(self.lr > 0, "lr", "> 0", self.lr)
+        check(self.head_lr > 0, "head_lr", "> 0", self.head_lr)
+        check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+
+
+def sample_solutions(policy, task, cfg: PRMTrainConfig, split: str = "train", first_problem: int = 0) -> Rollouts:
+    """``group_size`` policy samples of ``n_problems`` problems of ``split``."""
+    sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=cfg.temperature)
+    indices = list(range(first_problem, first_problem + cfg.n_problems))
+    return sample_groups(policy, task, indices, cfg.group_size, sampling, cfg.seed, DATA_STEP, split=split)
+
+
+def label_solutions(policy, task, solutions: Rollouts, cfg: PRMTrainConfig) -> list[list[float]]:
+    """Step labels of ``cfg.labels`` for every solution (MC completions from ``policy`` if needed)."""
+    mc = None
+    if cfg.labels in NEEDS_MC:
+        sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=cfg.temperature)
+        mc = mc_values(solutions, task, PolicyCompleter(policy, task, sampling), cfg.n_completions, cfg.seed)
+    return step_labels(cfg.labels, solutions.verdicts, mc)
+
+
+def fit_scorer(
+    scorer: StepScorer, tokens: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, cfg: PRMTrainConfig
+) -> list[float]:
+    """Masked BCE at ``where`` towards ``targets``; returns the loss per step."""
+    groups = [{"params": scorer.backbone.parameters(), "lr": cfg.lr}, {"params": scorer.head.parameters(), "lr": cfg.head_lr}]
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    scorer.train()
+    n_rows, losses, epoch, order = len(tokens), [], 0, torch.empty(0, dtype=torch.long)
+    for _ in range(cfg.steps):
+        if len(order) < min(cfg.batch_size, n_rows):
+            gen = torch.Generator().manual_seed(row_key(cfg.seed, "prm-batches", epoch))
+            order, epoch = torch.cat([order, torch.randperm(n_rows, generator=gen)]), epoch + 1
+        rows, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        mask = where[rows]
+        if not mask.any():
+            continue
+        width = int(mask.any(0).nonzero().max()) + 1 if mask.any() else 1
+        logits = scorer(tokens[rows, :width])
+        loss = F.binary_cross_entropy_with_logits(logits[mask[:, :width]].float(), targets[rows, :width][mask[:, :width]])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(scorer.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    scorer.eval()
+    return losses
+
+
+def train_scorer(model, solutions: Rollouts, labels: list[list[float]] | None, cfg: PRMTrainConfig) -> tuple[StepScorer, dict]:
+    """A scorer initialised from ``model`` and trained on ``solutions`` (``labels`` for a PRM;
+    an ORM uses the verdicts' correctness)."""
+    cfg.validate()
+    t0 = time.perf_counter()
+    where, targets = orm_targets(solutions) if cfg.kind == "orm" else prm_targets(solutions, labels)
+    scorer = StepScorer.from_model(model)
+    losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg)
+    info = {"prm/final_loss": sum(losses[-10:]) / len(losses[-10:]), "prm/train_s": time.perf_counter() - t0}
+    return scorer, info
+
+
+def train_prm(policy, task, cfg: PRMTrainConfig) -> tuple[StepScorer, dict]:
+    """Sample, label and train in one call (the recipe the CLI and cached PRMs use)."""
+    cfg.validate()
+    solutions = sample_solutions(policy, task, cfg)
+    labels = None if cfg.kind == "orm" else label_solutions(policy, task, solutions, cfg)
+    return train_scorer(policy.module, solutions, labels, cfg)
