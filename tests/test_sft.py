@@ -1,9 +1,12 @@
+from dataclasses import replace
+
+import pytest
 import torch
 
 import toy_envs
 from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
-from sandbox.train.sft import SFTConfig, lr_at, sft_batch, train_sft
+from sandbox.train.sft import SFTConfig, lr_at, noisy_answer, sft_batch, train_sft
 
 tok = CharTokenizer()
 TASK = toy_envs.make_task("arithmetic", n_steps=2, operators="+-", start_max=20)
@@ -33,3 +36,22 @@ def test_short_sft_lowers_the_loss_and_is_deterministic():
     model_b, _ = train_sft(TASK, SMALL, cfg, progress=False)
     for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_noisy_answer_changes_the_answer_line_and_keeps_a_confidence_line():
+    assert noisy_answer("1+2=3\n#3\nconf: 0.7\n") == "1+2=3\n#4\nconf: 0.7\n"
+    assert noisy_answer("1+2=3\n#3\n") == "1+2=3\n#4\n"
+    assert noisy_answer("1+2=3\n") == "1+2=3\n"
+
+
+def test_sft_can_continue_from_a_model_without_touching_it():
+    task, cfg = TASK, SMALL
+    sft = SFTConfig(steps=2, batch_size=4, eval_problems=0)
+    base, _ = train_sft(task, cfg, sft, progress=False)
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    continued, _ = train_sft(task, cfg, replace(sft, steps=1), progress=False, init=base)
+    assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())
+    fresh, _ = train_sft(task, cfg, replace(sft, steps=1), progress=False)
+    assert not torch.equal(continued.lm_head.weight, fresh.lm_head.weight)
+    with pytest.raises(ValueError, match="init model config"):
+        train_sft(task, replace(cfg, d_ff=32), sft, progress=False, init=base)

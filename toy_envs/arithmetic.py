@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from toy_envs.base import Rubric, Step, Verdict, check, is_int, problem_rng
+from toy_envs.confidence import demonstration_confidence_line
 from toy_envs.ops import (
     MAX_DIGITS,
     Op,
@@ -84,6 +85,10 @@ class ArithmeticChain:
     """``None``, or m >= 2: every result is taken mod m into [0, m)."""
     long_answer: bool = False
     """The answer line lists every intermediate result instead of only the last."""
+    confidence_line: bool = False
+    """The response ends with a confidence line ``conf: <q>`` after the answer line (q in [0, 1],
+    the stated chance the answer is right; demonstrations draw q uniformly per problem, see
+    ``toy_envs.confidence``). It is part of the answer step; correctness ignores it."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -131,7 +136,7 @@ class ArithmeticChain:
         lines = [
             f"{lhs}{format_op(op)}={result}\n" for lhs, op, result in zip(values, problem.ops, values[1:])
         ]
-        return "".join(lines) + "#" + self.format_answer(values[1:]) + "\n"
+        return "".join(lines) + "#" + self.format_answer(values[1:]) + "\n" + demonstration_confidence_line(self, problem)
 
     def format_answer(self, intermediates: tuple[int, ...]) -> str:
         """The answer line's content for these intermediate results."""
@@ -174,8 +179,9 @@ class ArithmeticChain:
         )
 
     def format_rubric(self, text: str) -> Rubric:
-        """Every step line parses, nothing but whitespace after the answer line, answer present."""
-        return format_rubric(split_steps(self.segment(text)))
+        """Every step line parses, nothing but whitespace after the answer line (one confidence
+        line with ``confidence_line``), answer present."""
+        return format_rubric(split_steps(self.segment(text)), self.confidence_line)
 
 
 def gold_intermediates(problem: ArithmeticProblem) -> tuple[int, ...]:

@@ -64,12 +64,13 @@ def fits_digit_limit(magnitude: int) -> bool:
 
 def check_shared_fields(task) -> None:
     """The checks of the fields both tasks have: seed, start and operand ranges, operators,
-    long_answer (``ConfigError`` naming the first that is not allowed)."""
+    long_answer, confidence_line (``ConfigError`` naming the first that is not allowed)."""
     check(is_int(task.seed), "seed", "an integer", task.seed)
     check_int_range("start_min", task.start_min, "start_max", task.start_max, None)
     check_int_range("operand_min", task.operand_min, "operand_max", task.operand_max, 1)
     check_operators(task.operators)
     check(isinstance(task.long_answer, bool), "long_answer", "a bool", task.long_answer)
+    check(isinstance(task.confidence_line, bool), "confidence_line", "a bool", task.confidence_line)
 
 
 def check_operators(operators: object) -> None:

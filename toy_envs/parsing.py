@@ -4,7 +4,9 @@ A response is a sequence of lines. Step lines read ``<lhs><op><operand>=<result>
 spaces (``3+4=7``, ``-6*2=-12``); ``lhs`` and ``result`` may be negative, the operand is a
 non-negative integer, the op is one of ``+ - *``. The answer line starts with ``#``; what
 follows the ``#`` is task-specific (an integer, a comma-separated integer list, or a
-comma-separated op list such as ``*2,+3,-1``).
+comma-separated op list such as ``*2,+3,-1``). A task with ``confidence_line`` set ends the
+response with one more line after the answer line, ``conf: <q>`` with q in [0, 1]
+(``parse_confidence``); it belongs to the answer step like any text after the answer line.
 
 Everything here is a regular-expression full match over a line with at most ``MAX_DIGITS``
 digits per number: no function raises on any ``str`` and nothing is evaluated.
@@ -28,6 +30,8 @@ _STEP_LINE = re.compile(rf"({_INTEGER})([-+*])({_NATURAL})=({_INTEGER})")
 _INTEGER_LIST = re.compile(rf"{_INTEGER}(?:,{_INTEGER})*")
 _OP_LIST = re.compile(rf"{_OP}(?:,{_OP})*")
 _INTEGER_ONLY = re.compile(_INTEGER)
+CONFIDENCE_MARK = "conf: "
+_CONFIDENCE_LINE = re.compile(r"conf: (0(?:\.[0-9]{1,3})?|1(?:\.0{1,3})?)")
 
 
 class StepLine(NamedTuple):
@@ -98,6 +102,30 @@ def text_after_answer_line(answer_text: str) -> str:
     return parts[1] if len(parts) == 2 else ""
 
 
+def format_confidence_line(q: float) -> str:
+    """The confidence line stating ``q`` with one decimal, e.g. ``"conf: 0.7\\n"``."""
+    return f"{CONFIDENCE_MARK}{q:.1f}\n"
+
+
+def parse_confidence_trailer(trailer: str) -> float | None:
+    """q when ``trailer`` (the text after the answer line) is exactly one confidence line
+    ``conf: <q>`` (its newline optional) with q written ``0``, ``1``, ``0.d``-``0.ddd`` or
+    ``1.0``-``1.000``; ``None`` for anything else (nothing, a malformed line, more text)."""
+    match = _CONFIDENCE_LINE.fullmatch(line_body(trailer))
+    return None if match is None else float(match.group(1))
+
+
+def parse_confidence(text: str) -> float | None:
+    """The confidence q in [0, 1] a response states on the line right after its answer line (the
+    first line starting with ``#``); ``None`` when there is no answer line or what follows it is
+    not exactly one confidence line. Never raises; a regular-expression match, nothing evaluated."""
+    lines = split_lines(text)
+    for index, line in enumerate(lines):
+        if line.startswith(ANSWER_MARK):
+            return parse_confidence_trailer("".join(lines[index + 1 :]))
+    return None
+
+
 def segment_lines(text: str, answer_parses: Callable[[str], bool]) -> list[Step]:
     """Cut ``text`` into steps that partition it exactly.
 
@@ -144,11 +172,16 @@ def parse_status(segmented: Segmented) -> str:
     return "ok"
 
 
-def format_rubric(segmented: Segmented) -> Rubric:
-    """Well-formed: every step line parses and only whitespace follows the answer line;
-    answer present: an answer line that parses."""
+def format_rubric(segmented: Segmented, confidence_line: bool = False) -> Rubric:
+    """Well-formed: every step line parses and only whitespace follows the answer line (with
+    ``confidence_line``: exactly one confidence line follows it); answer present: an answer
+    line that parses."""
     trailer = "" if segmented.answer is None else text_after_answer_line(segmented.answer.text)
-    well_formed = all(step.parsed for step in segmented.step_lines) and not trailer.strip()
+    if confidence_line and segmented.answer is not None:
+        trailer_ok = parse_confidence_trailer(trailer) is not None
+    else:
+        trailer_ok = not trailer.strip()
+    well_formed = all(step.parsed for step in segmented.step_lines) and trailer_ok
     answer_present = segmented.answer is not None and segmented.answer.parsed
     return Rubric(well_formed=well_formed, answer_present=answer_present)
 

@@ -25,6 +25,7 @@ from typing import ClassVar
 import networkx as nx
 
 from toy_envs.base import Rubric, Step, Verdict, check, problem_rng
+from toy_envs.confidence import demonstration_confidence_line
 from toy_envs.ops import (
     Op,
     apply_op,
@@ -164,6 +165,10 @@ class TreePuzzle:
     the class docstring for the exact measure and the range it can reach."""
     long_answer: bool = False
     """The answer line lists every intermediate result instead of the op path."""
+    confidence_line: bool = False
+    """The response ends with a confidence line ``conf: <q>`` after the answer line (q in [0, 1],
+    the stated chance the answer is right; demonstrations draw q uniformly per problem, see
+    ``toy_envs.confidence``). It is part of the answer step; correctness ignores it."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -339,7 +344,7 @@ class TreePuzzle:
         lines = [
             f"{lhs}{format_op(op)}={result}\n" for lhs, op, result in zip(values, problem.gold_path, values[1:])
         ]
-        return "".join(lines) + "#" + self.format_answer(problem.gold_path, values[1:]) + "\n"
+        return "".join(lines) + "#" + self.format_answer(problem.gold_path, values[1:]) + "\n" + demonstration_confidence_line(self, problem)
 
     def format_answer(self, path: tuple[Op, ...], intermediates: tuple[int, ...]) -> str:
         """The answer line's content: the op path, or the intermediate results in long mode."""
@@ -383,8 +388,9 @@ class TreePuzzle:
         )
 
     def format_rubric(self, text: str) -> Rubric:
-        """Every step line parses, nothing but whitespace after the answer line, answer present."""
-        return format_rubric(split_steps(self.segment(text)))
+        """Every step line parses, nothing but whitespace after the answer line (one confidence
+        line with ``confidence_line``), answer present."""
+        return format_rubric(split_steps(self.segment(text)), self.confidence_line)
 
 
 def path_values(start: int, path: tuple[Op, ...]) -> tuple[int, ...]:

@@ -67,13 +67,15 @@ class SFTConfig:
 
 
 def noisy_answer(solution: str) -> str:
-    """The solution with the last run of digits of its answer line increased by one (a wrong answer)."""
-    head, _, answer = solution.rstrip("\n").rpartition("\n")
-    match = re.search(r"(\d+)(\D*)$", answer)
+    """The solution with the last run of digits of its answer line (the first line starting with
+    ``#``; a confidence line after it is kept as is) increased by one (a wrong answer)."""
+    lines = solution.split("\n")
+    at = next((i for i, line in enumerate(lines) if line.startswith("#")), None)
+    match = None if at is None else re.search(r"(\d+)(\D*)$", lines[at])
     if match is None:
         return solution
-    wrong = answer[: match.start(1)] + str(int(match.group(1)) + 1) + match.group(2)
-    return (head + "\n" if head else "") + wrong + "\n"
+    lines[at] = lines[at][: match.start(1)] + str(int(match.group(1)) + 1) + match.group(2)
+    return "\n".join(lines)
 
 
 def sft_batch(task, tokenizer: CharTokenizer, indices, split: str = "train", answer_noise: float = 0.0, seed: int = 0):
@@ -111,14 +113,19 @@ def lr_at(step: int, cfg: SFTConfig) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = True, log=None):
-    """Train a fresh model on gold solutions; returns (model, summary dict)."""
+def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = True, log=None, init=None):
+    """Train a model on gold solutions, a fresh one or a copy of ``init`` (a ``TinyLlama`` with
+    config ``model_cfg``, e.g. another warm start, left untouched); returns (model, summary dict)."""
     cfg.validate()
     tokenizer = CharTokenizer()
     if model_cfg.vocab_size != tokenizer.vocab_size:
         raise ValueError(f"model vocab_size={model_cfg.vocab_size} must equal the tokenizer's {tokenizer.vocab_size}")
     torch.manual_seed(cfg.seed)
     model = TinyLlama(model_cfg)
+    if init is not None:
+        if init.cfg != model_cfg:
+            raise ValueError(f"init model config {init.cfg} differs from model_cfg {model_cfg}")
+        model.load_state_dict(init.state_dict())
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     start = time.perf_counter()
     model.train()
