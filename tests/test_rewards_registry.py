@@ -5,6 +5,8 @@ import pytest
 import torch
 from hypothesis import given
 
+from sandbox.model.model import ModelConfig, TinyLlama
+from sandbox.model.policy import TinyPolicy
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import (
     AGGREGATIONS,
@@ -24,6 +26,9 @@ from sandbox.testing.strategies import rollouts_batches
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2)
+torch.manual_seed(0)
+SCORING_POLICY = TinyPolicy(TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64)))
+"""An untrained one-layer policy for sources that score with a model (any weights will do)."""
 REQUIRED = (
     "outcome-grpo",
     "dr-grpo",
@@ -93,7 +98,7 @@ def test_unknown_names_raise_config_errors():
 
 @given(rollouts_batches(TASK))
 def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rollouts):
-    ctx = RewardContext(task=TASK, max_new_tokens=24)
+    ctx = RewardContext(task=TASK, max_new_tokens=24, policy=SCORING_POLICY)  # model-scored sources (DRO) read the policy
     for variant in VARIANTS.values():
         rewards = compute_token_rewards(variant, rollouts, ctx)
         assert (rewards[~rollouts.response_mask] == 0).all()
