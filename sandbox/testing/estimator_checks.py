@@ -66,7 +66,7 @@ import torch
 from hypothesis import strategies as st
 
 from sandbox.testing.invariants import InvariantError, render_rows, run_property
-from sandbox.testing.strategies import EstimatorBatch, batch_permutations, estimator_batches
+from sandbox.testing.strategies import EstimatorBatch, estimator_batches
 from sandbox.testing.trees import TREE_EXTRAS, TreeLayout, tree_layouts
 from toy_envs.base import check
 
@@ -110,28 +110,29 @@ class EstimatorCase(NamedTuple):
 
 @st.composite
 def estimator_cases(draw, with_trees: bool, max_groups: int = 4, max_group_size: int = 5) -> EstimatorCase:
-    """A batch from ``estimator_batches`` plus what every invariant needs."""
+    """A batch from ``estimator_batches`` plus what every invariant needs (drawn from one seed, so
+    that hypothesis spends its shrinking on the batch)."""
     batch = draw(estimator_batches(max_groups=max_groups, max_group_size=max_group_size))
     n_rows, width = batch.rewards.shape
     trees = draw(tree_layouts(batch.group)) if with_trees else None
-    groups = sorted(set(batch.group.tolist()))
-    new_ids = draw(st.lists(st.integers(-(10**6), 10**6), min_size=len(groups), max_size=len(groups), unique=True))
-    tree_ids = sorted(set(trees.tree.tolist())) if trees is not None else []
-    new_tree = draw(st.lists(st.integers(0, 10**6), min_size=len(tree_ids), max_size=len(tree_ids), unique=True))
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    groups = sorted(set(batch.group.tolist()))
+    tree_ids = sorted(set(trees.tree.tolist())) if trees is not None else []
+    order = list(range(n_rows))
+    rng.shuffle(order)
     return EstimatorCase(
         batch=batch,
         trees=trees,
-        order=draw(batch_permutations(n_rows)),
-        new_group_ids=dict(zip(groups, new_ids)),
-        new_tree_ids=dict(zip(tree_ids, new_tree)),
+        order=torch.tensor(order),
+        new_group_ids=dict(zip(groups, rng.sample(range(-(10**6), 10**6), len(groups)))),
+        new_tree_ids=dict(zip(tree_ids, rng.sample(range(10**6), len(tree_ids)))),
         off_mask_rewards=torch.tensor([[rng.choice((-3.0, -1.0, 0.5, 1.0, 2.5)) for _ in range(width)] for _ in range(n_rows)]),
-        chosen_group=draw(st.sampled_from(groups)),
-        equal_value=draw(st.sampled_from(EQUAL_VALUES)),
+        chosen_group=rng.choice(groups),
+        equal_value=rng.choice(EQUAL_VALUES),
         levels=torch.tensor([rng.randint(-4, 4) / 4 for _ in range(n_rows)]),
-        shift=draw(st.sampled_from(SHIFTS)),
-        twin_row=draw(st.integers(0, n_rows - 1)),
-        delta=draw(st.sampled_from(DELTAS)),
+        shift=rng.choice(SHIFTS),
+        twin_row=rng.randrange(n_rows),
+        delta=rng.choice(DELTAS),
     )
 
 
@@ -382,12 +383,14 @@ def check_advantage_estimator(
     max_group_size: int = 5,
     max_examples: int | None = None,
     derandomize: bool | None = None,
+    shrink: bool = True,
 ) -> None:
     """Property-test ``fn`` as an advantage estimator of ``kind`` (see the module docstring).
 
     ``options`` are passed to every call as keyword arguments; ``extras`` names tree keys among
     ``TREE_EXTRAS`` to pass as well; ``oracle`` is an optional reference implementation.
-    ``max_examples``/``derandomize`` override the active hypothesis profile. Raises
+    ``max_examples``/``derandomize`` override the active hypothesis profile; ``shrink=False``
+    skips shrinking (faster, larger counterexample). Raises
     ``InvariantError`` (an ``AssertionError``) with the shrunk counterexample, ``ConfigError``
     for a bad argument."""
     check(kind in KINDS, "kind", f"one of {KINDS}", kind)
@@ -413,4 +416,4 @@ def check_advantage_estimator(
         if oracle is not None:
             check_oracle(est, oracle, case, adv)
 
-    run_property(estimator_cases(bool(extras), max_groups, max_group_size), body, max_examples, derandomize)
+    run_property(estimator_cases(bool(extras), max_groups, max_group_size), body, max_examples, derandomize, shrink)

@@ -213,14 +213,16 @@ def check_filter(
     max_group_size: int = 5,
     max_examples: int | None = None,
     derandomize: bool | None = None,
+    shrink: bool = True,
 ) -> None:
     """Property-test ``fn`` as a filter of ``kind`` (see the module docstring).
 
     ``task`` defines the rollouts (default: 2-step arithmetic chains); ``ctx`` is passed to the
     filter (default ``RewardContext(task=task)``); ``params`` are keyword arguments for every
     call; ``metric`` is what a ``variance`` filter looks at. ``max_examples``/``derandomize``
-    override the active hypothesis profile. Raises ``InvariantError`` (an ``AssertionError``)
-    with the shrunk counterexample, ``ConfigError`` for a bad argument."""
+    override the active hypothesis profile; ``shrink=False`` skips shrinking (faster, larger
+    counterexample). Raises ``InvariantError`` (an ``AssertionError``) with the shrunk
+    counterexample, ``ConfigError`` for a bad argument."""
     check(kind in KINDS, "kind", f"one of {KINDS}", kind)
     check(metric in METRICS, "metric", f"one of {METRICS}", metric)
     task = task if task is not None else (ctx.task if ctx is not None else make_task("arithmetic", n_steps=2))
@@ -236,4 +238,4 @@ def check_filter(
         if kind == "variance":
             check_variance(fut, case, keep, metric)
 
-    run_property(filter_cases(task, max_groups, max_group_size), body, max_examples, derandomize)
+    run_property(filter_cases(task, max_groups, max_group_size), body, max_examples, derandomize, shrink)

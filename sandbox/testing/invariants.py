@@ -7,6 +7,10 @@ names the invariant, says what it demands and shows the counterexample as a smal
 hypothesis shrinks a failing example and re-raises the error of the *shrunk* run, the error a
 user sees carries the smallest counterexample hypothesis found; ``error.example`` holds it as
 data (tensors) for further inspection or plotting.
+
+Shrinking costs time: hypothesis re-runs the property a few hundred to a few thousand times
+(seconds, up to a minute for a slow piece). ``shrink=False`` skips it and reports the first
+failing example as drawn (larger, found as fast as the property runs).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import FlakyFailure
 
 
 class InvariantError(AssertionError):
@@ -30,10 +35,13 @@ class InvariantError(AssertionError):
         super().__init__(f"invariant {invariant!r} failed: {demand}\n{detail}")
 
 
-def kit_settings(max_examples: int | None, derandomize: bool | None) -> settings:
-    """The active hypothesis profile with the kit's overrides: no deadline, no database, shrinking
-    on, one bug reported (so the error is an ``InvariantError``, not an exception group)."""
+def kit_settings(max_examples: int | None, derandomize: bool | None, shrink: bool = True) -> settings:
+    """The active hypothesis profile with the kit's overrides: no deadline, no database, one bug
+    reported (so the error is an ``InvariantError``, not an exception group), no "explain" phase
+    (the error explains itself), and the shrink phase only when ``shrink``."""
+    skipped = {Phase.explain} | (set() if shrink else {Phase.shrink})
     overrides: dict[str, Any] = {
+        "phases": [phase for phase in Phase if phase not in skipped],
         "deadline": None,
         "database": None,
         "report_multiple_bugs": False,
@@ -52,15 +60,35 @@ def kit_settings(max_examples: int | None, derandomize: bool | None) -> settings
     return settings(settings.default, **overrides)
 
 
-def run_property(strategy, body: Callable[[Any], None], max_examples: int | None, derandomize: bool | None) -> None:
-    """Run ``body`` on examples of ``strategy`` under ``kit_settings``; re-raise the shrunk failure."""
+def run_property(
+    strategy, body: Callable[[Any], None], max_examples: int | None, derandomize: bool | None, shrink: bool = True
+) -> None:
+    """Run ``body`` on examples of ``strategy`` under ``kit_settings``; re-raise the (shrunk) failure."""
 
-    @kit_settings(max_examples, derandomize)
+    @kit_settings(max_examples, derandomize, shrink)
     @given(strategy)
     def property_(case):
         body(case)
 
-    property_()
+    try:
+        property_()
+    except FlakyFailure as flaky:
+        raise first_invariant_error(flaky) from flaky
+
+
+def first_invariant_error(group: BaseExceptionGroup) -> BaseException:
+    """The first ``InvariantError`` in a (nested) exception group, else the group itself.
+
+    Hypothesis reports a failure that does not recur on replay (a piece that is not
+    deterministic) as a ``FlakyFailure`` group; the kit raises the invariant's error instead."""
+    for error in group.exceptions:
+        if isinstance(error, InvariantError):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = first_invariant_error(error)
+            if isinstance(found, InvariantError):
+                return found
+    return group
 
 
 def fmt(value: float) -> str:

@@ -154,14 +154,16 @@ def check_reward_source(
     max_group_size: int = 5,
     max_examples: int | None = None,
     derandomize: bool | None = None,
+    shrink: bool = True,
 ) -> None:
     """Property-test ``fn`` as a reward source (see the module docstring).
 
     ``task`` defines the rollouts (default: 2-step arithmetic chains); ``ctx`` is passed to the
     source (default ``RewardContext(task=task)``; put models a source needs in it); ``params``
     are keyword arguments for every call. ``max_examples``/``derandomize`` override the active
-    hypothesis profile. Raises ``InvariantError`` (an ``AssertionError``) with the shrunk
-    counterexample, ``ConfigError`` for a bad argument."""
+    hypothesis profile; ``shrink=False`` skips shrinking (faster, larger counterexample). Raises
+    ``InvariantError`` (an ``AssertionError``) with the shrunk counterexample, ``ConfigError``
+    for a bad argument."""
     check(placement in PLACEMENTS, "placement", f"one of {PLACEMENTS}", placement)
     check(locality in LOCALITIES, "locality", f"one of {LOCALITIES}", locality)
     task = task if task is not None else (ctx.task if ctx is not None else make_task("arithmetic", n_steps=2))
@@ -172,4 +174,4 @@ def check_reward_source(
         check_values(sut, case.rollouts, rewards, placement)
         check_consistency(sut, case, rewards, locality)
 
-    run_property(source_cases(task, max_groups, max_group_size), body, max_examples, derandomize)
+    run_property(source_cases(task, max_groups, max_group_size), body, max_examples, derandomize, shrink)
