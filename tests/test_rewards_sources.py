@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.rewards.base import RewardContext
+from sandbox.rewards.brier import brier
 from sandbox.rewards.format_rubric import format_rubric
 from sandbox.rewards.incorrect_label import gold_answer_content, incorrect_label, wrong_label
 from sandbox.rewards.outcome import outcome
@@ -22,6 +23,7 @@ LAST_TOKEN_SOURCES = [
     (overlong, {}),
     (random_reward, {}),
     (incorrect_label, {}),
+    (brier, {}),
 ]
 
 

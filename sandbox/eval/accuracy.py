@@ -3,13 +3,15 @@
     accuracy = (1/N) Σ_i 1[answer_i correct]        (greedy, N held-out problems)
 
 Also reported: the fraction of responses whose parse status is ``ok``, whose every step is
-valid, and that were truncated.
+valid, and that were truncated; for a task with ``confidence_line`` set, the calibration of the
+stated confidences (``calib/*``, ``sandbox.eval.calibration``).
 """
 
 from __future__ import annotations
 
 import torch
 
+from sandbox.eval.calibration import calibration_metrics
 from sandbox.model.sampler import SamplingConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_keys
@@ -54,8 +56,11 @@ def evaluate_accuracy(model, task, tokenizer: CharTokenizer, n_problems: int = 2
     texts = greedy_responses(model, task, problems, tokenizer, budget)
     verdicts = [task.score(p, t) for p, t in zip(problems, texts)]
     n = len(verdicts)
-    return {
+    out = {
         "eval/accuracy": sum(v.correct for v in verdicts) / n,
         "eval/parse_ok": sum(v.parse_status == "ok" for v in verdicts) / n,
         "eval/all_steps_valid": sum(v.first_error is None for v in verdicts) / n,
     }
+    if getattr(task, "confidence_line", False):
+        out.update(calibration_metrics(texts, [v.correct for v in verdicts]))
+    return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from sandbox.rewards.base import FilterResult, RewardContext
+from sandbox.rewards.brier import brier
 from sandbox.rewards.dr_grpo import dr_grpo
 from sandbox.rewards.dro_length import dro_length
 from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
@@ -50,6 +51,7 @@ SOURCES = {
     "overlong": overlong,
     "random_reward": random_reward,
     "incorrect_label": incorrect_label,
+    "brier": brier,
     "dro_r3": dro_r3,
     "dro_length": dro_length,
     "rubric_dense": rubric_dense,
@@ -240,6 +242,12 @@ VARIANTS = {
             name="rubric-dense",
             description="DRO R3 + the hackable format rubric as a dense reward term, GRPO; no verifier",
             sources=(("dro_r3", 1.0, {}), ("rubric_dense", 1.0, {})),
+            estimator="grpo",
+        ),
+        Variant(
+            name="brier",
+            description="RLCR: 1[correct] − (q − 1[correct])² for the stated confidence q, GRPO (confidence-line tasks)",
+            sources=(("brier", 1.0, {}),),
             estimator="grpo",
         ),
         Variant(
