@@ -198,7 +198,7 @@ def check_variance(fut: FilterUnderTest, case: FilterCase, keep: torch.Tensor, m
             fail("zero variance rejected",
                  f"a group is kept iff its {metric} varies: zero-variance groups of any size (1 and 2 rows too) are dropped",
                  f"group {g} ({len(rows)} rows) is {what} {metric} is {'constant' if not varies else 'not constant'}",
-                 rollouts, rewards, {metric: values, "keep": keep})
+                 rollouts, rewards, {"keep": keep})
 
 
 def check_filter(
