@@ -14,8 +14,10 @@ answer line; in a task's long-answer mode it lists every intermediate result):
 Weighting: a softmax of σ/τ is non-negative, sums to 1, grows strictly with σ and leaves a
 token whose ℓ is the same in every rollout (σ = 0) the smallest weight. τ (``temperature``,
 in nats) sets how peaked it is: τ → ∞ is the plain mean log-likelihood of the reference,
-τ → 0 puts all weight on the most reasoning-sensitive token. The default τ = 1 nat is below
-the order of the σ a reasoning-sensitive digit has here (several nats; tutorial 05 shows them).
+τ → 0 puts all weight on the most reasoning-sensitive token. Default τ = 1 nat: here the ones
+digits of the intermediates have σ of several nats and the format tokens (``#``, ``,``, newline)
+σ ≈ 0 (tutorial 05), so those digits take nearly all the weight, shared among tokens whose σ are
+within a nat of each other.
 
 π is a config choice (``scorer``): ``"policy"`` scores with the policy being trained (the
 paper's self-contained setup; the trainer passes it as ``ctx.policy``), ``"reference"`` with
@@ -25,12 +27,14 @@ the policy into it every N steps). Scoring is a no-grad pass at temperature 1.
 
 Placement: R3_i is one number per rollout -- a judgement of the whole reasoning -- so it sits on
 the row's last response token like an outcome reward, and a group-relative estimator (GRPO)
-turns it into advantages broadcast to every token. (Spreading it over every token would make
-a row's summed reward grow with its length.) The source never reads the task's verdict: it
+turns it into advantages broadcast to every token. (DESIGN.md lists R3 among the per-token
+sources; spreading it over every token would make a row's summed reward grow with its length,
+so it is one sequence-level reward instead.) The source never reads the task's verdict: it
 needs the gold solution's answer line, the task's segmentation and the scorer -- no verifier.
 
-Cut down from the paper: the reference is one short answer line, not a long-form outcome; the
-paper's R3 is used with GRPO there too. "Direct Reasoning Optimization: LLMs Can Reward And
+Cut down from the paper: the reference is one short answer line, not a long-form outcome, and
+the weighting w(σ) is this module's softmax(σ/τ), not a reproduction of the paper's exact form;
+R3 drives GRPO as in the paper. "Direct Reasoning Optimization: LLMs Can Reward And
 Refine Their Own Reasoning for Open-Ended Tasks" (Xu, Chakraborty, Sharma, Nunes, Kıcıman, Lu,
 Chandra, 2025, arXiv 2506.13351).
 """
@@ -133,6 +137,17 @@ def weighted_reflection(ell: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     return (weights.double() * ell.double()).sum(-1).float()
 
 
+def first_row_of_each_group(groups: list[int]) -> list[int]:
+    """The index of each group's first row, in row order."""
+    seen: set[int] = set()
+    firsts = []
+    for row, g in enumerate(groups):
+        if g not in seen:
+            seen.add(g)
+            firsts.append(row)
+    return firsts
+
+
 @dataclass
 class Reflection:
     """Everything R3 computes for one batch of rollouts (the notebook and the query filter read it)."""
@@ -158,7 +173,7 @@ def reflect(rollouts: Rollouts, task, model, temperature: float = 1.0, masked: b
     prompts = [task.prompt(p) for p in rollouts.problems]
     references = [reference_answer(task, p) for p in rollouts.problems]
     reasonings = [reasoning_of(task, text) for text in rollouts.texts]
-    firsts = sorted({g: b for b, g in reversed(list(enumerate(rollouts.group.tolist())))}.values())
+    firsts = first_row_of_each_group(rollouts.group.tolist())
     if masked:
         prompts += [prompts[b] for b in firsts]
         reasonings += [""] * len(firsts)
