@@ -1,7 +1,8 @@
 """The RL loop: one trainer for every reward variant.
 
     for step s:
-        problems  ← the next P train problems of the stream
+        problems  ← the next P train problems of the stream, skipping those the variant's
+                    problem filter excluded (it screens the stream's next window when reached)
         rollouts  ← G samples of each (keyed by seed, s, problem, rollout), scored by the task
         r [B,T]   ← Σ_k w_k · source_k(rollouts)            (the variant's reward sources)
         keep [B]  ← ∧ filters(rollouts, r)                  (rejected rows removed here)
