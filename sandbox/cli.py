@@ -8,6 +8,9 @@
     reward-sandbox eval --checkpoint DIR --task arithmetic [--task-* flags]
     reward-sandbox bench sampler                 our sampler vs transformers generate()
     reward-sandbox bench learn                   time for SFT + RL to reach 95% on 4-step chains
+    reward-sandbox prm train --train-labels mc-hard --out DIR    train a PRM on chosen step labels
+    reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
+    reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
 one message naming the field before any compute.
@@ -118,6 +121,7 @@ def cmd_eval(argv: list[str]) -> int:
 def cmd_bench(argv: list[str]) -> int:
     from sandbox.bench.learn import LearnBenchConfig, format_learn_bench, run_learn_bench
     from sandbox.bench.sampler import SamplerBenchConfig, format_sampler_bench, run_sampler_bench
+    from sandbox.bench.tree import TreeBenchConfig, format_tree_bench, run_tree_bench
 
     parser = argparse.ArgumentParser(prog="reward-sandbox bench", description="Benchmarks (ratios measured side by side).")
     sub = parser.add_subparsers(dest="which", required=True)
@@ -127,8 +131,15 @@ def cmd_bench(argv: list[str]) -> int:
     learn = sub.add_parser("learn", help="Wall-clock time of SFT + RL to a greedy accuracy target, per variant.")
     add_dataclass_args(learn, LearnBenchConfig)
     learn.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    tree = sub.add_parser("tree", help="Tree sampling vs independent sampling: generated/prefill tokens and time per leaf.")
+    add_dataclass_args(tree, TreeBenchConfig)
+    tree.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     args = parser.parse_args(argv)
-    if args.which == "learn":
+    if args.which == "tree":
+        cfg = dataclass_from_args(TreeBenchConfig, args)
+        results = run_tree_bench(cfg)
+        print(format_tree_bench(results, cfg))
+    elif args.which == "learn":
         cfg = dataclass_from_args(LearnBenchConfig, args)
         results = run_learn_bench(cfg)
         print(format_learn_bench(results, cfg))
@@ -223,8 +234,9 @@ def cmd_train(argv: list[str]) -> int:
     from dataclasses import asdict
 
     from sandbox.model.policy import TinyPolicy
+    from sandbox.train.distributed import barrier, current_world
     from sandbox.train.rl import RLConfig, Trainer
-    from sandbox.train.run_dir import RunDir
+    from sandbox.train.run_dir import RunDir, load_newest_checkpoint
 
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--init", default=RLConfig.init)
@@ -245,18 +257,26 @@ def cmd_train(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cfg = dataclass_from_args(RLConfig, args)
     task = _task_from(args, task_name)
-    if args.run_dir.exists() and any(args.run_dir.iterdir()) and not args.resume:
+    # several processes (torchrun -m sandbox.train): rank 0 alone owns the run directory
+    world = current_world()
+    writer = world.rank == 0
+    if writer and args.run_dir.exists() and any(args.run_dir.iterdir()) and not args.resume:
         raise ConfigError(f"run_dir={str(args.run_dir)!r} is not allowed: it exists (runs are never overwritten; use --resume)")
     torch.set_num_threads(max(1, args.threads))
     model, _, _ = _load_init(cfg.init)
     policy = TinyPolicy(model)
     reference = TinyPolicy(copy.deepcopy(model).eval())
     config = {"task": task_name, "task_fields": _fields(task), "rl": asdict(cfg)}
-    run = RunDir(args.run_dir, config, resume=args.resume)
+    if not writer:
+        cfg.progress = False
+    run = RunDir(args.run_dir, config, resume=args.resume) if writer else None
     trainer = Trainer(cfg, task, policy, run, reference)
     if args.resume:
-        print(f"resuming {args.run_dir} at step {run.resume(trainer)}")
-    else:
+        barrier(world)
+        step = run.resume(trainer) if writer else load_newest_checkpoint(args.run_dir, trainer)
+        if writer:
+            print(f"resuming {args.run_dir} at step {step}")
+    elif writer:
         before = trainer.evaluate()
         run.log({"step": -1, **before})
     try:
@@ -264,7 +284,10 @@ def cmd_train(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        run.close()
+        if run is not None:
+            run.close()
+    if not writer:
+        return 0
     history = run.metrics()
     first = next((m for m in history if "eval/accuracy" in m), None)
     last = next((m for m in reversed(history) if "eval/accuracy" in m), None)
@@ -274,6 +297,46 @@ def cmd_train(argv: list[str]) -> int:
             if key in first and key in last:
                 print(f"{key:<16} {first[key]:>8.3f} {last[key]:>8.3f}")
     print(f"run directory: {args.run_dir}")
+    return 0
+
+
+def cmd_prm(argv: list[str]) -> int:
+    from sandbox.eval.prm_table import PRMTableConfig, format_prm_table, run_prm_table
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.prm.discriminative import save_scorer
+    from sandbox.train.prm_train import PRMTrainConfig, train_prm
+    from sandbox.train.warmstart import PRESETS, load_warmstart
+
+    parser = argparse.ArgumentParser(prog="reward-sandbox prm", description="Process reward models: train one, or run the toy ProcessBench.")
+    sub = parser.add_subparsers(dest="which", required=True)
+    train = sub.add_parser("train", help="Train a PRM (or ORM) on policy samples with a chosen label source; save it.")
+    train.add_argument("--init", default="tiny", choices=sorted(PRESETS), help="Warm start: the policy and the PRM's backbone.")
+    train.add_argument("--out", type=Path, required=True, help="New PRM checkpoint directory (usable as RLConfig.prm).")
+    add_dataclass_args(train, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
+    bench = sub.add_parser("bench", help="Label agreement with the oracle and the toy ProcessBench table (F1 per scorer and label budget).")
+    add_dataclass_args(bench, PRMTableConfig, title="processbench")
+    add_dataclass_args(bench, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
+    bench.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    for p in (train, bench):
+        p.add_argument("--threads", type=int, default=1, help="torch threads.")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    train_cfg = dataclass_from_args(PRMTrainConfig, args, prefix="train_")
+    if args.which == "train":
+        if args.out.exists():
+            raise ConfigError(f"out={str(args.out)!r} is not allowed: it already exists (checkpoints are never overwritten)")
+        model, task, state = load_warmstart(args.init)
+        scorer, info = train_prm(TinyPolicy(model), task, train_cfg)
+        save_scorer(args.out, scorer, {"init": args.init, "task": state["task"], "task_fields": state["task_fields"], **info})
+        print(json.dumps(info, indent=2))
+        print(f"PRM checkpoint: {args.out}  (reward-sandbox train --variant prm-mc --prm {args.out} ...)")
+        return 0
+    cfg = dataclass_from_args(PRMTableConfig, args)
+    results = run_prm_table(cfg, train_cfg)
+    print(format_prm_table(results))
+    print(f"({results['seconds']:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
@@ -287,7 +350,7 @@ def cmd_variants(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "variants": cmd_variants, "sft": cmd_sft, "warmstart": cmd_warmstart, "eval": cmd_eval, "bench": cmd_bench}
+COMMANDS = {"prm": cmd_prm, "demo": cmd_demo, "train": cmd_train, "variants": cmd_variants, "sft": cmd_sft, "warmstart": cmd_warmstart, "eval": cmd_eval, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,15 +48,30 @@ class LossConfig:
         check(self.length_norm >= 1, "length_norm", ">= 1", self.length_norm)
 
 
-def aggregate(values: torch.Tensor, mask: torch.Tensor, how: str, length_norm: int) -> torch.Tensor:
+def aggregate(
+    values: torch.Tensor, mask: torch.Tensor, how: str, length_norm: int, denominators: tuple[float, float] | None = None
+) -> torch.Tensor:
+    """The aggregated loss. ``denominators`` = (tokens, rows) of the whole minibatch when these
+    rows are one process's share of it (``sandbox.train.distributed``): the per-process losses
+    then sum to the single-process loss."""
     mask = mask.float()
-    if how == "token-mean":
+    if denominators is not None:
+        tokens, rows = denominators
+        per_row = (values * mask).sum(-1)
+        if how == "token-mean":
+            return per_row.sum() / max(tokens, 1.0)
+        if how == "seq-mean-token-mean":
+            return (per_row / mask.sum(-1).clamp(min=1)).sum() / rows
+        if how == "seq-mean-token-sum-norm":
+            return (per_row / length_norm).sum() / rows
+    elif how == "token-mean":
         return (values * mask).sum() / mask.sum().clamp(min=1)
-    per_row = (values * mask).sum(-1)
-    if how == "seq-mean-token-mean":
-        return (per_row / mask.sum(-1).clamp(min=1)).mean()
-    if how == "seq-mean-token-sum-norm":
-        return (per_row / length_norm).mean()
+    else:
+        per_row = (values * mask).sum(-1)
+        if how == "seq-mean-token-mean":
+            return (per_row / mask.sum(-1).clamp(min=1)).mean()
+        if how == "seq-mean-token-sum-norm":
+            return (per_row / length_norm).mean()
     raise ValueError(f"aggregation={how!r} is not allowed: one of {AGGREGATIONS}")
 
 
@@ -67,8 +82,10 @@ def policy_loss(
     mask: torch.Tensor,
     cfg: LossConfig,
     ref_logp: torch.Tensor | None = None,
+    denominators: tuple[float, float] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The scalar loss and its diagnostics; all inputs [B, T], ``mask`` marks response tokens."""
+    """The scalar loss and its diagnostics; all inputs [B, T], ``mask`` marks response tokens;
+    ``denominators`` as in ``aggregate`` (several processes share the minibatch)."""
     log_ratio = (new_logp - old_logp) * mask
     ratio = log_ratio.exp()
     unclipped = -advantages * ratio
@@ -82,7 +99,7 @@ def policy_loss(
         kl = delta.exp() - delta - 1
         token_loss = token_loss + cfg.kl_coef * kl
         metrics["loss/kl_ref"] = aggregate(kl.detach(), mask, "token-mean", cfg.length_norm).item()
-    loss = aggregate(token_loss, mask, cfg.aggregation, cfg.length_norm)
+    loss = aggregate(token_loss, mask, cfg.aggregation, cfg.length_norm, denominators)
     with torch.no_grad():
         n = mask.float().sum().clamp(min=1)
         metrics["loss/clip_fraction"] = ((clipped > unclipped).float() * mask).sum().item() / n.item()

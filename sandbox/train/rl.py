@@ -40,6 +40,7 @@ from sandbox.rewards.registry import (
 )
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.distributed import all_reduce_gradients, current_world, gather_lists, sum_scalars
 from sandbox.train.policy_loss import LossConfig, policy_loss
 from sandbox.train.run_dir import RunDir
 from toy_envs.base import check
@@ -160,6 +161,16 @@ def refill_draw_size(problems_per_step: int, missing: int, drawn: int, survived:
     return min(problems_per_step, math.ceil(missing / keep_rate))
 
 
+def first_row_values(rollouts: Rollouts, token_rewards: torch.Tensor) -> list[tuple]:
+    """Per row: (summed reward, correct, parsed ok, truncated, response length) -- what the
+    rollout/* metrics average, gathered from every process before averaging."""
+    seq = sequence_rewards(token_rewards, rollouts.response_mask).tolist()
+    return [
+        (r, float(v.correct), v.parse_status == "ok", bool(t), int(n))
+        for r, v, t, n in zip(seq, rollouts.verdicts, rollouts.truncated.tolist(), rollouts.response_lens.tolist())
+    ]
+
+
 def deterministic(metrics: dict) -> dict:
     """The metrics that must repeat exactly for the same seed and thread count."""
     return {k: v for k, v in metrics.items() if not k.startswith(TIMING_METRICS)}
@@ -184,6 +195,9 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas()
         )
+        self.world = current_world()
+        """This process among the data-parallel ones (``sandbox.train.distributed``); one by default."""
+        check(cfg.problems_per_step >= self.world.size, "problems_per_step", f">= the number of processes ({self.world.size})", cfg.problems_per_step)
         self.step = 0
         self.next_problem = 0
         self.history: list[dict] = []
@@ -210,35 +224,40 @@ class Trainer:
                 )
             n = refill_draw_size(P, P - kept_groups, drawn_groups, survived_groups)
             indices = self.draw_problems(n, ctx)
+            local = self.world.shard(indices)  # whole groups per process (all of them with one)
             drawn_groups += n
             stats["draws"] += 1
-            t0 = time.perf_counter()
-            rollouts = sample_rollouts(
-                self.variant, self.policy, self.task, indices, cfg.group_size, self.sampling, cfg.seed, self.step
-            )
-            t1 = time.perf_counter()
-            rewards = compute_token_rewards(self.variant, rollouts, ctx)
-            result = apply_filters(self.variant, rollouts, rewards, ctx)
-            stats["sample_s"] += t1 - t0
-            stats["reward_s"] += time.perf_counter() - t1
-            # a sampler that shares work between rows (trees) says what it decoded per row
-            stats["tokens"] += int(rollouts.extras.get("generated_tokens", rollouts.response_lens).sum().round())
-            sampled_rows += len(rollouts)
-            stats.setdefault("first_draw", (rollouts, rewards))  # the on-policy batch the rollout/* metrics describe
-            stats.setdefault("source_metrics", dict(ctx.extras.get("metrics", {})))  # e.g. prm/mean_score
-            for info in result.info.values():
-                for value, count in info.get("collapsed", {}).items():
-                    collapsed[value] = collapsed.get(value, 0) + count
-            keep = result.keep
-            # the sampler keeps a group's rows adjacent, so consecutive-unique lists kept groups in order
-            groups = rollouts.group[keep].unique_consecutive().tolist()
-            survived_groups += len(groups)
-            groups = groups[: P - kept_groups]
-            keep = keep & torch.isin(rollouts.group, torch.tensor(groups, dtype=rollouts.group.dtype))
+            survivors: list[int] = []
+            if local:
+                t0 = time.perf_counter()
+                rollouts = sample_rollouts(
+                    self.variant, self.policy, self.task, local, cfg.group_size, self.sampling, cfg.seed, self.step
+                )
+                t1 = time.perf_counter()
+                rewards = compute_token_rewards(self.variant, rollouts, ctx)
+                result = apply_filters(self.variant, rollouts, rewards, ctx)
+                stats["sample_s"] += t1 - t0
+                stats["reward_s"] += time.perf_counter() - t1
+                # a sampler that shares work between rows (trees) says what it decoded per row
+                stats["tokens"] += int(rollouts.extras.get("generated_tokens", rollouts.response_lens).sum().round())
+                sampled_rows += len(rollouts)
+                stats.setdefault("first_draw", (rollouts, rewards))  # the on-policy batch the rollout/* metrics describe
+                stats.setdefault("source_metrics", dict(ctx.extras.get("metrics", {})))  # e.g. prm/mean_score
+                for info in result.info.values():
+                    for value, count in info.get("collapsed", {}).items():
+                        collapsed[value] = collapsed.get(value, 0) + count
+                # the sampler keeps a group's rows adjacent, so consecutive-unique lists kept groups in order
+                survivors = rollouts.group[result.keep].unique_consecutive().tolist()
+            # every process takes the first groups of all processes' survivors, in problem order
+            survivors = sorted(gather_lists(self.world, survivors)) if self.world.active else survivors
+            survived_groups += len(survivors)
+            groups = survivors[: P - kept_groups]
             kept_groups += len(groups)
-            if keep.any():
-                kept_parts.append(rollouts.select(keep))
-                reward_parts.append(rewards[keep][:, : kept_parts[-1].tokens.shape[1]])
+            if local:
+                keep = result.keep & torch.isin(rollouts.group, torch.tensor(groups, dtype=rollouts.group.dtype))
+                if keep.any():
+                    kept_parts.append(rollouts.select(keep))
+                    reward_parts.append(rewards[keep][:, : kept_parts[-1].tokens.shape[1]])
             if not self.variant.refill:
                 break
         stats["sampled_rows"] = sampled_rows
@@ -280,45 +299,83 @@ class Trainer:
         self.problem_filter_log["problem_filter/excluded_total"] = len(self.excluded)
         self.problem_filter_log["time/problem_filter_s"] = time.perf_counter() - t0
 
-    def update(self, rollouts: Rollouts, advantages: torch.Tensor) -> dict:
-        """PPO epochs over minibatches of the kept rows; returns mean loss diagnostics."""
+    def minibatches(self, rollouts: Rollouts | None, epoch: int) -> list[tuple[torch.Tensor, tuple | None]]:
+        """Per minibatch: this process's rows of it, and the minibatch's (tokens, rows) when
+        several processes share it (``None`` with one process: plain local aggregation).
+
+        The keyed permutation runs over all kept rows; with several processes those are ordered
+        by (problem, rollout), which is the single process's order for samplers that emit rows
+        so (the group sampler does)."""
+        cfg = self.cfg
+        gen = torch.Generator().manual_seed(row_key(cfg.seed, "minibatch", self.step, epoch))
+        if not self.world.active:
+            order = torch.randperm(len(rollouts), generator=gen)
+            return [(rows, None) for rows in order.chunk(min(cfg.minibatches, len(rollouts)))]
+        local = {} if rollouts is None else {
+            key: i for i, key in enumerate(zip(rollouts.problem_index.tolist(), rollouts.rollout_index.tolist()))
+        }
+        lengths = [] if rollouts is None else rollouts.response_mask.sum(-1).tolist()
+        table = sorted(gather_lists(self.world, list(zip(local, lengths))))
+        order = torch.randperm(len(table), generator=gen)
+        plan = []
+        for chunk in order.chunk(min(cfg.minibatches, len(table))):
+            chunk = chunk.tolist()
+            mine = [local[table[i][0]] for i in chunk if table[i][0] in local]
+            plan.append((torch.tensor(mine, dtype=torch.long), (float(sum(table[i][1] for i in chunk)), float(len(chunk)))))
+        return plan
+
+    def update(self, rollouts: Rollouts | None, advantages: torch.Tensor | None) -> dict:
+        """PPO epochs over minibatches of the kept rows; returns mean loss diagnostics (averaged
+        over processes). ``rollouts`` is ``None`` on a process that kept no rows this step."""
         cfg, module = self.cfg, self.policy.module
         module.train()
         ref_logp = None
-        if self.loss_cfg.kl_coef > 0:
+        if self.loss_cfg.kl_coef > 0 and rollouts is not None:
             with torch.no_grad():
                 ref_logp = token_logprobs(self.reference.logits(rollouts.tokens), rollouts.tokens, cfg.temperature)
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
         n_updates = 0
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr_at(self.step)
         for epoch in range(cfg.ppo_epochs):
-            gen = torch.Generator().manual_seed(row_key(cfg.seed, "minibatch", self.step, epoch))
-            order = torch.randperm(len(rollouts), generator=gen)
-            for rows in order.chunk(min(cfg.minibatches, len(rollouts))):
-                mb = rollouts.select(rows)
-                width = mb.tokens.shape[1]
-                logits = self.policy.logits(mb.tokens)
-                new_logp = token_logprobs(logits, mb.tokens, cfg.temperature)
-                mask = mb.response_mask.float()
-                loss, metrics = policy_loss(
-                    new_logp, mb.logprobs, advantages[rows][:, :width], mask, self.loss_cfg,
-                    None if ref_logp is None else ref_logp[rows][:, :width],
-                )
+            for rows, denominators in self.minibatches(rollouts, epoch):
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                metrics = {}
+                if len(rows):
+                    mb = rollouts.select(rows)
+                    width = mb.tokens.shape[1]
+                    logits = self.policy.logits(mb.tokens)
+                    new_logp = token_logprobs(logits, mb.tokens, cfg.temperature)
+                    mask = mb.response_mask.float()
+                    loss, metrics = policy_loss(
+                        new_logp, mb.logprobs, advantages[rows][:, :width], mask, self.loss_cfg,
+                        None if ref_logp is None else ref_logp[rows][:, :width], denominators,
+                    )
+                    loss.backward()
+                    with torch.no_grad():
+                        logp_all = (logits[:, :-1].float() / cfg.temperature).log_softmax(-1)
+                        entropy = -(logp_all.exp() * logp_all).sum(-1)
+                        metrics["loss/entropy"] = ((entropy * mask[:, 1:]).sum() / mask[:, 1:].sum().clamp(min=1)).item()
+                    metrics["loss/policy"] = loss.item()
+                all_reduce_gradients(self.world, module)
                 grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
                 self.optimizer.step()
-                with torch.no_grad():
-                    logp_all = (logits[:, :-1].float() / cfg.temperature).log_softmax(-1)
-                    entropy = -(logp_all.exp() * logp_all).sum(-1)
-                    metrics["loss/entropy"] = ((entropy * mask[:, 1:]).sum() / mask[:, 1:].sum().clamp(min=1)).item()
-                metrics["loss/policy"] = loss.item()
                 metrics["loss/grad_norm"] = float(grad_norm)
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 n_updates += 1
-        return {k: v / n_updates for k, v in sums.items()}
+        # a process's share of the policy loss counts as 0 in minibatches where it had no rows
+        local = {k: v / (n_updates if k == "loss/policy" else counts[k]) for k, v in sums.items()}
+        if not self.world.active:
+            return local
+        # each process's means, averaged over the processes that had rows (the policy loss of
+        # a shared minibatch is the sum of the processes' shares)
+        merged: dict[str, list[float]] = {}
+        for k, v in gather_lists(self.world, sorted(local.items())):
+            merged.setdefault(k, []).append(v)
+        return {k: sum(v) if k == "loss/policy" else sum(v) / len(v) for k, v in merged.items()}
 
     def evaluate(self) -> dict:
         t0 = time.perf_counter()
@@ -339,37 +396,50 @@ class Trainer:
             self.reference.module.load_state_dict(self.policy.module.state_dict())
         rollouts, rewards, stats = self.collect()
         first, first_rewards = stats.pop("first_draw")
-        seq = sequence_rewards(first_rewards, first.response_mask)
+        # per-row values of the first draw, from every process (row order does not matter below)
+        rows = gather_lists(self.world, first_row_values(first, first_rewards))
+        seq, correct, parse_ok, truncated, length = (torch.tensor(column) for column in zip(*rows))
+        kept_rows, sampled_rows, tokens = sum_scalars(
+            self.world, [0 if rollouts is None else len(rollouts), stats["sampled_rows"], stats["tokens"]]
+        )
         metrics = {
             "step": self.step,
             "rollout/reward_mean": seq.mean().item(),
             "rollout/reward_std": seq.std(unbiased=False).item(),
-            "rollout/accuracy": first.correct.mean().item(),
-            "rollout/parse_ok": sum(v.parse_status == "ok" for v in first.verdicts) / len(first),
-            "rollout/truncated_fraction": first.truncated.float().mean().item(),
-            "rollout/response_len": first.response_lens.float().mean().item(),
-            "rollout/kept_fraction": 0.0 if rollouts is None else len(rollouts) / stats["sampled_rows"],
+            "rollout/accuracy": correct.mean().item(),
+            "rollout/parse_ok": parse_ok.float().mean().item(),
+            "rollout/truncated_fraction": truncated.float().mean().item(),
+            "rollout/response_len": length.float().mean().item(),
+            "rollout/kept_fraction": kept_rows / sampled_rows,
             "rollout/draws": stats["draws"],
-            "rollout/tokens_per_s": stats["tokens"] / max(stats["sample_s"], 1e-9),
-            "rollout/generated_tokens": stats["tokens"],
+            "rollout/tokens_per_s": tokens / max(stats["sample_s"], 1e-9),
+            "rollout/generated_tokens": int(tokens),
             "time/sample_s": stats["sample_s"],
             "time/reward_s": stats["reward_s"],
         }
         metrics.update(stats.pop("source_metrics"))
         metrics.update(self.problem_filter_log)
         self.problem_filter_log = {}
-        for value, count in sorted(stats["collapsed"].items()):
+        collapsed: dict[float, int] = {}
+        for value, count in gather_lists(self.world, list(stats["collapsed"].items())):
+            collapsed[value] = collapsed.get(value, 0) + count
+        for value, count in sorted(collapsed.items()):
             metrics[f"filter/collapsed_to_{value:g}"] = count
-        if rollouts is not None:
+        if kept_rows:
             t0 = time.perf_counter()
-            advantages = compute_advantages(self.variant, rollouts, rewards)
-            metrics["rollout/advantage_abs_mean"] = (
-                (advantages.abs() * rollouts.response_mask).sum() / rollouts.response_mask.sum()
-            ).item()
+            if rollouts is None:  # this process kept no rows; it still joins every collective
+                advantages, abs_sum, token_count = None, 0.0, 0.0
+            else:
+                advantages = compute_advantages(self.variant, rollouts, rewards)
+                abs_sum = float((advantages.abs() * rollouts.response_mask).sum())
+                token_count = float(rollouts.response_mask.sum())
+            abs_sum, token_count = sum_scalars(self.world, [abs_sum, token_count])
+            metrics["rollout/advantage_abs_mean"] = abs_sum / token_count
             metrics.update(self.update(rollouts, advantages))
             metrics["time/update_s"] = time.perf_counter() - t0
         self.step += 1
-        if self.step == self.cfg.steps or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0):
+        evaluate_now = self.step == self.cfg.steps or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0)
+        if evaluate_now and self.world.rank == 0:
             metrics.update(self.evaluate())
         metrics["time/step_s"] = time.perf_counter() - t_start
         return metrics

@@ -76,18 +76,11 @@ class RunDir:
 
     def companion(self, name: str, step: int) -> Path:
         """Where the checkpoint of step ``step`` keeps the extra module ``name`` (a lagged reference)."""
-        return self.path / "checkpoints" / name / f"step-{step:06d}"
+        return companion_path(self.path, name, step)
 
     def resume(self, trainer) -> int:
         """Load the newest checkpoint into ``trainer``; returns the step it continues from."""
-        checkpoints = self.checkpoints()
-        if not checkpoints:
-            raise FileNotFoundError(f"run_dir={str(self.path)!r} has no checkpoint to resume from")
-        model, state = load_checkpoint(checkpoints[-1], optimizer=trainer.optimizer)
-        trainer.policy.module.load_state_dict(model.state_dict())
-        trainer.load_state(state)
-        for name, module in trainer.checkpointed_models().items():
-            module.load_state_dict(load_checkpoint(self.companion(name, trainer.step))[0].state_dict())
+        load_newest_checkpoint(self.path, trainer)
         kept = [m for m in self.metrics() if m["step"] < trainer.step]
         tmp = self.metrics_file.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(m, sort_keys=True) + "\n" for m in kept))
@@ -97,6 +90,26 @@ class RunDir:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def companion_path(run_path: Path, name: str, step: int) -> Path:
+    return Path(run_path) / "checkpoints" / name / f"step-{step:06d}"
+
+
+def load_newest_checkpoint(run_path: str | Path, trainer) -> int:
+    """Load the run's newest checkpoint into ``trainer`` (weights, optimizer, stream position,
+    companion modules) without touching the directory -- what every data-parallel process
+    does on ``--resume``; returns the step it continues from."""
+    root = Path(run_path) / "checkpoints"
+    checkpoints = sorted(root.glob("step-*")) if root.exists() else []
+    if not checkpoints:
+        raise FileNotFoundError(f"run_dir={str(run_path)!r} has no checkpoint to resume from")
+    model, state = load_checkpoint(checkpoints[-1], optimizer=trainer.optimizer)
+    trainer.policy.module.load_state_dict(model.state_dict())
+    trainer.load_state(state)
+    for name, module in trainer.checkpointed_models().items():
+        module.load_state_dict(load_checkpoint(companion_path(run_path, name, trainer.step))[0].state_dict())
+    return trainer.step
 
 
 def _without_steps(config: dict) -> dict:
