@@ -82,14 +82,15 @@ PRESETS: dict[str, Preset] = {
         sft=SFTConfig(steps=600, batch_size=64, lr=3e-3, eval_problems=256, answer_noise=0.6),
     ),
     # Calibration (RLCR): the tiny task with a confidence line after the answer line. It
-    # continues from the `tiny` checkpoint, so SFT only has to teach the new line: q is drawn
-    # uniformly per problem (toy_envs.confidence), so it carries no information for RL to start from.
+    # continues from `tiny-noisy` on clean demonstrations, so SFT teaches the new line while the
+    # model, which computes well, still copies some answers wrong -- errors it could learn to
+    # doubt. q is drawn uniformly per problem (toy_envs.confidence): it tells RL nothing to start from.
     "tiny-calib": Preset(
         task="arithmetic",
         task_fields={"n_steps": 2, "operators": "+-", "start_max": 50, "confidence_line": True},
         model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
-        sft=SFTConfig(steps=60, batch_size=64, lr=1e-3, warmup_steps=5, eval_problems=256),
-        init="tiny",
+        sft=SFTConfig(steps=60, batch_size=64, lr=1e-3, warmup_steps=20, min_lr_ratio=1.0, eval_problems=256),
+        init="tiny-noisy",
     ),
     # The 'tiny' recipe in long-answer mode ("#7,5" lists every intermediate): DRO scores the
     # likelihood of that reference line, so each reasoning step has answer tokens that depend on it.
