@@ -1,4 +1,5 @@
-"""Synthetic verifiable tasks with per-step oracles: arithmetic chains and tree puzzles."""
+"""Synthetic verifiable tasks with per-step oracles (arithmetic chains, tree puzzles), and any
+reasoning-gym dataset as an answer-level task (``toy_envs.reasoning_gym``: no step oracle)."""
 
 import dataclasses
 
@@ -13,13 +14,14 @@ from toy_envs.base import (
     Task,
     Verdict,
 )
+from toy_envs.reasoning_gym import ReasoningGym, ReasoningGymProblem
 from toy_envs.tree_puzzle import TreeProblem, TreePuzzle, explicit_tree, solutions
 
-TASKS = {"arithmetic": ArithmeticChain, "tree": TreePuzzle}
-"""Task name -> task class (the class is its own config)."""
+TASKS = {"arithmetic": ArithmeticChain, "tree": TreePuzzle, "reasoning_gym": ReasoningGym}
+"""Task name -> task class (the class is its own config); ``reasoning_gym`` needs the reasoning-gym extra."""
 
 
-def make_task(name: str, **fields) -> ArithmeticChain | TreePuzzle:
+def make_task(name: str, **fields) -> ArithmeticChain | TreePuzzle | ReasoningGym:
     """The task called ``name`` configured with ``fields`` (validated); ``ConfigError`` for an
     unknown name or field."""
     if name not in TASKS:
@@ -40,6 +42,8 @@ __all__ = [
     "ArithmeticProblem",
     "ConfigError",
     "ParseStatus",
+    "ReasoningGym",
+    "ReasoningGymProblem",
     "Rubric",
     "Split",
     "Step",
