@@ -224,16 +224,38 @@ def _load_init(init: str):
         model, task, state = load_warmstart(init)
         return model, state["task"], state["task_fields"]
     if not Path(init).is_dir():
-        raise ConfigError(f"init={init!r} is not allowed: a warm-start preset {sorted(PRESETS)} or a checkpoint directory")
+        raise ConfigError(
+            f"init={init!r} is not allowed: a warm-start preset {sorted(PRESETS)}, a checkpoint directory "
+            "or hf:<a local Hugging Face model directory>"
+        )
     model, state = load_checkpoint(init)
     return model, state.get("task", "arithmetic"), state.get("task_fields", {})
 
 
-def cmd_train(argv: list[str]) -> int:
+def _load_policies(init: str, gradient_checkpointing: bool = False):
+    """(policy, frozen reference policy) for ``RLConfig.init``: a tiny model, or with
+    ``hf:<dir>`` any local ``AutoModelForCausalLM`` directory (``sandbox.model.hf_tokenizer``)."""
     import copy
-    from dataclasses import asdict
 
     from sandbox.model.policy import TinyPolicy
+
+    if init.startswith("hf:"):
+        from sandbox.model.hf_tokenizer import load_hf_policy
+
+        policy = load_hf_policy(init[3:])
+        if gradient_checkpointing:
+            policy.module.gradient_checkpointing_enable()
+        reference = type(policy)(copy.deepcopy(policy.module).eval(), policy.tokenizer)
+        return policy, reference
+    if gradient_checkpointing:
+        raise ConfigError("gradient_checkpointing=True is not allowed: only for hf:<dir> models (the tiny model does not need it)")
+    model, _, _ = _load_init(init)
+    return TinyPolicy(model), TinyPolicy(copy.deepcopy(model).eval())
+
+
+def cmd_train(argv: list[str]) -> int:
+    from dataclasses import asdict
+
     from sandbox.train.distributed import barrier, current_world
     from sandbox.train.rl import RLConfig, Trainer
     from sandbox.train.run_dir import RunDir, load_newest_checkpoint
@@ -248,6 +270,7 @@ def cmd_train(argv: list[str]) -> int:
     parser.add_argument("--run-dir", type=Path, required=True, help="New run directory (or an existing one with --resume).")
     parser.add_argument("--resume", action="store_true", help="Continue the run in --run-dir from its newest checkpoint.")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads.")
+    parser.add_argument("--gradient-checkpointing", action="store_true", help="Recompute activations in the backward pass (hf:<dir> models).")
     add_dataclass_args(parser, RLConfig, title="rl")
     # the task defaults to the one the initial model was trained on
     from sandbox.train.warmstart import PRESETS
@@ -263,9 +286,7 @@ def cmd_train(argv: list[str]) -> int:
     if writer and args.run_dir.exists() and any(args.run_dir.iterdir()) and not args.resume:
         raise ConfigError(f"run_dir={str(args.run_dir)!r} is not allowed: it exists (runs are never overwritten; use --resume)")
     torch.set_num_threads(max(1, args.threads))
-    model, _, _ = _load_init(cfg.init)
-    policy = TinyPolicy(model)
-    reference = TinyPolicy(copy.deepcopy(model).eval())
+    policy, reference = _load_policies(cfg.init, args.gradient_checkpointing)
     config = {"task": task_name, "task_fields": _fields(task), "rl": asdict(cfg)}
     if not writer:
         cfg.progress = False

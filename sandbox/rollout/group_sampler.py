@@ -37,7 +37,6 @@ def sample_groups(
     out = policy.sample([prompt_ids[i] for i, _ in rows], sampling, keys)
     policy.module.train(was_training)
 
-    n_special = len(getattr(tok, "specials", ()))
     texts, verdicts, row_problems = [], [], []
     step_ids = torch.full_like(out.tokens, -1)
     for b, (i, _) in enumerate(rows):
@@ -45,7 +44,7 @@ def sample_groups(
         response = out.tokens[b, start : start + length].tolist()
         text = tok.decode(response)
         verdict = task.score(problems[i], text)
-        ids = response_step_ids(response, verdict.steps, [t >= n_special for t in response])
+        ids = response_step_ids(response, verdict.steps, tok.char_counts(response))
         step_ids[b, start : start + length] = torch.tensor(ids, dtype=torch.long)
         texts.append(text)
         verdicts.append(verdict)

@@ -135,13 +135,15 @@ def _concat(values: list):
     return [x for v in values for x in v]
 
 
-def response_step_ids(response_tokens: list[int], steps, is_char: list[bool]) -> list[int]:
+def response_step_ids(response_tokens: list[int], steps, char_counts: list[int]) -> list[int]:
     """Step index of each response token from the task's character spans.
 
-    With the character tokenizer each character token is one character of the decoded text;
-    a special token (``<eos>``, or a stray ``<pad>``/``<bos>``/``<sep>`` that decoding drops)
-    joins the step of the character before it (the first step if there is none). A response
-    with no step (empty text) gets −1 everywhere.
+    ``char_counts[i]`` is how many characters token i adds to the decoded text (the
+    tokenizer's ``char_counts``; a bool per token works for the character tokenizer). A token
+    belongs to the step of its first character; a token that adds none (``<eos>``, or a stray
+    ``<pad>``/``<bos>``/``<sep>`` that decoding drops) joins the step of the character before
+    it (the first step if there is none). A response with no step (empty text) gets −1
+    everywhere.
     """
     if not steps:
         return [-1] * len(response_tokens)
@@ -149,9 +151,9 @@ def response_step_ids(response_tokens: list[int], steps, is_char: list[bool]) ->
     for step in steps:
         char_step[step.start : step.end] = [step.index] * (step.end - step.start)
     ids, char, current = [], 0, steps[0].index
-    for char_token in is_char:
-        if char_token and char < len(char_step):
+    for count in char_counts:
+        if count and char < len(char_step):
             current = char_step[char]
-            char += 1
+        char += int(count)
         ids.append(current)
     return ids

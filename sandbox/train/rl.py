@@ -106,7 +106,7 @@ class RLConfig:
     checkpoint_every: int = 0
     """Write a checkpoint every this many steps (0: only at the end and on Ctrl-C)."""
     init: str = "tiny"
-    """Initial policy: a warm-start preset name or a checkpoint directory."""
+    """Initial policy: a warm-start preset name, a checkpoint directory, or hf:<dir> (a local Hugging Face model directory)."""
     prm: str = ""
     """A learned PRM for variants whose reward sources score with one (``prm-mc``, ``prm-rpe``): a
     recipe name (``sandbox.prm.recipes``, trained once and cached) or a PRM checkpoint directory;
