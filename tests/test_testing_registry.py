@@ -150,6 +150,11 @@ def test_every_source_passes_the_kit(case, random_policy, random_prm_dir):
     check_reward_source(SOURCES[name], ctx=source_context(name, random_policy, random_prm_dir), params=params, **kinds)
 
 
+def test_a_piece_without_a_kind_fails_naming_the_table_to_fill_in():
+    with pytest.raises(pytest.fail.Exception, match="ESTIMATOR_KINDS in tests/test_testing_registry.py"):
+        require_kind(ESTIMATOR_KINDS, "estimator", "brand_new_estimator", "one of the kinds")
+
+
 def test_the_kind_tables_name_only_registered_pieces():
     assert set(ESTIMATOR_KINDS) <= set(ESTIMATORS)
     assert set(FILTER_KINDS) <= set(FILTERS)

@@ -13,7 +13,8 @@ ready invariant checks to call from your own pytest.
         check_reward_source(my_reward, placement="last")
 
 Each check runs a hypothesis property over bounded random inputs and raises ``InvariantError``
-(an ``AssertionError``) naming the violated invariant, with the shrunk counterexample. Which
+(an ``AssertionError``) naming the violated invariant, with the shrunk counterexample. Call the
+checks from a plain test function (hypothesis does not nest one ``@given`` inside another). Which
 invariants apply to which kind of piece is documented in ``estimator_checks``,
 ``filter_checks`` and ``source_checks``; the strategies are in ``strategies`` and ``trees``.
 """
