@@ -314,7 +314,7 @@ def cmd_train(argv: list[str]) -> int:
     last = next((m for m in reversed(history) if "eval/accuracy" in m), None)
     if first and last:
         print(f"\n{'metric':<16} {'start':>8} {'end':>8}")
-        for key in ("eval/accuracy", f"eval/pass@{cfg.pass_k}"):
+        for key in ("eval/accuracy", f"eval/pass@{cfg.pass_k}", "calib/ece", "calib/brier", "calib/auroc"):
             if key in first and key in last:
                 print(f"{key:<16} {first[key]:>8.3f} {last[key]:>8.3f}")
     print(f"run directory: {args.run_dir}")
