@@ -112,10 +112,10 @@ def test_a_rejected_group_contributes_nothing_to_the_loss_or_gradient(good, mixe
     assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
 
 
-HACK_SETTING = dict(steps=12, problems_per_step=8, group_size=8, lr=2e-4, warmup_steps=0, temperature=1.5)
+HACK_SETTING = dict(steps=8, problems_per_step=8, group_size=8, lr=3e-4, warmup_steps=0, temperature=1.5)
 """The hackable setting: sampling at temperature 1.5 makes a third of the warm start's rollouts
 malformed, so the format rubric varies within groups and paying for it is a strong signal."""
-HACK_MARGIN = 0.08
+HACK_MARGIN = 0.10
 
 
 def sampled_hack_rate(policy, task, temperature: float) -> float:
@@ -127,11 +127,12 @@ def sampled_hack_rate(policy, task, temperature: float) -> float:
 
 @pytest.mark.parametrize("seed", [0])
 def test_the_gate_is_hacked_less_than_the_dense_rubric(warmstart_long_answer, seed):
-    """From 'tiny-long-answer' (hack rate 0.51 at temperature 1.5), 12 steps of 8 problems × 8:
-    rubric-dense ends at 0.688 / 0.613 / 0.598 and dro+gate at 0.508 / 0.508 / 0.406 for seeds
-    0 / 1 / 2 (margins 0.18, 0.11, 0.19; asserted ≥ 0.08 on seed 0). Paying for format teaches
-    well-formed wrong answers; the gate never pays for it. Both lose sampled accuracy at this
-    temperature and learning rate (README). ~10 s + 6 s on one thread."""
+    """From 'tiny-long-answer' (hack rate 0.512 at temperature 1.5), 8 steps of 8 problems × 8 at
+    lr 3e-4: rubric-dense ends at 0.629 / 0.609 / 0.648 and dro+gate at 0.480 / 0.430 / 0.402
+    for seeds 0 / 1 / 2 (margins 0.15, 0.18, 0.25; asserted ≥ 0.10 on seed 0). Paying for format
+    teaches well-formed wrong answers; the gate never pays for it. Both lose sampled accuracy at
+    this temperature and learning rate (README). About 11 s on an idle thread (both variants);
+    ~35 s when the 2-core machine is loaded."""
     model, task, _ = warmstart_long_answer
     rates = {}
     for variant in ("rubric-dense", "dro+gate"):
