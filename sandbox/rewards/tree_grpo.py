@@ -15,7 +15,8 @@ Tree ids come from the tree sampler (``Rollouts.extras["tree"]``, passed by the 
 need to be distinct within a group.
 
 "Tree Search for LLM Agent Reinforcement Learning" (Ji, Ma, Wang, Chen, Chu, Wu 2025, arXiv
-2509.21240), section 3.2 (intra-tree plus inter-tree group-relative advantage).
+2509.21240): its intra-tree plus inter-tree group-relative advantage (the inter-tree group is
+every tree of the prompt, the "prompt" term here).
 """
 
 from __future__ import annotations

@@ -43,8 +43,8 @@ Tiny model only: the prefix cache is copied through ``TinyLlama``'s ``KVCache``;
 policy is refused with a ``ConfigError`` (its ``past_key_values`` layout differs per version).
 
 "Tree Search for LLM Agent Reinforcement Learning"
-(Ji, Ma, Wang, Chen, Chu, Wu 2025, arXiv 2509.21240), section 3 (tree-based sampling; nodes
-there are agent turns, here reasoning steps).
+(Ji, Ma, Wang, Chen, Chu, Wu 2025, arXiv 2509.21240): its tree-search rollout, with nodes that
+are reasoning steps here where the paper's are agent turns (thought, action, observation).
 """
 
 from __future__ import annotations

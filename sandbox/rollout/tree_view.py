@@ -7,8 +7,8 @@ subtree's mean leaf reward
 
 ranks the next steps: c is preferred to c' iff m(c) > m(c'). This is the preference that
 Tree-GRPO's intra-tree advantage implies without a process reward model ("Tree Search for LLM
-Agent Reinforcement Learning", Ji et al. 2025, arXiv 2509.21240, section 3.3 shows the
-intra-tree advantage equals a step-level preference objective). ``sibling_preferences`` lists
+Agent Reinforcement Learning", Ji et al. 2025, arXiv 2509.21240, shows that the intra-tree
+objective is equivalent to step-level direct preference learning). ``sibling_preferences`` lists
 them for every branching node of every tree in a batch from the tree sampler;
 ``format_sibling_preferences`` prints them, ``draw_tree`` draws one tree with matplotlib.
 """
