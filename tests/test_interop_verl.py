@@ -124,8 +124,8 @@ def test_process_grpo_adapter_matches_with_nonzero_step_rewards(batch):
     assert torch.equal(advantages, ESTIMATORS["process_grpo"](rewards, batch.mask, batch.group, batch.step_ids))
 
 
-def test_unknown_or_tree_estimators_are_config_errors():
-    for name in ("tree_grpo", "nope"):
+def test_unknown_tree_and_critic_estimators_are_config_errors():
+    for name in ("tree_grpo", "gae", "nope"):
         with pytest.raises(ConfigError, match="^estimator="):
             verl_estimator(name)
 

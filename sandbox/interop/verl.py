@@ -30,6 +30,7 @@ estimators do. ``register_with_verl`` adds every such estimator to verl's regist
   the sandbox's convention (step rewards on step ends) except that a step whose reward is exactly
   0 merges into the next one, so its 0 is left out of the group's step-reward statistics.
 - ``tree_grpo`` reads tree ids from ``Rollouts.extras``, which verl does not have: not exported.
+  Nor is a critic-based estimator (GAE needs the value model's values; verl has its own ``gae``).
 
 Where the sandbox and verl differ (checked by ``tests/test_interop_verl.py`` against
 ``verl.trainer.ppo.core_algos`` when verl is installed):
@@ -61,6 +62,8 @@ from toy_envs.base import SPLITS, check
 
 DATA_SOURCE_PREFIX = "reward-sandbox/"
 VERL_PREFIX = "sandbox_"
+EXPORTED_ESTIMATORS = ("grpo", "dr_grpo", "rloo", "rpp_baseline", "return_to_go", "process_grpo")
+"""The sandbox estimators that verl's calling convention carries: rewards, mask and group only."""
 STEP_ID_ESTIMATORS = ("process_grpo",)
 """Estimators that read step ids (derived from the reward positions for verl)."""
 
@@ -147,8 +150,8 @@ def reward_step_ids(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def exported_estimators() -> list[str]:
-    """Sandbox estimators that verl's calling convention can carry (no ``Rollouts.extras``)."""
-    return [name for name in ESTIMATORS if not ESTIMATOR_EXTRAS.get(name)]
+    """The registered ``EXPORTED_ESTIMATORS`` (none reads ``Rollouts.extras``)."""
+    return [name for name in EXPORTED_ESTIMATORS if name in ESTIMATORS and not ESTIMATOR_EXTRAS.get(name)]
 
 
 def verl_estimator(name: str, **options) -> Callable:
