@@ -76,6 +76,8 @@ def test_env() -> dict[str, str]:
 
 WARM_STARTS = ("tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib")
 """The warm-start presets the tests and tutorials load."""
+PRM_RECIPES = ("tiny-mc", "tiny-rpe")
+"""The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe variants load."""
 
 
 def build_warm_starts(python: Path, env: dict[str, str], jobs: int = 2) -> None:
@@ -111,6 +113,8 @@ def main(argv: list[str]) -> int:
     # The SFT warm-start checkpoints are built once, here, before the workers start; every test,
     # notebook and benchmark then loads them from REWARD_SANDBOX_CACHE.
     build_warm_starts(python, env)
+    for recipe in PRM_RECIPES:  # the learned PRMs prm-mc / prm-rpe load, trained once on 'tiny'
+        must([python, "-m", "sandbox.cli", "prm", "recipe", "--name", recipe, "--threads", "1"], cwd=ROOT, env=env)
     pytest = [python, "-m", "pytest", "-n", "2", "--durations=20", "-p", "no:cacheprovider", "--nbmake"]
     return run([*pytest, "tests", "tutorials", *rest], cwd=ROOT, env=env)
 

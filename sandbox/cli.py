@@ -10,6 +10,7 @@
     reward-sandbox bench learn                   time for SFT + RL to reach 95% on 4-step chains
     reward-sandbox prm train --train-labels mc-hard --out DIR    train a PRM on chosen step labels
     reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
+    reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
@@ -325,6 +326,7 @@ def cmd_prm(argv: list[str]) -> int:
     from sandbox.eval.prm_table import PRMTableConfig, format_prm_table, run_prm_table
     from sandbox.model.policy import TinyPolicy
     from sandbox.prm.discriminative import save_scorer
+    from sandbox.prm.recipes import PRM_RECIPES, prm_checkpoint
     from sandbox.train.prm_train import PRMTrainConfig, train_prm
     from sandbox.train.warmstart import PRESETS, load_warmstart
 
@@ -338,10 +340,15 @@ def cmd_prm(argv: list[str]) -> int:
     add_dataclass_args(bench, PRMTableConfig, title="processbench")
     add_dataclass_args(bench, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
     bench.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
-    for p in (train, bench):
+    recipe = sub.add_parser("recipe", help="Build (or find) the cached PRM of a recipe (what prm-mc / prm-rpe load).")
+    recipe.add_argument("--name", required=True, choices=sorted(PRM_RECIPES))
+    for p in (train, bench, recipe):
         p.add_argument("--threads", type=int, default=1, help="torch threads.")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
+    if args.which == "recipe":
+        print(f"PRM recipe '{args.name}': {prm_checkpoint(args.name)}")
+        return 0
     train_cfg = dataclass_from_args(PRMTrainConfig, args, prefix="train_")
     if args.which == "train":
         if args.out.exists():

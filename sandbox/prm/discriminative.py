@@ -89,7 +89,7 @@ def prm_targets(rollouts: Rollouts, labels: list[list[float]]) -> tuple[torch.Te
 
 def save_scorer(path: str | Path, scorer: StepScorer, state: dict) -> Path:
     """A checkpoint directory: the backbone's weights, the head in ``state.json``."""
-    head = {"weight": scorer.head.weight.detach().flatten().tolist(), "bias": float(scorer.head.bias)}
+    head = {"weight": scorer.head.weight.detach().flatten().tolist(), "bias": float(scorer.head.bias.detach())}
     return save_checkpoint(path, scorer.backbone, {**state, "head": head})
 
 

@@ -27,7 +27,8 @@ from sandbox.train.prm_train import PRMTrainConfig, train_prm
 from sandbox.train.warmstart import ROOT, cache_dir, load_warmstart, preset_path
 from toy_envs.base import ConfigError
 
-SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/rollout", "sandbox/rewards/process_grpo.py")
+SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py")
+"""The sources that define a PRM beyond its warm start (whose own key covers tasks, model, SFT)."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,10 @@ class PRMRecipe:
 
 
 PRM_RECIPES: dict[str, PRMRecipe] = {
-    "tiny-oracle": PRMRecipe("tiny", PRMTrainConfig(labels="oracle-valid", n_problems=256, group_size=4, steps=150)),
-    "tiny-mc": PRMRecipe("tiny", PRMTrainConfig(labels="mc-hard", n_problems=128, group_size=2, n_completions=4, steps=150)),
-    "tiny-rpe": PRMRecipe("tiny", PRMTrainConfig(labels="rpe", n_problems=128, group_size=2, n_completions=4, steps=150)),
+    # small enough to build in about 15 s on one thread (dev.py prebuilds them with the warm starts)
+    "tiny-oracle": PRMRecipe("tiny", PRMTrainConfig(labels="oracle-valid", n_problems=128, group_size=2, steps=80, batch_size=32)),
+    "tiny-mc": PRMRecipe("tiny", PRMTrainConfig(labels="mc-hard", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
+    "tiny-rpe": PRMRecipe("tiny", PRMTrainConfig(labels="rpe", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
 }
 """Recipe name -> ``PRMRecipe``."""
 

@@ -30,6 +30,7 @@ from sandbox.rewards.incorrect_label import incorrect_label
 from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong
+from sandbox.rewards.prm_reward import prm_learned, prm_oracle
 from sandbox.rewards.process_grpo import process_grpo
 from sandbox.rewards.random_reward import random_reward
 from sandbox.rewards.return_to_go import return_to_go
@@ -51,6 +52,8 @@ SOURCES = {
     "overlong": overlong,
     "random_reward": random_reward,
     "incorrect_label": incorrect_label,
+    "prm_oracle": prm_oracle,
+    "prm_learned": prm_learned,
     "brier": brier,
     "dro_r3": dro_r3,
     "dro_length": dro_length,
@@ -249,6 +252,24 @@ VARIANTS = {
             description="RLCR: 1[correct] − (q − 1[correct])² for the stated confidence q, GRPO (confidence-line tasks)",
             sources=(("brier", 1.0, {}),),
             estimator="grpo",
+        ),
+        Variant(
+            name="prm-oracle",
+            description="oracle step validity on each step's last token, process-supervised GRPO (no model)",
+            sources=(("prm_oracle", 1.0, {"target": "valid"}),),
+            estimator="process_grpo",
+        ),
+        Variant(
+            name="prm-mc",
+            description="learned PRM (Math-Shepherd MC hard labels, recipe tiny-mc) step scores, process-supervised GRPO",
+            sources=(("prm_learned", 1.0, {"prm": "tiny-mc"}),),
+            estimator="process_grpo",
+        ),
+        Variant(
+            name="prm-rpe",
+            description="learned PRM (GenPRM relative-progress labels, recipe tiny-rpe) step scores, process-supervised GRPO",
+            sources=(("prm_learned", 1.0, {"prm": "tiny-rpe"}),),
+            estimator="process_grpo",
         ),
         Variant(
             name="outcome-rtg",

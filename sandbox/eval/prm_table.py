@@ -1,0 +1,135 @@
+"""The PRM comparison: label agreement with the oracle, and the toy ProcessBench table.
+
+    for seed in seeds:
+        bench      ← build_processbench(policy, task, error_kind)       (eval split, balanced)
+        solutions  ← policy samples of train problems (``PRMTrainConfig``)
+        for scorer in scorers (a labeller name → PRM on those labels; ``orm`` → outcome model):
+            for budget in budgets: train on the first ⌈budget·N⌉ solutions' labels → F1 on bench
+        answer-check baseline on the same bench
+
+The policy and the PRM backbone are warm starts (``init`` / ``judge_init``); MC labels use
+completions by the policy. Every number is a mean over seeds with its min and max.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from sandbox.eval.processbench import ERROR_KINDS, build_processbench, evaluate_answer_check, evaluate_scorer
+from sandbox.model.policy import TinyPolicy
+from sandbox.prm.discriminative import step_scores
+from sandbox.prm.labels import LABELLERS, agreement, step_labels
+from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions, train_scorer
+from sandbox.train.warmstart import PRESETS, load_warmstart
+from toy_envs.base import check
+
+ORM = "orm"
+
+
+@dataclass
+class PRMTableConfig:
+    init: str = "tiny"
+    """Warm-start preset of the policy (its samples make the training data and the benchmark)."""
+    judge_init: str = ""
+    """Warm-start preset the PRM backbone starts from; empty = ``init``."""
+    scorers: str = "oracle-valid,mc-hard,rpe,orm"
+    """Comma-separated labellers to train PRMs on, and ``orm`` for the outcome reward model."""
+    error_kind: str = "invalid"
+    """ProcessBench target: first ``invalid`` step, or first ``dead_end`` step."""
+    bench_problems: int = 256
+    """Eval problems sampled for the benchmark (half validation, half test)."""
+    bench_group: int = 4
+    """Policy samples per benchmark problem."""
+    budgets: str = "1.0"
+    """Comma-separated fractions of the labelled training solutions to train on (label-budget sweep)."""
+    seeds: str = "0"
+    """Comma-separated seeds (benchmark samples, training data, MC completions, batch order)."""
+
+    def validate(self) -> None:
+        check(self.init in PRESETS, "init", f"one of {sorted(PRESETS)}", self.init)
+        check(not self.judge_init or self.judge_init in PRESETS, "judge_init", f"empty or one of {sorted(PRESETS)}", self.judge_init)
+        for name in self.scorer_names():
+            check(name in LABELLERS or name == ORM, "scorers", f"names among {sorted(LABELLERS)} and 'orm'", name)
+        check(self.error_kind in ERROR_KINDS, "error_kind", f"one of {ERROR_KINDS}", self.error_kind)
+        check(self.bench_problems >= 2 and self.bench_group >= 1, "bench_problems", ">= 2 (and bench_group >= 1)", self.bench_problems)
+        check(all(0 < b <= 1 for b in self.budget_values()), "budgets", "fractions in (0, 1]", self.budgets)
+        check(len(self.seed_values()) >= 1, "seeds", "one or more integers", self.seeds)
+
+    def scorer_names(self) -> list[str]:
+        return [s.strip() for s in self.scorers.split(",") if s.strip()]
+
+    def budget_values(self) -> list[float]:
+        return [float(b) for b in self.budgets.split(",") if b.strip()]
+
+    def seed_values(self) -> list[int]:
+        return [int(s) for s in self.seeds.split(",") if s.strip()]
+
+
+def budget_rows(n_rows: int, budget: float) -> torch.Tensor:
+    """The first ⌈budget·n⌉ rows (at least one)."""
+    return torch.arange(max(1, math.ceil(budget * n_rows)))
+
+
+def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) -> dict:
+    """Label agreement and ProcessBench scores per scorer, budget and seed (PRMs trained with
+    ``train_cfg``, default ``PRMTrainConfig()``; its ``kind``/``labels``/``seed`` are set per run)."""
+    cfg.validate()
+    t0 = time.perf_counter()
+    model, task, _ = load_warmstart(cfg.init)
+    judge = load_warmstart(cfg.judge_init)[0] if cfg.judge_init else model
+    policy = TinyPolicy(model)
+    base = train_cfg or PRMTrainConfig()
+    results = {"bench": [], "answer_check": [], "agreement": {}}
+    for seed in cfg.seed_values():
+        bench = build_processbench(policy, task, cfg.bench_problems, cfg.bench_group, cfg.error_kind, seed)
+        results["answer_check"].append(evaluate_answer_check(bench))
+        train = replace(base, seed=seed)
+        solutions = sample_solutions(policy, task, train)
+        label_cache = {}
+        for name in cfg.scorer_names():
+            if name != ORM:
+                label_cache[name] = label_solutions(policy, task, solutions, replace(train, labels=name))
+        reference = step_labels("oracle-valid" if cfg.error_kind == "invalid" else "oracle-value", solutions.verdicts)
+        for name, labels in label_cache.items():
+            results["agreement"].setdefault(name, []).append(agreement(labels, reference))
+        for name in cfg.scorer_names():
+            for budget in cfg.budget_values():
+                rows = budget_rows(len(solutions), budget)
+                part = solutions.select(rows)
+                labels = None if name == ORM else [label_cache[name][i] for i in rows.tolist()]
+                kind_cfg = replace(train, kind="orm" if name == ORM else "prm", labels="oracle-valid" if name == ORM else name)
+                scorer, _ = train_scorer(judge, part, labels, kind_cfg)
+                score = evaluate_scorer(lambda r: step_scores(scorer, r), bench)
+                results["bench"].append({"scorer": name, "budget": budget, "seed": seed, "solutions": len(rows), **score})
+    results["seconds"] = time.perf_counter() - t0
+    return results
+
+
+def spread(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    return f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def format_prm_table(results: dict) -> str:
+    """Markdown tables: agreement with the oracle, ProcessBench per scorer and budget."""
+    lines = ["| labels | step accuracy | bad-step recall | good-step recall | first bad step matches |", "|---|---|---|---|---|"]
+    for name, rows in results["agreement"].items():
+        keys = ("step_accuracy", "bad_recall", "good_recall", "first_bad_match")
+        lines.append(f"| {name} | " + " | ".join(spread([r[k] for r in rows]) for k in keys) + " |")
+    lines += ["", "| scorer | label budget | solutions | acc (erroneous) | acc (correct) | F1 |", "|---|---|---|---|---|---|"]
+    groups: dict[tuple, list] = {}
+    for row in results["bench"]:
+        groups.setdefault((row["scorer"], row["budget"]), []).append(row)
+    for (name, budget), rows in groups.items():
+        lines.append(
+            f"| {'PRM on ' + name if name != ORM else 'ORM'} | {budget:g} | {rows[0]['solutions']} | "
+            + " | ".join(spread([r[k] for r in rows]) for k in ("acc_err", "acc_corr", "f1")) + " |"
+        )
+    base = results["answer_check"]
+    lines.append("| answer check (baseline) | - | - | " + " | ".join(spread([r[k] for r in base]) for k in ("acc_err", "acc_corr", "f1")) + " |")
+    return "\n".join(lines)

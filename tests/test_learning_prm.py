@@ -1,0 +1,26 @@
+"""Learning test: RL with the oracle PRM as a dense step reward.
+
+From the 'tiny-noisy' warm start (60% of its demonstrations state a wrong answer line, so it
+computes well but mostly copies its answer wrong), ``prm-oracle`` rewards each step's validity
+on that step's last token (the answer line's validity is whether it states the last result) and
+uses process-supervised GRPO. Measured, 10 steps, greedy accuracy on 256 held-out problems:
+0.328 -> 0.734 (+0.41) for seed 0 (outcome-grpo gains +0.19 in the same budget,
+tests/test_learning.py). From the clean 'tiny' warm start prm-oracle moved greedy accuracy by
+-0.01 to +0.07 over 5-20 steps (not a reliable gain), like outcome rewards there (README).
+"""
+
+from sandbox.eval.accuracy import evaluate_accuracy
+from sandbox.model.policy import TinyPolicy
+from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.warmstart import load_warmstart
+
+MARGIN = 0.10
+
+
+def test_prm_oracle_raises_greedy_held_out_accuracy_by_ten_points():
+    model, task, _ = load_warmstart("tiny-noisy")
+    policy = TinyPolicy(model)
+    before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
+    cfg = RLConfig(variant="prm-oracle", seed=0, steps=10, eval_every=0, eval_problems=256, pass_problems=0, progress=False)
+    after = Trainer(cfg, task, policy).train()[-1]["eval/accuracy"]
+    assert after - before >= MARGIN, f"{before:.3f} -> {after:.3f}"
