@@ -1,7 +1,6 @@
 """verl adapters: compute_score is the task's verdict, the estimators in verl's convention are the
 sandbox's, and they agree with verl's own core_algos where verl is installed."""
 
-import importlib.util
 import sys
 
 import numpy as np
@@ -27,8 +26,12 @@ from sandbox.testing.strategies import TEXT_KINDS, estimator_batches, response_t
 from toy_envs import ArithmeticChain, ConfigError, TreePuzzle
 
 TASKS = (ArithmeticChain(n_steps=3), ArithmeticChain(n_steps=2, long_answer=True, modulus=7), TreePuzzle(depth=2))
-HAS_VERL = importlib.util.find_spec("verl") is not None
-needs_verl = pytest.mark.skipif(not HAS_VERL, reason="verl is not installed")
+
+
+@pytest.fixture(scope="module")
+def core_algos():
+    """verl's ``core_algos``; the test is skipped where verl (or what it imports) is missing."""
+    return pytest.importorskip("verl.trainer.ppo.core_algos")
 
 
 def uids(group: torch.Tensor) -> np.ndarray:
@@ -154,11 +157,8 @@ def verl_batches(draw, min_group_size: int = 2):
     return rewards, mask, torch.tensor(group)
 
 
-@needs_verl
 @given(batch=verl_batches())
-def test_grpo_and_rloo_agree_with_verl(batch):
-    from verl.trainer.ppo import core_algos
-
+def test_grpo_and_rloo_agree_with_verl(core_algos, batch):
     rewards, mask, group = batch
     for ours, theirs in (
         ("grpo", core_algos.compute_grpo_outcome_advantage),
@@ -169,23 +169,17 @@ def test_grpo_and_rloo_agree_with_verl(batch):
         torch.testing.assert_close(got, expected.float(), rtol=1e-5, atol=1e-5)
 
 
-@needs_verl
 @given(batch=verl_batches())
-def test_rpp_baseline_agrees_with_verl_up_to_where_eps_sits(batch):
+def test_rpp_baseline_agrees_with_verl_up_to_where_eps_sits(core_algos, batch):
     """verl whitens by 1/sqrt(var + 1e-8), the sandbox by 1/(std + 1e-6): relative gap ~1e-6/std."""
-    from verl.trainer.ppo import core_algos
-
     rewards, mask, group = batch
     expected, _ = core_algos.compute_reinforce_plus_plus_baseline_outcome_advantage(rewards.clone(), mask, uids(group))
     got, _ = verl_estimator("rpp_baseline")(rewards, mask, uids(group))
     torch.testing.assert_close(got, expected.float(), rtol=1e-3, atol=1e-4)
 
 
-@needs_verl
-def test_a_group_of_one_row_is_where_the_two_differ():
+def test_a_group_of_one_row_is_where_the_two_differ(core_algos):
     """The documented difference: verl keeps a lone row's raw reward, the sandbox gives it 0."""
-    from verl.trainer.ppo import core_algos
-
     rewards = torch.tensor([[0.0, 1.0], [2.0, 0.0], [0.0, 3.0]])
     mask = torch.tensor([[1, 1], [1, 0], [1, 1]])
     index = np.array(["alone", "pair", "pair"], dtype=object)
@@ -200,10 +194,7 @@ def test_a_group_of_one_row_is_where_the_two_differ():
     torch.testing.assert_close(ours_rloo[1:], verl_rloo[1:].float())
 
 
-@needs_verl
-def test_registered_estimators_are_found_by_verl():
-    from verl.trainer.ppo import core_algos
-
+def test_registered_estimators_are_found_by_verl(core_algos):
     names = register_with_verl()
     assert names == [f"sandbox_{name}" for name in exported_estimators()]
     assert register_with_verl() == names  # registering again is harmless
