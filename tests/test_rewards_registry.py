@@ -10,6 +10,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import (
     AGGREGATIONS,
+    ESTIMATOR_EXTRAS,
     ESTIMATORS,
     FILTERS,
     LOSS_KEYS,
@@ -66,7 +67,8 @@ def test_every_variant_names_existing_pieces_with_accepted_params(name):
         inspect.signature(SOURCES[source]).bind(None, None, **params)
     for filter_name, params in variant.filters:
         inspect.signature(FILTERS[filter_name]).bind(None, None, None, **params)
-    inspect.signature(ESTIMATORS[variant.estimator]).bind(None, None, None, None, **variant.estimator_options)
+    extras = dict.fromkeys(ESTIMATOR_EXTRAS.get(variant.estimator, ()))
+    inspect.signature(ESTIMATORS[variant.estimator]).bind(None, None, None, None, **extras, **variant.estimator_options)
     assert set(variant.loss) <= set(LOSS_KEYS)
     assert variant.loss.get("aggregation", AGGREGATIONS[0]) in AGGREGATIONS
 
@@ -99,6 +101,7 @@ def test_unknown_names_raise_config_errors():
 @given(rollouts_batches(TASK))
 def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rollouts):
     ctx = RewardContext(task=TASK, max_new_tokens=24, policy=SCORING_POLICY)  # model-scored sources (DRO) read the policy
+    rollouts = rollouts.with_extras(tree=rollouts.rollout_index % 2)  # tree ids, as the tree sampler gives them
     for variant in VARIANTS.values():
         rewards = compute_token_rewards(variant, rollouts, ctx)
         assert (rewards[~rollouts.response_mask] == 0).all()
