@@ -18,6 +18,7 @@ from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, save_scorer
 from sandbox.rewards.base import RewardContext
+from sandbox.rewards.prime import ImplicitPRM
 from sandbox.rewards.registry import ESTIMATOR_EXTRAS, ESTIMATORS, FILTERS, SOURCES, VARIANTS
 from sandbox.testing import check_advantage_estimator, check_filter, check_reward_source
 from sandbox.testing import estimator_checks, filter_checks
@@ -33,6 +34,7 @@ ESTIMATOR_KINDS = {
     "rpp_baseline": "batch_whitened",
     "return_to_go": "dense",
     "process_grpo": "dense_group",
+    "gae": "dense",
 }
 """Estimator name -> kit kind (``sandbox.testing.estimator_checks.KINDS``)."""
 
@@ -55,6 +57,7 @@ SOURCE_KINDS = {
     "dro_length": {"placement": "last"},
     "rubric_dense": {"placement": "last"},
     "brier": {"placement": "last", "ctx": "confidence_task"},
+    "prime_implicit": {"placement": "response", "ctx": "implicit_prm"},
 }
 """Source name -> ``check_reward_source`` placement/locality, and the context it needs."""
 
@@ -113,6 +116,12 @@ def source_context(name: str, random_policy, random_prm_dir) -> RewardContext:
         return RewardContext(task=TASK, extras={"prm": random_prm_dir})
     if needs == "random_policy":
         return RewardContext(task=TASK, policy=random_policy)
+    if needs == "implicit_prm":  # ψ a perturbed copy of the reference, so the token rewards are nonzero
+        implicit, gen = ImplicitPRM(random_policy), torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for parameter in implicit.psi.parameters():
+                parameter.add_(0.1 * torch.randn(parameter.shape, generator=gen))
+        return RewardContext(task=TASK, extras={"auxiliaries": {"implicit_prm": implicit}})
     if needs == "confidence_task":
         return RewardContext(task=make_task("arithmetic", n_steps=2, confidence_line=True))
     return RewardContext(task=TASK)

@@ -23,6 +23,7 @@ from sandbox.prm.discriminative import StepScorer, prm_targets
 from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
 from sandbox.prm.mc_labels import PolicyCompleter, mc_values
 from sandbox.prm.orm import orm_targets
+from sandbox.prm.sprm import fit_sprm, sprm_targets
 from sandbox.rng import row_key
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
@@ -30,13 +31,14 @@ from toy_envs.base import check
 
 DATA_STEP = -1
 """The step tag in the sampling keys of PRM training data (RL steps are >= 0)."""
-KINDS = ("prm", "orm")
+KINDS = ("prm", "orm", "sprm")
 
 
 @dataclass
 class PRMTrainConfig:
     kind: str = "prm"
-    """``prm``: BCE on step labels at step ends; ``orm``: BCE on final correctness at the last token."""
+    """``prm``: BCE on step labels at step ends; ``orm``: BCE on final correctness at the last token;
+    ``sprm``: the self-supervised SPR loss, final correctness at every step end (``sandbox.prm.sprm``)."""
     labels: str = "oracle-valid"
     """Step labeller (prm only): oracle-valid, oracle-value, mc-hard, mc-soft, rpe, abs-q, rel-ratio, rel-effective."""
     n_problems: int = 256
@@ -120,9 +122,12 @@ def train_scorer(model, solutions: Rollouts, labels: list[list[float]] | None, c
     an ORM uses the verdicts' correctness)."""
     cfg.validate()
     t0 = time.perf_counter()
-    where, targets = orm_targets(solutions) if cfg.kind == "orm" else prm_targets(solutions, labels)
     scorer = StepScorer.from_model(model)
-    losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg)
+    if cfg.kind == "sprm":  # no labels: the outcome at every step, the SPR loss
+        losses = fit_sprm(scorer, solutions.tokens, *sprm_targets(solutions), cfg)["losses"]
+    else:
+        where, targets = orm_targets(solutions) if cfg.kind == "orm" else prm_targets(solutions, labels)
+        losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg)
     info = {"prm/final_loss": sum(losses[-10:]) / len(losses[-10:]), "prm/train_s": time.perf_counter() - t0}
     return scorer, info
 
@@ -131,5 +136,5 @@ def train_prm(policy, task, cfg: PRMTrainConfig) -> tuple[StepScorer, dict]:
     """Sample, label and train in one call (the recipe the CLI and cached PRMs use)."""
     cfg.validate()
     solutions = sample_solutions(policy, task, cfg)
-    labels = None if cfg.kind == "orm" else label_solutions(policy, task, solutions, cfg)
+    labels = None if cfg.kind != "prm" else label_solutions(policy, task, solutions, cfg)
     return train_scorer(policy.module, solutions, labels, cfg)

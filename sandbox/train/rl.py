@@ -8,8 +8,10 @@
         keep [B]  ← ∧ filters(rollouts, r)                  (rejected rows removed here)
                     refill: draw fresh problems (the missing count over the keep rate) until
                     P groups are kept, at most max_draws draws
-        A [B,T]   ← estimator(r, mask, group, step_ids)
+        A [B,T]   ← estimator(r, mask, group, step_ids, **inputs of the auxiliary models)
         for epoch in 1..E, for each minibatch: PPO-clip step on A (``policy_loss``)
+        auxiliary models learn (a critic's value loss); they also observe each draw before its
+        rewards (an implicit PRM's update) -- ``Variant.auxiliaries``, ``sandbox.rewards.auxiliary``
         log; every N steps: greedy accuracy and pass@k on held-out problems
 
 The variant (``sandbox.rewards.registry``) is the only place a reward scheme appears: the loop
@@ -33,6 +35,7 @@ from sandbox.rewards.base import RewardContext, sequence_rewards
 from sandbox.rewards.registry import (
     apply_filters,
     apply_problem_filter,
+    build_auxiliaries,
     compute_advantages,
     compute_token_rewards,
     get_variant,
@@ -198,6 +201,9 @@ class Trainer:
         self.world = current_world()
         """This process among the data-parallel ones (``sandbox.train.distributed``); one by default."""
         check(cfg.problems_per_step >= self.world.size, "problems_per_step", f">= the number of processes ({self.world.size})", cfg.problems_per_step)
+        check(not (self.variant.auxiliaries and self.world.active), "variant", "a variant without auxiliary models under data parallelism", cfg.variant)
+        self.auxiliaries = build_auxiliaries(self.variant, policy, task, cfg.seed)
+        """The variant's auxiliary models (``Variant.auxiliaries``: a critic, an implicit PRM) by name."""
         self.step = 0
         self.next_problem = 0
         self.history: list[dict] = []
@@ -212,6 +218,7 @@ class Trainer:
         ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy, reference=self.reference)
         if cfg.prm:
             ctx.extras["prm"] = cfg.prm
+        ctx.extras["auxiliaries"] = self.auxiliaries
         kept_parts, reward_parts, stats = [], [], {"sample_s": 0.0, "reward_s": 0.0, "tokens": 0, "draws": 0}
         sampled_rows, kept_groups, collapsed = 0, 0, {}
         drawn_groups, survived_groups = 0, 0
@@ -234,6 +241,8 @@ class Trainer:
                     self.variant, self.policy, self.task, local, cfg.group_size, self.sampling, cfg.seed, self.step
                 )
                 t1 = time.perf_counter()
+                for model in self.auxiliaries.values():  # e.g. an implicit PRM learns from this draw before scoring it
+                    model.observe(rollouts, ctx)
                 rewards = compute_token_rewards(self.variant, rollouts, ctx)
                 result = apply_filters(self.variant, rollouts, rewards, ctx)
                 stats["sample_s"] += t1 - t0
@@ -427,15 +436,21 @@ class Trainer:
             metrics[f"filter/collapsed_to_{value:g}"] = count
         if kept_rows:
             t0 = time.perf_counter()
+            inputs = {}
             if rollouts is None:  # this process kept no rows; it still joins every collective
                 advantages, abs_sum, token_count = None, 0.0, 0.0
             else:
-                advantages = compute_advantages(self.variant, rollouts, rewards)
+                for model in self.auxiliaries.values():  # e.g. a critic's values for GAE
+                    inputs.update(model.estimator_inputs(rollouts))
+                advantages = compute_advantages(self.variant, rollouts, rewards, inputs)
                 abs_sum = float((advantages.abs() * rollouts.response_mask).sum())
                 token_count = float(rollouts.response_mask.sum())
             abs_sum, token_count = sum_scalars(self.world, [abs_sum, token_count])
             metrics["rollout/advantage_abs_mean"] = abs_sum / token_count
             metrics.update(self.update(rollouts, advantages))
+            if rollouts is not None:
+                for model in self.auxiliaries.values():  # e.g. the critic's value loss
+                    metrics.update(model.learn(rollouts, rewards, advantages, inputs, self.step))
             metrics["time/update_s"] = time.perf_counter() - t0
         self.step += 1
         evaluate_now = self.step == self.cfg.steps or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0)
@@ -457,6 +472,10 @@ class Trainer:
     def checkpointed_models(self) -> dict:
         """Modules besides the policy that a checkpoint must hold to resume exactly (the lagged reference)."""
         return {"reference": self.reference.module} if self.cfg.reference_sync_every else {}
+
+    def checkpointed_auxiliaries(self) -> dict:
+        """The variant's auxiliary models, which save and load themselves (weights and optimizer)."""
+        return self.auxiliaries
 
     def load_state(self, state: dict) -> None:
         self.step, self.next_problem = state["step"], state["next_problem"]

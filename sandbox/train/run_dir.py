@@ -72,6 +72,10 @@ class RunDir:
             companion = self.companion(name, trainer.step)
             if not companion.exists():
                 save_checkpoint(companion, module)
+        for name, model in trainer.checkpointed_auxiliaries().items():  # a critic, an implicit PRM
+            companion = self.companion(f"auxiliary-{name}", trainer.step)
+            if not companion.exists():
+                model.save(companion)
         return save_checkpoint(path, trainer.policy.module, trainer.state(), trainer.optimizer)
 
     def companion(self, name: str, step: int) -> Path:
@@ -109,6 +113,8 @@ def load_newest_checkpoint(run_path: str | Path, trainer) -> int:
     trainer.load_state(state)
     for name, module in trainer.checkpointed_models().items():
         module.load_state_dict(load_checkpoint(companion_path(run_path, name, trainer.step))[0].state_dict())
+    for name, model in trainer.checkpointed_auxiliaries().items():
+        model.load(companion_path(run_path, f"auxiliary-{name}", trainer.step))
     return trainer.step
 
 

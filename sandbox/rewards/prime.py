@@ -1,0 +1,125 @@
+"""PRIME's implicit process reward: token rewards from an online-trained implicit PRM.
+
+An implicit PRM is a language model π_ψ read against a frozen reference π_ref. For response
+token y_t of a row (mask m):
+
+    r_t = β · log π_ψ(y_t | y_<t) / π_ref(y_t | y_<t)            on response tokens, 0 elsewhere
+    L(ψ) = BCE( σ(β Σ_t m_t log π_ψ(y_t)/π_ref(y_t)),  1[correct] )  (mean over the draw's rows)
+
+Trained only on outcome labels, the sequence-level log-ratio is an outcome reward model whose
+per-token terms are process rewards for free ("Free Process Rewards without Process Labels",
+Yuan et al. 2024, arXiv 2412.01981). PRIME trains ψ *online*: on every step's rollouts, ψ takes
+its update first and then scores those same rollouts ("Process Reinforcement through Implicit
+Rewards", Cui et al. 2025, arXiv 2502.01456, Algorithm 1). ψ and π_ref both start as copies of
+the initial (warm-start) policy, so before the first update every r_t is 0.
+
+Pieces: ``ImplicitPRM`` is an auxiliary model (``sandbox.rewards.auxiliary``): the trainer calls
+``observe`` on each draw before its rewards (the BCE update: ``updates`` AdamW steps on the whole
+draw), checkpoints ψ with its optimizer (π_ref is rebuilt from the initial policy: it never
+changes), and the source ``prime_implicit`` reads it from ``ctx.extras["auxiliaries"]``.
+
+The ``prime`` variant combines this with the verifier's outcome reward, as PRIME does:
+r = 1[correct] on the last token + r_t on every response token, and the advantage is the
+return-to-go with the group-mean total return as baseline (``return_to_go``,
+``baseline="group_mean"``). Cut down from the paper: PRIME computes a leave-one-out baseline
+separately for each reward kind (outcome: other rows' outcomes; process: other rows' mean token
+rewards) and sums the two returns; here the two rewards are summed first and one baseline (the
+group mean of each row's total, the row itself included) is subtracted. No ψ warm-up on SFT
+data, no accuracy filter.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from sandbox.model.model import token_logprobs
+from sandbox.rewards.auxiliary import auxiliary
+from sandbox.rewards.base import RewardContext
+from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
+from toy_envs.base import check
+
+SCORE_BATCH = 256
+
+
+def implicit_token_rewards(psi_logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor, beta: float) -> torch.Tensor:
+    """[B, T] float32 β (log π_ψ − log π_ref) on response tokens, 0 elsewhere."""
+    return torch.where(mask, beta * (psi_logp.float() - ref_logp.float()), 0.0)
+
+
+def implicit_outcome_logits(token_rewards: torch.Tensor) -> torch.Tensor:
+    """[B] the implicit PRM's outcome logit: the row's summed token rewards."""
+    return token_rewards.sum(-1)
+
+
+class ImplicitPRM:
+    """π_ψ (trained online) and π_ref (frozen), both copies of the initial policy."""
+
+    def __init__(self, policy, task=None, seed: int = 0, beta: float = 0.05, lr: float = 1e-4, updates: int = 1):
+        check(beta > 0, "beta", "> 0", beta)
+        check(lr > 0, "lr", "> 0", lr)
+        check(updates >= 0, "updates", "an integer >= 0", updates)
+        self.beta, self.updates = beta, updates
+        self.psi = copy.deepcopy(policy.module)
+        self.reference = copy.deepcopy(policy.module).eval().requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.psi.parameters(), lr=lr, weight_decay=0.0)
+
+    def token_rewards(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[B, T] r_t (with gradient through ψ)."""
+        with torch.no_grad():
+            ref_logp = token_logprobs(self.reference(tokens), tokens)
+        return implicit_token_rewards(token_logprobs(self.psi(tokens), tokens), ref_logp, mask, self.beta)
+
+    @torch.no_grad()
+    def score(self, rollouts: Rollouts) -> torch.Tensor:
+        """[B, T] r_t of every row (no gradient)."""
+        self.psi.eval()
+        parts = [
+            self.token_rewards(rollouts.tokens[lo : lo + SCORE_BATCH], rollouts.response_mask[lo : lo + SCORE_BATCH])
+            for lo in range(0, len(rollouts), SCORE_BATCH)
+        ]
+        return torch.cat(parts) if parts else torch.zeros(rollouts.tokens.shape)
+
+    def loss(self, rollouts: Rollouts) -> torch.Tensor:
+        """BCE of σ(β Σ_t log π_ψ/π_ref) against 1[correct], averaged over rows."""
+        logits = implicit_outcome_logits(self.token_rewards(rollouts.tokens, rollouts.response_mask))
+        return F.binary_cross_entropy_with_logits(logits, rollouts.correct.float())
+
+    def observe(self, rollouts: Rollouts, ctx: RewardContext) -> None:
+        """PRIME's order: ψ learns from this draw's outcomes, then the source scores the draw."""
+        self.psi.train()
+        losses = []
+        for _ in range(self.updates):
+            loss = self.loss(rollouts)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.psi.parameters(), 1.0)
+            self.optimizer.step()
+            losses.append(loss.item())
+        self.psi.eval()
+        if losses:
+            ctx.extras.setdefault("metrics", {})["prime/implicit_bce"] = sum(losses) / len(losses)
+
+    def estimator_inputs(self, rollouts: Rollouts) -> dict[str, torch.Tensor]:
+        return {}
+
+    def learn(self, rollouts, rewards, advantages, inputs, step) -> dict[str, float]:
+        return {}
+
+    def save(self, path: Path) -> None:
+        save_checkpoint(path, self.psi, {"beta": self.beta}, self.optimizer)
+
+    def load(self, path: Path) -> None:
+        self.psi.load_state_dict(load_checkpoint(path, optimizer=self.optimizer)[0].state_dict())
+
+
+def prime_implicit(rollouts: Rollouts, ctx: RewardContext, model: str = "implicit_prm") -> torch.Tensor:
+    """[B, T] the implicit PRM's token rewards β log π_ψ/π_ref on every response token."""
+    implicit = auxiliary(ctx, model)
+    rewards = implicit.score(rollouts)
+    ctx.extras.setdefault("metrics", {})["prime/implicit_reward_sum"] = float(rewards.sum(-1).mean()) if len(rollouts) else 0.0
+    return rewards.to(rollouts.device)

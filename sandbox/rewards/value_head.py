@@ -1,0 +1,95 @@
+"""PPO's critic: a value head on a copy of the policy's backbone, trained with a value loss.
+
+    V_t = w · h[t − 1] + b        the value of the state in which response token t is emitted
+                                  (h: the critic backbone's hidden states of the prefix before t)
+    L_V = Σ_t m_t (V_t − R_t)² / Σ_t m_t,   R_t = A_t + V_t^old      (the λ-returns of GAE)
+
+The backbone starts as a copy of the initial policy (it already reads the task), the head at
+zero (V ≡ 0 before the first update). Before the estimator runs, the critic gives V^old on the
+kept rows (``estimator_inputs`` → ``values``); after the policy's update it regresses V on the
+λ-returns for ``epochs`` passes of ``minibatches`` keyed-shuffled minibatches (AdamW, the head
+with its own larger learning rate, gradient norm clipped at 1). "Proximal Policy Optimization
+Algorithms" (Schulman et al. 2017, arXiv 1707.06347), the value term of its objective (eq. 9),
+trained as a separate model as in RLHF-style PPO; the advantages are GAE's
+(``sandbox.rewards.gae``, Schulman et al. 2016, arXiv 1506.02438).
+
+Cut down: no value clipping, no shared backbone with the policy (a separate critic, as in
+verl/OpenRLHF), values read for response tokens only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from sandbox.prm.discriminative import StepScorer
+from sandbox.rewards.base import RewardContext
+from sandbox.rewards.gae import value_targets
+from sandbox.rng import row_key
+from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
+from toy_envs.base import check
+
+
+def shift_right(per_position: torch.Tensor) -> torch.Tensor:
+    """[B, T]: position t holds ``per_position[:, t − 1]`` (0 at t = 0): a head read at the prefix
+    before token t gives the value of the state that emits token t."""
+    return torch.nn.functional.pad(per_position[:, :-1], (1, 0))
+
+
+class ValueHead:
+    """The critic as an auxiliary model (``sandbox.rewards.auxiliary``)."""
+
+    def __init__(self, policy, task=None, seed: int = 0, lr: float = 1e-4, head_lr: float = 1e-2, epochs: int = 2, minibatches: int = 2):
+        check(lr > 0 and head_lr > 0, "lr", "> 0 (critic learning rates)", (lr, head_lr))
+        check(epochs >= 1 and minibatches >= 1, "epochs", "integers >= 1 (critic epochs and minibatches)", (epochs, minibatches))
+        self.scorer = StepScorer.from_model(policy.module)
+        self.seed, self.epochs, self.minibatches = seed, epochs, minibatches
+        groups = [{"params": self.scorer.backbone.parameters(), "lr": lr}, {"params": self.scorer.head.parameters(), "lr": head_lr}]
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
+
+    def values(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[B, T] float V_t (with gradient)."""
+        return shift_right(self.scorer(tokens).float())
+
+    def observe(self, rollouts: Rollouts, ctx: RewardContext) -> None:
+        """The critic does not touch rewards."""
+
+    @torch.no_grad()
+    def estimator_inputs(self, rollouts: Rollouts) -> dict[str, torch.Tensor]:
+        self.scorer.eval()
+        values = self.values(rollouts.tokens) * rollouts.response_mask
+        return {"values": values}
+
+    def learn(self, rollouts: Rollouts, rewards: torch.Tensor, advantages: torch.Tensor, inputs: dict, step: int) -> dict[str, float]:
+        """Regress V on the λ-returns A + V^old; returns the mean value loss and |V^old − R|."""
+        mask = rollouts.response_mask
+        targets = value_targets(advantages, inputs["values"], mask)
+        self.scorer.train()
+        losses = []
+        for epoch in range(self.epochs):
+            gen = torch.Generator().manual_seed(row_key(self.seed, "critic", step, epoch))
+            for rows in torch.randperm(len(rollouts), generator=gen).chunk(min(self.minibatches, len(rollouts))):
+                m = mask[rows].float()
+                error = (self.values(rollouts.tokens[rows]) - targets[rows]) * m
+                loss = error.pow(2).sum() / m.sum().clamp(min=1)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.scorer.parameters(), 1.0)
+                self.optimizer.step()
+                losses.append(loss.item())
+        self.scorer.eval()
+        explained = ((inputs["values"] - targets).abs() * mask).sum() / mask.sum().clamp(min=1)
+        return {"critic/value_loss": sum(losses) / len(losses), "critic/abs_error_before": float(explained)}
+
+    def save(self, path: Path) -> None:
+        head = {"weight": self.scorer.head.weight.detach().flatten().tolist(), "bias": float(self.scorer.head.bias.detach())}
+        save_checkpoint(path, self.scorer.backbone, {"head": head}, self.optimizer)
+
+    def load(self, path: Path) -> None:
+        backbone, state = load_checkpoint(path, optimizer=self.optimizer)
+        self.scorer.backbone.load_state_dict(backbone.state_dict())
+        with torch.no_grad():
+            self.scorer.head.weight.copy_(torch.tensor(state["head"]["weight"]).view_as(self.scorer.head.weight))
+            self.scorer.head.bias.fill_(state["head"]["bias"])
