@@ -18,6 +18,7 @@ from sandbox.rewards.registry import (
     VARIANTS,
     Variant,
     apply_filters,
+    build_auxiliaries,
     compute_advantages,
     compute_token_rewards,
     get_variant,
@@ -103,6 +104,8 @@ def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rol
     ctx = RewardContext(task=TASK, max_new_tokens=24, policy=SCORING_POLICY)  # model-scored sources (DRO) read the policy
     rollouts = rollouts.with_extras(tree=rollouts.rollout_index % 2)  # tree ids, as the tree sampler gives them
     for variant in VARIANTS.values():
+        auxiliaries = build_auxiliaries(variant, SCORING_POLICY, TASK, 0)  # e.g. PRIME's implicit PRM, PPO's critic
+        ctx.extras["auxiliaries"] = auxiliaries
         rewards = compute_token_rewards(variant, rollouts, ctx)
         assert (rewards[~rollouts.response_mask] == 0).all()
         kept = apply_filters(variant, rollouts, rewards, ctx)
@@ -111,7 +114,8 @@ def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rol
             continue
         rows = kept.keep.nonzero().flatten()
         subset = rollouts.select(rows)
-        adv = compute_advantages(variant, subset, rewards[rows][:, : subset.tokens.shape[1]])
+        inputs = {k: v for model in auxiliaries.values() for k, v in model.estimator_inputs(subset).items()}
+        adv = compute_advantages(variant, subset, rewards[rows][:, : subset.tokens.shape[1]], inputs)
         assert adv.shape == subset.tokens.shape and torch.isfinite(adv).all()
         assert (adv[~subset.response_mask] == 0).all()
 

@@ -25,11 +25,13 @@ from sandbox.rewards.dro_length import dro_length
 from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
 from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.format_rubric import format_rubric
+from sandbox.rewards.gae import gae
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
 from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong
+from sandbox.rewards.prime import ImplicitPRM, prime_implicit
 from sandbox.rewards.prm_reward import prm_learned, prm_oracle
 from sandbox.rewards.process_grpo import process_grpo
 from sandbox.rewards.random_reward import random_reward
@@ -39,6 +41,7 @@ from sandbox.rewards.rpp_baseline import rpp_baseline
 from sandbox.rewards.rubric_dense import rubric_dense
 from sandbox.rewards.rubric_gate import rubric_gate
 from sandbox.rewards.tree_grpo import tree_grpo
+from sandbox.rewards.value_head import ValueHead
 from sandbox.rewards.variance_filter import variance_filter
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
@@ -54,10 +57,11 @@ SOURCES = {
     "incorrect_label": incorrect_label,
     "prm_oracle": prm_oracle,
     "prm_learned": prm_learned,
-    "brier": brier,
     "dro_r3": dro_r3,
     "dro_length": dro_length,
     "rubric_dense": rubric_dense,
+    "prime_implicit": prime_implicit,
+    "brier": brier,
 }
 """Reward source name -> ``RewardSource``."""
 
@@ -82,6 +86,7 @@ ESTIMATORS = {
     "return_to_go": return_to_go,
     "process_grpo": process_grpo,
     "tree_grpo": tree_grpo,
+    "gae": gae,
 }
 """Advantage estimator name -> ``AdvantageEstimator``."""
 
@@ -97,6 +102,13 @@ SAMPLERS = {
 }
 """Sampler name -> ``sampler(policy, task, problem_indices, group_size, sampling, seed, step, **options)``
 returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` rows per problem)."""
+
+AUXILIARIES = {
+    "value_head": ValueHead,
+    "implicit_prm": ImplicitPRM,
+}
+"""Auxiliary model name -> ``factory(policy, task, seed, **params)`` building an ``AuxiliaryModel``
+(``sandbox.rewards.auxiliary``) that the trainer builds, drives and checkpoints beside the policy."""
 
 LOSS_KEYS = ("clip_low", "clip_high", "aggregation", "kl_coef")
 
@@ -131,6 +143,9 @@ class Variant:
     problem_filter_every: int = 5
     """The problem filter screens the next ``problem_filter_every`` steps' worth of problems (that many
     times P) at once: before training and again whenever the screened window is used up."""
+    auxiliaries: tuple[tuple[str, dict], ...] = ()
+    """(auxiliary model name, params) of every learned model trained beside the policy (``AUXILIARIES``):
+    e.g. PPO's critic, whose values reach the estimator, or PRIME's implicit PRM, which a source reads."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -147,6 +162,8 @@ class Variant:
             check(name in PROBLEM_FILTERS, "problem_filter", f"one of {sorted(PROBLEM_FILTERS)}", name)
         check(self.problem_filter_every >= 1, "problem_filter_every", "an integer >= 1", self.problem_filter_every)
         check(self.estimator in ESTIMATORS, "estimator", f"one of {sorted(ESTIMATORS)}", self.estimator)
+        for auxiliary_name, _ in self.auxiliaries:
+            check(auxiliary_name in AUXILIARIES, "auxiliary", f"one of {sorted(AUXILIARIES)}", auxiliary_name)
         for key in self.loss:
             check(key in LOSS_KEYS, "loss", f"keys among {LOSS_KEYS}", key)
         aggregation = self.loss.get("aggregation", AGGREGATIONS[0])
@@ -221,6 +238,12 @@ VARIANTS = {
             estimator="grpo",
         ),
         Variant(
+            name="brier",
+            description="RLCR: 1[correct] − (q − 1[correct])² for the stated confidence q, GRPO (confidence-line tasks)",
+            sources=(("brier", 1.0, {}),),
+            estimator="grpo",
+        ),
+        Variant(
             name="dro",
             description="DRO R3: σ-weighted log-likelihood of the reference answer given each reasoning, GRPO, query filter; no verifier",
             sources=(("dro_r3", 1.0, {}),),
@@ -248,12 +271,6 @@ VARIANTS = {
             estimator="grpo",
         ),
         Variant(
-            name="brier",
-            description="RLCR: 1[correct] − (q − 1[correct])² for the stated confidence q, GRPO (confidence-line tasks)",
-            sources=(("brier", 1.0, {}),),
-            estimator="grpo",
-        ),
-        Variant(
             name="prm-oracle",
             description="oracle step validity on each step's last token, process-supervised GRPO (no model)",
             sources=(("prm_oracle", 1.0, {"target": "valid"}),),
@@ -278,6 +295,25 @@ VARIANTS = {
             estimator="return_to_go",
             estimator_options={"baseline": "group_mean"},
             loss={"aggregation": "token-mean"},
+        ),
+        Variant(
+            name="ppo-gae",
+            description="1[correct], PPO critic: GAE (γ=1, λ=0.95) on a learned value head trained with a value loss",
+            sources=OUTCOME,
+            estimator="gae",
+            estimator_options={"gamma": 1.0, "lam": 0.95},
+            loss={"aggregation": "token-mean"},
+            auxiliaries=(("value_head", {}),),
+        ),
+        Variant(
+            name="prime",
+            description="PRIME: 1[correct] + implicit PRM token rewards β·log πψ/πref (ψ trained online on outcomes), "
+            "return-to-go minus the group-mean return",
+            sources=(("outcome", 1.0, {}), ("prime_implicit", 1.0, {})),
+            estimator="return_to_go",
+            estimator_options={"baseline": "group_mean"},
+            loss={"aggregation": "token-mean"},
+            auxiliaries=(("implicit_prm", {"beta": 0.05}),),
         ),
         Variant(
             name="tree-grpo",
@@ -344,8 +380,16 @@ def apply_filters(
     return FilterResult(keep=keep, info=info)
 
 
-def compute_advantages(variant: Variant, rollouts: Rollouts, token_rewards: torch.Tensor) -> torch.Tensor:
-    """[B, T] float32 advantages from the variant's estimator, 0 off the response."""
+def build_auxiliaries(variant: Variant, policy, task, seed: int) -> dict:
+    """The variant's auxiliary models by name, each built from ``policy`` (its initial weights)."""
+    return {name: AUXILIARIES[name](policy, task, seed, **params) for name, params in variant.auxiliaries}
+
+
+def compute_advantages(
+    variant: Variant, rollouts: Rollouts, token_rewards: torch.Tensor, inputs: dict | None = None
+) -> torch.Tensor:
+    """[B, T] float32 advantages from the variant's estimator, 0 off the response; ``inputs``
+    (e.g. an auxiliary critic's ``values``) are passed to it as keyword arguments."""
     estimator = ESTIMATORS[variant.estimator]
     needed = ESTIMATOR_EXTRAS.get(variant.estimator, ())
     missing = [key for key in needed if key not in rollouts.extras]
@@ -356,6 +400,7 @@ def compute_advantages(variant: Variant, rollouts: Rollouts, token_rewards: torc
         )
     extras = {key: rollouts.extras[key] for key in needed}
     return estimator(
-        token_rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, **extras, **variant.estimator_options
+        token_rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids,
+        **extras, **(inputs or {}), **variant.estimator_options,
     )
 
