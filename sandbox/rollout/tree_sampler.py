@@ -26,6 +26,8 @@ Randomness: the first rollout of tree m of problem p at RL step s is keyed by
 (seed, s, p, m, round 0, draw 0), the j-th continuation of round r by (seed, s, p, m, r, j),
 the r-th round's node draws by (seed, s, p, m, r) and the kept-leaf subset by (seed, s, p, m),
 each with a distinct tag (``sandbox.rng``): a tree does not depend on what else is in the batch.
+A continuation is keyed by its draw index j rather than by the node it starts from: nodes are
+drawn with replacement, and a node drawn twice in a round must get two different continuations.
 
 Group size: the trainer asks for ``group_size`` rows per problem; here they are the M·K kept
 leaves, so ``group_size`` must be a multiple of ``trees`` and K = group_size / trees must be at
@@ -57,7 +59,7 @@ import torch
 
 from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import SamplingConfig, decode
-from sandbox.rng import keyed_uniform, row_key, row_keys
+from sandbox.rng import keyed_uniform, row_key
 from sandbox.rollout.rollouts import Rollouts, response_step_ids
 from toy_envs.base import check
 
