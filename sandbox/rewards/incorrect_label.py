@@ -4,7 +4,7 @@
 
 A spurious control from "Spurious Rewards: Rethinking Training Signals in RLVR" (Shao et al.
 2025, arXiv 2506.10947), where the label is a wrong answer. Here the wrong label ỹ is derived
-deterministically from the gold answer line (the last line of the task's gold solution, the
+deterministically from the gold answer line (the task's verdict on its own gold solution, the
 content after ``#``), read with the task's own answer grammar (``task.parse_answer``, which both
 tasks provide; it resolves ambiguous lines such as ``-1``, an integer or the op ``-1``):
 
@@ -23,12 +23,12 @@ import torch
 
 from sandbox.rewards.base import RewardContext, on_last_token
 from sandbox.rollout.rollouts import Rollouts
-from toy_envs.parsing import answer_line_content, split_lines
 
 
 def gold_answer_content(task, problem) -> str:
-    """The content after ``#`` of the last line of the task's gold solution."""
-    return answer_line_content(split_lines(task.gold_solution(problem))[-1])
+    """The content after ``#`` of the gold solution's answer line, as the task's own verdict
+    reads it (so a trailing line such as a confidence line is not mistaken for the answer)."""
+    return task.score(problem, task.gold_solution(problem)).answer
 
 
 def wrong_label(gold):
