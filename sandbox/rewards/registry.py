@@ -313,7 +313,7 @@ VARIANTS = {
             estimator="return_to_go",
             estimator_options={"baseline": "group_mean"},
             loss={"aggregation": "token-mean"},
-            auxiliaries=(("implicit_prm", {"beta": 0.05}),),
+            auxiliaries=(("implicit_prm", {"beta": 0.05, "lr": 1e-3}),),
         ),
         Variant(
             name="tree-grpo",
