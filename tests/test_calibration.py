@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.eval.calibration import (
-    N_BINS,
     auroc,
     brier_score,
     calibration_metrics,
@@ -110,7 +109,7 @@ def test_bad_input_is_refused():
 
 def test_plot_reliability_draws_one_curve_per_diagram_and_the_diagonal():
     correct = [True] * 30 + [False] * 70
-    ax = plot_reliability({"constant": reliability([0.3] * 100, correct), "spread": reliability([0.9] * 30 + [0.1] * 70, correct)})
+    diagrams = {"constant": reliability([0.3] * 100, correct), "spread": reliability([0.9] * 30 + [0.1] * 70, correct)}
+    ax = plot_reliability(diagrams)
     assert len(ax.lines) == 3
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["calibrated", "constant", "spread"]
-    assert N_BINS == 10

@@ -31,7 +31,8 @@ ACCURACY_NOISE = 0.08
 def final_evaluation(variant: str, seed: int) -> dict:
     model, task, _ = load_warmstart("tiny-calib")
     cfg = RLConfig(
-        variant=variant, seed=seed, steps=10, lr=1.5e-4, eval_every=0, eval_problems=256, pass_problems=0, progress=False
+        variant=variant, seed=seed, steps=10, lr=1.5e-4, eval_every=0, eval_problems=256, pass_problems=0,
+        progress=False,
     )
     return Trainer(cfg, task, TinyPolicy(model)).train()[-1]
 

@@ -129,7 +129,8 @@ def calibration_summary(confidence, correct, n_bins: int = N_BINS) -> dict:
 def calibration_metrics(texts: Sequence[str], correct: Sequence[bool], n_bins: int = N_BINS) -> dict:
     """``calib/parsed_fraction`` and, over the responses whose confidence line parses,
     ``calibration_summary`` (only the fraction when none parses)."""
-    pairs = [(q, bool(ok)) for text, ok in zip(texts, correct, strict=True) if (q := parse_confidence(text)) is not None]
+    stated = [(parse_confidence(text), bool(ok)) for text, ok in zip(texts, correct, strict=True)]
+    pairs = [(q, ok) for q, ok in stated if q is not None]
     out = {"calib/parsed_fraction": len(pairs) / len(texts) if texts else 0.0}
     if pairs:
         out.update(calibration_summary([q for q, _ in pairs], [ok for _, ok in pairs], n_bins))

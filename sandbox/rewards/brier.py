@@ -4,11 +4,12 @@
 
 where q ∈ [0, 1] is the confidence the response states on its confidence line (``conf: 0.7``
 after the answer line; tasks with ``confidence_line=True``). RLCR, "Beyond Binary Rewards:
-Training LMs to Reason About Their Uncertainty" (Damani et al. 2025, arXiv 2507.16806). The Brier term is a strictly proper scoring rule: for a
-response that is right with probability p, E[R] = p − p(1 − q)² − (1 − p)q² is maximised
-exactly at q = p, so the policy is paid for stating its true chance of being right, while the
-1[correct] term keeps accuracy the first objective (a right answer with any q earns ≥ 0, a
-wrong one ≤ 0). R lies in [−1, 1]: [0, 1] when right, [−1, 0] when wrong.
+Training LMs to Reason About Their Uncertainty" (Damani et al. 2025, arXiv 2507.16806). The
+Brier term is a strictly proper scoring rule: for a response that is right with probability
+p, E[R] = p − p(1 − q)² − (1 − p)q² is maximised exactly at q = p, so the policy is paid for
+stating its true chance of being right, while the 1[correct] term keeps accuracy the first
+objective (a right answer with any q earns ≥ 0, a wrong one ≤ 0). R lies in [−1, 1]: [0, 1]
+when right, [−1, 0] when wrong.
 
 Missing or unparseable confidence (no answer line, no confidence line, a malformed one, or
 anything after it; ``toy_envs.parsing.parse_confidence``) is scored as the *worst* q for the
@@ -33,7 +34,8 @@ from toy_envs.parsing import parse_confidence
 
 def stated_confidences(texts) -> torch.Tensor:
     """[B] float32: each response's confidence q, NaN where it has none that parses."""
-    return torch.tensor([float("nan") if (q := parse_confidence(t)) is None else q for t in texts], dtype=torch.float32)
+    values = [parse_confidence(text) for text in texts]
+    return torch.tensor([float("nan") if q is None else q for q in values], dtype=torch.float32)
 
 
 def brier_reward(correct: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
