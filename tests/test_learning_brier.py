@@ -14,10 +14,11 @@ What does NOT hold here: AUROC above 0.5. Greedy confidence does not rank right 
 answers after 10 steps (0.49 / 0.47 for brier, 0.50 / 0.43 for binary) nor after 30 (0.49), so
 it is reported, not asserted. Nor is the ECE gap stable over long runs: the binary reward never
 touches q, which random-walks; in seed 0 it drifted to ~0.9 by step 20 and landed closer to the
-accuracy (ECE 0.25) than brier's q (0.37). Greedy q is the mode of the policy's confidence distribution; RL calibrates that distribution
-against the accuracy of temperature-1 samples (lower than greedy), so the mean of q moves
-differently (README, 'Calibration (RLCR), measured'). Time: 44 s and 58 s per seed (two 10-step runs
-each; about 31 s of CPU) on one thread of a shared, loaded two-core machine, above the 15 s target.
+accuracy (ECE 0.25) than brier's q (0.37). Greedy q is the mode of the policy's confidence
+distribution; RL calibrates that distribution against the accuracy of temperature-1 samples
+(lower than greedy), so the mean of q moves differently (README, 'Calibration (RLCR),
+measured'). Time: 44 s and 58 s per seed (two 10-step runs each; about 31 s of CPU) on one
+thread of a shared, loaded two-core machine, above the 15 s target.
 """
 
 import pytest
