@@ -76,8 +76,8 @@ def test_env() -> dict[str, str]:
 
 WARM_STARTS = ("tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib")
 """The warm-start presets the tests and tutorials load."""
-PRM_RECIPES = ("tiny-mc", "tiny-rpe")
-"""The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe variants load."""
+PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm")
+"""The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe / sprm variants load."""
 
 
 def build_warm_starts(python: Path, env: dict[str, str], jobs: int = 2) -> None:

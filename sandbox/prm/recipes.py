@@ -45,6 +45,7 @@ PRM_RECIPES: dict[str, PRMRecipe] = {
     "tiny-oracle": PRMRecipe("tiny", PRMTrainConfig(labels="oracle-valid", n_problems=128, group_size=2, steps=80, batch_size=32)),
     "tiny-mc": PRMRecipe("tiny", PRMTrainConfig(labels="mc-hard", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
     "tiny-rpe": PRMRecipe("tiny", PRMTrainConfig(labels="rpe", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
+    "tiny-sprm": PRMRecipe("tiny", PRMTrainConfig(kind="sprm", n_problems=128, group_size=2, steps=80, batch_size=32, lr=1e-5)),
 }
 """Recipe name -> ``PRMRecipe``."""
 

@@ -289,6 +289,13 @@ VARIANTS = {
             estimator="process_grpo",
         ),
         Variant(
+            name="sprm",
+            description="self-supervised PRM (MetaStone SPR loss on outcome pseudo-labels, recipe tiny-sprm) step scores, "
+            "process-supervised GRPO",
+            sources=(("prm_learned", 1.0, {"prm": "tiny-sprm"}),),
+            estimator="process_grpo",
+        ),
+        Variant(
             name="outcome-rtg",
             description="1[correct], return-to-go minus the group-mean return",
             sources=OUTCOME,

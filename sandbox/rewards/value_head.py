@@ -41,7 +41,7 @@ def shift_right(per_position: torch.Tensor) -> torch.Tensor:
 class ValueHead:
     """The critic as an auxiliary model (``sandbox.rewards.auxiliary``)."""
 
-    def __init__(self, policy, task=None, seed: int = 0, lr: float = 1e-4, head_lr: float = 1e-2, epochs: int = 2, minibatches: int = 2):
+    def __init__(self, policy, task=None, seed: int = 0, lr: float = 1e-4, head_lr: float = 1e-2, epochs: int = 1, minibatches: int = 2):
         check(lr > 0 and head_lr > 0, "lr", "> 0 (critic learning rates)", (lr, head_lr))
         check(epochs >= 1 and minibatches >= 1, "epochs", "integers >= 1 (critic epochs and minibatches)", (epochs, minibatches))
         self.scorer = StepScorer.from_model(policy.module)
