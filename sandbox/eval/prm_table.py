@@ -29,6 +29,8 @@ from sandbox.train.warmstart import PRESETS, load_warmstart
 from toy_envs.base import check
 
 ORM = "orm"
+OUTCOME_ONLY = {ORM: "ORM", "sprm": "SPRM (outcome pseudo-labels)"}
+"""Scorers trained from final correctness only (no labeller): name -> table label; the name is the ``PRMTrainConfig.kind``."""
 
 
 @dataclass
@@ -54,7 +56,7 @@ class PRMTableConfig:
         check(self.init in PRESETS, "init", f"one of {sorted(PRESETS)}", self.init)
         check(not self.judge_init or self.judge_init in PRESETS, "judge_init", f"empty or one of {sorted(PRESETS)}", self.judge_init)
         for name in self.scorer_names():
-            check(name in LABELLERS or name == ORM, "scorers", f"names among {sorted(LABELLERS)} and 'orm'", name)
+            check(name in LABELLERS or name in OUTCOME_ONLY, "scorers", f"names among {sorted(LABELLERS)} and {sorted(OUTCOME_ONLY)}", name)
         check(self.error_kind in ERROR_KINDS, "error_kind", f"one of {ERROR_KINDS}", self.error_kind)
         check(self.bench_problems >= 2 and self.bench_group >= 1, "bench_problems", ">= 2 (and bench_group >= 1)", self.bench_problems)
         check(all(0 < b <= 1 for b in self.budget_values()), "budgets", "fractions in (0, 1]", self.budgets)
@@ -92,7 +94,7 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
         solutions = sample_solutions(policy, task, train)
         label_cache = {}
         for name in cfg.scorer_names():
-            if name != ORM:
+            if name not in OUTCOME_ONLY:
                 label_cache[name] = label_solutions(policy, task, solutions, replace(train, labels=name))
         reference = step_labels("oracle-valid" if cfg.error_kind == "invalid" else "oracle-value", solutions.verdicts)
         for name, labels in label_cache.items():
@@ -101,8 +103,8 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
             for budget in cfg.budget_values():
                 rows = budget_rows(len(solutions), budget)
                 part = solutions.select(rows)
-                labels = None if name == ORM else [label_cache[name][i] for i in rows.tolist()]
-                kind_cfg = replace(train, kind="orm" if name == ORM else "prm", labels="oracle-valid" if name == ORM else name)
+                labels = None if name in OUTCOME_ONLY else [label_cache[name][i] for i in rows.tolist()]
+                kind_cfg = replace(train, kind=name if name in OUTCOME_ONLY else "prm", labels="oracle-valid" if name in OUTCOME_ONLY else name)
                 scorer, _ = train_scorer(judge, part, labels, kind_cfg)
                 score = evaluate_scorer(lambda r: step_scores(scorer, r), bench)
                 results["bench"].append({"scorer": name, "budget": budget, "seed": seed, "solutions": len(rows), **score})
@@ -127,7 +129,7 @@ def format_prm_table(results: dict) -> str:
         groups.setdefault((row["scorer"], row["budget"]), []).append(row)
     for (name, budget), rows in groups.items():
         lines.append(
-            f"| {'PRM on ' + name if name != ORM else 'ORM'} | {budget:g} | {rows[0]['solutions']} | "
+            f"| {OUTCOME_ONLY.get(name, 'PRM on ' + name)} | {budget:g} | {rows[0]['solutions']} | "
             + " | ".join(spread([r[k] for r in rows]) for k in ("acc_err", "acc_corr", "f1")) + " |"
         )
     base = results["answer_check"]
