@@ -3,11 +3,11 @@
 
 The implicit PRM ψ (a copy of the warm start) takes one BCE step on each step's rollouts before
 scoring them; its token rewards β·log πψ/πref join the outcome reward, and the advantage is the
-return-to-go minus the group-mean return. Control: the same estimator with the outcome reward
-only (no implicit PRM) reached 0.691 at seed 0 after 10 steps (PRIME 0.652): on this task the
-implicit process reward does not beat its own outcome-only control.
-Measured (6 steps, 16 problems x 8 rollouts, 256 held-out problems, greedy): 0.328 -> 0.574 (seed 0), 0.328 -> 0.609 (seed 1),
-about 10 s per seed on one thread.
+return-to-go minus the leave-one-out mean return. Control: the same estimator with the outcome
+reward only (RLOO, no implicit PRM) reached 0.691 at seed 0 after 10 steps (PRIME 0.668): on
+this task the implicit process reward does not beat its own outcome-only control.
+Measured (6 steps, 16 problems x 8 rollouts, 256 held-out problems, greedy):
+0.328 -> 0.586 (seed 0), 0.328 -> 0.617 (seed 1), about 9 s per seed on one thread.
 """
 
 import pytest

@@ -35,6 +35,7 @@ ESTIMATOR_KINDS = {
     "return_to_go": "dense",
     "process_grpo": "dense_group",
     "gae": "dense",
+    "rtg_loo": "dense",
 }
 """Estimator name -> kit kind (``sandbox.testing.estimator_checks.KINDS``)."""
 

@@ -20,12 +20,11 @@ changes), and the source ``prime_implicit`` reads it from ``ctx.extras["auxiliar
 
 The ``prime`` variant combines this with the verifier's outcome reward, as PRIME does:
 r = 1[correct] on the last token + r_t on every response token, and the advantage is the
-return-to-go with the group-mean total return as baseline (``return_to_go``,
-``baseline="group_mean"``). Cut down from the paper: PRIME computes a leave-one-out baseline
-separately for each reward kind (outcome: other rows' outcomes; process: other rows' mean token
-rewards) and sums the two returns; here the two rewards are summed first and one baseline (the
-group mean of each row's total, the row itself included) is subtracted. No ψ warm-up on SFT
-data, no accuracy filter.
+return-to-go minus the leave-one-out mean of the other rows' total returns (``rtg_loo``; with
+the outcome reward alone it is RLOO). Cut down from the paper: PRIME computes the leave-one-out
+baseline separately for each reward kind (outcome: other rows' outcomes; process: other rows'
+mean token rewards) before the return; here the two rewards are summed first and one
+leave-one-out baseline of the total is subtracted. No ψ warm-up on SFT data, no accuracy filter.
 """
 
 from __future__ import annotations
