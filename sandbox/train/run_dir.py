@@ -4,6 +4,8 @@
     metrics.jsonl        one JSON line per step, fixed metric names (DESIGN.md)
     tb/                  TensorBoard events with the same names
     checkpoints/step-N/  safetensors + JSON state (model, optimizer, step, stream position)
+    checkpoints/<name>/step-N/  companions: a lagged reference, each auxiliary model
+                         (``auxiliary-<name>``: a critic, an implicit PRM, with its optimizer)
 
 ``--resume`` continues from the newest checkpoint: the metrics of steps after it (a crash
 between checkpoints) are dropped from metrics.jsonl so the log matches the continued run.
