@@ -100,6 +100,16 @@ PRESETS: dict[str, Preset] = {
         model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
         sft=SFTConfig(steps=300, batch_size=64, lr=3e-3, eval_problems=256),
     ),
+    # Tree puzzles of depth 2 (one line per level, then the op path), for the toy ProcessBench's
+    # "first dead-end step": a sampled op can be offered and computed right yet leave the target
+    # unreachable. A short SFT on the same model size (97 s on one thread of a busy 2-core
+    # machine; greedy accuracy 0.09). No test loads it, so dev.py does not prebuild it.
+    "tiny-tree": Preset(
+        task="tree",
+        task_fields={"depth": 2, "branching": 3, "dead_end_fraction": 0.5},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=200, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
 }
 
 
