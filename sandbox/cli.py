@@ -11,6 +11,7 @@
     reward-sandbox prm train --train-labels mc-hard --out DIR    train a PRM on chosen step labels
     reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
     reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
+    reward-sandbox prm search --n-max 8                         best-of-N reranked by a trained PRM
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
@@ -342,7 +343,12 @@ def cmd_prm(argv: list[str]) -> int:
     bench.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     recipe = sub.add_parser("recipe", help="Build (or find) the cached PRM of a recipe (what prm-mc / prm-rpe load).")
     recipe.add_argument("--name", required=True, choices=sorted(PRM_RECIPES))
-    for p in (train, bench, recipe):
+    search = sub.add_parser("search", help="Best-of-N on held-out problems reranked by a trained PRM: accuracy vs N.")
+    search.add_argument("--init", default="tiny", choices=sorted(PRESETS), help="Warm start: the policy and the PRM's backbone.")
+    search.add_argument("--problems", type=int, default=256, help="Held-out problems.")
+    search.add_argument("--n-max", type=int, default=8, help="Samples per problem (N = 1, 2, 4, ... up to this).")
+    add_dataclass_args(search, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
+    for p in (train, bench, recipe, search):
         p.add_argument("--threads", type=int, default=1, help="torch threads.")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
@@ -350,6 +356,8 @@ def cmd_prm(argv: list[str]) -> int:
         print(f"PRM recipe '{args.name}': {prm_checkpoint(args.name)}")
         return 0
     train_cfg = dataclass_from_args(PRMTrainConfig, args, prefix="train_")
+    if args.which == "search":
+        return prm_search_table(args, train_cfg)
     if args.which == "train":
         if args.out.exists():
             raise ConfigError(f"out={str(args.out)!r} is not allowed: it already exists (checkpoints are never overwritten)")
@@ -365,6 +373,32 @@ def cmd_prm(argv: list[str]) -> int:
     print(f"({results['seconds']:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def prm_search_table(args, train_cfg) -> int:
+    """``reward-sandbox prm search``: train a PRM, rerank best-of-N by each aggregation, print accuracy vs N."""
+    from sandbox.eval.prm_search import best_of_n, sample_candidates
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.prm.aggregate import AGGREGATIONS, aggregate
+    from sandbox.prm.discriminative import step_scores
+    from sandbox.train.prm_train import train_prm
+    from sandbox.train.warmstart import load_warmstart
+
+    if args.problems < 1 or args.n_max < 1:
+        raise ConfigError(f"problems={args.problems}, n_max={args.n_max} are not allowed: integers >= 1")
+    model, task, _ = load_warmstart(args.init)
+    policy = TinyPolicy(model)
+    scorer, _ = train_prm(policy, task, train_cfg)
+    candidates = sample_candidates(policy, task, args.problems, args.n_max, seed=train_cfg.seed)
+    scores = step_scores(scorer, candidates)
+    ns = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= args.n_max]
+    print("| reranker | " + " | ".join(f"N={n}" for n in ns) + " |")
+    print("|---|" + "---|" * len(ns))
+    for how in AGGREGATIONS:
+        table = best_of_n(candidates, [aggregate(s, how) for s in scores], args.n_max, ns)
+        print(f"| PRM ({train_cfg.labels}), {how} | " + " | ".join(f"{table[n]['accuracy']:.3f}" for n in ns) + " |")
+    print("| pass@N (a perfect reranker) | " + " | ".join(f"{table[n]['pass']:.3f}" for n in ns) + " |")
     return 0
 
 
