@@ -1,0 +1,22 @@
+"""``reward-sandbox prm``: bad values rejected before compute; a trained PRM is usable as RLConfig.prm."""
+
+from sandbox.cli import main
+from sandbox.prm.recipes import load_prm
+
+
+def test_bad_values_are_rejected_naming_the_field(capsys):
+    assert main(["prm", "bench", "--scorers", "oracle-valid,human"]) == 2
+    assert "scorers=" in capsys.readouterr().err
+    assert main(["prm", "train", "--out", "/tmp/unused-prm", "--train-labels", "nope"]) == 2
+    assert "labels=" in capsys.readouterr().err
+    assert main(["prm", "search", "--n-max", "0"]) == 2
+
+
+def test_prm_train_writes_a_checkpoint_that_load_prm_reads(tmp_path, capsys):
+    out = tmp_path / "prm"
+    args = ["prm", "train", "--out", str(out), "--train-n-problems", "4", "--train-group-size", "2",
+            "--train-steps", "2", "--train-batch-size", "4"]
+    assert main(args) == 0
+    assert "PRM checkpoint" in capsys.readouterr().out
+    assert load_prm(str(out)).head.weight.shape[-1] == 128
+    assert main(args) == 2  # never overwritten
