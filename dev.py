@@ -80,18 +80,21 @@ PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm")
 """The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe / sprm variants load."""
 
 
-def build_warm_starts(python: Path, env: dict[str, str], jobs: int = 2) -> None:
-    """Build (or find) every preset in ``WARM_STARTS``, ``jobs`` at a time with one torch thread
-    each (a preset that continues another waits on that one's file lock); exit on a failure."""
+def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
+    """Build (or find) every warm start in ``WARM_STARTS``, then every PRM in ``PRM_RECIPES``,
+    ``jobs`` at a time with one torch thread each (a build that needs another one's checkpoint
+    waits on that one's file lock); exit on the first failure."""
+    builds = [["warmstart", "--preset", preset] for preset in WARM_STARTS]
+    builds += [["prm", "recipe", "--name", recipe] for recipe in PRM_RECIPES]
 
-    def build(preset: str) -> subprocess.CompletedProcess:
-        cmd = [python, "-m", "sandbox.cli", "warmstart", "--preset", preset, "--threads", "1"]
-        return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, capture_output=True, text=True)
+    def build(args: list[str]) -> subprocess.CompletedProcess:
+        cmd = [str(python), "-m", "sandbox.cli", *args, "--threads", "1"]
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
 
-    print(f"+ building warm starts {', '.join(WARM_STARTS)} ({jobs} at a time)", flush=True)
+    print(f"+ building warm starts {', '.join(WARM_STARTS)} and PRMs {', '.join(PRM_RECIPES)} ({jobs} at a time)", flush=True)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for preset, done in zip(WARM_STARTS, pool.map(build, WARM_STARTS)):
-            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else f"warm-start {preset!r}", flush=True)
+        for args, done in zip(builds, pool.map(build, builds)):
+            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else " ".join(args), flush=True)
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
                 sys.exit(done.returncode)
@@ -110,11 +113,9 @@ def main(argv: list[str]) -> int:
     if command == "run":
         return run([python, "-m", "sandbox.cli", *rest], cwd=ROOT, env=env)
     env = test_env()
-    # The SFT warm-start checkpoints are built once, here, before the workers start; every test,
-    # notebook and benchmark then loads them from REWARD_SANDBOX_CACHE.
-    build_warm_starts(python, env)
-    for recipe in PRM_RECIPES:  # the learned PRMs prm-mc / prm-rpe load, trained once on 'tiny'
-        must([python, "-m", "sandbox.cli", "prm", "recipe", "--name", recipe, "--threads", "1"], cwd=ROOT, env=env)
+    # The SFT warm starts and the learned PRMs are built once, here, before the workers start;
+    # every test, notebook and benchmark then loads them from REWARD_SANDBOX_CACHE.
+    build_caches(python, env)
     pytest = [python, "-m", "pytest", "-n", "2", "--durations=20", "-p", "no:cacheprovider", "--nbmake"]
     return run([*pytest, "tests", "tutorials", *rest], cwd=ROOT, env=env)
 

@@ -30,17 +30,11 @@ on every step (otherwise nothing would ever agree with the side the tie falls on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 
-from sandbox.prm.discriminative import StepScorer, step_end_mask
-from sandbox.rng import row_key
+from sandbox.prm.discriminative import step_end_mask
 from sandbox.rollout.rollouts import Rollouts
-
-if TYPE_CHECKING:
-    from sandbox.train.prm_train import PRMTrainConfig
 
 
 def sprm_targets(rollouts: Rollouts) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,31 +72,3 @@ def sprm_loss(logits: torch.Tensor, targets: torch.Tensor, where: torch.Tensor) 
         return logits.sum() * 0.0, 0.0
     bce = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
     return (weights * bce).sum() / total, float((weights > 0).sum()) / max(int(where.sum()), 1)
-
-
-def fit_sprm(scorer: StepScorer, tokens: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, cfg: PRMTrainConfig) -> dict:
-    """Train ``scorer`` with the SPR loss (the same optimiser, batches and clipping as the
-    discriminative PRM's ``fit_scorer``); returns the loss and agreeing fraction per step."""
-    groups = [{"params": scorer.backbone.parameters(), "lr": cfg.lr}, {"params": scorer.head.parameters(), "lr": cfg.head_lr}]
-    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    scorer.train()
-    n_rows, losses, agreeing, epoch, order = len(tokens), [], [], 0, torch.empty(0, dtype=torch.long)
-    for _ in range(cfg.steps):
-        if len(order) < min(cfg.batch_size, n_rows):
-            gen = torch.Generator().manual_seed(row_key(cfg.seed, "prm-batches", epoch))
-            order, epoch = torch.cat([order, torch.randperm(n_rows, generator=gen)]), epoch + 1
-        rows, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        mask = where[rows]
-        if not mask.any():
-            continue
-        width = int(mask.any(0).nonzero().max()) + 1
-        logits = scorer(tokens[rows, :width])
-        loss, fraction = sprm_loss(logits, targets[rows, :width], mask[:, :width])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(scorer.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-        agreeing.append(fraction)
-    scorer.eval()
-    return {"losses": losses, "agreeing": agreeing}

@@ -23,7 +23,7 @@ from sandbox.prm.discriminative import StepScorer, prm_targets
 from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
 from sandbox.prm.mc_labels import PolicyCompleter, mc_values
 from sandbox.prm.orm import orm_targets
-from sandbox.prm.sprm import fit_sprm, sprm_targets
+from sandbox.prm.sprm import sprm_loss, sprm_targets
 from sandbox.rng import row_key
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
@@ -89,10 +89,17 @@ def label_solutions(policy, task, solutions: Rollouts, cfg: PRMTrainConfig) -> l
     return step_labels(cfg.labels, solutions.verdicts, mc)
 
 
+def masked_bce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """BCE of the step logits towards ``targets`` at the ``mask`` positions."""
+    return F.binary_cross_entropy_with_logits(logits[mask].float(), targets[mask])
+
+
 def fit_scorer(
-    scorer: StepScorer, tokens: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, cfg: PRMTrainConfig
+    scorer: StepScorer, tokens: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, cfg: PRMTrainConfig,
+    loss_fn=masked_bce,
 ) -> list[float]:
-    """Masked BCE at ``where`` towards ``targets``; returns the loss per step."""
+    """Train ``scorer`` with ``loss_fn(logits, targets, mask)`` at ``where`` (masked BCE for a
+    PRM or ORM, the SPR loss for SPRM); keyed minibatches, clipped AdamW; returns the loss per step."""
     groups = [{"params": scorer.backbone.parameters(), "lr": cfg.lr}, {"params": scorer.head.parameters(), "lr": cfg.head_lr}]
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     scorer.train()
@@ -105,9 +112,8 @@ def fit_scorer(
         mask = where[rows]
         if not mask.any():
             continue
-        width = int(mask.any(0).nonzero().max()) + 1 if mask.any() else 1
-        logits = scorer(tokens[rows, :width])
-        loss = F.binary_cross_entropy_with_logits(logits[mask[:, :width]].float(), targets[rows, :width][mask[:, :width]])
+        width = int(mask.any(0).nonzero().max()) + 1
+        loss = loss_fn(scorer(tokens[rows, :width]), targets[rows, :width], mask[:, :width])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(scorer.parameters(), 1.0)
@@ -124,7 +130,7 @@ def train_scorer(model, solutions: Rollouts, labels: list[list[float]] | None, c
     t0 = time.perf_counter()
     scorer = StepScorer.from_model(model)
     if cfg.kind == "sprm":  # no labels: the outcome at every step, the SPR loss
-        losses = fit_sprm(scorer, solutions.tokens, *sprm_targets(solutions), cfg)["losses"]
+        losses = fit_scorer(scorer, solutions.tokens, *sprm_targets(solutions), cfg, loss_fn=lambda *a: sprm_loss(*a)[0])
     else:
         where, targets = orm_targets(solutions) if cfg.kind == "orm" else prm_targets(solutions, labels)
         losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg)
