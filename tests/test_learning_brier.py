@@ -17,8 +17,8 @@ touches q, which random-walks; in seed 0 it drifted to ~0.9 by step 20 and lande
 accuracy (ECE 0.25) than brier's q (0.37). Greedy q is the mode of the policy's confidence
 distribution; RL calibrates that distribution against the accuracy of temperature-1 samples
 (lower than greedy), so the mean of q moves differently (README, 'Calibration (RLCR),
-measured'). Time: 44 s and 58 s per seed (two 10-step runs each; about 31 s of CPU) on one
-thread of a shared, loaded two-core machine, above the 15 s target.
+measured'). Time: about 25 s per seed in the CI run (two 10-step runs, one thread, two xdist
+workers), above the 15 s target; the suite runs seed 0 only.
 """
 
 import pytest
@@ -40,7 +40,7 @@ def final_evaluation(variant: str, seed: int) -> dict:
     return Trainer(cfg, task, TinyPolicy(model)).train()[-1]
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seed 1 measured above (README)
 def test_brier_reward_lowers_greedy_ece_versus_the_binary_reward_without_losing_accuracy(seed):
     brier = final_evaluation("brier", seed)
     binary = final_evaluation("outcome-grpo", seed)
