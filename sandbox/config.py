@@ -84,7 +84,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls, prefix: str = "", t
             dest=prefix + f.name,
             type=convert,
             default=default,
-            help=f"{docs.get(f.name, '')} (default: {default})",
+            help=f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%"),  # argparse formats help with %
             **extra,
         )
 

@@ -57,3 +57,15 @@ def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
     assert (out / "model.safetensors").exists() and (out / "state.json").exists()
     assert main(["eval", "--checkpoint", str(out), "--task-n-steps", "1", "--problems", "8"]) == 0
     assert '"eval/accuracy"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["train"], ["sft"], ["eval"], ["warmstart"], ["variants"], ["demo"], ["bench", "learn"], ["bench", "tree"],
+     ["bench", "sampler"], ["prm", "train"], ["prm", "bench"], ["prm", "recipe"], ["prm", "search"]],
+    ids=" ".join,
+)
+def test_every_command_prints_its_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0 and "usage:" in capsys.readouterr().out
