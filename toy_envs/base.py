@@ -105,7 +105,8 @@ class Rubric:
     """Categorical format checks; ``score`` is their mean, in [0, 1]."""
 
     well_formed: bool
-    """Every reasoning line parses and nothing follows the answer line."""
+    """Every reasoning line parses and nothing follows the answer line (except, for a task with
+    ``confidence_line`` set, exactly one confidence line)."""
     answer_present: bool
     """An answer line that parses is present."""
     checks: dict[str, bool] = field(default_factory=dict)
