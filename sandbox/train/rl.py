@@ -45,7 +45,7 @@ from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.distributed import all_reduce_gradients, current_world, gather_lists, sum_scalars
 from sandbox.train.policy_loss import LossConfig, policy_loss
-from sandbox.train.run_dir import RunDir
+from sandbox.train.run_dir import ModuleCompanion, RunDir
 from toy_envs.base import check
 
 TIMING_METRICS = ("rollout/tokens_per_s", "time/")
@@ -258,7 +258,7 @@ class Trainer:
                 # the sampler keeps a group's rows adjacent, so consecutive-unique lists kept groups in order
                 survivors = rollouts.group[result.keep].unique_consecutive().tolist()
             # every process takes the first groups of all processes' survivors, in problem order
-            survivors = sorted(gather_lists(self.world, survivors)) if self.world.active else survivors
+            survivors = sorted(gather_lists(self.world, survivors))
             survived_groups += len(survivors)
             groups = survivors[: P - kept_groups]
             kept_groups += len(groups)
@@ -469,13 +469,11 @@ class Trainer:
             "config": asdict(self.cfg),
         }
 
-    def checkpointed_models(self) -> dict:
-        """Modules besides the policy that a checkpoint must hold to resume exactly (the lagged reference)."""
-        return {"reference": self.reference.module} if self.cfg.reference_sync_every else {}
-
-    def checkpointed_auxiliaries(self) -> dict:
-        """The variant's auxiliary models, which save and load themselves (weights and optimizer)."""
-        return self.auxiliaries
+    def companions(self) -> dict:
+        """What a checkpoint must hold besides the policy to resume exactly, by directory name:
+        the lagged reference and the variant's auxiliary models (each with ``save``/``load``)."""
+        out = {"reference": ModuleCompanion(self.reference.module)} if self.cfg.reference_sync_every else {}
+        return out | {f"auxiliary-{name}": model for name, model in self.auxiliaries.items()}
 
     def load_state(self, state: dict) -> None:
         self.step, self.next_problem = state["step"], state["next_problem"]

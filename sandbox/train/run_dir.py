@@ -18,6 +18,8 @@ import math
 import os
 from pathlib import Path
 
+import torch
+
 from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -70,18 +72,14 @@ class RunDir:
         path = self.path / "checkpoints" / f"step-{trainer.step:06d}"
         if path.exists():
             return path
-        for name, module in trainer.checkpointed_models().items():  # written first: the step's checkpoint marks completion
-            companion = self.companion(name, trainer.step)
-            if not companion.exists():
-                save_checkpoint(companion, module)
-        for name, model in trainer.checkpointed_auxiliaries().items():  # a critic, an implicit PRM
-            companion = self.companion(f"auxiliary-{name}", trainer.step)
-            if not companion.exists():
-                model.save(companion)
+        for name, companion in trainer.companions().items():  # written first: the step's checkpoint marks completion
+            where = self.companion(name, trainer.step)
+            if not where.exists():
+                companion.save(where)
         return save_checkpoint(path, trainer.policy.module, trainer.state(), trainer.optimizer)
 
     def companion(self, name: str, step: int) -> Path:
-        """Where the checkpoint of step ``step`` keeps the extra module ``name`` (a lagged reference)."""
+        """Where the checkpoint of step ``step`` keeps the companion ``name`` (``Trainer.companions``)."""
         return companion_path(self.path, name, step)
 
     def resume(self, trainer) -> int:
@@ -113,11 +111,23 @@ def load_newest_checkpoint(run_path: str | Path, trainer) -> int:
     model, state = load_checkpoint(checkpoints[-1], optimizer=trainer.optimizer)
     trainer.policy.module.load_state_dict(model.state_dict())
     trainer.load_state(state)
-    for name, module in trainer.checkpointed_models().items():
-        module.load_state_dict(load_checkpoint(companion_path(run_path, name, trainer.step))[0].state_dict())
-    for name, model in trainer.checkpointed_auxiliaries().items():
-        model.load(companion_path(run_path, f"auxiliary-{name}", trainer.step))
+    for name, companion in trainer.companions().items():
+        companion.load(companion_path(run_path, name, trainer.step))
     return trainer.step
+
+
+class ModuleCompanion:
+    """A plain module (the lagged reference) saved beside a checkpoint, with the auxiliary
+    models' ``save``/``load`` interface."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+
+    def save(self, path: Path) -> None:
+        save_checkpoint(path, self.module)
+
+    def load(self, path: Path) -> None:
+        self.module.load_state_dict(load_checkpoint(path)[0].state_dict())
 
 
 def _without_steps(config: dict) -> dict:
