@@ -11,7 +11,7 @@
     reward-sandbox prm train --train-labels mc-hard --out DIR    train a PRM on chosen step labels
     reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
     reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
-    reward-sandbox prm search --n-max 8                         best-of-N reranked by a trained PRM
+    reward-sandbox prm search --n-max 8 [--beam]                best-of-N (and step-level beam search) guided by a trained PRM
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
@@ -347,6 +347,7 @@ def cmd_prm(argv: list[str]) -> int:
     search.add_argument("--init", default="tiny", choices=sorted(PRESETS), help="Warm start: the policy and the PRM's backbone.")
     search.add_argument("--problems", type=int, default=256, help="Held-out problems.")
     search.add_argument("--n-max", type=int, default=8, help="Samples per problem (N = 1, 2, 4, ... up to this).")
+    search.add_argument("--beam", action="store_true", help="Also step-level beam search with N = B*E samples per round (B = E or E = 2B), ranked by the PRM and by the oracle.")
     add_dataclass_args(search, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
     for p in (train, bench, recipe, search):
         p.add_argument("--threads", type=int, default=1, help="torch threads.")
@@ -378,10 +379,12 @@ def cmd_prm(argv: list[str]) -> int:
 
 def prm_search_table(args, train_cfg) -> int:
     """``reward-sandbox prm search``: train a PRM, rerank best-of-N by each aggregation, print accuracy vs N."""
+    from sandbox.eval.beam_search import beam_search_accuracy
     from sandbox.eval.prm_search import best_of_n, sample_candidates
     from sandbox.model.policy import TinyPolicy
     from sandbox.prm.aggregate import AGGREGATIONS, aggregate
     from sandbox.prm.discriminative import step_scores
+    from sandbox.prm.oracle_labels import oracle_labels
     from sandbox.train.prm_train import train_prm
     from sandbox.train.warmstart import load_warmstart
 
@@ -399,7 +402,24 @@ def prm_search_table(args, train_cfg) -> int:
         table = best_of_n(candidates, [aggregate(s, how) for s in scores], args.n_max, ns)
         print(f"| PRM ({train_cfg.labels}), {how} | " + " | ".join(f"{table[n]['accuracy']:.3f}" for n in ns) + " |")
     print("| pass@N (a perfect reranker) | " + " | ".join(f"{table[n]['pass']:.3f}" for n in ns) + " |")
+    if args.beam:
+        problems = [task.problem(i, split="eval") for i in range(args.problems)]
+        guides = {f"PRM ({train_cfg.labels})": lambda r: step_scores(scorer, r), "oracle step validity": lambda r: oracle_labels(r.verdicts, "valid")}
+        for name, score_fn in guides.items():
+            for how in ("last", "min"):
+                accs = [beam_search_accuracy(policy, task, problems, score_fn, beam_config(n, how, train_cfg.seed)) for n in ns]
+                print(f"| beam search, {name}, {how} | " + " | ".join(f"{a:.3f}" for a in accs) + " |")
     return 0
+
+
+def beam_config(n: int, how: str, seed: int):
+    """N = B·E samples per round with B the largest power of two whose square is at most N."""
+    from sandbox.eval.beam_search import BeamSearchConfig
+
+    width = 1
+    while (2 * width) ** 2 <= n:
+        width *= 2
+    return BeamSearchConfig(beam_width=width, expansions=max(1, n // width), aggregation=how, seed=seed)
 
 
 def cmd_variants(argv: list[str]) -> int:
