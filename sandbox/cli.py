@@ -2,6 +2,7 @@
 
     reward-sandbox demo                          warm-start model: accuracy and a few samples
     reward-sandbox train --variant dapo --seed 0 --run-dir runs/x [--resume] [rl, --task-* flags]
+    reward-sandbox train --model hf:DIR --device cuda --precision bf16 [--gradient-checkpointing] [--fsdp] ...
     reward-sandbox variants                      the registered reward variants, one line each
     reward-sandbox sft --task arithmetic --out DIR [--task-*, --model-*, --sft-* flags]
     reward-sandbox warmstart --preset tiny       build (or find) the cached warm-start checkpoint
@@ -13,6 +14,7 @@
     reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
     reward-sandbox prm search --n-max 8 [--beam]                best-of-N (and step-level beam search) guided by a trained PRM
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
+    reward-sandbox bench scale [--device cuda --precision bf16 ...]   tokens/s and MFU of a larger model
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
 one message naming the field before any compute.
@@ -123,6 +125,7 @@ def cmd_eval(argv: list[str]) -> int:
 def cmd_bench(argv: list[str]) -> int:
     from sandbox.bench.learn import LearnBenchConfig, format_learn_bench, run_learn_bench
     from sandbox.bench.sampler import SamplerBenchConfig, format_sampler_bench, run_sampler_bench
+    from sandbox.bench.scale import ScaleBenchConfig, format_scale_bench, run_scale_bench
     from sandbox.bench.tree import TreeBenchConfig, format_tree_bench, run_tree_bench
 
     parser = argparse.ArgumentParser(prog="reward-sandbox bench", description="Benchmarks (ratios measured side by side).")
@@ -136,8 +139,15 @@ def cmd_bench(argv: list[str]) -> int:
     tree = sub.add_parser("tree", help="Tree sampling vs independent sampling: generated/prefill tokens and time per leaf.")
     add_dataclass_args(tree, TreeBenchConfig)
     tree.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    scale = sub.add_parser("scale", help="Train a larger sandbox model on longer chains: tokens/s and model FLOPs utilisation.")
+    add_dataclass_args(scale, ScaleBenchConfig)
+    scale.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     args = parser.parse_args(argv)
-    if args.which == "tree":
+    if args.which == "scale":
+        cfg = dataclass_from_args(ScaleBenchConfig, args)
+        results = run_scale_bench(cfg)
+        print(format_scale_bench(results))
+    elif args.which == "tree":
         cfg = dataclass_from_args(TreeBenchConfig, args)
         results = run_tree_bench(cfg)
         print(format_tree_bench(results, cfg))
@@ -234,9 +244,10 @@ def _load_init(init: str):
     return model, state.get("task", "arithmetic"), state.get("task_fields", {})
 
 
-def _load_policies(init: str, gradient_checkpointing: bool = False):
+def _load_policies(init: str):
     """(policy, frozen reference policy) for ``RLConfig.init``: a tiny model, or with
-    ``hf:<dir>`` any local ``AutoModelForCausalLM`` directory (``sandbox.model.hf_tokenizer``)."""
+    ``hf:<dir>`` any local ``AutoModelForCausalLM`` directory (``sandbox.model.hf_tokenizer``).
+    Both are loaded on the CPU; the trainer moves them to ``RLConfig.device``."""
     import copy
 
     from sandbox.model.policy import TinyPolicy
@@ -245,12 +256,8 @@ def _load_policies(init: str, gradient_checkpointing: bool = False):
         from sandbox.model.hf_tokenizer import load_hf_policy
 
         policy = load_hf_policy(init[3:])
-        if gradient_checkpointing:
-            policy.module.gradient_checkpointing_enable()
         reference = type(policy)(copy.deepcopy(policy.module).eval(), policy.tokenizer)
         return policy, reference
-    if gradient_checkpointing:
-        raise ConfigError("gradient_checkpointing=True is not allowed: only for hf:<dir> models (the tiny model does not need it)")
     model, _, _ = _load_init(init)
     return TinyPolicy(model), TinyPolicy(copy.deepcopy(model).eval())
 
@@ -262,6 +269,8 @@ def cmd_train(argv: list[str]) -> int:
     from sandbox.train.rl import RLConfig, Trainer
     from sandbox.train.run_dir import RunDir, load_newest_checkpoint
 
+    # --model is the documented spelling of --init (a preset, a checkpoint or hf:<dir>)
+    argv = ["--init" if a == "--model" else "--init=" + a[len("--model="):] if a.startswith("--model=") else a for a in argv]
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--init", default=RLConfig.init)
     init = peek.parse_known_args(argv)[0].init
@@ -272,8 +281,7 @@ def cmd_train(argv: list[str]) -> int:
     parser.add_argument("--run-dir", type=Path, required=True, help="New run directory (or an existing one with --resume).")
     parser.add_argument("--resume", action="store_true", help="Continue the run in --run-dir from its newest checkpoint.")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads.")
-    parser.add_argument("--gradient-checkpointing", action="store_true", help="Recompute activations in the backward pass (hf:<dir> models).")
-    add_dataclass_args(parser, RLConfig, title="rl")
+    add_dataclass_args(parser, RLConfig, title="rl (--model is another spelling of --init)")
     # the task defaults to the one the initial model was trained on
     from sandbox.train.warmstart import PRESETS
 
@@ -288,7 +296,9 @@ def cmd_train(argv: list[str]) -> int:
     if writer and args.run_dir.exists() and any(args.run_dir.iterdir()) and not args.resume:
         raise ConfigError(f"run_dir={str(args.run_dir)!r} is not allowed: it exists (runs are never overwritten; use --resume)")
     torch.set_num_threads(max(1, args.threads))
-    policy, reference = _load_policies(cfg.init, args.gradient_checkpointing)
+    if args.resume and cfg.fsdp:
+        raise ConfigError("fsdp=True is not allowed with --resume: FSDP checkpoints hold no optimizer state")
+    policy, reference = _load_policies(cfg.init)
     config = {"task": task_name, "task_fields": _fields(task), "rl": asdict(cfg)}
     if not writer:
         cfg.progress = False
@@ -299,9 +309,10 @@ def cmd_train(argv: list[str]) -> int:
         step = run.resume(trainer) if writer else load_newest_checkpoint(args.run_dir, trainer)
         if writer:
             print(f"resuming {args.run_dir} at step {step}")
-    elif writer:
-        before = trainer.evaluate()
-        run.log({"step": -1, **before})
+    else:
+        before = trainer.evaluate_on_rank0()  # every process calls it (FSDP gathers weights); rank 0 evaluates
+        if writer:
+            run.log({"step": -1, **before})
     try:
         trainer.train()
     except KeyboardInterrupt:

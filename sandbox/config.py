@@ -50,8 +50,8 @@ def _parser_for(annotation):
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
         inner, _ = _parser_for(args[0])
         return (lambda s: None if s.lower() == "none" else inner(s)), {}
-    if annotation is bool:
-        return (lambda s: _parse_bool(s)), {"metavar": "{true,false}"}
+    if annotation is bool:  # ``--flag`` alone means true
+        return (lambda s: _parse_bool(s)), {"metavar": "{true,false}", "nargs": "?", "const": True}
     if origin is typing.Literal:
         return type(args[0]), {"choices": list(args)}
     if annotation in (int, float, str):

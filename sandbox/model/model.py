@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass
@@ -177,6 +178,8 @@ class TinyLlama(nn.Module):
         cos, sin = rope_tables(cfg)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
+        self.gradient_checkpointing = False
+        """Recompute each block's activations in the backward pass (``gradient_checkpointing_enable``)."""
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # scaled residual projections (GPT-2)
             if name.endswith(("o_proj.weight", "down_proj.weight")):
@@ -187,9 +190,21 @@ class TinyLlama(nn.Module):
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, std=0.02)
 
+    def gradient_checkpointing_enable(self) -> None:
+        """Training passes keep only each block's input and recompute the block in the backward
+        pass (``torch.utils.checkpoint``, non-reentrant); same gradients, less activation memory.
+        Named like the ``transformers`` switch so callers treat both models alike."""
+        self.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self) -> None:
+        self.gradient_checkpointing = False
+
     def new_cache(self, batch: int, max_len: int | None = None) -> KVCache:
+        """Keys and values in the parameters' dtype, or the autocast dtype when autocast is on
+        (the attention then reads keys, values and queries of one dtype)."""
         p = self.embed_tokens.weight
-        return KVCache(self.cfg, batch, max_len or self.cfg.max_seq_len, p.device, p.dtype)
+        dtype = torch.get_autocast_dtype(p.device.type) if torch.is_autocast_enabled(p.device.type) else p.dtype
+        return KVCache(self.cfg, batch, max_len or self.cfg.max_seq_len, p.device, dtype)
 
     def fused_weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per layer, the concatenated q|k|v and gate|up weights (the sampler builds them once)."""
@@ -221,7 +236,11 @@ class TinyLlama(nn.Module):
         else:
             cos, sin = self.rope_cos[positions][:, None], self.rope_sin[positions][:, None]
         x = self.embed_tokens(tokens)
+        recompute = self.gradient_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         for i, layer in enumerate(self.layers):
+            if recompute:
+                x = checkpoint(layer, x, cos, sin, None, slot, mask, None if fused is None else fused[i], use_reentrant=False)
+                continue
             cache_kv = None if cache is None else (cache.k[i], cache.v[i])
             x = layer(x, cos, sin, cache_kv, slot, mask, None if fused is None else fused[i])
         return self.norm(x)

@@ -4,7 +4,7 @@
     policy.module                    the nn.Module (parameters, train/eval, state_dict)
     policy.tokenizer                 encode/decode, bos/eos/pad ids
     policy.logits(tokens)            [B, T, V] for right-padded rows (a plain causal pass)
-    policy.sample(prompts, cfg, keys, ignore_eos=False) -> Samples
+    policy.sample(prompts, cfg, keys, ignore_eos=False) -> Samples   (CPU tensors, any model device)
 
 Both sample with a KV cache and the same keyed token choice (``choose_tokens``), so the
 behaviour log-probs are what ``token_logprobs(policy.logits(tokens), tokens, T)`` recomputes.
@@ -27,7 +27,8 @@ class TinyPolicy:
         self.tokenizer = tokenizer or CharTokenizer()
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.module(tokens)
+        """Logits on the model's device (``tokens`` are moved there)."""
+        return self.module(tokens.to(next(self.module.parameters()).device))
 
     def sample(self, prompts, cfg: SamplingConfig, keys, ignore_eos: bool = False) -> Samples:
         return sample(self.module, prompts, cfg, keys, self.tokenizer.eos_id, self.tokenizer.pad_id, ignore_eos)
@@ -45,7 +46,8 @@ class HFPolicy:
         self.tokenizer = tokenizer
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.module(input_ids=tokens).logits
+        """Logits on the model's device (``tokens`` are moved there)."""
+        return self.module(input_ids=tokens.to(next(self.module.parameters()).device)).logits
 
     def sample(self, prompts, cfg: SamplingConfig, keys, ignore_eos: bool = False) -> Samples:
         cache = {}

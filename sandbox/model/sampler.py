@@ -114,8 +114,9 @@ def decode(forward, prompts, cfg: SamplingConfig, keys, eos_id: int, pad_id: int
     Prompts are *left*-aligned (row b starts at slot ``pad[b]``) so that each decode step writes
     one shared slot: cache writes are slices, the padding mask ``real`` is built once, and each
     token keeps its true position ``slot − pad[b]`` for RoPE. Rows are shifted back to the
-    right-padded layout at the end. Runs in inference mode; the returned tensors are cloned
-    outside it so they can enter autograd (the RL loss uses them).
+    right-padded layout at the end. Runs in inference mode on ``device``; the returned tensors
+    are CPU copies made outside it, so they can enter autograd (the RL loss uses them) and the
+    rollout bookkeeping stays on the CPU whatever the model's device (``sandbox.train.accel``).
     """
     cfg.validate()
     batch = len(prompts)
@@ -153,7 +154,7 @@ def decode(forward, prompts, cfg: SamplingConfig, keys, eos_id: int, pad_id: int
                 break
             logits = forward(tokens[:, slot : slot + 1], slot, positions[:, slot : slot + 1], real[:, : slot + 1])
         out = right_padded(tokens, logprobs, sampled, prompt_lens, pad, eos_id, pad_id, ignore_eos)
-    return Samples(**{name: value.clone() for name, value in vars(out).items()})
+    return Samples(**{name: value.cpu().clone() for name, value in vars(out).items()})
 
 
 def right_padded(tokens, logprobs, sampled, prompt_lens, pad, eos_id: int, pad_id: int, ignore_eos: bool) -> Samples:

@@ -67,11 +67,20 @@ class ImplicitPRM:
         self.reference = copy.deepcopy(policy.module).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.psi.parameters(), lr=lr, weight_decay=0.0)
 
+    def to(self, device) -> "ImplicitPRM":
+        """Both models onto ``device`` (the trainer's); inputs and outputs stay where they are."""
+        self.psi.to(device)
+        self.reference.to(device)
+        return self
+
     def token_rewards(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """[B, T] r_t (with gradient through ψ)."""
+        """[B, T] r_t (with gradient through ψ), on the device of ``tokens``."""
+        device = next(self.psi.parameters()).device
+        model_tokens = tokens.to(device)
         with torch.no_grad():
-            ref_logp = token_logprobs(self.reference(tokens), tokens)
-        return implicit_token_rewards(token_logprobs(self.psi(tokens), tokens), ref_logp, mask, self.beta)
+            ref_logp = token_logprobs(self.reference(model_tokens), model_tokens)
+        psi_logp = token_logprobs(self.psi(model_tokens), model_tokens)
+        return implicit_token_rewards(psi_logp, ref_logp, mask.to(device), self.beta).to(tokens.device)
 
     @torch.no_grad()
     def score(self, rollouts: Rollouts) -> torch.Tensor:

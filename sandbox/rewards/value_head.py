@@ -49,9 +49,15 @@ class ValueHead:
         groups = [{"params": self.scorer.backbone.parameters(), "lr": lr}, {"params": self.scorer.head.parameters(), "lr": head_lr}]
         self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
 
+    def to(self, device) -> "ValueHead":
+        """The critic onto ``device`` (the trainer's); inputs and outputs stay where they are."""
+        self.scorer.to(device)
+        return self
+
     def values(self, tokens: torch.Tensor) -> torch.Tensor:
-        """[B, T] float V_t (with gradient)."""
-        return shift_right(self.scorer(tokens).float())
+        """[B, T] float V_t (with gradient), on the device of ``tokens``."""
+        device = self.scorer.head.weight.device
+        return shift_right(self.scorer(tokens.to(device)).float()).to(tokens.device)
 
     def observe(self, rollouts: Rollouts, ctx: RewardContext) -> None:
         """The critic does not touch rewards."""

@@ -22,6 +22,7 @@ from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_key
+from sandbox.train import accel
 
 
 @dataclass
@@ -50,6 +51,12 @@ class SFTConfig:
     demonstrations that teach a systematic flaw for RL to remove (0 = clean gold solutions)."""
     eval_every: int = 0
     """Also measure greedy accuracy on 64 held-out problems every this many steps (0: never)."""
+    device: str = "cpu"
+    """Where the model trains: cpu, cuda, cuda:<i> or auto (``sandbox.train.accel``)."""
+    precision: str = "fp32"
+    """fp32, bf16 or fp16 autocast for the forward pass (fp32 master weights; fp16 adds loss scaling)."""
+    gradient_checkpointing: bool = False
+    """Recompute each block's activations in the backward pass."""
 
     def validate(self) -> None:
         from toy_envs.base import check
@@ -64,6 +71,8 @@ class SFTConfig:
         check(self.eval_problems >= 0, "eval_problems", ">= 0", self.eval_problems)
         check(self.eval_every >= 0, "eval_every", ">= 0", self.eval_every)
         check(0 <= self.answer_noise <= 1, "answer_noise", "in [0, 1]", self.answer_noise)
+        accel.check_device(self.device)
+        accel.check_precision(self.precision)
 
 
 def noisy_answer(solution: str) -> str:
@@ -126,7 +135,12 @@ def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = Tru
         if init.cfg != model_cfg:
             raise ValueError(f"init model config {init.cfg} differs from model_cfg {model_cfg}")
         model.load_state_dict(init.state_dict())
+    device = accel.resolve_device(cfg.device)
+    model.to(device)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    scaler = accel.grad_scaler(device, cfg.precision)
     start = time.perf_counter()
     model.train()
     bar = tqdm(range(cfg.steps), desc="sft", disable=None if progress else True, leave=False)  # None: off when not a TTY
@@ -134,14 +148,19 @@ def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = Tru
     for step in bar:
         indices = range(step * cfg.batch_size, (step + 1) * cfg.batch_size)
         tokens, mask = sft_batch(task, tokenizer, indices, answer_noise=cfg.answer_noise, seed=cfg.seed)
-        logp = token_logprobs(model(tokens), tokens)
+        tokens, mask = tokens.to(device), mask.to(device)
+        with accel.autocast(device, cfg.precision):
+            logits = model(tokens)
+        logp = token_logprobs(logits, tokens)  # float32 whatever the autocast dtype
         loss = -(logp * mask).sum() / mask.sum()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         loss_value = loss.item()
         bar.set_postfix(loss=f"{loss_value:.3f}")
         record = {"sft/step": step, "sft/loss": loss_value}
