@@ -20,9 +20,11 @@ never special-cases one. Metrics go to ``metrics.jsonl`` and TensorBoard under f
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, replace
+from types import SimpleNamespace
 
 import torch
 from tqdm import tqdm
@@ -43,6 +45,7 @@ from sandbox.rewards.registry import (
 )
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.train import accel
 from sandbox.train.distributed import all_reduce_gradients, current_world, gather_lists, sum_scalars
 from sandbox.train.policy_loss import LossConfig, policy_loss
 from sandbox.train.run_dir import ModuleCompanion, RunDir
@@ -116,6 +119,14 @@ class RLConfig:
     empty = the variant's default. Reaches the sources as ``RewardContext.extras["prm"]``."""
     progress: bool = True
     """Show a progress bar."""
+    device: str = "cpu"
+    """Where the models compute: cpu, cuda, cuda:<i> or auto (cuda if available); rollout bookkeeping stays on the CPU (``sandbox.train.accel``)."""
+    precision: str = "fp32"
+    """fp32, bf16 or fp16 autocast for the forward passes (fp32 master weights; fp16 adds loss scaling)."""
+    gradient_checkpointing: bool = False
+    """Recompute each transformer block's activations in the backward pass (tiny and transformers models)."""
+    fsdp: bool = False
+    """Shard the policy with FSDP2 per transformer block (under torchrun; sampling runs on gathered weights)."""
 
     def validate(self) -> None:
         get_variant(self.variant)
@@ -131,6 +142,8 @@ class RLConfig:
         check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
         check(self.minibatches <= self.problems_per_step * self.group_size, "minibatches", "<= P·G", self.minibatches)
         self.loss_config(64).validate()
+        accel.check_device(self.device)
+        accel.check_precision(self.precision)
 
     def betas(self) -> tuple[float, ...]:
         try:
@@ -195,14 +208,29 @@ class Trainer:
             raise ValueError(f"variant {cfg.variant!r} with kl_coef > 0 needs a reference policy")
         if cfg.reference_sync_every and reference is None:
             raise ValueError(f"reference_sync_every={cfg.reference_sync_every} needs a reference policy to keep in sync")
+        self.world = current_world()
+        """This process among the data-parallel ones (``sandbox.train.distributed``); one by default."""
+        check(not cfg.fsdp or self.world.active, "fsdp", "False in a single process (FSDP shards over torchrun's processes)", cfg.fsdp)
+        self.device = accel.resolve_device(cfg.device)
+        """Where the models live and compute (``sandbox.train.accel``)."""
+        for p in (policy, reference):
+            if p is not None:
+                p.module.to(self.device)
+        if cfg.gradient_checkpointing:
+            accel.enable_gradient_checkpointing(policy.module)
+        if cfg.fsdp:
+            accel.shard_policy(policy.module)
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas()
         )
-        self.world = current_world()
-        """This process among the data-parallel ones (``sandbox.train.distributed``); one by default."""
+        self.scaler = accel.grad_scaler(self.device, cfg.precision)
+        """fp16 loss scaling (a pass-through otherwise)."""
         check(cfg.problems_per_step >= self.world.size, "problems_per_step", f">= the number of processes ({self.world.size})", cfg.problems_per_step)
         check(not (self.variant.auxiliaries and self.world.active), "variant", "a variant without auxiliary models under data parallelism", cfg.variant)
         self.auxiliaries = build_auxiliaries(self.variant, policy, task, cfg.seed)
+        for model in self.auxiliaries.values():
+            if hasattr(model, "to"):
+                model.to(self.device)
         """The variant's auxiliary models (``Variant.auxiliaries``: a critic, an implicit PRM) by name."""
         self.step = 0
         self.next_problem = 0
@@ -237,14 +265,16 @@ class Trainer:
             survivors: list[int] = []
             if local:
                 t0 = time.perf_counter()
-                rollouts = sample_rollouts(
-                    self.variant, self.policy, self.task, local, cfg.group_size, self.sampling, cfg.seed, self.step
-                )
+                with self.inference():
+                    rollouts = sample_rollouts(
+                        self.variant, self.policy, self.task, local, cfg.group_size, self.sampling, cfg.seed, self.step
+                    )
                 t1 = time.perf_counter()
                 for model in self.auxiliaries.values():  # e.g. an implicit PRM learns from this draw before scoring it
                     model.observe(rollouts, ctx)
-                rewards = compute_token_rewards(self.variant, rollouts, ctx)
-                result = apply_filters(self.variant, rollouts, rewards, ctx)
+                with self.inference():
+                    rewards = compute_token_rewards(self.variant, rollouts, ctx)
+                    result = apply_filters(self.variant, rollouts, rewards, ctx)
                 stats["sample_s"] += t1 - t0
                 stats["reward_s"] += time.perf_counter() - t1
                 # a sampler that shares work between rows (trees) says what it decoded per row
@@ -278,6 +308,14 @@ class Trainer:
         rewards = torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1])) for r in reward_parts])
         return kept, rewards, stats
 
+    def inference(self):
+        """Forward passes outside the loss: autocast at the configured precision; under FSDP on
+        weights gathered once per call (``accel.full_weights``), so ranks need not run in step."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(accel.full_weights(self.policy.module))
+        stack.enter_context(accel.autocast(self.device, self.cfg.precision))
+        return stack
+
     def draw_problems(self, n: int, ctx: RewardContext) -> list[int]:
         """The next ``n`` problems of the stream, skipping those the variant's problem filter
         excluded; the filter screens the next window of the stream whenever the draw reaches it."""
@@ -300,7 +338,8 @@ class Trainer:
             return sample_rollouts(self.variant, self.policy, self.task, indices, group_size, self.sampling, seed, self.step)
 
         t0 = time.perf_counter()
-        result = apply_problem_filter(self.variant, window, sample, ctx)
+        with self.inference():
+            result = apply_problem_filter(self.variant, window, sample, ctx)
         self.excluded.update(result.excluded)
         self.screened_until = window[-1] + 1
         for key, value in result.info.items():
@@ -339,9 +378,11 @@ class Trainer:
         cfg, module = self.cfg, self.policy.module
         module.train()
         ref_logp = None
+        device = self.device
         if self.loss_cfg.kl_coef > 0 and rollouts is not None:
-            with torch.no_grad():
-                ref_logp = token_logprobs(self.reference.logits(rollouts.tokens), rollouts.tokens, cfg.temperature)
+            with torch.no_grad(), accel.autocast(device, cfg.precision):
+                tokens = rollouts.tokens.to(device)
+                ref_logp = token_logprobs(self.reference.logits(tokens), tokens, cfg.temperature)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         n_updates = 0
@@ -354,23 +395,32 @@ class Trainer:
                 if len(rows):
                     mb = rollouts.select(rows)
                     width = mb.tokens.shape[1]
-                    logits = self.policy.logits(mb.tokens)
-                    new_logp = token_logprobs(logits, mb.tokens, cfg.temperature)
-                    mask = mb.response_mask.float()
+                    tokens = mb.tokens.to(device)
+                    with accel.autocast(device, cfg.precision):
+                        logits = self.policy.logits(tokens)
+                    new_logp = token_logprobs(logits, tokens, cfg.temperature)
+                    mask = mb.response_mask.float().to(device)
                     loss, metrics = policy_loss(
-                        new_logp, mb.logprobs, advantages[rows][:, :width], mask, self.loss_cfg,
-                        None if ref_logp is None else ref_logp[rows][:, :width], denominators,
+                        new_logp, mb.logprobs.to(device), advantages[rows][:, :width].to(device), mask, self.loss_cfg,
+                        None if ref_logp is None else ref_logp[rows.to(device)][:, :width], denominators,
                     )
-                    loss.backward()
+                    self.scaler.scale(loss).backward()
                     with torch.no_grad():
                         logp_all = (logits[:, :-1].float() / cfg.temperature).log_softmax(-1)
                         entropy = -(logp_all.exp() * logp_all).sum(-1)
                         metrics["loss/entropy"] = ((entropy * mask[:, 1:]).sum() / mask[:, 1:].sum().clamp(min=1)).item()
                     metrics["loss/policy"] = loss.item()
-                all_reduce_gradients(self.world, module)
+                elif cfg.fsdp:  # no rows here: FSDP's gradient reduce-scatter still needs this process
+                    with accel.autocast(device, cfg.precision):
+                        idle = self.policy.logits(torch.full((1, 1), self.policy.tokenizer.pad_id, device=device))
+                    (idle.float().sum() * 0.0).backward()
+                if not cfg.fsdp:  # FSDP sums gradients in its reduce-scatter
+                    all_reduce_gradients(self.world, module)
+                self.scaler.unscale_(self.optimizer)
                 grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
-                self.optimizer.step()
-                metrics["loss/grad_norm"] = float(grad_norm)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                metrics["loss/grad_norm"] = accel.as_float(grad_norm)
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1
@@ -399,10 +449,18 @@ class Trainer:
         out["time/eval_s"] = time.perf_counter() - t0
         return out
 
+    def evaluate_on_rank0(self) -> dict:
+        """Every process calls this; rank 0 evaluates and returns the metrics, the others ``{}``
+        (under FSDP all of them gather the weights first)."""
+        if self.world.rank != 0 and not self.cfg.fsdp:
+            return {}
+        with self.inference():
+            return self.evaluate() if self.world.rank == 0 else {}
+
     def train_step(self) -> dict:
         t_start = time.perf_counter()
         if self.cfg.reference_sync_every and self.step and self.step % self.cfg.reference_sync_every == 0:
-            self.reference.module.load_state_dict(self.policy.module.state_dict())
+            self.reference.module.load_state_dict(accel.full_state_dict(self.policy.module))
         rollouts, rewards, stats = self.collect()
         first, first_rewards = stats.pop("first_draw")
         # per-row values of the first draw, from every process (row order does not matter below)
@@ -454,8 +512,8 @@ class Trainer:
             metrics["time/update_s"] = time.perf_counter() - t0
         self.step += 1
         evaluate_now = self.step == self.cfg.steps or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0)
-        if evaluate_now and self.world.rank == 0:
-            metrics.update(self.evaluate())
+        if evaluate_now:
+            metrics.update(self.evaluate_on_rank0())
         metrics["time/step_s"] = time.perf_counter() - t_start
         return metrics
 
@@ -475,6 +533,21 @@ class Trainer:
         out = {"reference": ModuleCompanion(self.reference.module)} if self.cfg.reference_sync_every else {}
         return out | {f"auxiliary-{name}": model for name, model in self.auxiliaries.items()}
 
+    def save_checkpoint(self) -> None:
+        """Rank 0 writes a checkpoint into the run directory. Under FSDP every process calls it
+        (gathering the full weights is a collective) and the checkpoint holds the weights and the
+        stream position but not the sharded AdamW state (such a run is not resumable)."""
+        if not self.cfg.fsdp:
+            if self.run is not None:
+                self.run.save_checkpoint(self)
+            return
+        state = accel.full_state_dict(self.policy.module)
+        if self.run is not None:
+            replica = accel.unsharded_replica(self.policy.module, state)
+            view = SimpleNamespace(step=self.step, state=self.state, companions=self.companions,
+                                   policy=SimpleNamespace(module=replica), optimizer=None)
+            self.run.save_checkpoint(view)
+
     def load_state(self, state: dict) -> None:
         self.step, self.next_problem = state["step"], state["next_problem"]
         self.excluded = set(state.get("excluded_problems", []))
@@ -492,17 +565,17 @@ class Trainer:
                     self.run.log(metrics)
                 bar.update(1)
                 bar.set_postfix(acc=f"{metrics['rollout/accuracy']:.2f}", kept=f"{metrics['rollout/kept_fraction']:.2f}")
-                if self.run is not None and self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
-                    self.run.save_checkpoint(self)
+                if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
                     last_saved = self.step
         except KeyboardInterrupt:
-            if self.run is not None and self.step != last_saved:
+            if self.run is not None and self.step != last_saved and not self.cfg.fsdp:  # FSDP: no collective on Ctrl-C
                 path = self.run.save_checkpoint(self)
                 print(f"\ninterrupted: checkpoint written to {path}; continue with --resume", flush=True)
             raise
         finally:
             bar.close()
-        if self.run is not None and self.step != last_saved:
-            self.run.save_checkpoint(self)
+        if self.step != last_saved:
+            self.save_checkpoint()
         return self.history
 
