@@ -1,0 +1,225 @@
+"""ThinkPRM-style training of a generative judge: a teacher on templated chains, process
+filtering of the teacher's own chains, a student on the kept chains.
+
+    solutions_T ← policy samples of train problems 0..n−1            (keyed, step tag −1)
+    teacher     ← SFT of the warm start on (judge_input, template_chain(labels, error_rate))
+    solutions_S ← policy samples of train problems n..2n−1           (other solutions)
+    chains      ← N_f chains per solution sampled from the teacher  (pass count 1 + j mod max_passes)
+    kept        = { z : every step verdict of z's last pass = the step's label,
+                        its final verdict = 1[all labels good], and its step count = the solution's }
+    rejected_fraction = 1 − |kept| / |chains|
+    student     ← SFT of the warm start on (judge_input, z) for z in kept
+
+The SFT loss is the warm start's (``sandbox.train.sft``) with the mask on the chain:
+
+    L(θ) = − Σ_t m_t log π_θ(z_t | x, z_<t) / Σ_t m_t,   m_t = 1 on the chain's tokens and its <eos>
+
+"Process Reward Models That Think" (ThinkPRM; Khalifa et al. 2025, arXiv 2504.16828), section 3:
+verification chains are sampled from a large reasoning model (here the teacher, whose
+``error_rate`` stands in for an imperfect one), kept only when their step verdicts match the
+gold step labels (process-based filtering), and the small judge is fine-tuned on the kept chains.
+Cut down: the labels come from ``sandbox.prm.labels`` (default the oracle's step validity,
+standing in for PRM800K's human labels), and we also require the final verdict to match (with
+a consistent chain it does whenever the step verdicts do). The judge is a copy of the policy's
+warm start with ``max_seq_len`` raised to ``JUDGE_SEQ_LEN`` (rotary tables are not weights) so
+two passes fit after the longest solution. Teacher and student train with the same loop, each
+from the warm start; randomness is keyed (templates, sampling, batch order).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from sandbox.model.model import TinyLlama, token_logprobs
+from sandbox.model.tokenizer import CharTokenizer
+from sandbox.prm.generative import JudgeConfig, judge_input, sample_chains
+from sandbox.prm.labels import LABELLERS
+from sandbox.prm.verification import parse_passes, template_chain
+from sandbox.rng import row_key
+from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
+from sandbox.train.sft import SFTConfig, lr_at
+from toy_envs.base import check
+
+JUDGE_SEQ_LEN = 192
+"""The judge's context: prompt + response + two verification passes."""
+
+
+@dataclass
+class JudgeTrainConfig:
+    labels: str = "oracle-valid"
+    """Step labeller (``sandbox.prm.labels``) that writes the teacher's chains and filters the student's."""
+    n_problems: int = 128
+    """Train problems whose policy samples make the teacher's data (the student's are the next n)."""
+    group_size: int = 2
+    """Policy samples per problem."""
+    error_rate: float = 0.2
+    """Probability that a templated step verdict is flipped (the imperfect teacher data)."""
+    max_passes: int = 2
+    """Templated and teacher-sampled chains have 1..max_passes passes (``again``: sequential scaling)."""
+    filter_chains: int = 2
+    """N_f, chains the teacher samples per student solution before filtering."""
+    filter_temperature: float = 1.0
+    """Sampling temperature of the teacher's chains."""
+    teacher_steps: int = 100
+    """Optimizer steps of the teacher's SFT."""
+    student_steps: int = 100
+    """Optimizer steps of the student's SFT."""
+    batch_size: int = 32
+    """Chains per optimizer step."""
+    lr: float = 1e-3
+    """Peak learning rate (linear warm-up, cosine decay to 10%)."""
+    n_completions: int = 4
+    """K, MC completions per step end (MC-based labellers only)."""
+    seed: int = 0
+    """Keys the solutions, templates, teacher samples and batch order."""
+
+    def validate(self) -> None:
+        check(self.labels in LABELLERS, "labels", f"one of {sorted(LABELLERS)}", self.labels)
+        for name in ("n_problems", "group_size", "max_passes", "filter_chains", "teacher_steps", "student_steps", "batch_size", "n_completions"):
+            check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
+        check(0 <= self.error_rate <= 1, "error_rate", "in [0, 1]", self.error_rate)
+        check(self.filter_temperature >= 0, "filter_temperature", ">= 0", self.filter_temperature)
+        check(self.lr > 0, "lr", "> 0", self.lr)
+
+    def data_config(self, first_problem: int = 0) -> PRMTrainConfig:
+        """The solution sampling and labelling settings as a ``PRMTrainConfig``."""
+        return PRMTrainConfig(labels=self.labels, n_problems=self.n_problems, group_size=self.group_size,
+                              n_completions=self.n_completions, seed=self.seed)
+
+
+def make_judge(model: TinyLlama) -> TinyLlama:
+    """A copy of ``model`` with ``max_seq_len = JUDGE_SEQ_LEN`` (the policy is left untouched)."""
+    judge = TinyLlama(replace(model.cfg, max_seq_len=max(JUDGE_SEQ_LEN, model.cfg.max_seq_len)))
+    judge.load_state_dict(copy.deepcopy(model.state_dict()))
+    judge.eval()
+    return judge
+
+
+def judge_inputs(solutions, task) -> list[str]:
+    """``judge_input`` of every row."""
+    return [judge_input(task.prompt(p), text) for p, text in zip(solutions.problems, solutions.texts)]
+
+
+def templated_chains(solutions, task, labels: list[list[float]], cfg: JudgeTrainConfig) -> list[str]:
+    """One templated chain per row; its pass count and flips keyed by (seed, problem, rollout)."""
+    chains = []
+    for b, (verdict, row_labels) in enumerate(zip(solutions.verdicts, labels)):
+        key = (cfg.seed, "template", int(solutions.problem_index[b]), int(solutions.rollout_index[b]))
+        rng = random.Random(row_key(*key))
+        passes = 1 + rng.randrange(cfg.max_passes)
+        modulus = getattr(solutions.problems[b], "modulus", None)
+        chains.append(template_chain(list(verdict.steps), row_labels, modulus, cfg.error_rate, rng, passes))
+    return chains
+
+
+def chain_matches(chain: str, labels: list[float]) -> bool:
+    """Process filter: the last pass has one verdict per step, each equal to its label (≥ 0.5 =
+    good), and a final verdict equal to "every label good"."""
+    steps, final = parse_passes(chain)[-1]
+    truth = [y >= 0.5 for y in labels]
+    return steps == truth and final == all(truth)
+
+
+def process_filter(chains: list[str], labels: list[list[float]]) -> tuple[list[bool], float]:
+    """(kept flag per chain, rejected fraction = 1 − kept / total)."""
+    kept = [chain_matches(c, y) for c, y in zip(chains, labels)]
+    return kept, 1.0 - sum(kept) / max(len(kept), 1)
+
+
+def chain_batch(inputs: list[str], chains: list[str], tokenizer: CharTokenizer, width_cap: int):
+    """Right-padded ``<bos> input chain <eos>`` rows and the mask on chain + eos tokens."""
+    rows, masks = [], []
+    for x, z in zip(inputs, chains):
+        head, tail = tokenizer.encode(x, bos=True), tokenizer.encode(z, eos=True)
+        row = (head + tail)[:width_cap]
+        rows.append(row)
+        masks.append(([False] * len(head) + [True] * len(tail))[:width_cap])
+    width = max(len(r) for r in rows)
+    tokens = torch.full((len(rows), width), tokenizer.pad_id, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.bool)
+    for b, (r, m) in enumerate(zip(rows, masks)):
+        tokens[b, : len(r)] = torch.tensor(r)
+        mask[b, : len(m)] = torch.tensor(m)
+    return tokens, mask
+
+
+def fit_chains(judge: TinyLlama, inputs: list[str], chains: list[str], steps: int, cfg: JudgeTrainConfig, tag: str) -> list[float]:
+    """SFT of ``judge`` on the chains (loss on chain tokens only); keyed minibatch order; returns the losses."""
+    check(len(chains) >= 1, "chains", "at least one training chain (all were filtered out?)", len(chains))
+    tok = CharTokenizer()
+    schedule = SFTConfig(steps=steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=min(10, steps))
+    optimizer = torch.optim.AdamW(judge.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    judge.train()
+    losses, epoch, order = [], 0, torch.empty(0, dtype=torch.long)
+    for step in range(steps):
+        if len(order) < min(cfg.batch_size, len(chains)):
+            gen = torch.Generator().manual_seed(row_key(cfg.seed, "judge-batches", tag, epoch))
+            order, epoch = torch.cat([order, torch.randperm(len(chains), generator=gen)]), epoch + 1
+        rows, order = order[: cfg.batch_size].tolist(), order[cfg.batch_size :]
+        tokens, mask = chain_batch([inputs[i] for i in rows], [chains[i] for i in rows], tok, judge.cfg.max_seq_len)
+        logp = token_logprobs(judge(tokens), tokens)
+        loss = -(logp * mask).sum() / mask.sum()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, schedule)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(judge.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    judge.eval()
+    return losses
+
+
+def train_teacher(policy, task, cfg: JudgeTrainConfig) -> tuple[TinyLlama, dict]:
+    """The teacher: the warm start SFT-trained on templated chains (with ``error_rate``) of
+    policy samples of train problems 0..n−1."""
+    cfg.validate()
+    solutions = sample_solutions(policy, task, cfg.data_config())
+    labels = label_solutions(policy, task, solutions, cfg.data_config())
+    teacher = make_judge(policy.module)
+    losses = fit_chains(teacher, judge_inputs(solutions, task), templated_chains(solutions, task, labels, cfg),
+                        cfg.teacher_steps, cfg, "teacher")
+    return teacher, {"judge/teacher_loss": sum(losses[-10:]) / len(losses[-10:]), "judge/teacher_solutions": len(solutions)}
+
+
+def filtered_chains(teacher: TinyLlama, policy, task, cfg: JudgeTrainConfig):
+    """(inputs, chains, kept flags, rejected fraction): ``filter_chains`` teacher chains of each
+    policy sample of train problems n..2n−1, chain j with ``1 + j mod max_passes`` passes."""
+    data = cfg.data_config()
+    solutions = sample_solutions(policy, task, data, first_problem=cfg.n_problems)
+    labels = label_solutions(policy, task, solutions, data)
+    inputs = judge_inputs(solutions, task)
+    all_inputs, all_chains, all_labels = [], [], []
+    for passes in range(1, cfg.max_passes + 1):
+        js = [j for j in range(cfg.filter_chains) if 1 + j % cfg.max_passes == passes]
+        rows = [(b, j) for b in range(len(solutions)) for j in js]
+        if not rows:
+            continue
+        keys = [("filter", int(solutions.problem_index[b]), int(solutions.rollout_index[b]), j) for b, j in rows]
+        sampling = JudgeConfig(passes=passes, temperature=cfg.filter_temperature)
+        all_chains += sample_chains(teacher, [inputs[b] for b, _ in rows], sampling, keys, cfg.seed)
+        all_inputs += [inputs[b] for b, _ in rows]
+        all_labels += [labels[b] for b, _ in rows]
+    kept, rejected = process_filter(all_chains, all_labels)
+    return all_inputs, all_chains, kept, rejected
+
+
+def train_thinkprm(policy, task, cfg: JudgeTrainConfig) -> tuple[TinyLlama, TinyLlama, dict]:
+    """(teacher, student, info): the whole recipe; info has ``judge/rejected_fraction``."""
+    cfg.validate()
+    t0 = time.perf_counter()
+    teacher, info = train_teacher(policy, task, cfg)
+    inputs, chains, kept, rejected = filtered_chains(teacher, policy, task, cfg)
+    student = make_judge(policy.module)
+    keep = [i for i, k in enumerate(kept) if k]
+    losses = fit_chains(student, [inputs[i] for i in keep], [chains[i] for i in keep], cfg.student_steps, cfg, "student")
+    info.update({
+        "judge/rejected_fraction": rejected, "judge/kept_chains": len(keep), "judge/sampled_chains": len(chains),
+        "judge/student_loss": sum(losses[-10:]) / len(losses[-10:]), "judge/train_s": time.perf_counter() - t0,
+    })
+    return teacher, student, info
