@@ -13,6 +13,7 @@
     reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
     reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
     reward-sandbox prm search --n-max 8 [--beam]                best-of-N (and step-level beam search) guided by a trained PRM
+    reward-sandbox prm stepwiser --seeds 0,1,2 [--judge-labels rel-ratio]   StepWiser chunk judge: GRPO vs cold start
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
     reward-sandbox bench scale [--device cuda --precision bf16 ...]   tokens/s and MFU of a larger model
 
@@ -360,13 +361,24 @@ def cmd_prm(argv: list[str]) -> int:
     search.add_argument("--n-max", type=int, default=8, help="Samples per problem (N = 1, 2, 4, ... up to this).")
     search.add_argument("--beam", action="store_true", help="Also step-level beam search with N = B*E samples per round (B = E or E = 2B), ranked by the PRM and by the oracle.")
     add_dataclass_args(search, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
-    for p in (train, bench, recipe, search):
+    from sandbox.prm.stepwiser_judge import STEPWISER_RECIPES, StepWiserConfig
+
+    stepwiser = sub.add_parser("stepwiser", help="StepWiser chunk judge: SFT cold start then GRPO; held-out verdict accuracy and toy ProcessBench F1 per seed.")
+    stepwiser.add_argument("--init", default="tiny", choices=sorted(PRESETS), help="Warm start: the policy whose samples make the chunks, and the judge's backbone.")
+    stepwiser.add_argument("--seeds", default="0,1,2", help="Training seeds, comma-separated.")
+    stepwiser.add_argument("--bench-problems", type=int, default=128, help="Eval problems of the toy ProcessBench (4 samples each).")
+    stepwiser.add_argument("--recipe", default="", choices=["", *sorted(STEPWISER_RECIPES)], help="Only build (or find) this cached judge recipe.")
+    stepwiser.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    add_dataclass_args(stepwiser, StepWiserConfig, prefix="judge_", title="stepwiser judge (--judge-*)")
+    for p in (train, bench, recipe, search, stepwiser):
         p.add_argument("--threads", type=int, default=1, help="torch threads.")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     if args.which == "recipe":
         print(f"PRM recipe '{args.name}': {prm_checkpoint(args.name)}")
         return 0
+    if args.which == "stepwiser":
+        return stepwiser_command(args)
     train_cfg = dataclass_from_args(PRMTrainConfig, args, prefix="train_")
     if args.which == "search":
         return prm_search_table(args, train_cfg)
@@ -385,6 +397,26 @@ def cmd_prm(argv: list[str]) -> int:
     print(f"({results['seconds']:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def stepwiser_command(args) -> int:
+    """``reward-sandbox prm stepwiser``: build a cached judge recipe, or train per seed and print the table."""
+    from sandbox.eval.stepwiser_bench import format_stepwiser_report, stepwiser_report
+    from sandbox.prm.stepwiser_judge import StepWiserConfig, stepwiser_checkpoint
+
+    if args.recipe:
+        print(f"StepWiser judge recipe '{args.recipe}': {stepwiser_checkpoint(args.recipe)}")
+        return 0
+    cfg = dataclass_from_args(StepWiserConfig, args, prefix="judge_")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise ConfigError(f"seeds={args.seeds!r} is not allowed: comma-separated integers, e.g. 0,1,2") from None
+    report = stepwiser_report(cfg, seeds, args.init, args.bench_problems)
+    print(format_stepwiser_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 

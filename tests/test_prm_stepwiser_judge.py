@@ -138,9 +138,9 @@ class RaisingOracle:
 
 
 def test_trained_judge_never_consults_the_oracle():
-    from sandbox.prm.stepwiser_judge import load_judge
+    from sandbox.prm.stepwiser_judge import load_stepwiser
 
-    judge, _ = load_judge("tiny-stepwiser")
+    judge, _ = load_stepwiser("tiny-stepwiser")
     solutions = fake_solutions(6, 1)
     scores = judge_step_scores(judge, RaisingOracle(TASK), solutions, n_samples=2)
     assert scores == judge_step_scores(judge, TASK, solutions, n_samples=2)

@@ -183,19 +183,19 @@ class StepWiserConfig:
     """At most this many good (and as many bad) chunks per pool; 0 = as many as the rarer class has."""
     error_rate: float = 0.3
     """Cold start: probability that a templated line's verdict is flipped (with an agreeing recomputation)."""
-    sft_steps: int = 60
+    sft_steps: int = 100
     """Cold start: SFT optimizer steps."""
-    sft_batch_size: int = 64
+    sft_batch_size: int = 32
     """Cold start: lines per SFT step."""
-    sft_lr: float = 1e-3
+    sft_lr: float = 2e-3
     """Cold start: AdamW learning rate (constant after a 10-step warm-up)."""
-    rl_steps: int = 15
+    rl_steps: int = 30
     """GRPO steps (``Trainer`` with the outcome-grpo variant)."""
     rl_problems_per_step: int = 16
     """Chunks per GRPO step."""
     rl_group_size: int = 8
     """Judge samples per chunk."""
-    rl_lr: float = 5e-5
+    rl_lr: float = 2e-4
     """GRPO AdamW learning rate."""
     n_samples: int = 4
     """N, sampled chains averaged per judged chunk (scores and sampled verdict accuracy)."""
@@ -415,32 +415,32 @@ SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/train/rl.py", "
            "sandbox/rewards", "sandbox/rollout", "sandbox/eval/accuracy.py")
 """The sources that define a trained judge beyond its warm start (whose own key covers tasks, model, SFT)."""
 
-JUDGE_RECIPES: dict[str, tuple[str, StepWiserConfig]] = {
+STEPWISER_RECIPES: dict[str, tuple[str, StepWiserConfig]] = {
     "tiny-stepwiser": ("tiny", StepWiserConfig()),
 }
 """Recipe name -> (warm-start preset of the policy whose samples make the pools and whose weights
 start the judge, ``StepWiserConfig``). dev.py build_caches builds them with one thread."""
 
 
-def judge_recipe_path(name: str) -> Path:
-    check(name in JUDGE_RECIPES, "judge", f"one of {sorted(JUDGE_RECIPES)}", name)
-    init, cfg = JUDGE_RECIPES[name]
+def stepwiser_recipe_path(name: str) -> Path:
+    check(name in STEPWISER_RECIPES, "recipe", f"one of {sorted(STEPWISER_RECIPES)}", name)
+    init, cfg = STEPWISER_RECIPES[name]
     h = hashlib.sha256(json.dumps({"init": preset_path(init).name, "cfg": asdict(cfg)}, sort_keys=True).encode())
     for entry in SOURCES:
         path = ROOT / entry
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             h.update(str(f.relative_to(ROOT)).encode())
             h.update(f.read_bytes())
-    return cache_dir() / "judge" / f"{name}-{h.hexdigest()[:12]}"
+    return cache_dir() / "stepwiser" / f"{name}-{h.hexdigest()[:12]}"
 
 
-def judge_checkpoint(name: str) -> Path:
+def stepwiser_checkpoint(name: str) -> Path:
     """The directory of recipe ``name`` (``cold/`` and ``judge/`` checkpoints), trained on first use."""
-    path = judge_recipe_path(name)
+    path = stepwiser_recipe_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if not (path / "judge" / "state.json").exists():
-            init, cfg = JUDGE_RECIPES[name]
+            init, cfg = STEPWISER_RECIPES[name]
             model, task, state = load_warmstart(init)
             with torch.random.fork_rng():
                 cold, judge, _, info = train_stepwiser(TinyPolicy(model), task, cfg)
@@ -451,7 +451,7 @@ def judge_checkpoint(name: str) -> Path:
     return path
 
 
-def load_judge(name: str, which: str = "judge") -> tuple[TinyLlama, dict]:
+def load_stepwiser(name: str, which: str = "judge") -> tuple[TinyLlama, dict]:
     """(model, state) of recipe ``name``'s trained judge (``which="judge"``) or its cold start (``"cold"``)."""
     check(which in ("judge", "cold"), "which", "judge or cold", which)
-    return load_checkpoint(judge_checkpoint(name) / which)
+    return load_checkpoint(stepwiser_checkpoint(name) / which)
