@@ -404,7 +404,8 @@ class Trainer:
                         new_logp, mb.logprobs.to(device), advantages[rows][:, :width].to(device), mask, self.loss_cfg,
                         None if ref_logp is None else ref_logp[rows.to(device)][:, :width], denominators,
                     )
-                    self.scaler.scale(loss).backward()
+                    # FSDP averages gradients over processes; the shares of a minibatch must add up
+                    self.scaler.scale(loss * self.world.size if cfg.fsdp else loss).backward()
                     with torch.no_grad():
                         logp_all = (logits[:, :-1].float() / cfg.temperature).log_softmax(-1)
                         entropy = -(logp_all.exp() * logp_all).sum(-1)
