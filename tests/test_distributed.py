@@ -34,8 +34,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_train(run_dir: Path, nproc: int, warmstart_tiny) -> list[dict]:
-    args = [
+def run_train(run_dir: Path, nproc: int, warmstart_tiny, *extra: str) -> list[dict]:
+    args = [*extra,
         "--init", "tiny", "--variant", "dapo", "--steps", "2", "--problems-per-step", "4", "--group-size", "4",
         "--eval-every", "0", "--eval-problems", "0", "--pass-problems", "0", "--threads", "1",
         "--progress", "false", "--run-dir", str(run_dir),
@@ -52,10 +52,20 @@ def run_train(run_dir: Path, nproc: int, warmstart_tiny) -> list[dict]:
     return [m for m in lines if m["step"] >= 0]  # step -1: the evaluation before training
 
 
-def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, warmstart_tiny):
-    """dapo exercises the filter and the refill: which groups are kept is decided globally."""
-    one = run_train(tmp_path / "one", 1, warmstart_tiny)
-    two = run_train(tmp_path / "two", 2, warmstart_tiny)
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, warmstart_tiny) -> tuple[Path, list[dict]]:
+    """The single-process run both comparisons are made against."""
+    path = tmp_path_factory.mktemp("one") / "run"
+    return path, run_train(path, 1, warmstart_tiny)
+
+
+@pytest.mark.parametrize("sharding", ["ddp", "fsdp"])
+def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, warmstart_tiny, one_process, sharding):
+    """dapo exercises the filter and the refill: which groups are kept is decided globally.
+    fsdp: FSDP2 on gloo (CPU) shards the policy per block; sampling runs on gathered weights and
+    the gradient is the same sum, so the result is the same."""
+    one_path, one = one_process
+    two = run_train(tmp_path / "two", 2, warmstart_tiny, *(["--fsdp"] if sharding == "fsdp" else []))
     assert len(one) == len(two) == 2
     for a, b in zip(one, two):
         for key, value in a.items():
@@ -65,6 +75,6 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, warm
                 assert b[key] == pytest.approx(value, rel=1e-6), key
             else:  # losses, gradient norm: the same sums in another order
                 assert b[key] == pytest.approx(value, rel=1e-4, abs=1e-7), key
-    weights = [load_file(p / "checkpoints" / "step-000002" / "model.safetensors") for p in (tmp_path / "one", tmp_path / "two")]
+    weights = [load_file(p / "checkpoints" / "step-000002" / "model.safetensors") for p in (one_path, tmp_path / "two")]
     for name, value in weights[0].items():
         torch.testing.assert_close(weights[1][name], value, atol=1e-5, rtol=0)

@@ -25,8 +25,8 @@ One set of knobs, shared by the RL trainer (``RLConfig``) and SFT (``SFTConfig``
   every transformer block and then the whole policy; parameters, gradients and AdamW state are
   sharded across processes. The trainer's data-parallel design is kept: each process still
   samples its own problems and the loss uses the minibatch's global denominators; FSDP's
-  reduce-scatter *sums* the gradients (divide factor 1), which is what ``all_reduce_gradients``
-  does without FSDP. Rank-local inference (sampling, scoring, evaluation on rank 0) runs on
+  reduce-scatter averages the gradients and each process's loss share is scaled by the number
+  of processes, so the gradient is the sum ``all_reduce_gradients`` forms without FSDP. Rank-local inference (sampling, scoring, evaluation on rank 0) runs on
   gathered weights (``full_weights``: every process all-gathers once, computes without
   collectives, then reshards), because the processes decode different numbers of tokens and
   FSDP's per-forward all-gathers would otherwise deadlock. So FSDP saves memory in the update
@@ -141,17 +141,14 @@ def is_fsdp(module: nn.Module) -> bool:
 
 def shard_policy(module: nn.Module) -> nn.Module:
     """FSDP2 in place: each transformer block, then the root (embeddings, final norm, head).
-    Gradients are summed over processes, not averaged (see the module docstring)."""
+    FSDP's reduce-scatter averages gradients over the N processes; the trainer multiplies each
+    process's share of the loss by N, so the result is the sum (a divide factor of 1 would need
+    the PREMUL_SUM reduction, which gloo lacks)."""
     from torch.distributed.fsdp import fully_shard
 
     for block in transformer_blocks(module):
         fully_shard(block)
     fully_shard(module)
-    for unit in fsdp_units(module):
-        if hasattr(unit, "set_gradient_divide_factor"):
-            unit.set_gradient_divide_factor(1.0)
-        else:  # older FSDP2
-            unit.set_reduce_scatter_divide_factor(1.0)
     return module
 
 
