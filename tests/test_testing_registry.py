@@ -18,6 +18,7 @@ from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, save_scorer
 from sandbox.rewards.base import RewardContext
+from sandbox.train.checkpoint import save_checkpoint
 from sandbox.rewards.prime import ImplicitPRM
 from sandbox.rewards.registry import ESTIMATOR_EXTRAS, ESTIMATORS, FILTERS, SOURCES, VARIANTS
 from sandbox.testing import check_advantage_estimator, check_filter, check_reward_source
@@ -54,6 +55,7 @@ SOURCE_KINDS = {
     "incorrect_label": {"placement": "last"},
     "prm_oracle": {"placement": "step_ends"},
     "prm_learned": {"placement": "step_ends", "ctx": "random_prm"},
+    "prm_generative": {"placement": "step_ends", "ctx": "random_judge"},
     "dro_r3": {"placement": "last", "locality": "group", "ctx": "random_policy"},
     "dro_length": {"placement": "last"},
     "rubric_dense": {"placement": "last"},
@@ -101,6 +103,12 @@ def random_policy() -> TinyPolicy:
 
 
 @pytest.fixture(scope="module")
+def random_judge_dir(tmp_path_factory, random_policy) -> str:
+    """A judge checkpoint with random weights (its chains are noise; the kit checks invariants)."""
+    return str(save_checkpoint(tmp_path_factory.mktemp("judge") / "random", random_policy.module, {"judge": "random"}))
+
+
+@pytest.fixture(scope="module")
 def random_prm_dir(tmp_path_factory, random_policy) -> str:
     """A PRM checkpoint with a random backbone and a random (nonzero) head."""
     scorer = StepScorer(random_policy.module)
@@ -109,12 +117,14 @@ def random_prm_dir(tmp_path_factory, random_policy) -> str:
     return str(save_scorer(tmp_path_factory.mktemp("prm") / "random", scorer, {"recipe": "random"}))
 
 
-def source_context(name: str, random_policy, random_prm_dir) -> RewardContext:
+def source_context(name: str, random_policy, random_prm_dir, random_judge_dir=None) -> RewardContext:
     needs = SOURCE_KINDS[name].get("ctx")
     if needs == "short_budget":
         return RewardContext(task=TASK, max_new_tokens=16)
     if needs == "random_prm":
         return RewardContext(task=TASK, extras={"prm": random_prm_dir})
+    if needs == "random_judge":
+        return RewardContext(task=TASK, extras={"prm": random_judge_dir})
     if needs == "random_policy":
         return RewardContext(task=TASK, policy=random_policy)
     if needs == "implicit_prm":  # ψ a perturbed copy of the reference, so the token rewards are nonzero
@@ -153,11 +163,11 @@ def test_every_filter_passes_the_kit(case):
 
 
 @pytest.mark.parametrize("case", SOURCE_CASES, ids=case_id)
-def test_every_source_passes_the_kit(case, random_policy, random_prm_dir):
+def test_every_source_passes_the_kit(case, random_policy, random_prm_dir, random_judge_dir):
     name, params = case
     require_kind(SOURCE_KINDS, "source", name, "placement, locality and the context it needs")
     kinds = {k: v for k, v in SOURCE_KINDS[name].items() if k != "ctx"}
-    check_reward_source(SOURCES[name], ctx=source_context(name, random_policy, random_prm_dir), params=params, **kinds)
+    check_reward_source(SOURCES[name], ctx=source_context(name, random_policy, random_prm_dir, random_judge_dir), params=params, **kinds)
 
 
 def test_a_piece_without_a_kind_fails_naming_the_table_to_fill_in():

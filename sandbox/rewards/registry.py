@@ -25,6 +25,7 @@ from sandbox.rewards.dro_length import dro_length
 from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
 from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.format_rubric import format_rubric
+from sandbox.rewards.genprm_reward import prm_generative
 from sandbox.rewards.gae import gae
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
@@ -58,6 +59,7 @@ SOURCES = {
     "incorrect_label": incorrect_label,
     "prm_oracle": prm_oracle,
     "prm_learned": prm_learned,
+    "prm_generative": prm_generative,
     "dro_r3": dro_r3,
     "dro_length": dro_length,
     "rubric_dense": rubric_dense,
@@ -295,6 +297,13 @@ VARIANTS = {
             description="self-supervised PRM (MetaStone SPR loss on outcome pseudo-labels, recipe tiny-sprm) step scores, "
             "process-supervised GRPO",
             sources=(("prm_learned", 1.0, {"prm": "tiny-sprm"}),),
+            estimator="process_grpo",
+        ),
+        Variant(
+            name="genprm",
+            description="generative PRM (ThinkPRM-style judge, recipe tiny-thinkprm: mean step-verdict P(Y) over 2 "
+            "sampled verification chains) step scores, process-supervised GRPO",
+            sources=(("prm_generative", 1.0, {"judge": "tiny-thinkprm", "n_chains": 2}),),
             estimator="process_grpo",
         ),
         Variant(
