@@ -147,3 +147,13 @@ def test_trained_judge_never_consults_the_oracle():
     assert [len(s) for s in scores] == [v.n_steps for v in solutions.verdicts]
     assert all(0 <= x <= 1 for row in scores for x in row)
     assert CHECK == "check\n"
+
+
+def test_cli_rejects_bad_values_before_compute(capsys):
+    from sandbox.cli import main
+
+    assert main(["prm", "stepwiser", "--judge-error-rate", "2"]) == 2
+    assert main(["prm", "stepwiser", "--seeds", "a,b"]) == 2
+    with pytest.raises(SystemExit):
+        main(["prm", "stepwiser", "--help"])
+    assert "--judge-labels" in capsys.readouterr().out
