@@ -18,11 +18,11 @@ from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, save_scorer
 from sandbox.rewards.base import RewardContext
-from sandbox.train.checkpoint import save_checkpoint
 from sandbox.rewards.prime import ImplicitPRM
 from sandbox.rewards.registry import ESTIMATOR_EXTRAS, ESTIMATORS, FILTERS, SOURCES, VARIANTS
 from sandbox.testing import check_advantage_estimator, check_filter, check_reward_source
 from sandbox.testing import estimator_checks, filter_checks
+from sandbox.train.checkpoint import save_checkpoint
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -55,7 +55,7 @@ SOURCE_KINDS = {
     "incorrect_label": {"placement": "last"},
     "prm_oracle": {"placement": "step_ends"},
     "prm_learned": {"placement": "step_ends", "ctx": "random_prm"},
-    "prm_generative": {"placement": "step_ends", "ctx": "random_judge"},
+    "prm_generative": {"placement": "step_ends", "ctx": "random_judge", "max_examples": 8},  # sampling chains is slow
     "dro_r3": {"placement": "last", "locality": "group", "ctx": "random_policy"},
     "dro_length": {"placement": "last"},
     "rubric_dense": {"placement": "last"},

@@ -25,8 +25,8 @@ from sandbox.rewards.dro_length import dro_length
 from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
 from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.format_rubric import format_rubric
-from sandbox.rewards.genprm_reward import prm_generative
 from sandbox.rewards.gae import gae
+from sandbox.rewards.genprm_reward import prm_generative
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
 from sandbox.rewards.mean_range_filter import mean_range_filter
