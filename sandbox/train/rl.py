@@ -219,7 +219,7 @@ class Trainer:
         if cfg.gradient_checkpointing:
             accel.enable_gradient_checkpointing(policy.module)
         if cfg.fsdp:
-            accel.shard_policy(policy.module)
+            accel.shard_policy(policy.module, self.device)
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas()
         )
