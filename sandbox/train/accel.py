@@ -139,16 +139,20 @@ def is_fsdp(module: nn.Module) -> bool:
     return isinstance(module, FSDPModule)
 
 
-def shard_policy(module: nn.Module) -> nn.Module:
+def shard_policy(module: nn.Module, device: torch.device) -> nn.Module:
     """FSDP2 in place: each transformer block, then the root (embeddings, final norm, head).
     FSDP's reduce-scatter averages gradients over the N processes; the trainer multiplies each
     process's share of the loss by N, so the result is the sum (a divide factor of 1 would need
     the PREMUL_SUM reduction, which gloo lacks)."""
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
+    # the mesh on the trainer's device (FSDP's default is CUDA whenever CUDA exists)
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))
     for block in transformer_blocks(module):
-        fully_shard(block)
-    fully_shard(module)
+        fully_shard(block, mesh=mesh)
+    fully_shard(module, mesh=mesh)
     return module
 
 

@@ -30,7 +30,8 @@ How the work is split, and why the result matches the single-process run:
   rollout metrics are computed from per-row values gathered from all ranks; loss diagnostics
   are the mean over ranks.
 
-FSDP (for models that do not fit on one GPU) is not implemented; see gpu/README.md.
+FSDP (``--fsdp``, for models whose gradients and optimizer state do not fit on one GPU) keeps
+this design and shards the policy per transformer block: ``sandbox.train.accel``.
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ def current_world() -> World:
 
 
 def init_from_env() -> World:
-    """Join the process group ``torchrun`` describes (``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``…);
-    gloo on CPU, nccl on CUDA. A plain single process gets ``World()``."""
+    """Join the process group ``torchrun`` describes (``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``…):
+    gloo for CPU tensors and, where CUDA is available, nccl for CUDA tensors (the gradients of a
+    ``--device cuda`` run; the picklable metadata always goes through gloo). A plain single
+    process gets ``World()``."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
     return current_world()
 
 
