@@ -14,6 +14,8 @@
     reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
     reward-sandbox prm search --n-max 8 [--beam]                best-of-N (and step-level beam search) guided by a trained PRM
     reward-sandbox prm stepwiser --seeds 0,1,2 [--judge-labels rel-ratio]   StepWiser chunk judge: GRPO vs cold start
+    reward-sandbox prm judge [--chains 1,2,4,8 --passes 1,2]    ThinkPRM-style judges: ProcessBench, parallel/sequential scaling
+    reward-sandbox prm judge-recipe --name tiny-thinkprm        build (or find) a cached ThinkPRM judge recipe (genprm)
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
     reward-sandbox bench scale [--device cuda --precision bf16 ...]   tokens/s and MFU of a larger model
 
@@ -370,10 +372,29 @@ def cmd_prm(argv: list[str]) -> int:
     stepwiser.add_argument("--recipe", default="", choices=["", *sorted(STEPWISER_RECIPES)], help="Only build (or find) this cached judge recipe.")
     stepwiser.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     add_dataclass_args(stepwiser, StepWiserConfig, prefix="judge_", title="stepwiser judge (--judge-*)")
-    for p in (train, bench, recipe, search, stepwiser):
+    from sandbox.eval.judge_table import JudgeTableConfig, format_judge_table, run_judge_table
+    from sandbox.prm.judge_recipes import JUDGE_RECIPES, judge_checkpoint
+
+    judge = sub.add_parser("judge", help="ThinkPRM-style judges (teacher/student of a judge recipe) on the toy ProcessBench: "
+                           "N chains, passes, baselines, best-of-N.")
+    add_dataclass_args(judge, JudgeTableConfig, title="judge table")
+    judge.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    judge_recipe = sub.add_parser("judge-recipe", help="Build (or find) the cached ThinkPRM judges of a recipe (what genprm loads).")
+    judge_recipe.add_argument("--name", required=True, choices=sorted(JUDGE_RECIPES))
+    for p in (train, bench, recipe, search, stepwiser, judge, judge_recipe):
         p.add_argument("--threads", type=int, default=1, help="torch threads.")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
+    if args.which == "judge-recipe":
+        print(f"judge recipe '{args.name}': {judge_checkpoint(args.name)}")
+        return 0
+    if args.which == "judge":
+        results = run_judge_table(dataclass_from_args(JudgeTableConfig, args))
+        print(format_judge_table(results))
+        print(f"({results['seconds']:.0f} s)")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     if args.which == "recipe":
         print(f"PRM recipe '{args.name}': {prm_checkpoint(args.name)}")
         return 0

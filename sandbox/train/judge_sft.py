@@ -57,6 +57,8 @@ class JudgeTrainConfig:
     """Train problems whose policy samples make the teacher's data (the student's are the next n)."""
     group_size: int = 2
     """Policy samples per problem."""
+    temperature: float = 1.0
+    """Sampling temperature of the policy's solutions (higher: more erroneous steps to learn from)."""
     error_rate: float = 0.2
     """Probability that a templated step verdict is flipped (the imperfect teacher data)."""
     max_passes: int = 2
@@ -83,13 +85,14 @@ class JudgeTrainConfig:
         for name in ("n_problems", "group_size", "max_passes", "filter_chains", "teacher_steps", "student_steps", "batch_size", "n_completions"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(0 <= self.error_rate <= 1, "error_rate", "in [0, 1]", self.error_rate)
+        check(self.temperature > 0, "temperature", "> 0", self.temperature)
         check(self.filter_temperature >= 0, "filter_temperature", ">= 0", self.filter_temperature)
         check(self.lr > 0, "lr", "> 0", self.lr)
 
-    def data_config(self, first_problem: int = 0) -> PRMTrainConfig:
+    def data_config(self) -> PRMTrainConfig:
         """The solution sampling and labelling settings as a ``PRMTrainConfig``."""
         return PRMTrainConfig(labels=self.labels, n_problems=self.n_problems, group_size=self.group_size,
-                              n_completions=self.n_completions, seed=self.seed)
+                              temperature=self.temperature, n_completions=self.n_completions, seed=self.seed)
 
 
 def make_judge(model: TinyLlama) -> TinyLlama:

@@ -1,0 +1,140 @@
+"""The generative-judge table: ThinkPRM teacher and student on the toy ProcessBench, with
+parallel (N chains) and sequential (passes) scaling, next to the baselines, and best-of-N.
+
+    bench   ← build_processbench(policy, task)                     (as ``prm_table``)
+    judges  ← a judge recipe (``sandbox.prm.judge_recipes``): teacher, student, and the untrained
+              warm start as a control
+    for judge, N in chains, P in passes:   F1 / acc_err / acc_corr and the step accuracy
+              mean over steps of 1[s(t) ≥ 0.5] = 1[oracle step valid]  on the test half
+    baselines: the answer check, a discriminative PRM recipe (``sandbox.prm.recipes``)
+    best-of-N: candidates reranked by the student's solution score S(x) (mean final P(Y))
+
+The judges read only text (``sandbox.prm.generative``); the oracle is used for the benchmark's
+truth only. One seed per call (the bench samples and chain keys); ``seeds`` repeats it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+from sandbox.eval.processbench import build_processbench, evaluate_answer_check, evaluate_scorer
+from sandbox.eval.prm_search import best_of_n, sample_candidates
+from sandbox.model.policy import TinyPolicy
+from sandbox.prm.discriminative import step_scores
+from sandbox.prm.generative import JudgeConfig, judge_rollouts
+from sandbox.prm.judge_recipes import JUDGE_RECIPES, judge_checkpoint, load_judge
+from sandbox.prm.recipes import PRM_RECIPES, load_prm
+from sandbox.train.judge_sft import make_judge
+from sandbox.train.warmstart import load_warmstart
+from toy_envs.base import check
+
+
+@dataclass
+class JudgeTableConfig:
+    recipe: str = "tiny-thinkprm"
+    """Judge recipe (teacher and student; the recipe's warm start is the policy and the untrained control)."""
+    prm: str = "tiny-oracle"
+    """Discriminative PRM recipe to compare with (empty: none)."""
+    chains: str = "1,2,4,8"
+    """Comma-separated N (chains per solution, parallel scaling), each with 1 pass."""
+    passes: str = "1,2"
+    """Comma-separated pass counts (sequential scaling), each with ``chains`` = its first value."""
+    bench_problems: int = 256
+    """Eval problems sampled for the benchmark (half validation, half test)."""
+    bench_group: int = 4
+    """Policy samples per benchmark problem."""
+    search_problems: int = 64
+    """Held-out problems for best-of-N (0 skips it)."""
+    search_n: int = 8
+    """Samples per best-of-N problem (N = 1, 2, 4, ... up to this)."""
+    seeds: str = "0"
+    """Comma-separated seeds (benchmark samples, chain sampling)."""
+
+    def values(self, field_name: str) -> list[int]:
+        return [int(x) for x in getattr(self, field_name).split(",") if x.strip()]
+
+    def validate(self) -> None:
+        check(self.recipe in JUDGE_RECIPES, "recipe", f"one of {sorted(JUDGE_RECIPES)}", self.recipe)
+        check(not self.prm or self.prm in PRM_RECIPES, "prm", f"empty or one of {sorted(PRM_RECIPES)}", self.prm)
+        for name in ("chains", "passes", "seeds"):
+            check(len(self.values(name)) >= 1 and (name == "seeds" or min(self.values(name)) >= 1), name, "integers (>= 1)", getattr(self, name))
+        check(self.bench_problems >= 2 and self.bench_group >= 1, "bench_problems", ">= 2 (and bench_group >= 1)", self.bench_problems)
+        check(self.search_problems >= 0 and self.search_n >= 1, "search_problems", ">= 0 (and search_n >= 1)", self.search_problems)
+
+
+def step_accuracy(scores: list[list[float]], rollouts) -> float:
+    """Mean over steps of 1[score ≥ 0.5] = oracle step validity."""
+    pairs = [(s >= 0.5) == v for row, ver in zip(scores, rollouts.verdicts) for s, v in zip(row, ver.step_valid)]
+    return sum(pairs) / max(len(pairs), 1)
+
+
+def run_judge_table(cfg: JudgeTableConfig) -> dict:
+    """Rows of (judge, N, passes, seed, F1, acc_err, acc_corr, step accuracy), the baselines, best-of-N."""
+    cfg.validate()
+    t0 = time.perf_counter()
+    recipe = JUDGE_RECIPES[cfg.recipe]
+    model, task, _ = load_warmstart(recipe.init)
+    policy = TinyPolicy(model)
+    info = json.loads((judge_checkpoint(cfg.recipe) / "info.json").read_text())
+    judges = {"student": load_judge(cfg.recipe), "teacher": load_judge(cfg.recipe + ":teacher"), "untrained": make_judge(model)}
+    settings = [(n, 1) for n in cfg.values("chains")] + [(cfg.values("chains")[0], p) for p in cfg.values("passes") if p > 1]
+    out = {"rows": [], "answer_check": [], "prm": [], "search": [], "info": info}
+    for seed in cfg.values("seeds"):
+        bench = build_processbench(policy, task, cfg.bench_problems, cfg.bench_group, seed=seed)
+        out["answer_check"].append(evaluate_answer_check(bench))
+        if cfg.prm:
+            scorer = load_prm(cfg.prm)
+            out["prm"].append(evaluate_scorer(lambda r: step_scores(scorer, r), bench))
+        for name, judge in judges.items():
+            for n, passes in settings:
+                if name == "untrained" and (n, passes) != settings[0]:
+                    continue
+                judge_cfg = JudgeConfig(n_chains=n, passes=passes)
+                test_scores = {}
+
+                def score_fn(rollouts, judge=judge, judge_cfg=judge_cfg, seed=seed, store=test_scores):
+                    steps = judge_rollouts(judge, rollouts, task, judge_cfg, seed=seed).steps
+                    store[id(rollouts)] = steps
+                    return steps
+
+                result = evaluate_scorer(score_fn, bench)
+                accuracy = step_accuracy(test_scores[id(bench.test)], bench.test)
+                out["rows"].append({"judge": name, "chains": n, "passes": passes, "seed": seed, **result, "step_accuracy": accuracy})
+        if cfg.search_problems:
+            candidates = sample_candidates(policy, task, cfg.search_problems, cfg.search_n, seed=seed)
+            solution = judge_rollouts(judges["student"], candidates, task, JudgeConfig(n_chains=cfg.values("chains")[0]), seed=seed).solution
+            ns = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= cfg.search_n]
+            out["search"].append({str(n): v for n, v in best_of_n(candidates, solution, cfg.search_n, ns).items()})
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def spread(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    return f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def format_judge_table(results: dict) -> str:
+    """Markdown: ProcessBench per judge / N / passes with the baselines; best-of-N."""
+    keys = ("acc_err", "acc_corr", "f1")
+    lines = ["| scorer | chains N | passes | acc (erroneous) | acc (correct) | F1 | step accuracy |", "|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list] = {}
+    for row in results["rows"]:
+        groups.setdefault((row["judge"], row["chains"], row["passes"]), []).append(row)
+    for (name, n, passes), rows in groups.items():
+        lines.append(f"| judge: {name} | {n} | {passes} | " + " | ".join(spread([r[k] for r in rows]) for k in (*keys, "step_accuracy")) + " |")
+    if results["prm"]:
+        lines.append("| discriminative PRM | - | - | " + " | ".join(spread([r[k] for r in results["prm"]]) for k in keys) + " | - |")
+    lines.append("| answer check (baseline) | - | - | " + " | ".join(spread([r[k] for r in results["answer_check"]]) for k in keys) + " | - |")
+    info = results["info"]
+    lines.append(f"\nprocess filtering: {info['judge/sampled_chains']} teacher chains, rejected fraction "
+                 f"{info['judge/rejected_fraction']:.3f} ({info['judge/kept_chains']} kept)")
+    if results["search"]:
+        ns = list(results["search"][0])
+        lines += ["", "| best-of-N | " + " | ".join(f"N={n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]
+        lines.append("| student judge S(x) | " + " | ".join(spread([s[n]["accuracy"] for s in results["search"]]) for n in ns) + " |")
+        lines.append("| pass@N (a perfect reranker) | " + " | ".join(spread([s[n]["pass"] for s in results["search"]]) for n in ns) + " |")
+    return "\n".join(lines)
