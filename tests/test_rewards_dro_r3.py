@@ -1,8 +1,7 @@
 """DRO's R3: σ-weight invariants (hypothesis), R3 against a naive per-row loop of forwards,
-the masked variant, reward placement, and that the reward never consults the verifier."""
+the masked variant, reward placement, and that training never consults the verifier."""
 
 import copy
-import dataclasses
 
 import pytest
 import torch
@@ -23,8 +22,7 @@ from sandbox.rewards.dro_r3 import (
     token_sigma,
     weighted_reflection,
 )
-from sandbox.rewards.registry import compute_advantages, compute_token_rewards, get_variant
-from sandbox.rng import row_key
+from sandbox.rewards.registry import VARIANTS
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.testing.fake_rollouts import rollouts_from_texts
 from sandbox.testing.strategies import group_layouts, rollouts_batches
@@ -174,56 +172,33 @@ def test_bad_scorer_and_temperature_are_config_errors():
         dro_r3(batch, RewardContext(task=TASK, policy=POLICY), scorer="reference")
 
 
-class GarbageVerifier:
-    """The task with a verifier that lies: ``score`` keeps the segmentation (steps) but replaces
-    correctness, step validity and values with keyed coin flips."""
-
-    def __init__(self, task):
-        self.task = task
-
-    def __getattr__(self, name):
-        return getattr(self.task, name)
-
-    def score(self, problem, text):
-        verdict = self.task.score(problem, text)
-        coin = row_key(0, "garbage", problem.index, text) % 2 == 1
-        return dataclasses.replace(
-            verdict, correct=coin, step_valid=tuple(not v for v in verdict.step_valid), step_value=(0,) * len(verdict.step_value)
-        )
+VERIFIER_FREE = sorted(name for name, variant in VARIANTS.items() if not variant.uses_verifier)
 
 
-def two_dro_steps(warmstart_long_answer, task) -> tuple[list[dict], list[torch.Tensor]]:
-    model, _, _ = warmstart_long_answer
+def test_the_dro_variants_declare_that_they_learn_without_the_verifier():
+    assert {"dro", "dro-masked", "dro+gate", "rubric-dense"} <= set(VERIFIER_FREE)
+
+
+@pytest.mark.parametrize("variant", VERIFIER_FREE)
+def test_training_a_verifier_free_variant_never_consults_the_verifier(warmstart_long_answer, variant, monkeypatch):
+    """The task's ``score`` raises for the whole run: two training steps of each variant that
+    declares ``uses_verifier=False`` (``dro`` with its query filter screening the stream first,
+    rewards, filters, advantages, PPO updates, rollout metrics) complete and move the weights.
+    Held-out evaluation is switched off because it measures with the verifier by design."""
+    model, task, _ = warmstart_long_answer
+
+    def consulted(self, problem, text):
+        raise AssertionError(f"the verifier was consulted while training {variant!r}")
+
+    monkeypatch.setattr(type(task), "score", consulted)
+    with pytest.raises(AssertionError, match="consulted"):
+        task.score(task.problem(0), "#1\n")
     policy = TinyPolicy(copy.deepcopy(model))
-    cfg = RLConfig(variant="dro", steps=2, problems_per_step=4, group_size=4, eval_every=0, eval_problems=0, pass_problems=0, progress=False, warmup_steps=0, lr=1e-4)
-    history = Trainer(cfg, task, policy).train()
-    return history, [p.detach().clone() for p in policy.module.parameters()]
-
-
-def test_dro_training_never_consults_the_verifier(warmstart_long_answer):
-    """What this proves: with a verifier whose every output (correctness, step validity, step
-    values) is garbage, two `dro` training steps -- query filter, rewards, advantages, PPO
-    updates -- produce bit-identical rewards and weights to the run with the true verifier. Only
-    the logged `rollout/accuracy` (a measurement) differs. And once rollouts exist, `dro`'s
-    reward/advantage pipeline runs with a `score` that raises."""
-    _, task, _ = warmstart_long_answer
-    honest, honest_weights = two_dro_steps(warmstart_long_answer, task)
-    lying, lying_weights = two_dro_steps(warmstart_long_answer, GarbageVerifier(task))
-    for a, b in zip(honest, lying):
-        assert a["rollout/reward_mean"] == b["rollout/reward_mean"] and a["loss/policy"] == b["loss/policy"]
-        assert a.get("problem_filter/dropped_problems") == b.get("problem_filter/dropped_problems")
-    assert any(a["rollout/accuracy"] != b["rollout/accuracy"] for a, b in zip(honest, lying)), "the garbage verifier was not used"
-    assert all(torch.equal(p, q) for p, q in zip(honest_weights, lying_weights))
-
-    model, _, _ = warmstart_long_answer
-    policy = TinyPolicy(model)
-    rollouts = sample_groups(policy, task, [0, 1], 4, SamplingConfig(max_new_tokens=32), 0, 0)
-    raising = GarbageVerifier(task)
-    raising.score = lambda problem, text: (_ for _ in ()).throw(AssertionError("verifier consulted"))
-    variant = get_variant("dro")
-    rewards = compute_token_rewards(variant, rollouts, RewardContext(task=raising, policy=policy))
-    advantages = compute_advantages(variant, rollouts, rewards)
-    assert torch.isfinite(advantages).all() and advantages.abs().sum() > 0
+    cfg = RLConfig(variant=variant, steps=2, problems_per_step=4, group_size=4, eval_every=0, eval_problems=0, pass_problems=0, progress=False, warmup_steps=0, lr=1e-4)
+    history = Trainer(cfg, task, policy, reference=TinyPolicy(copy.deepcopy(model))).train()
+    assert len(history) == 2 and all("rollout/accuracy" not in m for m in history)
+    assert all(m["rollout/advantage_abs_mean"] > 0 for m in history)
+    assert any(not torch.equal(p, q) for p, q in zip(policy.module.parameters(), model.parameters()))
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float:

@@ -6,7 +6,8 @@ rounds of ``branches`` continuations, prefixes' KV caches copied), the group sam
 ``group_size`` independent rollouts. Counted per call: generated (sampled) tokens, prefill
 tokens (tokens run through the model that were not sampled: prompts, and for continuations the
 last prefix token only), prefix tokens reused from a parent's cache, and wall-clock seconds
-(decoding and the task's scoring, for both). Calls alternate between the two, each ``repeats``
+(decoding and segmentation, for both; the verdicts behind the leaf accuracy are computed when
+read, after the timed call). Calls alternate between the two, each ``repeats``
 times at a different RL step (fresh samples); token counts are summed over the calls and the
 time is the median call. Ratios are independent / tree, so > 1 means the tree needs less.
 """

@@ -150,6 +150,13 @@ class Variant:
     auxiliaries: tuple[tuple[str, dict], ...] = ()
     """(auxiliary model name, params) of every learned model trained beside the policy (``AUXILIARIES``):
     e.g. PPO's critic, whose values reach the estimator, or PRIME's implicit PRM, which a source reads."""
+    uses_verifier: bool = True
+    """Training may run the task's verifier (``task.score``). False declares a variant that learns
+    without one (DRO): the trainer then logs no verdict-based rollout metrics
+    (``rollout/accuracy``, ``rollout/parse_ok``), and since verdicts are computed only when read
+    (``Verdicts``), none is computed unless a piece reads one -- which a test of each such variant
+    rules out by making ``score`` raise. Held-out evaluation (``eval/*``) still uses the verifier:
+    it measures the policy and is not part of the training signal."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -253,6 +260,7 @@ VARIANTS = {
             sources=(("dro_r3", 1.0, {}),),
             estimator="grpo",
             problem_filter=("dro_query_filter", {"group_size": 4}),
+            uses_verifier=False,
         ),
         Variant(
             name="dro-masked",
@@ -260,6 +268,7 @@ VARIANTS = {
             sources=(("dro_r3", 1.0, {"masked": True}),),
             estimator="grpo",
             problem_filter=("dro_query_filter", {"group_size": 4}),
+            uses_verifier=False,
         ),
         Variant(
             name="dro+gate",
@@ -267,12 +276,14 @@ VARIANTS = {
             sources=(("dro_r3", 1.0, {}),),
             filters=(("rubric_gate", {"mode": "row"}),),
             estimator="grpo",
+            uses_verifier=False,
         ),
         Variant(
             name="rubric-dense",
             description="DRO R3 + the hackable format rubric as a dense reward term, GRPO; no verifier",
             sources=(("dro_r3", 1.0, {}), ("rubric_dense", 1.0, {})),
             estimator="grpo",
+            uses_verifier=False,
         ),
         Variant(
             name="prm-oracle",

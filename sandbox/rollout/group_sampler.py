@@ -1,4 +1,6 @@
-"""Group sampling: G rollouts of each problem, scored once by the task's oracle.
+"""Group sampling: G rollouts of each problem; each row's verdict is computed by the task's
+oracle once, when something first reads it (``Verdicts.lazy``): the step ids come from the
+task's segmentation (``task.segment``), which needs no verifier.
 
 Row (problem p, rollout j) at RL step s draws its tokens with noise keyed by
 ``row_key(seed, s, p, j)``: the same row gets the same sample whatever else is in the batch,
@@ -11,7 +13,7 @@ import torch
 
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rng import row_keys
-from sandbox.rollout.rollouts import Rollouts, response_step_ids
+from sandbox.rollout.rollouts import Rollouts, Verdicts, response_step_ids
 
 
 def sample_groups(
@@ -37,17 +39,15 @@ def sample_groups(
     out = policy.sample([prompt_ids[i] for i, _ in rows], sampling, keys)
     policy.module.train(was_training)
 
-    texts, verdicts, row_problems = [], [], []
+    texts, row_problems = [], []
     step_ids = torch.full_like(out.tokens, -1)
     for b, (i, _) in enumerate(rows):
         start, length = int(out.prompt_lens[b]), int(out.response_lens[b])
         response = out.tokens[b, start : start + length].tolist()
         text = tok.decode(response)
-        verdict = task.score(problems[i], text)
-        ids = response_step_ids(response, verdict.steps, tok.char_counts(response))
+        ids = response_step_ids(response, task.segment(text), tok.char_counts(response))
         step_ids[b, start : start + length] = torch.tensor(ids, dtype=torch.long)
         texts.append(text)
-        verdicts.append(verdict)
         row_problems.append(problems[i])
     return Rollouts(
         tokens=out.tokens,
@@ -60,7 +60,7 @@ def sample_groups(
         response_lens=out.response_lens,
         texts=texts,
         problems=row_problems,
-        verdicts=verdicts,
+        verdicts=Verdicts.lazy(task, row_problems, texts),
         problem_index=torch.tensor([problem_indices[i] for i, _ in rows]),
         rollout_index=torch.tensor([j for _, j in rows]),
     )

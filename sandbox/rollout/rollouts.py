@@ -12,8 +12,11 @@ B rows, each ``prompt · response · padding`` right-padded to T tokens, with:
                                   the answer line is its own (last) step, ``<eos>`` joins it
     truncated       [B]    bool   hit the token budget without ``<eos>``
     texts, problems, verdicts     decoded responses, the problems, and the task's verdict
-                                  per row (correct, parse status, per-step validity and value),
-                                  computed once when the rollouts are made
+                                  per row (correct, parse status, per-step validity and value);
+                                  the samplers give ``Verdicts.lazy``: a row's verdict is
+                                  computed (``task.score``) the first time something reads it,
+                                  then kept, so a piece that never reads one never runs the
+                                  verifier (the samplers segment steps with ``task.segment``)
 
 A truncated row is scored like any other (its outcome reward sits on its last token) and its
 truncation is visible to every piece. ``select(rows)`` and ``cat`` keep all fields aligned.
@@ -21,12 +24,73 @@ truncation is visible to every piece. ``select(rows)`` and ``cat`` keep all fiel
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
 
 from toy_envs.base import Verdict
+
+
+class _Pending:
+    """One row's verdict before and after the task's ``score`` ran (shared by every selection
+    of the row, so it runs at most once)."""
+
+    __slots__ = ("task", "problem", "text", "verdict")
+
+    def __init__(self, task, problem, text: str) -> None:
+        self.task, self.problem, self.text, self.verdict = task, problem, text, None
+
+    def resolve(self) -> Verdict:
+        if self.verdict is None:
+            self.verdict = self.task.score(self.problem, self.text)
+            self.task = self.problem = self.text = None
+        return self.verdict
+
+
+class Verdicts(Sequence):
+    """The verdicts of a batch's rows, each computed by the task's ``score`` the first time it
+    is read and kept from then on. Reads like a list (index, iterate, ``len``, ``==``);
+    ``Rollouts.select``/``cat`` keep rows that nobody read unscored. The trainer and every
+    reward piece reach the verifier only through this, so a variant whose pieces never read a
+    verdict (and that logs no verdict metrics, ``Variant.uses_verifier``) never runs it."""
+
+    def __init__(self, entries) -> None:
+        self._entries = list(entries)
+
+    @classmethod
+    def lazy(cls, task, problems, texts) -> Verdicts:
+        """``task.score(problem, text)`` per row, deferred until read."""
+        return cls(_Pending(task, p, t) for p, t in zip(problems, texts, strict=True))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        entry = self._entries[operator.index(index)]
+        return entry.resolve() if isinstance(entry, _Pending) else entry
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Verdicts({len(self)} rows, {self.scored()} scored)"
+
+    def scored(self) -> int:
+        """How many rows' verdicts have been computed so far."""
+        return sum(not isinstance(e, _Pending) or e.verdict is not None for e in self._entries)
+
+    def take(self, idx: list[int]) -> Verdicts:
+        return Verdicts(self._entries[i] for i in idx)
+
+    @staticmethod
+    def concat(parts: list) -> Verdicts:
+        """Rows of ``parts`` (``Verdicts`` or plain lists of verdicts) in order."""
+        return Verdicts(e for part in parts for e in (part._entries if isinstance(part, Verdicts) else part))
 
 
 @dataclass
@@ -41,7 +105,8 @@ class Rollouts:
     response_lens: torch.Tensor
     texts: list[str]
     problems: list[Any]
-    verdicts: list[Verdict]
+    verdicts: Sequence[Verdict]
+    """A list of verdicts or ``Verdicts`` (computed when first read)."""
     problem_index: torch.Tensor
     """[B] the problem's index in the task's train split (keys randomness and refills)."""
     rollout_index: torch.Tensor
@@ -53,7 +118,7 @@ class Rollouts:
         b = self.tokens.shape[0]
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, (torch.Tensor, list)) and len(value) != b:
+            if isinstance(value, (torch.Tensor, list, Verdicts)) and len(value) != b:
                 raise ValueError(f"Rollouts.{f.name} has {len(value)} rows, expected {b}")
 
     def __len__(self) -> int:
@@ -126,12 +191,16 @@ class Rollouts:
 def _take(value, rows: torch.Tensor, idx: list[int]):
     if isinstance(value, torch.Tensor):
         return value[rows]
+    if isinstance(value, Verdicts):
+        return value.take(idx)
     return [value[i] for i in idx]
 
 
 def _concat(values: list):
     if isinstance(values[0], torch.Tensor):
         return torch.cat(values)
+    if any(isinstance(v, Verdicts) for v in values):
+        return Verdicts.concat(values)
     return [x for v in values for x in v]
 
 

@@ -60,7 +60,7 @@ import torch
 from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import SamplingConfig, decode
 from sandbox.rng import keyed_uniform, row_key
-from sandbox.rollout.rollouts import Rollouts, response_step_ids
+from sandbox.rollout.rollouts import Rollouts, Verdicts, response_step_ids
 from toy_envs.base import check
 
 
@@ -76,7 +76,8 @@ class TreeCost:
     reused_tokens: int = 0
     """Prefix positions whose keys/values were copied from a parent instead of recomputed."""
     seconds: float = 0.0
-    """Wall-clock time of the whole call (decoding, cache copies, scoring)."""
+    """Wall-clock time of the whole call (decoding, cache copies, segmentation; verdicts are
+    computed later, when read)."""
     sampled_leaves: int = 0
     """Leaves decoded, M·(1 + L·N) per problem."""
     kept_leaves: int = 0
@@ -91,7 +92,6 @@ class _Path:
     logprobs: list[float]
     truncated: bool
     text: str = ""
-    verdict: object = None
     step_ids: list[int] = field(default_factory=list)
     cache: object = None
     """(KVCache of the batch it was decoded in, its row there, its left padding there)."""
@@ -179,7 +179,7 @@ def grow_trees(
         rows += [(t, tree, i, graph, share) for i in keep]
     cost.sampled_leaves = sum(len(tree.paths) for tree in forest)
     cost.kept_leaves = len(rows)
-    rollouts = _as_rollouts(rows, trees, kept, tok.pad_id)
+    rollouts = _as_rollouts(task, rows, trees, kept, tok.pad_id)
     cost.seconds = time.perf_counter() - start
     return rollouts, cost
 
@@ -270,8 +270,7 @@ def _decode_batch(model, tok, task, sampling: SamplingConfig, jobs, cost: TreeCo
         path = _Path(shared + new, shared_logp + new_logp, new[-1] != tok.eos_id)
         path.cache = (store["cache"], b, longest - n)
         path.text = tok.decode(path.response)
-        path.verdict = task.score(tree.problem, path.text)
-        path.step_ids = response_step_ids(path.response, path.verdict.steps, [t >= n_special for t in path.response])
+        path.step_ids = response_step_ids(path.response, task.segment(path.text), [t >= n_special for t in path.response])
         _add_path(tree, node, end, path, tok)
 
 
@@ -334,8 +333,9 @@ def _release_caches(tree: _Tree) -> None:
         path.cache = None
 
 
-def _as_rollouts(rows, trees: int, kept: int, pad_id: int) -> Rollouts:
-    """Right-padded ``Rollouts`` of the kept paths, with the tree extras."""
+def _as_rollouts(task, rows, trees: int, kept: int, pad_id: int) -> Rollouts:
+    """Right-padded ``Rollouts`` of the kept paths, with the tree extras; the kept leaves'
+    verdicts are computed when first read (pruned leaves are never scored)."""
     width = max(len(tree.prompt) + len(tree.paths[i].response) for _, tree, i, _, _ in rows)
     b = len(rows)
     tokens = torch.full((b, width), pad_id, dtype=torch.long)
@@ -361,7 +361,7 @@ def _as_rollouts(rows, trees: int, kept: int, pad_id: int) -> Rollouts:
         response_lens=torch.tensor([len(tree.paths[i].response) for _, tree, i, _, _ in rows]),
         texts=[tree.paths[i].text for _, tree, i, _, _ in rows],
         problems=[tree.problem for _, tree, _, _, _ in rows],
-        verdicts=[tree.paths[i].verdict for _, tree, i, _, _ in rows],
+        verdicts=Verdicts.lazy(task, [tree.problem for _, tree, _, _, _ in rows], [tree.paths[i].text for _, tree, i, _, _ in rows]),
         problem_index=torch.tensor(problem),
         rollout_index=torch.tensor([r % (trees * kept) for r in range(b)]),
         extras={

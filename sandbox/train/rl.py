@@ -3,7 +3,8 @@
     for step s:
         problems  ← the next P train problems of the stream, skipping those the variant's
                     problem filter excluded (it screens the stream's next window when reached)
-        rollouts  ← G samples of each (keyed by seed, s, problem, rollout), scored by the task
+        rollouts  ← G samples of each (keyed by seed, s, problem, rollout); each row's verdict
+                    (the task's verifier) is computed only if a piece or a metric reads it
         r [B,T]   ← Σ_k w_k · source_k(rollouts)            (the variant's reward sources)
         keep [B]  ← ∧ filters(rollouts, r)                  (rejected rows removed here)
                     refill: draw fresh problems (the missing count over the keep rate) until
@@ -177,14 +178,24 @@ def refill_draw_size(problems_per_step: int, missing: int, drawn: int, survived:
     return min(problems_per_step, math.ceil(missing / keep_rate))
 
 
-def first_row_values(rollouts: Rollouts, token_rewards: torch.Tensor) -> list[tuple]:
-    """Per row: (summed reward, correct, parsed ok, truncated, response length) -- what the
-    rollout/* metrics average, gathered from every process before averaging."""
+def first_row_values(rollouts: Rollouts, token_rewards: torch.Tensor, verdicts: bool = True) -> list[tuple]:
+    """Per row: (summed reward, truncated, response length, then correct and parsed ok when
+    ``verdicts``) -- what the rollout/* metrics average, gathered from every process before
+    averaging. ``verdicts=False`` reads no verdict, so the verifier is not run for the metrics."""
     seq = sequence_rewards(token_rewards, rollouts.response_mask).tolist()
-    return [
-        (r, float(v.correct), v.parse_status == "ok", bool(t), int(n))
-        for r, v, t, n in zip(seq, rollouts.verdicts, rollouts.truncated.tolist(), rollouts.response_lens.tolist())
-    ]
+    rows = zip(seq, rollouts.truncated.tolist(), rollouts.response_lens.tolist())
+    base = [(r, bool(t), int(n)) for r, t, n in rows]
+    if not verdicts:
+        return base
+    return [row + (float(v.correct), v.parse_status == "ok") for row, v in zip(base, rollouts.verdicts)]
+
+
+def verdict_metrics(correct: torch.Tensor | None = None, parse_ok: torch.Tensor | None = None) -> dict:
+    """rollout/accuracy and rollout/parse_ok of the first draw; empty without verdict columns
+    (``first_row_values(..., verdicts=False)``)."""
+    if correct is None:
+        return {}
+    return {"rollout/accuracy": correct.mean().item(), "rollout/parse_ok": parse_ok.float().mean().item()}
 
 
 def deterministic(metrics: dict) -> dict:
@@ -465,8 +476,8 @@ class Trainer:
         rollouts, rewards, stats = self.collect()
         first, first_rewards = stats.pop("first_draw")
         # per-row values of the first draw, from every process (row order does not matter below)
-        rows = gather_lists(self.world, first_row_values(first, first_rewards))
-        seq, correct, parse_ok, truncated, length = (torch.tensor(column) for column in zip(*rows))
+        rows = gather_lists(self.world, first_row_values(first, first_rewards, self.variant.uses_verifier))
+        seq, truncated, length, *verdict_columns = (torch.tensor(column) for column in zip(*rows))
         kept_rows, sampled_rows, tokens = sum_scalars(
             self.world, [0 if rollouts is None else len(rollouts), stats["sampled_rows"], stats["tokens"]]
         )
@@ -474,8 +485,7 @@ class Trainer:
             "step": self.step,
             "rollout/reward_mean": seq.mean().item(),
             "rollout/reward_std": seq.std(unbiased=False).item(),
-            "rollout/accuracy": correct.mean().item(),
-            "rollout/parse_ok": parse_ok.float().mean().item(),
+            **verdict_metrics(*verdict_columns),  # none for a variant that learns without the verifier
             "rollout/truncated_fraction": truncated.float().mean().item(),
             "rollout/response_len": length.float().mean().item(),
             "rollout/kept_fraction": kept_rows / sampled_rows,
@@ -565,7 +575,8 @@ class Trainer:
                 if self.run is not None:
                     self.run.log(metrics)
                 bar.update(1)
-                bar.set_postfix(acc=f"{metrics['rollout/accuracy']:.2f}", kept=f"{metrics['rollout/kept_fraction']:.2f}")
+                shown = {"acc": metrics.get("rollout/accuracy"), "reward": metrics["rollout/reward_mean"], "kept": metrics["rollout/kept_fraction"]}
+                bar.set_postfix({k: f"{v:.2f}" for k, v in shown.items() if v is not None})
                 if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
                     self.save_checkpoint()
                     last_saved = self.step
