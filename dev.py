@@ -78,6 +78,8 @@ WARM_STARTS = ("tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib")
 """The warm-start presets the tests and tutorials load."""
 PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm")
 """The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe / sprm variants load."""
+JUDGE_RECIPES = ("tiny-thinkprm",)
+"""The cached ThinkPRM judge recipes (``sandbox.prm.judge_recipes``) that the genprm variant and its tests load."""
 STEPWISER_RECIPES = ("tiny-stepwiser",)
 """The cached StepWiser chunk judges (``sandbox.prm.stepwiser_judge``) that the tests load."""
 
@@ -88,6 +90,7 @@ def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
     waits on that one's file lock); exit on the first failure."""
     builds = [["warmstart", "--preset", preset] for preset in WARM_STARTS]
     builds += [["prm", "recipe", "--name", recipe] for recipe in PRM_RECIPES]
+    builds += [["prm", "judge-recipe", "--name", recipe] for recipe in JUDGE_RECIPES]
     builds += [["prm", "stepwiser", "--recipe", recipe] for recipe in STEPWISER_RECIPES]
 
     def build(args: list[str]) -> subprocess.CompletedProcess:
