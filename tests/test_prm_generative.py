@@ -1,0 +1,103 @@
+"""The generative judge: keyed, batch-independent scoring with N chains and passes, and it
+never consults the task's oracle."""
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+import torch
+
+from sandbox.eval.accuracy import default_max_new_tokens
+from sandbox.model.policy import TinyPolicy
+from sandbox.model.sampler import SamplingConfig
+from sandbox.prm.generative import JudgeConfig, end_of_pass, judge_rollouts, step_counts
+from sandbox.prm.judge_recipes import load_judge
+from sandbox.prm.verification import AGAIN, parse_passes
+from sandbox.rollout.group_sampler import sample_groups
+from toy_envs import ConfigError
+
+
+class Unreadable(Sequence):
+    """Stands in for ``rollouts.verdicts``: reading any verdict fails the test."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        raise AssertionError("the judge read an oracle verdict")
+
+
+@pytest.fixture(scope="module")
+def solutions(warmstart_tiny):
+    model, task, _ = warmstart_tiny
+    sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task))
+    rollouts = sample_groups(TinyPolicy(model), task, list(range(4)), 2, sampling, seed=0, step=0, split="eval")
+    [v.correct for v in rollouts.verdicts]  # computed now (verdicts may be lazy), before the oracle is disabled
+    return rollouts, task
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return load_judge("tiny-thinkprm")
+
+
+def test_a_trained_judge_scores_without_the_oracle(solutions, judge, monkeypatch):
+    rollouts, task = solutions
+
+    def raise_(*args, **kwargs):
+        raise AssertionError("the judge consulted the task's oracle")
+
+    monkeypatch.setattr(type(task), "score", raise_)  # the task is a frozen dataclass
+    hidden = replace(rollouts, verdicts=Unreadable(len(rollouts)))
+    scores = judge_rollouts(judge, hidden, task, JudgeConfig(n_chains=2, passes=2))
+    assert [len(s) for s in scores.steps] == step_counts(rollouts)
+    assert all(0.0 <= s <= 1.0 for row in scores.steps for s in row)
+    assert all(0.0 <= s <= 1.0 for s in scores.solution)
+    assert all(len(c) == 2 for c in scores.chains)
+    with pytest.raises(AssertionError, match="oracle"):
+        task.score(rollouts.problems[0], rollouts.texts[0])
+
+
+def test_scores_are_keyed_and_batch_independent(solutions, judge):
+    rollouts, task = solutions
+    cfg = JudgeConfig(n_chains=2)
+    full = judge_rollouts(judge, rollouts, task, cfg, seed=3)
+    again = judge_rollouts(judge, rollouts, task, cfg, seed=3)
+    assert full.chains == again.chains and full.steps == again.steps
+    order = torch.arange(len(rollouts)).flip(0)
+    part = judge_rollouts(judge, rollouts.select(order), task, cfg, seed=3)
+    assert part.chains == [full.chains[i] for i in order.tolist()]
+    for mine, theirs in zip(part.steps, [full.steps[i] for i in order.tolist()]):
+        assert mine == pytest.approx(theirs, abs=1e-5)
+    other = judge_rollouts(judge, rollouts, task, cfg, seed=4)
+    assert other.chains != full.chains
+
+
+def test_parallel_and_sequential_chains(solutions, judge):
+    rollouts, task = solutions
+    scores = judge_rollouts(judge, rollouts, task, JudgeConfig(n_chains=3, passes=2), seed=1)
+    for row in scores.chains:
+        assert len(row) == 3
+        for chain in row:
+            first = end_of_pass(chain)
+            if first is not None and first < len(chain):  # the first pass ended: "again" was forced after it
+                assert chain[first:].startswith(AGAIN) and chain.count(AGAIN) == 1
+            assert len(parse_passes(chain)) == chain.count(AGAIN) + 1
+    one = judge_rollouts(judge, rollouts, task, JudgeConfig(n_chains=3, passes=1), seed=1)
+    assert all(AGAIN not in chain for row in one.chains for chain in row)
+    # the first pass of the 2-pass chains is the 1-pass chain (same keys)
+    assert all(c2.startswith(c1) for r1, r2 in zip(one.chains, scores.chains) for c1, c2 in zip(r1, r2))
+
+
+def test_bad_configs_are_rejected():
+    with pytest.raises(ConfigError, match="n_chains"):
+        JudgeConfig(n_chains=0).validate()
+    with pytest.raises(ConfigError, match="passes"):
+        JudgeConfig(passes=0).validate()
+    with pytest.raises(ConfigError, match="judge"):
+        load_judge("no-such-judge")
+    with pytest.raises(ConfigError, match="role"):
+        load_judge("tiny-thinkprm:critic")
