@@ -5,6 +5,10 @@
         solutions  ← policy samples of train problems (``PRMTrainConfig``)
         for scorer in scorers (a labeller name → PRM on those labels; ``orm`` → outcome model):
             for budget in budgets: train on the first ⌈budget·N⌉ solutions' labels → F1 on bench
+        ``thinkprm`` / ``thinkprm-teacher``: the generative judges of ``sandbox.train.judge_sft``
+            (recipe ``tiny-thinkprm``'s training config, oracle-valid labels) with ⌈budget·n/2⌉ problems
+            for the teacher's templated chains and as many for the student's filtered chains (the
+            same number of labelled solutions as a PRM at that budget), scored with ``judge_chains`` chains
         answer-check baseline on the same bench
 
 The policy and the PRM backbone are warm starts (``init`` / ``judge_init``); MC labels use
@@ -30,6 +34,8 @@ from toy_envs.base import check
 
 ORM = "orm"
 OUTCOME_ONLY = {ORM: "ORM", "sprm": "SPRM (outcome pseudo-labels)"}
+GENERATIVE = {"thinkprm": "ThinkPRM student (generative)", "thinkprm-teacher": "ThinkPRM teacher (generative)"}
+"""Generative judges (``sandbox.prm.generative``) trained per seed and budget: name -> table label."""
 """Scorers trained from final correctness only (no labeller): name -> table label; the name is the ``PRMTrainConfig.kind``."""
 
 
@@ -51,12 +57,16 @@ class PRMTableConfig:
     """Comma-separated fractions of the labelled training solutions to train on (label-budget sweep)."""
     seeds: str = "0"
     """Comma-separated seeds (benchmark samples, training data, MC completions, batch order)."""
+    judge_chains: int = 4
+    """N, verification chains per solution for the generative judges (``thinkprm``)."""
 
     def validate(self) -> None:
         check(self.init in PRESETS, "init", f"one of {sorted(PRESETS)}", self.init)
         check(not self.judge_init or self.judge_init in PRESETS, "judge_init", f"empty or one of {sorted(PRESETS)}", self.judge_init)
         for name in self.scorer_names():
-            check(name in LABELLERS or name in OUTCOME_ONLY, "scorers", f"names among {sorted(LABELLERS)} and {sorted(OUTCOME_ONLY)}", name)
+            check(name in LABELLERS or name in OUTCOME_ONLY or name in GENERATIVE, "scorers",
+                  f"names among {sorted(LABELLERS)}, {sorted(OUTCOME_ONLY)} and {sorted(GENERATIVE)}", name)
+        check(self.judge_chains >= 1, "judge_chains", "an integer >= 1", self.judge_chains)
         check(self.error_kind in ERROR_KINDS, "error_kind", f"one of {ERROR_KINDS}", self.error_kind)
         check(self.bench_problems >= 2 and self.bench_group >= 1, "bench_problems", ">= 2 (and bench_group >= 1)", self.bench_problems)
         check(all(0 < b <= 1 for b in self.budget_values()), "budgets", "fractions in (0, 1]", self.budgets)
@@ -93,14 +103,21 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
         train = replace(base, seed=seed)
         solutions = sample_solutions(policy, task, train)
         label_cache = {}
+        judges = {}
         for name in cfg.scorer_names():
+            if name in GENERATIVE:
+                for budget in cfg.budget_values():
+                    score_fn, n_solutions = generative_scorer(name, budget, policy, task, base, seed, cfg.judge_chains, judges)
+                    results["bench"].append({"scorer": name, "budget": budget, "seed": seed, "solutions": n_solutions,
+                                             **evaluate_scorer(score_fn, bench)})
+                continue
             if name not in OUTCOME_ONLY:
                 label_cache[name] = label_solutions(policy, task, solutions, replace(train, labels=name))
         reference = step_labels("oracle-valid" if cfg.error_kind == "invalid" else "oracle-value", solutions.verdicts)
         for name, labels in label_cache.items():
             results["agreement"].setdefault(name, []).append(agreement(labels, reference))
         for name in cfg.scorer_names():
-            for budget in cfg.budget_values():
+            for budget in cfg.budget_values() if name not in GENERATIVE else ():
                 rows = budget_rows(len(solutions), budget)
                 part = solutions.select(rows)
                 labels = None if name in OUTCOME_ONLY else [label_cache[name][i] for i in rows.tolist()]
@@ -110,6 +127,22 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
                 results["bench"].append({"scorer": name, "budget": budget, "seed": seed, "solutions": len(rows), **score})
     results["seconds"] = time.perf_counter() - t0
     return results
+
+
+def generative_scorer(name: str, budget: float, policy, task, base: PRMTrainConfig, seed: int, chains: int, trained: dict):
+    """(score_fn, labelled solutions) of a ThinkPRM judge trained at ``budget`` (see the module
+    docstring); ``trained`` keeps the (teacher, student) of each budget for the other name."""
+    from sandbox.prm.generative import JudgeConfig, judge_score_fn
+    from sandbox.prm.judge_recipes import JUDGE_RECIPES
+    from sandbox.train.judge_sft import train_thinkprm
+
+    n_problems = max(1, math.ceil(budget * base.n_problems / 2))
+    judge_cfg = replace(JUDGE_RECIPES["tiny-thinkprm"].train, n_problems=n_problems, group_size=base.group_size, seed=seed)
+    if budget not in trained:
+        trained[budget] = train_thinkprm(policy, task, judge_cfg)[:2]
+    teacher, student = trained[budget]
+    judge = teacher if name == "thinkprm-teacher" else student
+    return judge_score_fn(judge, task, JudgeConfig(n_chains=chains), seed), 2 * n_problems * base.group_size
 
 
 def spread(values: list[float]) -> str:
@@ -129,7 +162,7 @@ def format_prm_table(results: dict) -> str:
         groups.setdefault((row["scorer"], row["budget"]), []).append(row)
     for (name, budget), rows in groups.items():
         lines.append(
-            f"| {OUTCOME_ONLY.get(name, 'PRM on ' + name)} | {budget:g} | {rows[0]['solutions']} | "
+            f"| {OUTCOME_ONLY.get(name) or GENERATIVE.get(name) or 'PRM on ' + name} | {budget:g} | {rows[0]['solutions']} | "
             + " | ".join(spread([r[k] for r in rows]) for k in ("acc_err", "acc_corr", "f1")) + " |"
         )
     base = results["answer_check"]

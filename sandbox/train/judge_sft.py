@@ -213,14 +213,16 @@ def filtered_chains(teacher: TinyLlama, policy, task, cfg: JudgeTrainConfig):
 
 
 def train_thinkprm(policy, task, cfg: JudgeTrainConfig) -> tuple[TinyLlama, TinyLlama, dict]:
-    """(teacher, student, info): the whole recipe; info has ``judge/rejected_fraction``."""
+    """(teacher, student, info): the whole recipe; info has ``judge/rejected_fraction``. When the
+    filter rejects every chain the student is the untrained warm start (``judge/kept_chains`` = 0)."""
     cfg.validate()
     t0 = time.perf_counter()
     teacher, info = train_teacher(policy, task, cfg)
     inputs, chains, kept, rejected = filtered_chains(teacher, policy, task, cfg)
     student = make_judge(policy.module)
     keep = [i for i, k in enumerate(kept) if k]
-    losses = fit_chains(student, [inputs[i] for i in keep], [chains[i] for i in keep], cfg.student_steps, cfg, "student")
+    # every chain rejected (a tiny budget or a poor teacher): the student stays the warm start
+    losses = fit_chains(student, [inputs[i] for i in keep], [chains[i] for i in keep], cfg.student_steps, cfg, "student") if keep else [float("nan")]
     info.update({
         "judge/rejected_fraction": rejected, "judge/kept_chains": len(keep), "judge/sampled_chains": len(chains),
         "judge/student_loss": sum(losses[-10:]) / len(losses[-10:]), "judge/train_s": time.perf_counter() - t0,
