@@ -385,26 +385,26 @@ def judge_step_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, seed
 
 
 def verdict_accuracy(judge: TinyLlama, chunk_task: ChunkTask, split: str = "eval", n_samples: int = 4, seed: int = 0,
-                     temperature: float = 1.0) -> dict[str, float]:
+                     temperature: float = 1.0, sampled_only: bool = False) -> dict[str, float]:
     """On the (class-balanced) pool of ``split``: the fraction of sampled outputs whose verdict
-    matches the label (``sampled``, ``n_samples`` per chunk at ``temperature``), the same for the
-    greedy output (``greedy``), and the fraction of P(Y)/(P(Y)+P(N)) ≥ 0.5 on the label's side
-    (``score``, the step-score rule of ``judge_step_scores``)."""
+    matches the label (``sampled``, ``n_samples`` per chunk at ``temperature``: the expected GRPO
+    reward on held-out chunks); unless ``sampled_only``, also the same for the greedy output
+    (``greedy``) and the fraction of P(Y)/(P(Y)+P(N)) ≥ 0.5 on the label's side (``score``, the
+    step-score rule of ``judge_step_scores``)."""
     pool = chunk_task.pool(split)
     was_training = judge.training
     judge.eval()
-    contexts = [c.context for c in pool for _ in range(n_samples)]
+    repeated = [c for c in pool for _ in range(n_samples)]
     keys = [row_key(seed, "judge-acc", split, i, k) for i in range(len(pool)) for k in range(n_samples)]
-    sampled = judge_outputs(judge, contexts, keys, temperature, 24)
-    greedy = judge_outputs(judge, [c.context for c in pool], [0] * len(pool), 0.0, 24)
-    probs = verdict_probabilities(judge, contexts, sampled)
-    labels = [c.good for c in pool for _ in range(n_samples)]
+    sampled = judge_outputs(judge, [c.context for c in repeated], keys, temperature, 24)
+    out = {"sampled": sum(chunk_task.score(c, o).correct for c, o in zip(repeated, sampled)) / len(sampled)}
+    if not sampled_only:
+        greedy = judge_outputs(judge, [c.context for c in pool], [0] * len(pool), 0.0, 24)
+        probs = verdict_probabilities(judge, [c.context for c in repeated], sampled)
+        out["greedy"] = sum(chunk_task.score(c, o).correct for c, o in zip(pool, greedy)) / len(pool)
+        out["score"] = sum((p >= 0.5) == c.good for p, c in zip(probs, repeated)) / len(probs)
     judge.train(was_training)
-    return {
-        "sampled": sum(chunk_task.score(c, o).correct for c, o in zip([c for c in pool for _ in range(n_samples)], sampled)) / len(sampled),
-        "greedy": sum(chunk_task.score(c, o).correct for c, o in zip(pool, greedy)) / len(pool),
-        "score": sum((p >= 0.5) == y for p, y in zip(probs, labels)) / len(probs),
-    }
+    return out
 
 
 

@@ -1,0 +1,31 @@
+"""Learning test: GRPO raises the StepWiser chunk judge's held-out verdict accuracy over its cold start.
+
+The 'tiny-stepwiser' recipe (built by dev.py build_caches, cached like the PRMs): chunks of the
+'tiny' warm start's samples labelled by oracle-valid, class-balanced pools (train problems for
+training, eval problems held out); a cold start SFT-trained on templated verification lines with
+30% of the verdicts flipped; then 30 GRPO steps (``Trainer``, outcome-grpo on the chunk task,
+reward = the verdict matches the label). The GRPO run happens in the cached build (about a
+minute of one thread, too long for the suite); this test reads both checkpoints of the cached
+recipe (seed 0) and measures sampled verdict accuracy (4 samples per chunk at temperature 1) on
+the class-balanced held-out pool. MEASURED_GAINS are from ``reward-sandbox prm stepwiser --seeds
+0,1,2`` (the same config); the margin is below the smallest of them.
+"""
+
+from sandbox.model.policy import TinyPolicy
+from sandbox.prm.stepwiser_judge import STEPWISER_RECIPES, build_chunk_task, load_stepwiser, verdict_accuracy
+from sandbox.train.warmstart import load_warmstart
+
+MEASURED_GAINS = {0: (0.537, 0.689), 1: (0.531, 0.667), 2: (0.533, 0.699)}
+"""Seed -> (cold start, after GRPO) sampled verdict accuracy on the held-out pool: +0.152 / +0.136 / +0.166."""
+MARGIN = 0.10
+
+
+def test_grpo_raises_held_out_verdict_accuracy_over_the_cold_start():
+    init, cfg = STEPWISER_RECIPES["tiny-stepwiser"]
+    cold, _ = load_stepwiser("tiny-stepwiser", "cold")
+    judge, _ = load_stepwiser("tiny-stepwiser")
+    model, task, _ = load_warmstart(init)
+    chunk_task = build_chunk_task(TinyPolicy(model), task, cfg)
+    before = verdict_accuracy(cold, chunk_task, "eval", cfg.n_samples, cfg.seed, sampled_only=True)["sampled"]
+    after = verdict_accuracy(judge, chunk_task, "eval", cfg.n_samples, cfg.seed, sampled_only=True)["sampled"]
+    assert after - before >= MARGIN, f"{before:.3f} -> {after:.3f}"
