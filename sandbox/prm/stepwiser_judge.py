@@ -7,7 +7,7 @@ ONE verification line for it, in the shared format of ``sandbox.prm.verification
     judge output  = recompute(step t) + " Y" | " N"   then <eos>
 
 Training (StepWiser, Xiong et al. 2025, "StepWiser: Stepwise Generative Judges for Wiser
-Reasoning", arXiv 2508.19229, section 4): RL on chunk judgments with the reward
+Reasoning", arXiv 2508.19229): RL on chunk judgments with the reward
 
     r(chunk, output) = 1[verdict(output) = y_chunk]          (0 when no verdict can be read)
 
