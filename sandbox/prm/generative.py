@@ -12,12 +12,13 @@ reads ``<bos> prompt response check\\n`` (``judge_input``) and writes the chain 
 
 "Process Reward Models That Think" (ThinkPRM; Khalifa et al. 2025, arXiv 2504.16828): the step
 and solution scores are the verdict-token probabilities of a verification chain the judge
-samples itself; *parallel scaling* averages them over N independent chains (section 4.2: the
-paper averages the verdict probability over N chains), *sequential scaling* makes the judge
-"check again" (budget forcing): after each pass's final line, ``again\\n`` is appended and the
-next pass sampled; the scores are read from the last pass. Here the k-th verdict line of the
-last pass belongs to step k (lines beyond the solution's step count are ignored; a chain with
-fewer lines, e.g. truncated, says nothing about the missing steps).
+samples itself; *parallel scaling* averages them over N independently sampled chains,
+*sequential scaling* makes the judge "check again" (budget forcing): after each pass's final
+line, ``again\\n`` is appended and the next pass sampled; the scores are read from the last
+pass. Here the k-th line with a verdict in the last pass belongs to step k (lines beyond the
+solution's step count are ignored; a chain with fewer, e.g. truncated, says nothing about the
+missing steps, and a verdict-less line shifts the later ones: the judge is trusted to write one
+line per step, as it was taught).
 
 Probabilities come from one teacher-forced forward over ``<bos> input chain`` after sampling
 (the sampled verdict token itself is not used, only the distribution at its position). The
@@ -37,7 +38,7 @@ from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import SamplingConfig, sample
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.discriminative import step_end_mask
-from sandbox.prm.verification import AGAIN, CHECK, FINAL, NO, YES, parse_passes, verdict_offsets
+from sandbox.prm.verification import AGAIN, CHECK, FINAL, NO, YES, verdict_offsets
 from sandbox.rng import row_keys
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
@@ -98,6 +99,7 @@ def sample_chains(
     judge.eval()
     chains = [""] * len(inputs)
     live = list(range(len(inputs)))
+    starts: dict[int, int] = {}
     for k in range(cfg.passes):
         if k > 0:  # only chains whose previous pass ended with a final line go on
             live = [i for i in live if chains[i].endswith("\n") and end_of_pass(chains[i], starts[i]) == len(chains[i])]
@@ -205,7 +207,3 @@ def judge_score_fn(judge: TinyLlama, task, cfg: JudgeConfig | None = None, seed:
     """``score_fn(rollouts) -> step scores`` (the ProcessBench / best-of-N interface)."""
     return lambda rollouts: judge_rollouts(judge, rollouts, task, cfg, seed).steps
 
-
-def chain_step_verdicts(chain: str) -> list[bool | None]:
-    """The step verdicts of a chain's last pass (``None`` where a line has none)."""
-    return parse_passes(chain)[-1][0]

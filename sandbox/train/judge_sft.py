@@ -14,7 +14,7 @@ The SFT loss is the warm start's (``sandbox.train.sft``) with the mask on the ch
 
     L(θ) = − Σ_t m_t log π_θ(z_t | x, z_<t) / Σ_t m_t,   m_t = 1 on the chain's tokens and its <eos>
 
-"Process Reward Models That Think" (ThinkPRM; Khalifa et al. 2025, arXiv 2504.16828), section 3:
+"Process Reward Models That Think" (ThinkPRM; Khalifa et al. 2025, arXiv 2504.16828):
 verification chains are sampled from a large reasoning model (here the teacher, whose
 ``error_rate`` stands in for an imperfect one), kept only when their step verdicts match the
 gold step labels (process-based filtering), and the small judge is fine-tuned on the kept chains.
