@@ -112,3 +112,12 @@ def test_rl_with_genprm_logs_the_judge_score_beside_the_oracle(warmstart_tiny, j
     metrics = Trainer(cfg, task, TinyPolicy(model)).train()[-1]
     assert 0 < metrics["prm/mean_score"] < 1
     assert 0 <= metrics["prm/oracle_step_valid"] <= 1
+
+
+def test_prm_judge_command_rejects_bad_values_naming_the_field(capsys):
+    from sandbox.cli import main
+
+    assert main(["prm", "judge", "--chains", "0"]) == 2
+    assert "chains=" in capsys.readouterr().err
+    assert main(["prm", "judge", "--recipe", "nope"]) == 2
+    assert "recipe=" in capsys.readouterr().err
