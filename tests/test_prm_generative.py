@@ -121,3 +121,51 @@ def test_prm_judge_command_rejects_bad_values_naming_the_field(capsys):
     assert "chains=" in capsys.readouterr().err
     assert main(["prm", "judge", "--recipe", "nope"]) == 2
     assert "recipe=" in capsys.readouterr().err
+
+
+class Clairvoyant(torch.nn.Module):
+    """A stand-in judge whose logits at position t put Y above N exactly when token t+1 is Y: the
+    P(Y) share read at a verdict is ~1 for a written Y and ~0 for a written N iff the offsets align."""
+
+    def __init__(self):
+        super().__init__()
+        from sandbox.model.model import ModelConfig
+
+        self.cfg = ModelConfig(max_seq_len=192)
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, tokens):
+        from sandbox.model.tokenizer import CharTokenizer
+
+        yes = CharTokenizer().encode("Y")[0]
+        nxt = torch.nn.functional.pad(tokens[:, 1:], (0, 1))
+        logits = torch.zeros(*tokens.shape, 100)
+        logits[..., yes] = torch.where(nxt == yes, 10.0, -10.0)
+        return logits
+
+
+def test_verdict_probabilities_are_read_at_the_verdict_tokens():
+    import random
+
+    from sandbox.prm.generative import verdict_probs
+    from sandbox.prm.verification import template_chain
+    from toy_envs import make_task
+
+    task = make_task("arithmetic", n_steps=3)
+    steps = task.segment("3+4=7\n7*2=15\n15-5=10\n#10\n")
+    inputs, chains = [], []
+    for seed in range(6):
+        rng = random.Random(seed)
+        labels = [rng.random() < 0.5 for _ in steps]
+        inputs.append(judge_input_for(seed))
+        chains.append(template_chain(steps, labels, None, 0.3, rng, 1 + seed % 2))
+    for chain, (step_p, final_p) in zip(chains, verdict_probs(Clairvoyant(), inputs, chains)):
+        verdicts, final = parse_passes(chain)[-1]
+        assert [p > 0.99 for p in step_p] == verdicts and [p < 0.01 for p in step_p] == [not v for v in verdicts]
+        assert (final_p > 0.99) == final and (final_p < 0.01) == (not final)
+
+
+def judge_input_for(seed: int) -> str:
+    from sandbox.prm.generative import judge_input
+
+    return judge_input("3 *2 -5" + " " * seed + "\n", "3+4=7\n7*2=15\n15-5=10\n#10")
