@@ -169,3 +169,12 @@ def judge_input_for(seed: int) -> str:
     from sandbox.prm.generative import judge_input
 
     return judge_input("3 *2 -5" + " " * seed + "\n", "3+4=7\n7*2=15\n15-5=10\n#10")
+
+
+@pytest.mark.parametrize("command", [["prm", "judge"], ["prm", "judge-recipe"], ["prm", "bench"]], ids=" ".join)
+def test_judge_commands_print_their_help(command, capsys):
+    from sandbox.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0 and "usage:" in capsys.readouterr().out
