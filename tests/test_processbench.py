@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sandbox.eval.processbench import (
     ProcessBench,
     balanced_rows,
+    build_processbench,
     choose_threshold,
     evaluate_answer_check,
     first_error,
@@ -92,3 +93,14 @@ def test_answer_check_baseline_uses_the_most_frequent_validation_position():
     bench = ProcessBench(val, [0, 0, None], test, [None, 0], "invalid")
     out = evaluate_answer_check(bench)
     assert out["position"] == 0 and out["f1"] == 1.0
+
+
+def test_a_benchmark_too_small_to_balance_is_refused_naming_the_field(warmstart_tiny):
+    import pytest
+
+    from sandbox.model.policy import TinyPolicy
+    from toy_envs.base import ConfigError
+
+    model, task, _ = warmstart_tiny
+    with pytest.raises(ConfigError, match="n_problems"):  # one solution per half: never both kinds
+        build_processbench(TinyPolicy(model), task, n_problems=2, group_size=1)

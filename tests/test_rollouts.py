@@ -50,3 +50,12 @@ def test_same_keys_same_rollouts_regardless_of_batch(warmstart_tiny):
     big = sample_groups(TinyPolicy(model), task, [1, 2, 3], 2, cfg, seed=5, step=4)
     small = sample_groups(TinyPolicy(model), task, [2], 2, cfg, seed=5, step=4)
     assert big.texts[2:4] == small.texts
+
+
+def test_selecting_no_rows_gives_empty_rollouts():
+    from sandbox.testing.fake_rollouts import rollouts_from_texts
+    from toy_envs import make_task
+
+    task = make_task("arithmetic", n_steps=2)
+    rollouts = rollouts_from_texts(task, [task.problem(0)], ["#1\n"])
+    assert len(rollouts.select([])) == 0

@@ -108,6 +108,8 @@ def build_processbench(
         part = rollouts.select((rollouts.problem_index % 2 == parity))
         truth = [first_error(v, error_kind) for v in part.verdicts]
         rows = balanced_rows(truth, len(part))
+        check(bool(rows), "n_problems", f"enough problems that each half has both erroneous and correct solutions "
+              f"(the {'validation' if parity == 0 else 'test'} half has none of one kind)", n_problems)
         halves.append((part.select(rows), [truth[i] for i in rows]))
     return ProcessBench(halves[0][0], halves[0][1], halves[1][0], halves[1][1], error_kind)
 

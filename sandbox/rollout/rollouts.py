@@ -148,7 +148,7 @@ class Rollouts:
 
     def select(self, rows: torch.Tensor | list[int]) -> Rollouts:
         """The rows ``rows`` (indices or a bool mask), every field kept aligned."""
-        rows = torch.as_tensor(rows, device=self.device)
+        rows = torch.as_tensor(rows, device=self.device, dtype=None if len(rows) else torch.long)
         if rows.dtype == torch.bool:
             rows = rows.nonzero().flatten()
         idx = rows.tolist()
