@@ -81,7 +81,7 @@ PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm")
 JUDGE_RECIPES = ("tiny-thinkprm",)
 """The cached ThinkPRM judge recipes (``sandbox.prm.judge_recipes``) that the genprm variant and its tests load."""
 STEPWISER_RECIPES = ("tiny-stepwiser",)
-"""The cached StepWiser chunk judges (``sandbox.prm.stepwiser_judge``) that the tests load."""
+"""The cached StepWiser chunk judges (``sandbox.prm.judge_recipes``) that the tests load."""
 
 
 def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:

@@ -363,7 +363,8 @@ def cmd_prm(argv: list[str]) -> int:
     search.add_argument("--n-max", type=int, default=8, help="Samples per problem (N = 1, 2, 4, ... up to this).")
     search.add_argument("--beam", action="store_true", help="Also step-level beam search with N = B*E samples per round (B = E or E = 2B), ranked by the PRM and by the oracle.")
     add_dataclass_args(search, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
-    from sandbox.prm.stepwiser_judge import STEPWISER_RECIPES, StepWiserConfig
+    from sandbox.prm.judge_recipes import STEPWISER_RECIPES
+    from sandbox.prm.stepwiser_judge import StepWiserConfig
 
     stepwiser = sub.add_parser("stepwiser", help="StepWiser chunk judge: SFT cold start then GRPO; held-out verdict accuracy and toy ProcessBench F1 per seed.")
     stepwiser.add_argument("--init", default="tiny", choices=sorted(PRESETS), help="Warm start: the policy whose samples make the chunks, and the judge's backbone.")
@@ -424,7 +425,8 @@ def cmd_prm(argv: list[str]) -> int:
 def stepwiser_command(args) -> int:
     """``reward-sandbox prm stepwiser``: build a cached judge recipe, or train per seed and print the table."""
     from sandbox.eval.stepwiser_bench import format_stepwiser_report, stepwiser_report
-    from sandbox.prm.stepwiser_judge import StepWiserConfig, stepwiser_checkpoint
+    from sandbox.prm.judge_recipes import stepwiser_checkpoint
+    from sandbox.prm.stepwiser_judge import StepWiserConfig
 
     if args.recipe:
         print(f"StepWiser judge recipe '{args.recipe}': {stepwiser_checkpoint(args.recipe)}")

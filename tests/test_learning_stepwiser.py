@@ -12,7 +12,8 @@ the class-balanced held-out pool. MEASURED_GAINS are from ``reward-sandbox prm s
 """
 
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm.stepwiser_judge import STEPWISER_RECIPES, build_chunk_task, load_stepwiser, verdict_accuracy
+from sandbox.prm.judge_recipes import STEPWISER_RECIPES, load_stepwiser
+from sandbox.prm.stepwiser_judge import build_chunk_task, verdict_accuracy
 from sandbox.train.warmstart import load_warmstart
 
 MEASURED_GAINS = {0: (0.537, 0.689), 1: (0.531, 0.667), 2: (0.533, 0.699)}

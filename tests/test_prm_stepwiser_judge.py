@@ -138,7 +138,7 @@ class RaisingOracle:
 
 
 def test_trained_judge_never_consults_the_oracle():
-    from sandbox.prm.stepwiser_judge import load_stepwiser
+    from sandbox.prm.judge_recipes import load_stepwiser
 
     judge, _ = load_stepwiser("tiny-stepwiser")
     solutions = fake_solutions(6, 1)

@@ -1,32 +1,43 @@
 """Trained generative judges by name, cached like the PRM recipes (``sandbox.prm.recipes``).
 
+Two kinds of judge, each a table of recipes trained once per cache (artifacts of
+``sandbox.train.artifact_cache``: the key hashes the recipe, the warm start's directory name and
+the judge's sources, so a code or config change never serves a stale judge). The judges' methods
+live in their own modules (``sandbox.train.judge_sft``, ``sandbox.prm.stepwiser_judge``); this
+module only names, builds and loads them.
+
+ThinkPRM-style verification-chain judges (``sandbox.train.judge_sft``):
+
     JUDGE_RECIPES[name] = (warm-start preset of the policy that writes the training solutions
                            and that teacher and student start from, JudgeTrainConfig)
 
 ``judge_checkpoint(name)`` returns a directory holding ``teacher/`` and ``student/`` (each a model
-checkpoint) and ``info.json`` (rejected fraction, losses, seconds), training it only when the
-cache lacks it; the key hashes the recipe, the warm start's directory and the judge sources.
-``load_judge(spec)`` accepts a recipe name (its student), ``name:teacher``, or any directory
-holding one judge checkpoint (e.g. written by ``reward-sandbox prm judge --out``).
-"""
+checkpoint) and ``info.json`` (rejected fraction, losses, seconds). ``load_judge(spec)`` accepts a
+recipe name (its student), ``name:teacher``, or any directory holding one judge checkpoint
+(e.g. written by ``reward-sandbox prm judge --out``).
 
+StepWiser chunk judges (``sandbox.prm.stepwiser_judge``):
+
+    STEPWISER_RECIPES[name] = (warm-start preset, StepWiserConfig)
+
+``stepwiser_checkpoint(name)`` returns a directory holding ``cold/`` (the SFT cold start) and
+``judge/`` (after GRPO); ``load_stepwiser(name, which)`` loads either.
+"""
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-from filelock import FileLock
-
 from sandbox.model.model import TinyLlama
 from sandbox.model.policy import TinyPolicy
+from sandbox.prm.stepwiser_judge import StepWiserConfig, train_stepwiser
+from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.train.judge_sft import JudgeTrainConfig, train_thinkprm
-from sandbox.train.warmstart import ROOT, cache_dir, load_warmstart, preset_path
-from toy_envs.base import ConfigError
+from sandbox.train.warmstart import load_warmstart, preset_path
+from toy_envs.base import ConfigError, check
 
 SOURCES = ("sandbox/prm", "sandbox/train/judge_sft.py", "sandbox/train/prm_train.py", "sandbox/train/sft.py")
 """The sources that define a judge beyond its warm start."""
@@ -51,46 +62,32 @@ JUDGE_RECIPES: dict[str, JudgeRecipe] = {
 """Recipe name -> ``JudgeRecipe``."""
 
 
-def source_digest() -> str:
-    h = hashlib.sha256()
-    for entry in SOURCES:
-        path = ROOT / entry
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            h.update(str(f.relative_to(ROOT)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def recipe_path(name: str) -> Path:
     if name not in JUDGE_RECIPES:
         raise ConfigError(f"judge={name!r} is not allowed: a recipe {sorted(JUDGE_RECIPES)} (optionally ':teacher') or a judge checkpoint directory")
     recipe = JUDGE_RECIPES[name]
-    key = json.dumps({"init": str(preset_path(recipe.init).name), "train": asdict(recipe.train)}, sort_keys=True)
-    return cache_dir() / "judge" / f"{name}-{hashlib.sha256((key + source_digest()).encode()).hexdigest()[:12]}"
+    return artifact_path("judge", name, {"init": preset_path(recipe.init).name, "train": asdict(recipe.train)}, SOURCES)
 
 
 def judge_checkpoint(name: str) -> Path:
     """The directory of recipe ``name`` (``teacher/``, ``student/``, ``info.json``), trained on first use."""
-    path = recipe_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if not (path / "info.json").exists():
-            recipe = JUDGE_RECIPES[name]
-            model, task, state = load_warmstart(recipe.init)
-            with torch.random.fork_rng():
-                teacher, student, info = train_thinkprm(TinyPolicy(model), task, recipe.train)
-            meta = {"recipe": name, "init": recipe.init, "task": state["task"], "task_fields": state["task_fields"],
-                    "train": asdict(recipe.train), **info}
-            save_judges(path, teacher, student, meta)
-    return path
+    path, recipe = recipe_path(name), JUDGE_RECIPES[name]
+
+    def build(out: Path) -> None:
+        model, task, state = load_warmstart(recipe.init)
+        teacher, student, info = train_thinkprm(TinyPolicy(model), task, recipe.train)
+        meta = {"recipe": name, "init": recipe.init, "task": state["task"], "task_fields": state["task_fields"],
+                "train": asdict(recipe.train), **info}
+        save_judges(out, teacher, student, meta)
+
+    return build_once(path, build, done="info.json")
 
 
 def save_judges(path: str | Path, teacher: TinyLlama, student: TinyLlama, info: dict) -> Path:
     """``path/teacher``, ``path/student`` and ``path/info.json`` (written last: its presence marks a complete build)."""
     path = Path(path)
     for role, judge in (("teacher", teacher), ("student", student)):
-        if not (path / role / "state.json").exists():
-            save_checkpoint(path / role, judge, {"judge": role, **info})
+        save_checkpoint(path / role, judge, {"judge": role, **info})
     (path / "info.json").write_text(json.dumps(info, indent=2))
     return path
 
@@ -117,3 +114,43 @@ def load_judge(spec: str) -> TinyLlama:
     if (path / "state.json").exists():
         return _load(str(path.resolve()))
     raise ConfigError(f"judge={spec!r} is not allowed: a recipe {sorted(JUDGE_RECIPES)} (optionally ':teacher') or a judge checkpoint directory")
+
+
+# ---- StepWiser chunk judges --------------------------------------------------------------------
+
+STEPWISER_SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/train/rl.py", "sandbox/train/policy_loss.py",
+                     "sandbox/rewards", "sandbox/rollout", "sandbox/eval/accuracy.py")
+"""The sources that define a StepWiser judge beyond its warm start (whose own key covers tasks, model, SFT)."""
+
+STEPWISER_RECIPES: dict[str, tuple[str, StepWiserConfig]] = {
+    "tiny-stepwiser": ("tiny", StepWiserConfig()),
+}
+"""Recipe name -> (warm-start preset of the policy whose samples make the pools and whose weights
+start the judge, ``StepWiserConfig``). dev.py build_caches builds them with one thread."""
+
+
+def stepwiser_recipe_path(name: str) -> Path:
+    check(name in STEPWISER_RECIPES, "recipe", f"one of {sorted(STEPWISER_RECIPES)}", name)
+    init, cfg = STEPWISER_RECIPES[name]
+    return artifact_path("stepwiser", name, {"init": preset_path(init).name, "cfg": asdict(cfg)}, STEPWISER_SOURCES)
+
+
+def stepwiser_checkpoint(name: str) -> Path:
+    """The directory of recipe ``name`` (``cold/`` and ``judge/`` checkpoints), trained on first use."""
+    path = stepwiser_recipe_path(name)
+    init, cfg = STEPWISER_RECIPES[name]
+
+    def build(out: Path) -> None:
+        model, task, state = load_warmstart(init)
+        cold, judge, _, info = train_stepwiser(TinyPolicy(model), task, cfg)
+        meta = {"recipe": name, "init": init, "task": state["task"], "task_fields": state["task_fields"], "cfg": asdict(cfg), **info}
+        save_checkpoint(out / "cold", cold, meta)
+        save_checkpoint(out / "judge", judge, meta)
+
+    return build_once(path, build, done="judge/state.json")
+
+
+def load_stepwiser(name: str, which: str = "judge") -> tuple[TinyLlama, dict]:
+    """(model, state) of recipe ``name``'s trained judge (``which="judge"``) or its cold start (``"cold"``)."""
+    check(which in ("judge", "cold"), "which", "judge or cold", which)
+    return load_checkpoint(stepwiser_checkpoint(name) / which)

@@ -4,27 +4,24 @@
                          PRMTrainConfig: labeller, data size, optimisation)
 
 ``prm_checkpoint(name)`` returns the checkpoint directory, training it only when the cache lacks
-it; the cache key hashes the recipe, the warm start's directory (itself a hash of its preset and
-sources) and the sources that determine the PRM's weights. ``load_prm(name_or_dir)`` accepts a
+it (an artifact of ``sandbox.train.artifact_cache``); the cache key hashes the recipe, the warm
+start's directory (itself a hash of its preset and sources) and the sources that determine the
+PRM's weights (``SOURCES``). ``load_prm(name_or_dir)`` accepts a
 recipe name or any directory written by ``save_scorer`` (e.g. by ``reward-sandbox prm train``)
 and keeps loaded scorers in memory for the process.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-from filelock import FileLock
-
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, load_scorer, save_scorer
+from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.prm_train import PRMTrainConfig, train_prm
-from sandbox.train.warmstart import ROOT, cache_dir, load_warmstart, preset_path
+from sandbox.train.warmstart import load_warmstart, preset_path
 from toy_envs.base import ConfigError
 
 SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py")
@@ -50,37 +47,24 @@ PRM_RECIPES: dict[str, PRMRecipe] = {
 """Recipe name -> ``PRMRecipe``."""
 
 
-def source_digest() -> str:
-    h = hashlib.sha256()
-    for entry in SOURCES:
-        path = ROOT / entry
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            h.update(str(f.relative_to(ROOT)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def recipe_path(name: str) -> Path:
     if name not in PRM_RECIPES:
         raise ConfigError(f"prm={name!r} is not allowed: a recipe {sorted(PRM_RECIPES)} or a PRM checkpoint directory")
     recipe = PRM_RECIPES[name]
-    key = json.dumps({"init": str(preset_path(recipe.init).name), "train": asdict(recipe.train)}, sort_keys=True)
-    return cache_dir() / "prm" / f"{name}-{hashlib.sha256((key + source_digest()).encode()).hexdigest()[:12]}"
+    return artifact_path("prm", name, {"init": preset_path(recipe.init).name, "train": asdict(recipe.train)}, SOURCES)
 
 
 def prm_checkpoint(name: str) -> Path:
     """The checkpoint directory of recipe ``name``, trained on first use."""
-    path = recipe_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if not (path / "state.json").exists():
-            recipe = PRM_RECIPES[name]
-            model, task, state = load_warmstart(recipe.init)
-            with torch.random.fork_rng():
-                scorer, info = train_prm(TinyPolicy(model), task, recipe.train)
-            save_scorer(path, scorer, {"recipe": name, "init": recipe.init, "task": state["task"],
-                                       "task_fields": state["task_fields"], "train": asdict(recipe.train), **info})
-    return path
+    path, recipe = recipe_path(name), PRM_RECIPES[name]
+
+    def build(out: Path) -> None:
+        model, task, state = load_warmstart(recipe.init)
+        scorer, info = train_prm(TinyPolicy(model), task, recipe.train)
+        save_scorer(out, scorer, {"recipe": name, "init": recipe.init, "task": state["task"],
+                                  "task_fields": state["task_fields"], "train": asdict(recipe.train), **info})
+
+    return build_once(path, build)
 
 
 @lru_cache(maxsize=8)

@@ -30,20 +30,18 @@ recomputation is the first line of a chain with any trailing " Y"/" N" removed, 
 Cut down from the paper: a chunk is one task step (the paper segments its own "chunks of
 thought"), the judge's reasoning is the one recomputed line, the RL is the sandbox's GRPO
 (PPO-clip, group z-scored outcome advantage) and the pools are built once, not refreshed.
+
+The cached, named judges (``STEPWISER_RECIPES``, ``stepwiser_checkpoint``, ``load_stepwiser``)
+are in ``sandbox.prm.judge_recipes`` with the other judge recipes; this module is the method only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-import shutil
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-from filelock import FileLock
 
 from sandbox.model.model import TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
@@ -52,9 +50,7 @@ from sandbox.prm.labels import LABELLERS
 from sandbox.prm.verification import CHECK, NO, YES, erring_recompute, line_verdict, recompute
 from sandbox.rng import row_key
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
-from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.train.rl import RLConfig, Trainer
-from sandbox.train.warmstart import ROOT, cache_dir, load_warmstart, preset_path
 from toy_envs.base import SPLITS, ConfigError, Rubric, Step, Verdict, check, is_int
 
 
@@ -406,52 +402,3 @@ def verdict_accuracy(judge: TinyLlama, chunk_task: ChunkTask, split: str = "eval
     judge.train(was_training)
     return out
 
-
-
-
-# ---- cached recipes ----------------------------------------------------------------------------
-
-SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/train/rl.py", "sandbox/train/policy_loss.py",
-           "sandbox/rewards", "sandbox/rollout", "sandbox/eval/accuracy.py")
-"""The sources that define a trained judge beyond its warm start (whose own key covers tasks, model, SFT)."""
-
-STEPWISER_RECIPES: dict[str, tuple[str, StepWiserConfig]] = {
-    "tiny-stepwiser": ("tiny", StepWiserConfig()),
-}
-"""Recipe name -> (warm-start preset of the policy whose samples make the pools and whose weights
-start the judge, ``StepWiserConfig``). dev.py build_caches builds them with one thread."""
-
-
-def stepwiser_recipe_path(name: str) -> Path:
-    check(name in STEPWISER_RECIPES, "recipe", f"one of {sorted(STEPWISER_RECIPES)}", name)
-    init, cfg = STEPWISER_RECIPES[name]
-    h = hashlib.sha256(json.dumps({"init": preset_path(init).name, "cfg": asdict(cfg)}, sort_keys=True).encode())
-    for entry in SOURCES:
-        path = ROOT / entry
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            h.update(str(f.relative_to(ROOT)).encode())
-            h.update(f.read_bytes())
-    return cache_dir() / "stepwiser" / f"{name}-{h.hexdigest()[:12]}"
-
-
-def stepwiser_checkpoint(name: str) -> Path:
-    """The directory of recipe ``name`` (``cold/`` and ``judge/`` checkpoints), trained on first use."""
-    path = stepwiser_recipe_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if not (path / "judge" / "state.json").exists():
-            init, cfg = STEPWISER_RECIPES[name]
-            model, task, state = load_warmstart(init)
-            with torch.random.fork_rng():
-                cold, judge, _, info = train_stepwiser(TinyPolicy(model), task, cfg)
-            meta = {"recipe": name, "init": init, "task": state["task"], "task_fields": state["task_fields"], "cfg": asdict(cfg), **info}
-            shutil.rmtree(path, ignore_errors=True)  # a build interrupted between the two saves
-            save_checkpoint(path / "cold", cold, meta)
-            save_checkpoint(path / "judge", judge, meta)
-    return path
-
-
-def load_stepwiser(name: str, which: str = "judge") -> tuple[TinyLlama, dict]:
-    """(model, state) of recipe ``name``'s trained judge (``which="judge"``) or its cold start (``"cold"``)."""
-    check(which in ("judge", "cold"), "which", "judge or cold", which)
-    return load_checkpoint(stepwiser_checkpoint(name) / which)

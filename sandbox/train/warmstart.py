@@ -1,33 +1,25 @@
 """Cached SFT warm-start checkpoints shared by tests, notebooks and benchmarks.
 
 A preset names a task config, a model config and an SFT config. ``warmstart(preset)`` returns
-the checkpoint directory, training it only when the cache lacks it. The cache key is a hash of
-the preset *and of the source files that determine the weights* (tasks, tokenizer, model,
-SFT), so a code change never serves a stale checkpoint. A file lock makes concurrent callers
-(pytest-xdist workers, notebooks) build it once and share it.
-
-Cache directory: ``$REWARD_SANDBOX_CACHE`` (the test command points it inside the checkout,
-so CI builds it once per run), else ``~/.cache/reward-sandbox``.
+the checkpoint directory, training it only when the cache lacks it. It is an artifact of
+``sandbox.train.artifact_cache`` (cache directory, lock, build once): its key hashes the preset
+(with its ``init`` preset's directory name in place of the init's name) *and the source files
+that determine the weights* (``SOURCES``: tasks, tokenizer, model, SFT), so a code change never
+serves a stale checkpoint.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import torch
-from filelock import FileLock
 
 import toy_envs
 from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
+from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.train.sft import SFTConfig, train_sft
 
-ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("toy_envs", "sandbox/model", "sandbox/train/sft.py", "sandbox/train/checkpoint.py", "sandbox/rng.py")
 
 
@@ -113,42 +105,25 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("REWARD_SANDBOX_CACHE", Path.home() / ".cache" / "reward-sandbox"))
-
-
-def source_digest() -> str:
-    h = hashlib.sha256()
-    for entry in SOURCES:
-        path = ROOT / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for f in files:
-            h.update(str(f.relative_to(ROOT)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def preset_path(name: str) -> Path:
     if name not in PRESETS:
         raise ValueError(f"preset={name!r} is not known; allowed: {sorted(PRESETS)}")
-    init = PRESETS[name].init
-    key = json.dumps(PRESETS[name].to_dict(), sort_keys=True) + source_digest() + (preset_path(init).name if init else "")
-    return cache_dir() / "warmstart" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    preset = PRESETS[name]
+    payload = {**preset.to_dict(), "init": preset_path(preset.init).name if preset.init else ""}
+    return artifact_path("warmstart", name, payload, SOURCES)
 
 
 def warmstart(name: str = "tiny", progress: bool = False) -> Path:
     """The checkpoint directory of preset ``name``, trained on first use."""
-    path = preset_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if not (path / "state.json").exists():
-            preset = PRESETS[name]
-            task = toy_envs.make_task(preset.task, **preset.task_fields)
-            init = load_checkpoint(warmstart(preset.init, progress))[0] if preset.init else None
-            with torch.random.fork_rng():
-                model, summary = train_sft(task, preset.model, preset.sft, progress=progress, init=init)
-            save_checkpoint(path, model, {"preset": name, **preset.to_dict(), "summary": summary})
-    return path
+    path, preset = preset_path(name), PRESETS[name]
+
+    def build(out: Path) -> None:
+        task = toy_envs.make_task(preset.task, **preset.task_fields)
+        init = load_checkpoint(warmstart(preset.init, progress))[0] if preset.init else None
+        model, summary = train_sft(task, preset.model, preset.sft, progress=progress, init=init)
+        save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary})
+
+    return build_once(path, build)
 
 
 def load_warmstart(name: str = "tiny"):
