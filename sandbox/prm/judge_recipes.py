@@ -23,6 +23,7 @@ StepWiser chunk judges (``sandbox.prm.stepwiser_judge``):
 ``stepwiser_checkpoint(name)`` returns a directory holding ``cold/`` (the SFT cold start) and
 ``judge/`` (after GRPO); ``load_stepwiser(name, which)`` loads either.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ from sandbox.train.warmstart import load_warmstart, preset_path
 from toy_envs.base import ConfigError, check
 
 SOURCES = ("sandbox/prm", "sandbox/train/judge_sft.py", "sandbox/train/prm_train.py", "sandbox/train/sft.py")
-"""The sources that define a judge beyond its warm start."""
+"""The sources that define a ThinkPRM judge beyond its warm start."""
 ROLES = ("student", "teacher")
 
 
