@@ -76,8 +76,8 @@ def test_env() -> dict[str, str]:
 
 WARM_STARTS = ("tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib")
 """The warm-start presets the tests and tutorials load."""
-PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm")
-"""The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe / sprm variants load."""
+PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle")
+"""The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe / sprm variants and tutorial 04 load."""
 JUDGE_RECIPES = ("tiny-thinkprm",)
 """The cached ThinkPRM judge recipes (``sandbox.prm.judge_recipes``) that the genprm variant and its tests load."""
 STEPWISER_RECIPES = ("tiny-stepwiser",)
@@ -85,7 +85,7 @@ STEPWISER_RECIPES = ("tiny-stepwiser",)
 
 
 def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
-    """Build (or find) every warm start in ``WARM_STARTS``, then every PRM in ``PRM_RECIPES``,
+    """Build (or find) every warm start in ``WARM_STARTS``, then every PRM and judge recipe,
     ``jobs`` at a time with one torch thread each (a build that needs another one's checkpoint
     waits on that one's file lock); exit on the first failure."""
     builds = [["warmstart", "--preset", preset] for preset in WARM_STARTS]
@@ -97,7 +97,8 @@ def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
         cmd = [str(python), "-m", "sandbox.cli", *args, "--threads", "1"]
         return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
 
-    print(f"+ building warm starts {', '.join(WARM_STARTS)} and PRMs {', '.join(PRM_RECIPES)} ({jobs} at a time)", flush=True)
+    names = [*WARM_STARTS, *PRM_RECIPES, *JUDGE_RECIPES, *STEPWISER_RECIPES]
+    print(f"+ building warm starts, PRMs and judges {', '.join(names)} ({jobs} at a time)", flush=True)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for args, done in zip(builds, pool.map(build, builds)):
             print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else " ".join(args), flush=True)
