@@ -1,6 +1,7 @@
 """The generative judge: keyed, batch-independent scoring with N chains and passes, and it
 never consults the task's oracle."""
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -109,7 +110,7 @@ def test_rl_with_genprm_logs_the_judge_score_beside_the_oracle(warmstart_tiny, j
     model, task, _ = warmstart_tiny
     cfg = RLConfig(variant="genprm", steps=1, problems_per_step=2, group_size=2, eval_every=0, eval_problems=4,
                    pass_problems=0, progress=False)
-    metrics = Trainer(cfg, task, TinyPolicy(model)).train()[-1]
+    metrics = Trainer(cfg, task, TinyPolicy(copy.deepcopy(model))).train()[-1]  # the fixture is shared
     assert 0 < metrics["prm/mean_score"] < 1
     assert 0 <= metrics["prm/oracle_step_valid"] <= 1
 
