@@ -16,12 +16,12 @@ truth only. One seed per call (the bench samples and chain keys); ``seeds`` repe
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from dataclasses import dataclass
 
 from sandbox.eval.processbench import build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.eval.prm_search import best_of_n, sample_candidates
+from sandbox.eval.prm_table import spread
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
 from sandbox.prm.generative import JudgeConfig, judge_rollouts
@@ -110,11 +110,6 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
             out["search"].append({str(n): v for n, v in best_of_n(candidates, solution, cfg.search_n, ns).items()})
     out["seconds"] = time.perf_counter() - t0
     return out
-
-
-def spread(values: list[float]) -> str:
-    mean = statistics.mean(values)
-    return f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} [{min(values):.3f}, {max(values):.3f}]"
 
 
 def format_judge_table(results: dict) -> str:

@@ -49,6 +49,7 @@ from sandbox.model.sampler import SamplingConfig
 from sandbox.prm.labels import LABELLERS
 from sandbox.prm.verification import CHECK, NO, YES, erring_recompute, line_verdict, recompute
 from sandbox.rng import row_key
+from sandbox.train.judge_sft import chain_batch
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
 from sandbox.train.rl import RLConfig, Trainer
 from toy_envs.base import SPLITS, ConfigError, Rubric, Step, Verdict, check, is_int
@@ -267,18 +268,9 @@ def cold_start(model: TinyLlama, chunk_task: ChunkTask, modulus: int | None, cfg
             order += [(epoch, i) for i in torch.randperm(len(pool), generator=gen).tolist()]
             epoch += 1
         batch, order = order[: cfg.sft_batch_size], order[cfg.sft_batch_size:]
-        rows, masks = [], []
-        for e, i in batch:
-            rng = random.Random(row_key(cfg.seed, "judge-sft-line", e, i))
-            prompt = tok.encode(chunk_task.prompt(pool[i]), bos=True)
-            line = tok.encode(templated_line(pool[i], modulus, cfg.error_rate, rng), eos=True)
-            rows.append(prompt + line)
-            masks.append([False] * len(prompt) + [True] * len(line))
-        width = max(len(r) for r in rows)
-        tokens = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
-        mask = torch.zeros(len(rows), width, dtype=torch.bool)
-        for b, (r, m) in enumerate(zip(rows, masks)):
-            tokens[b, : len(r)], mask[b, : len(m)] = torch.tensor(r), torch.tensor(m)
+        lines = [templated_line(pool[i], modulus, cfg.error_rate, random.Random(row_key(cfg.seed, "judge-sft-line", e, i)))
+                 for e, i in batch]
+        tokens, mask = chain_batch([chunk_task.prompt(pool[i]) for _, i in batch], lines, tok, judge.cfg.max_seq_len)
         loss = -(token_logprobs(judge(tokens), tokens) * mask).sum() / mask.sum()
         for group in optimizer.param_groups:
             group["lr"] = cfg.sft_lr * min(1.0, (step + 1) / 10)

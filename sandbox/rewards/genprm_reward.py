@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 
 from sandbox.rewards.base import RewardContext
-from sandbox.rewards.prm_reward import log_metrics, oracle_step_metrics, step_rewards
+from sandbox.rewards.prm_reward import logged_step_rewards
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
@@ -47,6 +47,4 @@ def prm_generative(
     check(bool(name), "prm", "a judge recipe name or checkpoint directory (RLConfig.prm or the variant's)", name)
     cfg = JudgeConfig(n_chains=n_chains, passes=passes, temperature=temperature)
     scores = judge_rollouts(load_judge(name), rollouts, ctx.task, cfg, seed=ctx.seed, step=ctx.step).steps
-    flat = [s for row in scores for s in row]
-    log_metrics(ctx, {"prm/mean_score": sum(flat) / max(len(flat), 1), **oracle_step_metrics(rollouts)})
-    return step_rewards(rollouts, scores, mode)
+    return logged_step_rewards(rollouts, ctx, scores, mode)

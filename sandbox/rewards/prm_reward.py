@@ -64,6 +64,13 @@ def oracle_step_metrics(rollouts: Rollouts) -> dict[str, float]:
     }
 
 
+def logged_step_rewards(rollouts: Rollouts, ctx: RewardContext, scores: list[list[float]], mode: str) -> torch.Tensor:
+    """A learned scorer's ``step_rewards``, logging its mean score next to the oracle's metrics."""
+    flat = [s for row in scores for s in row]
+    log_metrics(ctx, {"prm/mean_score": sum(flat) / max(len(flat), 1), **oracle_step_metrics(rollouts)})
+    return step_rewards(rollouts, scores, mode)
+
+
 def prm_oracle(rollouts: Rollouts, ctx: RewardContext, target: str = "valid", mode: str = "score") -> torch.Tensor:
     """Oracle step validity (or value) as the step reward."""
     return step_rewards(rollouts, oracle_labels(rollouts.verdicts, target), mode)
@@ -77,6 +84,4 @@ def prm_learned(rollouts: Rollouts, ctx: RewardContext, prm: str = "", mode: str
     check(bool(name), "prm", "a PRM recipe name or checkpoint directory (RLConfig.prm or the variant's)", name)
     scorer = load_prm(name)
     scores = step_scores(scorer, rollouts)
-    flat = [s for row in scores for s in row]
-    log_metrics(ctx, {"prm/mean_score": sum(flat) / max(len(flat), 1), **oracle_step_metrics(rollouts)})
-    return step_rewards(rollouts, scores, mode)
+    return logged_step_rewards(rollouts, ctx, scores, mode)
