@@ -81,12 +81,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def module_device(module: nn.Module) -> torch.device:
-    """The device of a module's first parameter (the CPU for a module without any)."""
-    p = next(module.parameters(), None)
-    return torch.device("cpu") if p is None else p.device
-
-
 def autocast(device: torch.device, precision: str):
     """``torch.autocast`` for bf16/fp16 on ``device``; a no-op context for fp32."""
     check_precision(precision)
@@ -179,16 +173,6 @@ def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     return get_model_state_dict(module, options=StateDictOptions(full_state_dict=True))
-
-
-def load_full_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load an unsharded state dict into ``module`` (sharding it under FSDP; every process)."""
-    if not is_fsdp(module):
-        module.load_state_dict(state)
-        return
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
-
-    set_model_state_dict(module, state, options=StateDictOptions(full_state_dict=True))
 
 
 def as_float(value) -> float:
