@@ -12,11 +12,13 @@ from sandbox.rewards.registry import ESTIMATORS
 from sandbox.rewards.return_to_go import return_to_go
 from sandbox.rewards.rloo import rloo
 from sandbox.rewards.rpp_baseline import rpp_baseline
+from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.testing.strategies import (
     EstimatorBatch,
     batch_permutations,
     estimator_batches,
     permute_batch,
+    permuted_token_rewards,
     within_group_permutations,
 )
 
@@ -247,3 +249,42 @@ def test_single_row_groups_have_no_baseline():
     group, step_ids = torch.tensor([3]), torch.tensor([[0, 0]])
     for estimator in (grpo, dr_grpo, rloo, process_grpo):
         assert (estimator(rewards, mask, group, step_ids) == 0).all()
+
+
+def tree_grpo_two_trees(rewards, mask, group, step_ids):
+    return tree_grpo(rewards, mask, group, step_ids, tree=torch.arange(len(group)) % 2)
+
+
+EQUAL_TOTAL_ESTIMATORS = {
+    "grpo": grpo, "dr_grpo": dr_grpo, "rloo": rloo, "rpp_baseline": rpp_baseline, "tree_grpo": tree_grpo_two_trees,
+}
+"""Outcome estimators, all of which must give exactly 0 to a group whose rows' totals are equal."""
+
+FLOAT32_UNEQUAL_ROWS = [[0.87, 0.62, 0.58, 0.88], [0.88, 0.58, 0.62, 0.87], [0.58, 0.62, 0.87, 0.88]]
+"""One multiset of token rewards in three orders: summed in float32 the totals are 2.9499998,
+2.9499998 and 2.9500003 (one ulp apart), which GRPO used to turn into advantages -0.125,
+-0.125, 0.249."""
+
+
+def dense_batch(rows: torch.Tensor, prompt: int = 0) -> EstimatorBatch:
+    """One group: ``rows`` [G, L] of token rewards on the response, after ``prompt`` prompt tokens
+    carrying reward 5 (which must be ignored)."""
+    n, length = rows.shape
+    rewards = torch.cat([torch.full((n, prompt), 5.0), rows], dim=1)
+    mask = torch.cat([torch.zeros(n, prompt, dtype=torch.bool), torch.ones(n, length, dtype=torch.bool)], dim=1)
+    step_ids = torch.where(mask, 0, -1)
+    return EstimatorBatch(rewards, mask, torch.full((n,), 4), step_ids)
+
+
+def test_token_rewards_summing_to_one_total_in_any_order_give_zero_advantages():
+    batch = dense_batch(torch.tensor(FLOAT32_UNEQUAL_ROWS))
+    for name, estimator in EQUAL_TOTAL_ESTIMATORS.items():
+        assert (advantages(estimator, batch) == 0).all(), name
+
+
+@given(data=st.data())
+def test_rows_with_permuted_token_rewards_get_zero_advantages(data):
+    n_rows, length = data.draw(st.integers(2, 6)), data.draw(st.integers(1, 8))
+    batch = dense_batch(data.draw(permuted_token_rewards(n_rows, length)), prompt=data.draw(st.integers(0, 3)))
+    for name, estimator in EQUAL_TOTAL_ESTIMATORS.items():
+        assert (advantages(estimator, batch) == 0).all(), name

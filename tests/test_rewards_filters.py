@@ -8,7 +8,7 @@ from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.variance_filter import variance_filter
 from sandbox.testing.fake_rollouts import rollouts_from_texts
-from sandbox.testing.strategies import REWARD_POOLS, rollouts_batches
+from sandbox.testing.strategies import REWARD_POOLS, permuted_token_rewards, rollouts_batches
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -111,3 +111,28 @@ def test_filter_params_are_checked():
         variance_filter(rollouts, outcome(rollouts, CTX), CTX, metric="loss")
     with pytest.raises(ConfigError, match="lo"):
         mean_range_filter(rollouts, outcome(rollouts, CTX), CTX, lo=0.5, hi=0.5)
+
+
+def dense_rewards_on_gold(rows: torch.Tensor):
+    """Rollouts of one problem answered with its gold solution G times, and token rewards
+    ``rows`` [G, L] on the first L response tokens of each row."""
+    problem = TASK.problem(3)
+    rollouts = rollouts_from_texts(TASK, [problem] * len(rows), [TASK.gold_solution(problem)] * len(rows))
+    rewards = torch.zeros(rollouts.tokens.shape)
+    start = int(rollouts.prompt_lens[0])
+    rewards[:, start : start + rows.shape[1]] = rows
+    return rollouts, rewards
+
+
+def test_token_rewards_summing_to_one_total_in_any_order_are_a_zero_variance_group():
+    rows = torch.tensor([[0.87, 0.62, 0.58, 0.88], [0.88, 0.58, 0.62, 0.87], [0.58, 0.62, 0.87, 0.88]])
+    result = variance_filter(*dense_rewards_on_gold(rows), CTX, metric="reward")
+    assert not result.keep.any() and list(result.info["collapsed"].values()) == [1]
+    assert list(result.info["collapsed"]) == pytest.approx([2.95])
+
+
+@given(data=st.data())
+def test_rows_with_permuted_token_rewards_are_dropped_by_the_variance_filter(data):
+    rows = data.draw(permuted_token_rewards(data.draw(st.integers(1, 6)), data.draw(st.integers(1, 8))))
+    result = variance_filter(*dense_rewards_on_gold(rows), CTX, metric="reward")
+    assert not result.keep.any()

@@ -73,5 +73,13 @@ def on_last_token(rollouts: Rollouts, values: torch.Tensor) -> torch.Tensor:
 
 
 def sequence_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[B] each row's summed reward over its response tokens."""
-    return (rewards * mask).sum(-1)
+    """[B] float64: each row's summed reward over its response tokens.
+
+    The sum runs in float64, so that equal totals compare equal: float32 token rewards whose
+    exact sums agree (e.g. the same per-token rewards in another order) would otherwise sum to
+    float32 values one ulp apart, which the variance filter keeps and GRPO turns into advantages
+    of about ±0.1-0.3. In float64 every partial sum of T float32 values is exact -- hence the
+    same in any order -- whenever a row's nonzero rewards span at most 2^(29 − log2 T) in
+    magnitude (exponents of the largest and smallest differ by at most that: a ratio up to ~2e6
+    for T = 256); beyond that the total is rounded once per addition at float64's 1e-16."""
+    return (rewards.double() * mask).sum(-1)

@@ -32,6 +32,22 @@ REWARD_POOLS = (
 
 REWARD_LAYOUTS = ("last", "step_ends", "dense")
 
+TOKEN_REWARDS = st.one_of(
+    st.integers(-100, 100).map(lambda k: k / 100),
+    st.floats(-4.0, 4.0, allow_nan=False, width=32).filter(lambda x: x == 0 or abs(x) >= 1e-3),
+)
+"""Per-token rewards for equal-total rows: a 0.01 grid (not exact in binary) or any float32 of
+magnitude in [1e-3, 4] (a span over which float64 sums of float32 values are exact)."""
+
+
+@st.composite
+def permuted_token_rewards(draw, n_rows: int, length: int) -> torch.Tensor:
+    """[n_rows, length] float32: one drawn list of ``length`` token rewards, in another order on
+    each row -- rows whose exact totals are equal, though their float32 sums may not be."""
+    values = draw(st.lists(TOKEN_REWARDS, min_size=length, max_size=length))
+    rows = [draw(st.permutations(values)) for _ in range(n_rows)]
+    return torch.tensor(rows, dtype=torch.float32)
+
 
 class EstimatorBatch(NamedTuple):
     """The arguments of an ``AdvantageEstimator``."""
