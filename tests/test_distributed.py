@@ -18,7 +18,7 @@ from sandbox.train.distributed import World
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("time/", "rollout/tokens_per_s")
 # per-process means averaged over processes, not the single process's mean (documented)
-DIAGNOSTICS = ("loss/approx_kl", "loss/entropy", "loss/clip_fraction")
+DIAGNOSTICS = ("loss/approx_kl", "loss/entropy", "loss/clip_fraction", "loss/dual_clip_fraction")
 
 
 @given(items=st.lists(st.integers(), max_size=40), size=st.integers(1, 6))

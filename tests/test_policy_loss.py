@@ -1,9 +1,12 @@
+import math
+
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.train.policy_loss import AGGREGATIONS, LossConfig, aggregate, policy_loss
+from toy_envs.base import ConfigError
 
 shapes = st.tuples(st.integers(1, 5), st.integers(1, 12))
 
@@ -71,3 +74,48 @@ def test_aggregations_match_their_formulas():
     assert aggregate(values, mask, "token-mean", 10).item() == pytest.approx(10 / 4)
     assert aggregate(values, mask, "seq-mean-token-mean", 10).item() == pytest.approx((2 + 4) / 2)
     assert aggregate(values, mask, "seq-mean-token-sum-norm", 10).item() == pytest.approx((6 / 10 + 4 / 10) / 2)
+
+
+@pytest.mark.parametrize("log_ratio", [5.0, 50.0, 200.0])
+def test_a_huge_ratio_with_negative_advantage_gives_a_bounded_loss_and_gradient(log_ratio):
+    """Dual clip: with A < 0 the token loss is at most −A · C (C = 3) and its gradient is 0 there;
+    the log-ratio clamp keeps ρ finite (e^200 overflows float32). Plain PPO-clip gave −A ρ here:
+    e^5 ≈ 148, e^50 ≈ 5e21, inf."""
+    old = torch.zeros(1, 2)
+    new = torch.tensor([[log_ratio, 0.0]]).requires_grad_()
+    adv = torch.tensor([[-2.0, 0.5]])
+    cfg = LossConfig(aggregation="token-mean")
+    loss, metrics = policy_loss(new, old, adv, torch.ones(1, 2), cfg)
+    torch.testing.assert_close(loss, torch.tensor((2.0 * cfg.clip_ratio_c - 0.5) / 2))
+    loss.backward()
+    assert torch.isfinite(new.grad).all() and new.grad[0, 0] == 0
+    assert metrics["loss/dual_clip_fraction"] == 0.5
+
+
+def naive_token_loss(new: float, old: float, adv: float, lo: float, hi: float, c: float) -> float:
+    """One token's dual-clip PPO loss, written out case by case."""
+    ratio = math.exp(max(-20.0, min(20.0, new - old)))
+    clipped = max(-adv * ratio, -adv * min(max(ratio, 1 - lo), 1 + hi))
+    return min(clipped, -adv * c) if adv < 0 else clipped
+
+
+@given(shapes, st.integers(0, 10**6), st.floats(0.0, 0.5), st.floats(0.0, 0.5), st.floats(1.5, 10.0), st.floats(0.1, 30.0))
+def test_token_losses_match_a_naive_dual_clip_and_are_bounded_for_negative_advantages(shape, seed, lo, hi, c, spread):
+    new, old, adv, mask = batch(shape, seed)
+    new = old + spread * torch.randn(old.shape, generator=torch.Generator().manual_seed(seed))
+    ones = torch.ones_like(mask)
+    cfg = LossConfig(aggregation="token-mean", clip_low=lo, clip_high=hi, clip_ratio_c=c)
+    b, t = shape
+    for i in range(b):
+        for j in range(t):
+            one = lambda x: x[i : i + 1, j : j + 1]  # noqa: E731
+            loss, _ = policy_loss(one(new), one(old), one(adv), one(ones), cfg)
+            expected = naive_token_loss(float(one(new)), float(one(old)), float(one(adv)), lo, hi, c)
+            assert loss.item() == pytest.approx(expected, rel=1e-4, abs=1e-5)
+            if float(one(adv)) < 0:
+                assert loss.item() <= -float(one(adv)) * c * (1 + 1e-6)
+
+
+def test_clip_ratio_c_must_exceed_one():
+    with pytest.raises(ConfigError, match="clip_ratio_c"):
+        LossConfig(clip_ratio_c=1.0).validate()
