@@ -98,12 +98,30 @@ def test_overlong_penalty_matches_the_piecewise_formula(max_len, cache, length):
     assert float(got) == pytest.approx(expected, abs=1e-6)
 
 
-def test_overlong_default_cache_is_a_quarter_of_the_budget():
-    rollouts = rows_of_lengths([12, 13, 16])
-    got = overlong(rollouts, RewardContext(task=TASK, max_new_tokens=16))[last_token_mask(rollouts)]
-    assert got.tolist() == pytest.approx([0.0, -0.25, -1.0])
+def test_overlong_default_cache_is_a_fifth_of_the_budget():
+    """DAPO: a 4,096-token cache at the end of a 20,480-token maximum (1/5)."""
+    rollouts = rows_of_lengths([16, 17, 18, 20, 21])
+    got = overlong(rollouts, RewardContext(task=TASK, max_new_tokens=20))[last_token_mask(rollouts)]
+    assert got.tolist() == pytest.approx([0.0, -0.25, -0.5, -1.0, -1.0])
     with pytest.raises(ConfigError, match="cache_len"):
         overlong(rollouts, RewardContext(task=TASK, max_new_tokens=16), cache_len=0)
+
+
+def test_dapo_penalty_is_in_dapos_proportion_to_the_outcome():
+    """DAPO's outcome spans 2 (±1) and its penalty reaches −1; the sandbox's outcome spans 1, so
+    the dapo variant's full penalty is half the outcome's span: a correct row that runs past the
+    budget is worth the midpoint between a correct and a wrong row of normal length."""
+    from sandbox.rewards.registry import compute_token_rewards, get_variant
+
+    gold = TASK.gold_solution(TASK.problem(0))
+    wrong = gold.replace("#", "#9")
+    long = gold + "1" * 30
+    rollouts = rollouts_from_texts(TASK, [TASK.problem(0)] * 3, [gold, wrong, long])
+    ctx = RewardContext(task=TASK, max_new_tokens=40)  # gold and wrong rows end before the cache, long past it
+    totals = compute_token_rewards(get_variant("dapo"), rollouts, ctx).sum(-1)
+    span = float(totals[0] - totals[1])
+    assert span == pytest.approx(1.0)
+    assert float(totals[0] - totals[2]) == pytest.approx(span / 2)
 
 
 def many_rows(n_problems: int, group_size: int):

@@ -216,8 +216,9 @@ VARIANTS = {
         ),
         Variant(
             name="dapo",
-            description="1[correct] + soft overlong penalty, dynamic sampling + refill, clip-higher, token-mean",
-            sources=(("outcome", 1.0, {}), ("overlong", 1.0, {})),
+            description="1[correct] + soft overlong penalty (cache L_max/5, weight 0.5: DAPO's proportions to a ±1 outcome), "
+            "dynamic sampling + refill, clip-higher, token-mean",
+            sources=(("outcome", 1.0, {}), ("overlong", 0.5, {})),
             filters=(("variance_filter", {"metric": "accuracy"}),),
             estimator="grpo",
             loss={"clip_low": 0.2, "clip_high": 0.28, "aggregation": "token-mean"},
