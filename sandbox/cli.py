@@ -269,7 +269,7 @@ def cmd_train(argv: list[str]) -> int:
     from dataclasses import asdict
 
     from sandbox.train.distributed import barrier, current_world
-    from sandbox.train.rl import RLConfig, Trainer
+    from sandbox.train.rl import RLConfig, Trainer, check_task_size
     from sandbox.train.run_dir import RunDir, load_newest_checkpoint
 
     # --model is the documented spelling of --init (a preset, a checkpoint or hf:<dir>)
@@ -293,6 +293,7 @@ def cmd_train(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cfg = dataclass_from_args(RLConfig, args)
     task = _task_from(args, task_name)
+    check_task_size(cfg, task)
     # several processes (torchrun -m sandbox.train): rank 0 alone owns the run directory
     world = current_world()
     writer = world.rank == 0

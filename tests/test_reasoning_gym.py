@@ -152,3 +152,50 @@ def test_registry_rewards_run_on_it():
     assert outcome.tolist() == [1.0, 0.0, 1.0]
     fmt = sequence_rewards(compute_token_rewards(get_variant("format-only"), rollouts, ctx), rollouts.response_mask)
     assert fmt.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "size, fields, named",
+    [
+        (63, {"steps": 4, "problems_per_step": 16, "eval_problems": 8, "pass_problems": 0}, "64 train problems"),
+        (100, {"variant": "dapo", "steps": 4, "problems_per_step": 16, "max_draws": 2, "eval_problems": 8, "pass_problems": 0},
+         "128 train problems"),
+        (100, {"steps": 1, "problems_per_step": 4, "eval_problems": 256, "pass_problems": 0}, "256 held-out problems"),
+    ],
+)
+def test_a_task_smaller_than_the_run_is_one_error_naming_task_size(size, fields, named):
+    from sandbox.train.rl import RLConfig, Trainer
+
+    task = dataclasses.replace(CHAIN_SUM, size=size)
+    with pytest.raises(ConfigError, match=f"^task_size={size} is not allowed: at least the {named}"):
+        Trainer(RLConfig(**fields), task, policy=None)
+
+
+def test_a_run_that_fits_its_task_passes_the_size_check():
+    from sandbox.train.rl import RLConfig, check_task_size, train_problems_needed
+
+    cfg = RLConfig(variant="dapo", steps=4, problems_per_step=16, max_draws=2, eval_problems=64, pass_problems=64)
+    assert train_problems_needed(cfg) == 128
+    check_task_size(cfg, dataclasses.replace(CHAIN_SUM, size=128))
+
+
+def test_the_cli_rejects_a_small_task_size_before_creating_the_run_directory(tmp_path, capsys):
+    from sandbox.cli import main
+
+    run_dir = tmp_path / "run"
+    argv = ["train", "--task", "reasoning_gym", "--task-size", "50", "--steps", "4", "--problems-per-step", "16",
+            "--run-dir", str(run_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "task_size=50 is not allowed" in err[0]
+    assert not run_dir.exists()
+
+
+def test_the_default_response_budget_leaves_room_for_reasoning():
+    from sandbox.eval.accuracy import default_max_new_tokens
+
+    longest = max(len(CHAIN_SUM.gold_solution(CHAIN_SUM.problem(i))) for i in range(256))
+    assert default_max_new_tokens(CHAIN_SUM) == longest + 16 + 1 + ReasoningGym.reasoning_room
+    assert ReasoningGym.reasoning_room >= 64
+    # a task with fewer problems than the budget's probe is probed whole
+    assert default_max_new_tokens(dataclasses.replace(CHAIN_SUM, size=5)) > ReasoningGym.reasoning_room

@@ -7,7 +7,8 @@ dataset's own ``score_answer``. This module wraps one dataset, configured by its
 object of its config fields, as a task with the same interface as the toy tasks:
 
     prompt         the dataset's question, then a newline
-    gold solution  ``#<answer>\\n`` (the answer line alone: reasoning-gym gives no worked steps)
+    gold solution  ``#<answer>\\n`` (the answer line alone: reasoning-gym gives no worked steps;
+                   the default response budget adds ``REASONING_ROOM`` tokens for reasoning)
     response       any reasoning lines, then the answer line ``#<answer>``; everything after the
                    ``#`` to the end of the response, stripped of surrounding whitespace, is the
                    answer (so a multi-line answer, e.g. a matrix, is read whole)
@@ -51,6 +52,12 @@ RESERVED_OPTIONS = ("seed", "size")
 MAX_SIZE = 10**7
 """Largest ``size``: both splits' seeds stay below 2**32 (numpy's seed range)."""
 
+REASONING_ROOM = 96
+"""Tokens of room for reasoning lines in the default response budget (``RLConfig.max_new_tokens``
+= 0): the gold solution is the answer line alone, so a budget sized by it (+16) would leave no
+room to reason and, under ``dapo``, the overlong penalty would dominate the reward. 96 fits a
+chain_sum prompt (~85 characters) and its answer within the tiny model's 256 positions."""
+
 INSTALL_HINT = 'reasoning-gym is not installed: pip install "reward-sandbox[reasoning-gym]"'
 
 
@@ -76,6 +83,8 @@ class ReasoningGym:
 
     name: ClassVar[str] = "reasoning_gym"
     step_oracle: ClassVar[bool] = STEP_ORACLE
+    reasoning_room: ClassVar[int] = REASONING_ROOM
+    """Added to the default response budget (``sandbox.eval.accuracy.default_max_new_tokens``)."""
 
     dataset: str = "chain_sum"
     """The reasoning-gym dataset name (``reasoning_gym.factory.DATASETS``), e.g. chain_sum, basic_arithmetic."""
@@ -84,7 +93,8 @@ class ReasoningGym:
     seed: int = 0
     """Seed of the problem stream; problems are a pure function of (dataset, options, seed, split, index)."""
     size: int = 100_000
-    """Problems per split, in [1, 10**7]: indices run over [0, size)."""
+    """Problems per split, in [1, 10**7]: indices run over [0, size). A run checks up front that it
+    fits (``sandbox.train.rl.check_task_size``)."""
 
     def __post_init__(self) -> None:
         self.validate()

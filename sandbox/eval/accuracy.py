@@ -18,9 +18,12 @@ from sandbox.rng import row_keys
 
 
 def default_max_new_tokens(task, margin: int = 16, probe: int = 256) -> int:
-    """A response budget: the longest gold solution over ``probe`` train problems + margin (+ eos)."""
-    longest = max(len(task.gold_solution(task.problem(i))) for i in range(probe))
-    return longest + margin + 1
+    """A response budget: the longest gold solution over the first ``probe`` train problems (all of
+    them for a task with fewer, ``task.size``) + margin (+ eos), plus ``task.reasoning_room`` for
+    a task whose gold solution has no reasoning lines to size the budget by (reasoning-gym)."""
+    probed = range(min(probe, getattr(task, "size", probe)))
+    longest = max(len(task.gold_solution(task.problem(i))) for i in probed)
+    return longest + margin + 1 + getattr(task, "reasoning_room", 0)
 
 
 def as_policy(model_or_policy, tokenizer):

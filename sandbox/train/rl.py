@@ -73,7 +73,8 @@ class RLConfig:
     top_p: float = 1.0
     """Nucleus mass of the rollouts."""
     max_new_tokens: int = 0
-    """Response budget in tokens; 0 = the task's longest gold solution + 16."""
+    """Response budget in tokens; 0 = the task's longest gold solution + 16 (+ the task's
+    ``reasoning_room`` where its gold solution has no reasoning lines: reasoning-gym)."""
     lr: float = 5e-5
     """AdamW learning rate (after warm-up)."""
     warmup_steps: int = 10
@@ -178,6 +179,36 @@ def refill_draw_size(problems_per_step: int, missing: int, drawn: int, survived:
     return min(problems_per_step, math.ceil(missing / keep_rate))
 
 
+def train_problems_needed(cfg: RLConfig) -> int:
+    """The most train problems a run reads when its problem filter excludes none: P per step, or
+    for a refilling variant at most P per draw and ``max_draws`` draws per step; a problem filter
+    screens whole windows of ``problem_filter_every``·P problems."""
+    variant = get_variant(cfg.variant)
+    needed = cfg.steps * cfg.problems_per_step * (cfg.max_draws if variant.refill else 1)
+    if variant.problem_filter:
+        window = variant.problem_filter_every * cfg.problems_per_step
+        needed = math.ceil(needed / window) * window
+    return needed
+
+
+def check_task_size(cfg: RLConfig, task) -> None:
+    """``ConfigError`` naming ``task_size`` when a task with a finite problem set (a ``size``, as
+    reasoning-gym's) has fewer train problems than the run can draw, or fewer held-out problems
+    than it evaluates on; called before anything is written or computed."""
+    size = getattr(task, "size", None)
+    if size is None:
+        return
+    needed = train_problems_needed(cfg)
+    refill = f" x max_draws {cfg.max_draws} (variant {cfg.variant!r} refills)" if get_variant(cfg.variant).refill else ""
+    check(size >= needed, "task_size",
+          f"at least the {needed} train problems the run can draw (steps {cfg.steps} x problems_per_step "
+          f"{cfg.problems_per_step}{refill}); raise task_size or lower those", size)
+    held_out = max(cfg.eval_problems, cfg.pass_problems)
+    check(size >= held_out, "task_size",
+          f"at least the {held_out} held-out problems the run evaluates on (eval_problems {cfg.eval_problems}, "
+          f"pass_problems {cfg.pass_problems}); raise task_size or lower those", size)
+
+
 def first_row_values(rollouts: Rollouts, token_rewards: torch.Tensor, verdicts: bool = True) -> list[tuple]:
     """Per row: (summed reward, truncated, response length, then correct and parsed ok when
     ``verdicts``) -- what the rollout/* metrics average, gathered from every process before
@@ -208,6 +239,7 @@ class Trainer:
 
     def __init__(self, cfg: RLConfig, task, policy, run_dir: RunDir | None = None, reference=None):
         cfg.validate()
+        check_task_size(cfg, task)
         self.cfg, self.task, self.policy, self.run = cfg, task, policy, run_dir
         self.variant = get_variant(cfg.variant)
         self.max_new_tokens = cfg.max_new_tokens or default_max_new_tokens(task)
@@ -331,7 +363,11 @@ class Trainer:
         """The next ``n`` problems of the stream, skipping those the variant's problem filter
         excluded; the filter screens the next window of the stream whenever the draw reaches it."""
         indices = []
+        size = getattr(self.task, "size", None)
         while len(indices) < n:
+            check(size is None or self.next_problem < size, "task_size",
+                  f"more than the {self.next_problem} train problems read by step {self.step} (the problem "
+                  f"filter excluded {len(self.excluded)} of them); raise task_size", size)
             if self.variant.problem_filter and self.next_problem >= self.screened_until:
                 self.screen_problems(ctx)
             if self.next_problem not in self.excluded:
@@ -342,7 +378,8 @@ class Trainer:
     def screen_problems(self, ctx: RewardContext) -> None:
         """Run the problem filter on the next ``problem_filter_every``·P problems; log what it dropped."""
         cfg = self.cfg
-        window = list(range(self.next_problem, self.next_problem + self.variant.problem_filter_every * cfg.problems_per_step))
+        end = self.next_problem + self.variant.problem_filter_every * cfg.problems_per_step
+        window = list(range(self.next_problem, min(end, getattr(self.task, "size", end))))
         seed = row_key(cfg.seed, "problem_filter")
 
         def sample(indices: list[int], group_size: int) -> Rollouts:
