@@ -48,6 +48,7 @@ from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.distributed import all_reduce_gradients, current_world, gather_lists, sum_scalars
+from sandbox.train.drift import DriftProbe
 from sandbox.train.policy_loss import LossConfig, policy_loss
 from sandbox.train.run_dir import ModuleCompanion, RunDir
 from toy_envs.base import check
@@ -82,6 +83,9 @@ class RLConfig:
     settle, are sign-like and move every weight by ~lr, which a freshly fine-tuned model does not survive."""
     adam_betas: str = "0.9,0.99"
     """AdamW (β1, β2)."""
+    adam_eps: float = 1e-8
+    """AdamW ε, added to √v̂: a value near the gradients' per-weight scale makes small, noisy gradients
+    take small steps (SGD-like) instead of Adam's ~lr-sized steps whatever the signal."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     ppo_epochs: int = 1
@@ -108,6 +112,11 @@ class RLConfig:
     """k of the logged pass@k (k samples per problem at the rollout temperature)."""
     pass_problems: int = 64
     """Held-out problems for pass@k (0 disables it)."""
+    drift_every: int = 10
+    """Measure ``drift/*`` (``sandbox.train.drift``: greedy answers flipped since step 0, gold
+    log-likelihood) on a fixed probe set every this many steps and at the end; 0 disables it."""
+    drift_problems: int = 64
+    """Held-out probe problems of the drift diagnostic."""
     reference_sync_every: int = 0
     """Copy the policy into the reference policy every this many steps, making it a lagged copy
     (0: the reference stays frozen). KL penalties and reference-scored rewards (DRO) read it."""
@@ -135,12 +144,13 @@ class RLConfig:
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(len(self.betas()) == 2 and all(0 <= b < 1 for b in self.betas()), "adam_betas", "two numbers in [0, 1), e.g. 0.9,0.99", self.adam_betas)
-        for name in ("warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "checkpoint_every", "reference_sync_every"):
+        for name in ("warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "drift_every", "drift_problems", "checkpoint_every", "reference_sync_every"):
             check(getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
         check(self.temperature > 0, "temperature", "> 0 (RL samples)", self.temperature)
         check(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
         check(self.lr > 0, "lr", "> 0", self.lr)
         check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+        check(self.adam_eps > 0, "adam_eps", "> 0", self.adam_eps)
         check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
         check(self.minibatches <= self.problems_per_step * self.group_size, "minibatches", "<= P·G", self.minibatches)
         self.loss_config(64).validate()
@@ -264,7 +274,7 @@ class Trainer:
         if cfg.fsdp:
             accel.shard_policy(policy.module, self.device)
         self.optimizer = torch.optim.AdamW(
-            policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas()
+            policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas(), eps=cfg.adam_eps
         )
         self.scaler = accel.grad_scaler(self.device, cfg.precision)
         """fp16 loss scaling (a pass-through otherwise)."""
@@ -281,6 +291,9 @@ class Trainer:
         self.excluded: set[int] = set()
         self.screened_until = 0
         self.problem_filter_log: dict = {}
+        self.drift = DriftProbe(task, cfg.drift_problems, self.max_new_tokens) if cfg.drift_every and cfg.drift_problems else None
+        """The drift diagnostic; its step-0 answers and gold log-likelihood are measured before the first update."""
+        self.drift_started = False
 
     # ---- one step -------------------------------------------------------------------------
     def collect(self) -> tuple[Rollouts | None, torch.Tensor | None, dict]:
@@ -510,6 +523,8 @@ class Trainer:
         t_start = time.perf_counter()
         if self.cfg.reference_sync_every and self.step and self.step % self.cfg.reference_sync_every == 0:
             self.reference.module.load_state_dict(accel.full_state_dict(self.policy.module))
+        if self.drift is not None and not self.drift_started:
+            self.measure_drift()  # the step-0 reference (a resumed run restores it with the state)
         rollouts, rewards, stats = self.collect()
         first, first_rewards = stats.pop("first_draw")
         # per-row values of the first draw, from every process (row order does not matter below)
@@ -562,8 +577,18 @@ class Trainer:
         evaluate_now = self.step == self.cfg.steps or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0)
         if evaluate_now:
             metrics.update(self.evaluate_on_rank0())
+        if self.drift is not None and (self.step == self.cfg.steps or self.step % self.cfg.drift_every == 0):
+            metrics.update(self.measure_drift())
         metrics["time/step_s"] = time.perf_counter() - t_start
         return metrics
+
+    def measure_drift(self) -> dict:
+        """``drift/*`` on rank 0 ({} elsewhere); the first call fixes the reference answers."""
+        self.drift_started = True
+        if self.world.rank != 0 and not self.cfg.fsdp:
+            return {}
+        with self.inference():
+            return self.drift.measure(self.policy) if self.world.rank == 0 else {}
 
     # ---- the run --------------------------------------------------------------------------
     def state(self) -> dict:
@@ -573,6 +598,7 @@ class Trainer:
             "excluded_problems": sorted(self.excluded),
             "screened_until": self.screened_until,
             "config": asdict(self.cfg),
+            **({"drift_reference": self.drift.reference_state()} if self.drift is not None and self.drift.reference is not None else {}),
         }
 
     def companions(self) -> dict:
@@ -600,6 +626,9 @@ class Trainer:
         self.step, self.next_problem = state["step"], state["next_problem"]
         self.excluded = set(state.get("excluded_problems", []))
         self.screened_until = state.get("screened_until", 0)
+        if self.drift is not None and "drift_reference" in state:
+            self.drift.load_reference_state(state["drift_reference"])
+            self.drift_started = True
 
     def train(self) -> list[dict]:
         """Run to ``cfg.steps``; Ctrl-C writes a checkpoint first. Returns this call's metrics."""
