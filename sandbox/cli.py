@@ -16,6 +16,8 @@
     reward-sandbox prm stepwiser --seeds 0,1,2 [--judge-labels rel-ratio]   StepWiser chunk judge: GRPO vs cold start
     reward-sandbox prm judge [--chains 1,2,4,8 --passes 1,2]    ThinkPRM-style judges: ProcessBench, parallel/sequential scaling
     reward-sandbox prm judge-recipe --name tiny-thinkprm        build (or find) a cached ThinkPRM judge recipe (genprm)
+    reward-sandbox sweep --out DIR --grid 'lr=1e-5,3e-5' --variants outcome-grpo,random,sft --seeds 0,1,2
+                                                 a grid of RL runs x variants x seeds: a table of accuracy change and drift
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
     reward-sandbox bench scale [--device cuda --precision bf16 ...]   tokens/s and MFU of a larger model
 
@@ -162,6 +164,23 @@ def cmd_bench(argv: list[str]) -> int:
         cfg = dataclass_from_args(SamplerBenchConfig, args)
         results = run_sampler_bench(cfg)
         print(format_sampler_bench(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def cmd_sweep(argv: list[str]) -> int:
+    from sandbox.experiments.sweep import SweepConfig, format_sweep, run_sweep
+
+    parser = argparse.ArgumentParser(prog="reward-sandbox sweep", description="A grid of ordinary RL runs (settings x variants x seeds) "
+                                     "from one warm start; prints the change of greedy held-out accuracy and the drift per setting.")
+    add_dataclass_args(parser, SweepConfig)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run.")
+    parser.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    args = parser.parse_args(argv)
+    cfg = dataclass_from_args(SweepConfig, args)
+    results = run_sweep(cfg, max(1, args.threads))
+    print(format_sweep(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
@@ -499,7 +518,7 @@ def cmd_variants(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"prm": cmd_prm, "demo": cmd_demo, "train": cmd_train, "variants": cmd_variants, "sft": cmd_sft, "warmstart": cmd_warmstart, "eval": cmd_eval, "bench": cmd_bench}
+COMMANDS = {"prm": cmd_prm, "demo": cmd_demo, "sweep": cmd_sweep, "train": cmd_train, "variants": cmd_variants, "sft": cmd_sft, "warmstart": cmd_warmstart, "eval": cmd_eval, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,7 @@ from sandbox.rewards.rubric_gate import rubric_gate
 from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.rewards.value_head import ValueHead
 from sandbox.rewards.variance_filter import variance_filter
+from sandbox.rollout.gold_sampler import sample_gold
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.rollout.tree_sampler import sample_trees
@@ -103,6 +104,7 @@ ESTIMATOR_EXTRAS = {
 SAMPLERS = {
     "group": sample_groups,
     "tree": sample_trees,
+    "gold": sample_gold,
 }
 """Sampler name -> ``sampler(policy, task, problem_indices, group_size, sampling, seed, step, **options)``
 returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` rows per problem)."""
@@ -236,6 +238,15 @@ VARIANTS = {
             description="spurious control: Bernoulli(0.5) reward, GRPO",
             sources=(("random_reward", 1.0, {"p": 0.5}),),
             estimator="grpo",
+        ),
+        Variant(
+            name="gold-sft",
+            description="control: the gold solutions (G copies) with reward 1 and advantage +1 on every token, "
+            "token-mean: continued SFT through the policy loss",
+            sources=OUTCOME,
+            estimator="return_to_go",
+            loss={"aggregation": "token-mean"},
+            sampler="gold",
         ),
         Variant(
             name="format-only",
