@@ -22,23 +22,26 @@ from sandbox.rewards.prime import ImplicitPRM
 from sandbox.rewards.registry import ESTIMATOR_EXTRAS, ESTIMATORS, FILTERS, SOURCES, VARIANTS
 from sandbox.testing import check_advantage_estimator, check_filter, check_reward_source
 from sandbox.testing import estimator_checks, filter_checks
+from sandbox.testing.references import REFERENCES
 from sandbox.train.checkpoint import save_checkpoint
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
 
 ESTIMATOR_KINDS = {
-    "grpo": "outcome_group",
-    "dr_grpo": "outcome_group",
-    "rloo": "outcome_group",
-    "tree_grpo": "outcome_group",
-    "rpp_baseline": "batch_whitened",
-    "return_to_go": "dense",
-    "process_grpo": "dense_group",
+    "grpo": "grpo",
+    "dr_grpo": "dr_grpo",
+    "rloo": "rloo",
+    "tree_grpo": "tree_grpo",
+    "rpp_baseline": "rpp_baseline",
+    "return_to_go": "return_to_go",
+    "process_grpo": "process_grpo",
     "gae": "dense",
-    "rtg_loo": "dense",
+    "rtg_loo": "rtg_loo",
 }
-"""Estimator name -> kit kind (``sandbox.testing.estimator_checks.KINDS``)."""
+"""Estimator name -> kit kind: a standard estimator's name (its structural kind plus the kit's
+reference implementation as an oracle, ``sandbox.testing.references``) or a structural kind
+(``sandbox.testing.estimator_checks.KINDS``)."""
 
 FILTER_KINDS = {
     "variance_filter": lambda params: {"kind": "variance", "metric": params.get("metric", "accuracy")},
@@ -48,21 +51,21 @@ FILTER_KINDS = {
 """Filter name -> (params -> ``check_filter`` keyword arguments)."""
 
 SOURCE_KINDS = {
-    "outcome": {"placement": "last"},
-    "format_rubric": {"placement": "last"},
+    "outcome": {"placement": "last", "bounds": (0, 1)},
+    "format_rubric": {"placement": "last", "bounds": (0, 1)},
     "overlong": {"placement": "last", "ctx": "short_budget"},
-    "random_reward": {"placement": "last"},
-    "incorrect_label": {"placement": "last"},
+    "random_reward": {"placement": "last", "bounds": (0, 1)},
+    "incorrect_label": {"placement": "last", "bounds": (0, 1)},
     "prm_oracle": {"placement": "step_ends"},
     "prm_learned": {"placement": "step_ends", "ctx": "random_prm"},
     "prm_generative": {"placement": "step_ends", "ctx": "random_judge", "max_examples": 8},  # sampling chains is slow
     "dro_r3": {"placement": "last", "locality": "group", "ctx": "random_policy"},
     "dro_length": {"placement": "last"},
     "rubric_dense": {"placement": "last"},
-    "brier": {"placement": "last", "ctx": "confidence_task"},
+    "brier": {"placement": "last", "bounds": (-1, 1), "ctx": "confidence_task"},
     "prime_implicit": {"placement": "response", "ctx": "implicit_prm"},
 }
-"""Source name -> ``check_reward_source`` placement/locality, and the context it needs."""
+"""Source name -> ``check_reward_source`` placement/locality/bounds, and the context it needs."""
 
 EXTRA_OPTIONS = {
     "return_to_go": [{"gamma": 0.9}, {"gamma": 0.9, "baseline": "group_mean"}],
@@ -149,9 +152,9 @@ def require_kind(table: dict, piece: str, name: str, allowed) -> None:
 @pytest.mark.parametrize("case", ESTIMATOR_CASES, ids=case_id)
 def test_every_estimator_passes_the_kit(case):
     name, options = case
-    require_kind(ESTIMATOR_KINDS, "estimator", name, f"one of {estimator_checks.KINDS}")
+    require_kind(ESTIMATOR_KINDS, "estimator", name, f"one of {estimator_checks.KINDS} or {tuple(REFERENCES)}")
     check_advantage_estimator(
-        ESTIMATORS[name], ESTIMATOR_KINDS[name], options=options, extras=ESTIMATOR_EXTRAS.get(name, ())
+        ESTIMATORS[name], ESTIMATOR_KINDS[name], options=options, extras=ESTIMATOR_EXTRAS.get(name)
     )
 
 

@@ -5,18 +5,20 @@ ready invariant checks to call from your own pytest.
 
     def test_my_estimator():
         check_advantage_estimator(my_estimator, kind="outcome_group")
+        check_advantage_estimator(my_rloo, kind="rloo")     # a standard estimator: + the kit's reference
 
     def test_my_filter():
         check_filter(my_filter, kind="variance", metric="reward")
 
     def test_my_reward():
-        check_reward_source(my_reward, placement="last")
+        check_reward_source(my_reward, placement="last", bounds=(0, 1))
 
 Each check runs a hypothesis property over bounded random inputs and raises ``InvariantError``
 (an ``AssertionError``) naming the violated invariant, with the shrunk counterexample. Call the
 checks from a plain test function (hypothesis does not nest one ``@given`` inside another). Which
 invariants apply to which kind of piece is documented in ``estimator_checks``,
-``filter_checks`` and ``source_checks``; the strategies are in ``strategies`` and ``trees``.
+``filter_checks`` and ``source_checks``; the reference implementations of the standard
+estimators in ``references``; the strategies in ``strategies`` and ``trees``.
 """
 
 from sandbox.testing.estimator_checks import check_advantage_estimator

@@ -4,6 +4,8 @@
     def test_my_estimator():
         check_advantage_estimator(my_estimator, kind="outcome_group")
 
+    check_advantage_estimator(my_rloo, kind="rloo")      # a standard estimator: + a built-in oracle
+
 ``fn(rewards [B,T], mask [B,T] bool, group [B], step_ids [B,T], **extras, **options)`` must
 return advantages [B, T] (the ``AdvantageEstimator`` protocol of ``sandbox.rewards.base``).
 The check draws random batches (``sandbox.testing.strategies.estimator_batches``: 1..4 groups
@@ -16,6 +18,7 @@ Kinds, and what each is promised (✓ = checked):
 
     invariant                    outcome_group  dense_group  dense  batch_whitened
     output [B, T] floating             ✓             ✓         ✓          ✓
+    stateless                          ✓             ✓         ✓          ✓
     inputs not modified                ✓             ✓         ✓          ✓
     finite                             ✓             ✓         ✓          ✓
     zero off the mask                  ✓             ✓         ✓          ✓
@@ -29,10 +32,18 @@ Kinds, and what each is promised (✓ = checked):
     group locality                     ✓             ✓         ✓
     batch whitening                                                       ✓
 
+A standard estimator's name is a kind too (``sandbox.testing.references.REFERENCES``: grpo,
+dr_grpo, rloo, tree_grpo, rpp_baseline, return_to_go, rtg_loo, process_grpo): it gets the
+structural checks of its kind above *and* an "oracle" check against the kit's own reference
+implementation (naive loops, independent of ``sandbox.rewards``), called with the entries of
+``options`` the reference accepts (``eps``, ``std``, ``gamma``, ``baseline``, ``prompt_term``)
+or with ``reference_options``; ``tree_grpo`` passes the tree ids (``extras=("tree",)``).
+
 - ``outcome_group``: one advantage per row from the rows' summed rewards, relative to the
   row's group (GRPO, Dr.GRPO, RLOO, Tree-GRPO). "Equal rewards give zero": a group whose rows
-  all sum to the same reward — every group of one row included — gets exactly 0 (within
-  ``atol``): no baseline, no signal. "Group shift": adding a constant c to every reward of one
+  all sum to the same reward — every group of one row included, and rows carrying one list of
+  per-token rewards in different orders (equal exact totals that float32 sums may split) —
+  gets exactly 0 (within ``atol``): no baseline, no signal. "Group shift": adding a constant c to every reward of one
   group changes nothing.
 - ``dense_group``: per-token advantages normalised within the group (process-supervised GRPO):
   a group whose every response-token reward is the same value gets 0.
@@ -42,7 +53,8 @@ Kinds, and what each is promised (✓ = checked):
   (REINFORCE++-baseline): not group-local, but the masked token mean is 0 and a batch whose
   every group is constant gets 0 everywhere.
 
-The invariants: "row permutation" — reordering the batch's rows (within and across groups)
+The invariants: "stateless" — the same batch gives the same advantages twice in a row and again
+after another batch (no running statistics, caches or global random state); "row permutation" — reordering the batch's rows (within and across groups)
 reorders the advantages the same way; "group relabelling" — renaming group ids (any distinct
 integers, not contiguous, not sorted) changes nothing; "ignores rewards off the mask" —
 rewards on prompt and padding tokens do not matter; "monotone in reward" — a copy of a row
@@ -60,13 +72,14 @@ must match within ``atol``/``rtol``.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 from hypothesis import strategies as st
 
 from sandbox.testing.invariants import InvariantError, render_rows, run_property
-from sandbox.testing.strategies import EstimatorBatch, estimator_batches
+from sandbox.testing.references import REFERENCES
+from sandbox.testing.strategies import EstimatorBatch, estimator_batches, permuted_token_rewards
 from sandbox.testing.trees import TREE_EXTRAS, TreeLayout, tree_layouts
 from toy_envs.base import check
 
@@ -106,6 +119,9 @@ class EstimatorCase(NamedTuple):
     shift: float
     twin_row: int
     delta: float
+    equal_rows: torch.Tensor | None
+    """[rows of the chosen group, L] one list of token rewards in another order per row, for
+    "equal rewards give zero" (None: the group's rows get ``equal_value`` on their last token)."""
 
 
 @st.composite
@@ -120,6 +136,11 @@ def estimator_cases(draw, with_trees: bool, max_groups: int = 4, max_group_size:
     tree_ids = sorted(set(trees.tree.tolist())) if trees is not None else []
     order = list(range(n_rows))
     rng.shuffle(order)
+    chosen_group = rng.choice(groups)
+    chosen_rows = rows_of(batch.group, chosen_group)
+    shortest = int(batch.mask[chosen_rows].sum(1).min())
+    permuted = draw(st.booleans()) and shortest >= 2 and len(chosen_rows) >= 2
+    equal_rows = draw(permuted_token_rewards(len(chosen_rows), shortest)) if permuted else None
     return EstimatorCase(
         batch=batch,
         trees=trees,
@@ -127,12 +148,13 @@ def estimator_cases(draw, with_trees: bool, max_groups: int = 4, max_group_size:
         new_group_ids=dict(zip(groups, rng.sample(range(-(10**6), 10**6), len(groups)))),
         new_tree_ids=dict(zip(tree_ids, rng.sample(range(10**6), len(tree_ids)))),
         off_mask_rewards=torch.tensor([[rng.choice((-3.0, -1.0, 0.5, 1.0, 2.5)) for _ in range(width)] for _ in range(n_rows)]),
-        chosen_group=rng.choice(groups),
+        chosen_group=chosen_group,
         equal_value=rng.choice(EQUAL_VALUES),
         levels=torch.tensor([rng.randint(-4, 4) / 4 for _ in range(n_rows)]),
         shift=rng.choice(SHIFTS),
         twin_row=rng.randrange(n_rows),
         delta=rng.choice(DELTAS),
+        equal_rows=equal_rows,
     )
 
 
@@ -164,12 +186,9 @@ class Estimator:
         provided = trees.extras()
         return {key: provided[key] for key in self.extras}
 
-    def raw(self, batch: EstimatorBatch, trees: TreeLayout | None, fn: Callable | None = None) -> Any:
-        copies = EstimatorBatch(*(x.clone() for x in batch))
-        return (fn or self.fn)(*copies, **self.kwargs(trees), **self.options)
-
     def __call__(self, batch: EstimatorBatch, trees: TreeLayout | None) -> torch.Tensor:
-        out = self.raw(batch, trees)
+        copies = EstimatorBatch(*(x.clone() for x in batch))
+        out = self.fn(*copies, **self.kwargs(trees), **self.options)
         if not (isinstance(out, torch.Tensor) and out.is_floating_point() and out.shape == batch.rewards.shape):
             described = f"{type(out).__name__} {getattr(out, 'dtype', '')} {tuple(getattr(out, 'shape', ()))}"
             fail(
@@ -292,7 +311,14 @@ def check_equal_rewards(est: Estimator, kind: str, case: EstimatorCase, adv: tor
                      f"group {g} has one row", batch, trees, {"advantages": adv})
     rows = rows_of(batch.group, case.chosen_group)
     value = case.equal_value
-    if kind == "outcome_group":
+    if kind == "outcome_group" and case.equal_rows is not None:
+        rewards = torch.where(batch.mask, torch.zeros_like(batch.rewards), batch.rewards)
+        for row, values in zip(rows, case.equal_rows):
+            positions = batch.mask[row].nonzero().flatten()[: len(values)]
+            rewards[row, positions] = values
+        demand = "a group whose rows' summed rewards are all equal gets advantage 0"
+        value = "one list of per-token rewards, in another order on each row (equal exact totals)"
+    elif kind == "outcome_group":
         chosen = (batch.group == case.chosen_group)[:, None]
         rewards = torch.where(chosen, outcome_rewards(batch, torch.full((len(batch.group),), value)), batch.rewards)
         demand = "a group whose rows' summed rewards are all equal gets advantage 0"
@@ -303,7 +329,7 @@ def check_equal_rewards(est: Estimator, kind: str, case: EstimatorCase, adv: tor
     equal = batch._replace(rewards=rewards)
     out = est(equal, trees)
     if out[rows].abs().max() > est.atol:
-        fail("equal rewards give zero", demand, f"every reward of group {case.chosen_group} set to {value}",
+        fail("equal rewards give zero", demand, f"the rewards of group {case.chosen_group} set to {value}",
              equal, trees, {"advantages": out})
 
 
@@ -363,9 +389,24 @@ def check_monotone(est: Estimator, case: EstimatorCase) -> None:
              {"advantages": out}, names={row: "(original)", twin: "(twin)"})
 
 
-def check_oracle(est: Estimator, oracle: Callable, case: EstimatorCase, adv: torch.Tensor) -> None:
-    expected = torch.as_tensor(est.raw(case.batch, case.trees, oracle)).detach().double().cpu()
-    if not est.close(adv, expected):
+def check_stateless(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> None:
+    batch, trees = case.batch, case.trees
+    again = est(batch, trees)
+    est(*with_twin(batch, trees, case.twin_row, case.delta))  # another batch, of another size
+    after = est(batch, trees)
+    for label, other in (("called twice in a row", again), ("called again after another batch", after)):
+        if not torch.allclose(adv, other, rtol=0, atol=0, equal_nan=True):  # bit-identical (NaN included)
+            fail("stateless", "the same batch gives the same advantages every time (no running statistics, "
+                 "caches or global random state)", f"the same batch {label} (column 'again') gives other advantages",
+                 batch, trees, {"advantages": adv, "again": other})
+
+
+def check_oracle(est: Estimator, oracle: Callable, case: EstimatorCase, adv: torch.Tensor, options: dict) -> None:
+    """``oracle`` returns advantages, or a ``references.Result`` whose ``comparable`` rows are compared."""
+    found = oracle(*EstimatorBatch(*(x.clone() for x in case.batch)), **est.kwargs(case.trees), **options)
+    comparable = getattr(found, "comparable", torch.ones(len(adv), dtype=torch.bool))
+    expected = torch.as_tensor(getattr(found, "advantages", found)).detach().double().cpu()
+    if not est.close(adv[comparable], expected[comparable]):
         fail("oracle", "the advantages match the reference implementation", f"atol={est.atol}, rtol={est.rtol}",
              case.batch, case.trees, {"advantages": adv, "oracle": expected})
 
@@ -375,8 +416,9 @@ def check_advantage_estimator(
     kind: str = "outcome_group",
     *,
     options: dict | None = None,
-    extras: tuple[str, ...] = (),
+    extras: tuple[str, ...] | None = None,
     oracle: Callable | None = None,
+    reference_options: dict | None = None,
     atol: float = 1e-4,
     rtol: float = 1e-4,
     max_groups: int = 4,
@@ -387,19 +429,33 @@ def check_advantage_estimator(
 ) -> None:
     """Property-test ``fn`` as an advantage estimator of ``kind`` (see the module docstring).
 
-    ``options`` are passed to every call as keyword arguments; ``extras`` names tree keys among
-    ``TREE_EXTRAS`` to pass as well; ``oracle`` is an optional reference implementation.
+    ``kind`` is one of ``KINDS`` or a standard estimator's name (``references.REFERENCES``),
+    which adds the built-in oracle, called with ``reference_options`` (default: the entries of
+    ``options`` it accepts). ``options`` are passed to every call of ``fn`` as keyword
+    arguments; ``extras`` names tree keys among ``TREE_EXTRAS`` to pass as well (default: those
+    the standard kind needs); ``oracle`` is an optional reference implementation of your own.
     ``max_examples``/``derandomize`` override the active hypothesis profile; ``shrink=False``
     skips shrinking (faster, larger counterexample). Raises
     ``InvariantError`` (an ``AssertionError``) with the shrunk counterexample, ``ConfigError``
     for a bad argument."""
-    check(kind in KINDS, "kind", f"one of {KINDS}", kind)
+    check(kind in KINDS or kind in REFERENCES, "kind", f"one of {KINDS} or a standard estimator {tuple(REFERENCES)}", kind)
+    reference = REFERENCES.get(kind)
+    extras = tuple(extras) if extras is not None else (reference.extras if reference else ())
     check(set(extras) <= set(TREE_EXTRAS), "extras", f"keys among {TREE_EXTRAS}", extras)
     check(max_groups >= 1 and max_group_size >= 1, "max_groups/max_group_size", ">= 1", (max_groups, max_group_size))
-    est = Estimator(fn, tuple(extras), dict(options or {}), atol, rtol)
+    options = dict(options or {})
+    if reference is not None:
+        check(set(reference.extras) <= set(extras), "extras", f"including {reference.extras} for kind {kind!r}", extras)
+        if reference_options is None:
+            reference_options = {k: v for k, v in options.items() if k in reference.options}
+        unknown = set(reference_options) - set(reference.options)
+        check(not unknown, "reference_options", f"keys among {reference.options} for kind {kind!r}", reference_options)
+        kind = reference.kind
+    est = Estimator(fn, extras, options, atol, rtol)
 
     def body(case: EstimatorCase) -> None:
         adv = est(case.batch, case.trees)
+        check_stateless(est, case, adv)
         check_basics(est, case, adv)
         check_relabelling(est, case, adv)
         if kind in ROW_CONSTANT:
@@ -413,7 +469,9 @@ def check_advantage_estimator(
         if kind == "batch_whitened":
             check_whitening(est, case, adv)
         check_monotone(est, case)
+        if reference is not None:
+            check_oracle(est, reference.fn, case, adv, reference_options)
         if oracle is not None:
-            check_oracle(est, oracle, case, adv)
+            check_oracle(est, oracle, case, adv, options)
 
     run_property(estimator_cases(bool(extras), max_groups, max_group_size), body, max_examples, derandomize, shrink)

@@ -8,14 +8,17 @@
 tensor) whose ``keep`` is a bool [B] mask (the ``Filter`` protocol of ``sandbox.rewards.base``).
 The check draws ``Rollouts`` of a real task (``sandbox.testing.strategies.rollouts_batches``:
 1..4 groups of 1..5 rows answering one problem each, gold / wrong / answerless / garbage texts,
-some truncated) with token rewards on each row's last response token taken from a small pool
-(so ties and zero-variance groups are common) and arbitrary rewards on prompt and padding tokens.
+some truncated) with arbitrary rewards on prompt and padding tokens and, per group, either one
+reward from a small pool on every row's last response token (a constant group), or one list of
+per-token rewards in another order on each row (a constant group whose exact totals are equal
+but whose float32 sums may not be), or pool rewards that differ between rows (a varying group:
+about half of the groups of two or more rows).
 
 Kinds, and what each is promised (✓ = checked):
 
     invariant                        row    group   variance
     keep is a bool [B] mask           ✓       ✓        ✓
-    deterministic                     ✓       ✓        ✓
+    stateless                         ✓       ✓        ✓
     ignores rewards off the response  ✓       ✓        ✓
     row permutation                   ✓       ✓        ✓
     whole groups                              ✓        ✓
@@ -33,7 +36,8 @@ Kinds, and what each is promised (✓ = checked):
   is dropped, and a group whose metric differs between two rows is kept. ``metric="reward"``
   is each row's summed token reward over its response, ``"accuracy"`` the task's 1[correct].
 
-"Row permutation": reordering the rows reorders the keep mask the same way. "Ignores rewards
+"Stateless": the same rollouts and rewards give the same keep mask twice in a row and again after
+another batch. "Row permutation": reordering the rows reorders the keep mask the same way. "Ignores rewards
 off the response": rewards on prompt and padding tokens change no decision. A failure raises
 ``InvariantError`` (an ``AssertionError``) naming the invariant, with hypothesis' shrunk
 counterexample; its ``example`` holds the texts, groups, metric and keep masks.
@@ -50,7 +54,7 @@ from hypothesis import strategies as st
 from sandbox.rewards.base import FilterResult, RewardContext
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.invariants import InvariantError, render_rows, run_property
-from sandbox.testing.strategies import REWARD_POOLS, batch_permutations, rollouts_batches
+from sandbox.testing.strategies import REWARD_POOLS, batch_permutations, permuted_token_rewards, rollouts_batches
 from toy_envs import make_task
 from toy_envs.base import check
 
@@ -65,7 +69,7 @@ class FilterCase(NamedTuple):
 
     rollouts: Rollouts
     rewards: torch.Tensor
-    """[B, T] token rewards: a pool value on each last response token, noise off the response."""
+    """[B, T] token rewards on the response (see the module docstring), noise off it."""
     off_response: torch.Tensor
     """[B, T] other values for the tokens off the response."""
     order: torch.Tensor
@@ -77,15 +81,28 @@ def filter_cases(draw, task, max_groups: int = 4, max_group_size: int = 5) -> Fi
     """Rollouts of ``task`` with pooled last-token rewards (see the module docstring)."""
     rollouts = draw(rollouts_batches(task, max_groups=max_groups, max_group_size=max_group_size))
     n_rows, width = rollouts.tokens.shape
-    pool = draw(st.lists(draw(st.sampled_from(REWARD_POOLS)), min_size=1, max_size=3))
-    values = draw(st.lists(st.sampled_from(pool), min_size=n_rows, max_size=n_rows))
+    pool = draw(st.lists(draw(st.sampled_from(REWARD_POOLS)), min_size=2, max_size=3, unique=True))
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
 
     def noise() -> torch.Tensor:
         return torch.tensor([[rng.choice((-2.0, -1.0, 0.5, 1.0, 3.0)) for _ in range(width)] for _ in range(n_rows)])
 
     rewards = torch.where(rollouts.response_mask, torch.zeros(n_rows, width), noise())
-    rewards[torch.arange(n_rows), rollouts.last_token] = torch.tensor(values, dtype=torch.float32)
+    for g in sorted(set(rollouts.group.tolist())):
+        rows = rows_of(rollouts.group, g)
+        shape = draw(st.sampled_from(("constant", "permuted", "varying")))
+        if shape == "varying" and len(rows) > 1:
+            values = [rng.choice(pool) for _ in rows]
+            if len(set(values)) == 1:
+                values[rng.randrange(len(rows))] = next(v for v in pool if v != values[0])
+            rewards[rows, rollouts.last_token[rows]] = torch.tensor(values, dtype=torch.float32)
+        elif shape == "permuted":
+            length = min(4, int(rollouts.response_mask[rows].sum(1).min()))
+            for row, values in zip(rows, draw(permuted_token_rewards(len(rows), length))):
+                start = int(rollouts.response_mask[row].int().argmax())
+                rewards[row, start : start + length] = values
+        else:
+            rewards[rows, rollouts.last_token[rows]] = rng.choice(pool)
     return FilterCase(rollouts, rewards, noise(), draw(batch_permutations(n_rows)))
 
 
@@ -131,9 +148,13 @@ def fail(invariant: str, demand: str, detail: str, rollouts: Rollouts, rewards: 
 def check_common(fut: FilterUnderTest, case: FilterCase, keep: torch.Tensor) -> None:
     rollouts, rewards = case.rollouts, case.rewards
     again = fut(rollouts, rewards)
-    if not torch.equal(keep, again):
-        fail("deterministic", "the same rollouts, rewards and context give the same keep mask",
-             "two calls disagree", rollouts, rewards, {"keep": keep, "keep again": again})
+    alone_keep(fut, rollouts, rewards, case.order[: max(1, len(rollouts) - 1)].tolist())  # another batch
+    after = fut(rollouts, rewards)
+    for label, other in (("called twice in a row", again), ("called again after another batch", after)):
+        if not torch.equal(keep, other):
+            fail("stateless", "the same rollouts, rewards and context give the same keep mask every time (no "
+                 "global random state, caches or running statistics)", f"the same batch {label} disagrees",
+                 rollouts, rewards, {"keep": keep, "keep again": other})
     moved = torch.where(rollouts.response_mask, rewards, case.off_response)
     other = fut(rollouts, moved)
     if not torch.equal(keep, other):

@@ -145,18 +145,51 @@ def permute_batch(batch: EstimatorBatch, order: torch.Tensor) -> EstimatorBatch:
 
 TEXT_KINDS = ("gold", "wrong_answer", "no_answer", "garbage")
 
+CONFIDENCE_LINES = st.one_of(
+    st.sampled_from(["0", "1", "0.5", "1.0", "0.25", "0.125", "0.05", "0.999", "0.001"]),  # in range
+    st.integers(0, 1000).map(lambda k: f"{k / 1000:g}"),  # any q in [0, 1], 0-3 decimals
+    st.sampled_from(["1.5", "-0.2", "2", "-1", "10", "1.0001", "-0.0001"]),  # out of range
+    st.sampled_from(["high", "nan", "inf", "-inf", "", "0.7 0.2", "70%", "1e-3"]),  # malformed
+).map(lambda q: f"conf: {q}\n")
+"""Confidence lines a response may write: in-range values with 0 to 3 decimals, out-of-range
+values (a source must clamp or reject them), malformed ones (``nan``, ``inf`` included)."""
+
+
+def answer_line_index(lines: list[str]) -> int:
+    """Index of the first line starting with ``#`` (the answer line); ``len(lines)`` without one."""
+    return next((i for i, line in enumerate(lines) if line.startswith("#")), len(lines))
+
+
+def wrong_answer_line(draw, task, problem, steps: str) -> str:
+    """An answer line the task scores wrong after ``steps``: a drawn integer, else the gold answer
+    with a digit appended, else ``#x``."""
+    gold = task.gold_solution(problem).splitlines(keepends=True)
+    gold_answer = gold[answer_line_index(gold)].rstrip("\n")[1:] if answer_line_index(gold) < len(gold) else ""
+    for candidate in (f"#{draw(st.integers(-999, 999))}\n", f"#{gold_answer}9\n", "#x\n"):
+        if not task.score(problem, steps + candidate).correct:
+            return candidate
+    return "#x\n"
+
 
 def response_text(draw, task, problem, kind: str) -> str:
-    """A response of the given kind: the gold solution, it with another answer, it without its
-    answer line, or random characters from the task's line grammar."""
-    gold_lines = task.gold_solution(problem).splitlines(keepends=True)
-    if kind == "gold":
-        return "".join(gold_lines)
-    if kind == "wrong_answer":
-        return "".join(gold_lines[:-1]) + f"#{draw(st.integers(-999, 999))}\n"
+    """A response of the given kind: the gold solution, its steps with a wrong answer line, its
+    steps without an answer line, or random characters from the task's line grammar. On a task
+    with ``confidence_line`` the gold and wrong-answer kinds end with a drawn confidence line
+    (``CONFIDENCE_LINES``: the demonstration's q, other values in [0, 1], out-of-range and
+    malformed ones) or none."""
+    lines = task.gold_solution(problem).splitlines(keepends=True)
+    answer_at = answer_line_index(lines)
+    steps, answer, demonstration = "".join(lines[:answer_at]), "".join(lines[answer_at : answer_at + 1]), "".join(lines[answer_at + 1 :])
     if kind == "no_answer":
-        return "".join(gold_lines[:-1])
-    return draw(st.text(alphabet="0123456789+-*=,#\n", max_size=16))
+        return steps
+    if kind == "garbage":
+        return draw(st.text(alphabet="0123456789+-*=,#\n", max_size=16))
+    if kind == "wrong_answer":
+        answer = wrong_answer_line(draw, task, problem, steps)
+    trailer = demonstration
+    if getattr(task, "confidence_line", False):
+        trailer = draw(st.one_of(st.just(demonstration), st.just(""), CONFIDENCE_LINES))
+    return steps + answer + trailer
 
 
 @st.composite
