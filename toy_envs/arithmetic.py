@@ -7,11 +7,12 @@ long-answer mode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from toy_envs.base import Rubric, Step, Verdict, check, is_int, problem_rng
 from toy_envs.confidence import demonstration_confidence_line
+from toy_envs.mixture import draw_length, mixture_lengths, parse_mixture
 from toy_envs.ops import (
     MAX_DIGITS,
     Op,
@@ -89,6 +90,11 @@ class ArithmeticChain:
     """The response ends with a confidence line ``conf: <q>`` after the answer line (q in [0, 1],
     the stated chance the answer is right; demonstrations draw q uniformly per problem, see
     ``toy_envs.confidence``). It is part of the answer step; correctness ignores it."""
+    n_steps_mix: str = ""
+    """A mixture of chain lengths, e.g. ``"1:0.33,2:0.33,3:0.33,4:0.005,5:0.005"``: each problem's
+    number of operations is drawn from these length:weight pairs (weights normalised by their sum),
+    keyed by (seed, split, index); see ``toy_envs.mixture``. Empty: every problem has ``n_steps``
+    (which a mixture replaces)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -96,6 +102,8 @@ class ArithmeticChain:
     def validate(self) -> None:
         """``ConfigError`` naming the first field whose value is not allowed."""
         check_int_between("n_steps", self.n_steps, 1, MAX_STEPS)
+        if self.n_steps_mix != "":
+            parse_mixture("n_steps_mix", self.n_steps_mix, 1, MAX_STEPS)
         check_shared_fields(self)
         check(
             self.modulus is None or (is_int(self.modulus) and 2 <= self.modulus <= 10**MAX_DIGITS),
@@ -104,22 +112,42 @@ class ArithmeticChain:
             self.modulus,
         )
         start_bound = max(abs(self.start_min), abs(self.start_max))
-        worst = worst_case_magnitude(start_bound, self.operators, self.operand_max, self.n_steps)
+        longest = max(self.lengths())
+        length_field = "n_steps_mix" if self.n_steps_mix else "n_steps"
+        worst = worst_case_magnitude(start_bound, self.operators, self.operand_max, longest)
         check(
             self.modulus is not None or fits_digit_limit(worst),
-            "n_steps",
+            length_field,
             f"small enough that intermediates keep at most {MAX_DIGITS} digits "
             f"(worst case {worst} with operand_max={self.operand_max}, |start| <= {start_bound})",
-            self.n_steps,
+            getattr(self, length_field),
         )
+
+    def lengths(self) -> tuple[int, ...]:
+        """The chain lengths problems can have, ascending: ``(n_steps,)``, or those of the mixture."""
+        if not self.n_steps_mix:
+            return (self.n_steps,)
+        return mixture_lengths(parse_mixture("n_steps_mix", self.n_steps_mix, 1, MAX_STEPS))
+
+    def length(self, problem: ArithmeticProblem) -> int:
+        """A problem's chain length (its number of operations)."""
+        return len(problem.ops)
+
+    def at_length(self, length: int) -> ArithmeticChain:
+        """This config with every problem of ``length`` operations (no mixture)."""
+        return replace(self, n_steps=length, n_steps_mix="")
 
     def problem(self, index: int, split: str = "train") -> ArithmeticProblem:
         """Problem ``index`` of ``split``; the same for the same (seed, split, index)."""
         rng = problem_rng(self.name, self.seed, split, index)
+        n_steps = self.n_steps
+        if self.n_steps_mix:
+            mixture = parse_mixture("n_steps_mix", self.n_steps_mix, 1, MAX_STEPS)
+            n_steps = draw_length(mixture, self.name, self.seed, split, index)
         start = rng.randint(self.start_min, self.start_max)
         ops = tuple(
             (rng.choice(self.operators), rng.randint(self.operand_min, self.operand_max))
-            for _ in range(self.n_steps)
+            for _ in range(n_steps)
         )
         return ArithmeticProblem(start, ops, self.modulus, index, split)
 

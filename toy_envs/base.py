@@ -99,6 +99,12 @@ class Verdict:
     def n_steps(self) -> int:
         return len(self.steps)
 
+    @property
+    def process_correct(self) -> bool:
+        """Process-verified correctness: the answer is right and every step, the answer line
+        included, is valid (no first error)."""
+        return self.correct and self.first_error is None
+
 
 @dataclass(frozen=True)
 class Rubric:

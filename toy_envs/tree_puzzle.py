@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from random import Random
 from typing import ClassVar
@@ -26,6 +26,7 @@ import networkx as nx
 
 from toy_envs.base import Rubric, Step, Verdict, check, problem_rng
 from toy_envs.confidence import demonstration_confidence_line
+from toy_envs.mixture import draw_length, mixture_lengths, parse_mixture
 from toy_envs.ops import (
     Op,
     apply_op,
@@ -169,6 +170,10 @@ class TreePuzzle:
     """The response ends with a confidence line ``conf: <q>`` after the answer line (q in [0, 1],
     the stated chance the answer is right; demonstrations draw q uniformly per problem, see
     ``toy_envs.confidence``). It is part of the answer step; correctness ignores it."""
+    depth_mix: str = ""
+    """A mixture of depths, e.g. ``"1:0.5,2:0.49,3:0.01"``: each problem's depth is drawn from these
+    depth:weight pairs (weights normalised by their sum), keyed by (seed, split, index); see
+    ``toy_envs.mixture``. Empty: every problem has ``depth`` (which a mixture replaces)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -176,6 +181,8 @@ class TreePuzzle:
     def validate(self) -> None:
         """``ConfigError`` naming the first field whose value is not allowed."""
         check_int_between("depth", self.depth, 1, MAX_DEPTH)
+        if self.depth_mix != "":
+            parse_mixture("depth_mix", self.depth_mix, 1, MAX_DEPTH)
         check_int_between("branching", self.branching, 2, MAX_BRANCHING)
         check_shared_fields(self)
         distinct_ops = len(self.operators) * (self.operand_max - self.operand_min + 1)
@@ -193,7 +200,7 @@ class TreePuzzle:
             fraction,
         )
         start_bound = max(abs(self.start_min), abs(self.start_max))
-        worst = worst_case_magnitude(start_bound, self.operators, self.operand_max, self.depth)
+        worst = worst_case_magnitude(start_bound, self.operators, self.operand_max, max(self.lengths()))
         check(
             fits_digit_limit(worst),
             "operand_max",
@@ -201,16 +208,33 @@ class TreePuzzle:
             self.operand_max,
         )
 
+    def lengths(self) -> tuple[int, ...]:
+        """The depths problems can have, ascending: ``(depth,)``, or those of the mixture."""
+        if not self.depth_mix:
+            return (self.depth,)
+        return mixture_lengths(parse_mixture("depth_mix", self.depth_mix, 1, MAX_DEPTH))
+
+    def length(self, problem: TreeProblem) -> int:
+        """A problem's depth (its number of levels, one step each)."""
+        return len(problem.levels)
+
+    def at_length(self, length: int) -> TreePuzzle:
+        """This config with every problem of depth ``length`` (no mixture)."""
+        return replace(self, depth=length, depth_mix="")
+
     def problem(self, index: int, split: str = "train") -> TreeProblem:
         """Problem ``index`` of ``split``; the same for the same (seed, split, index)."""
         rng = problem_rng(self.name, self.seed, split, index)
+        depth = self.depth
+        if self.depth_mix:
+            depth = draw_length(parse_mixture("depth_mix", self.depth_mix, 1, MAX_DEPTH), self.name, self.seed, split, index)
         start = rng.randint(self.start_min, self.start_max)
-        n_nodes = sum(self.branching**level for level in range(1, self.depth + 1))
+        n_nodes = sum(self.branching**level for level in range(1, depth + 1))
         tries = max(MIN_TRIES, min(GENERATION_TRIES, NODE_BUDGET // n_nodes))
         closest: list[tuple[Levels, int, float]] = []
         closest_distance = math.inf
         for attempt in range(tries):
-            levels = self.draw_levels(start, attempt % 3, rng)
+            levels = self.draw_levels(start, attempt % 3, rng, depth)
             for target, counts in dead_end_counts(start, levels).items():
                 fraction = mean_dead_end_fraction(counts, self.branching)
                 distance = round(abs(fraction - self.dead_end_fraction), 9)
@@ -222,18 +246,18 @@ class TreePuzzle:
         gold_path = paths_reaching(start, levels, target)[0]
         return TreeProblem(start, levels, target, fraction, gold_path, index, split)
 
-    def draw_levels(self, start: int, kind: int, rng: Random) -> Levels:
-        """One candidate draw of every level's ops, of kind ``RANDOM``, ``TIGHT`` or ``LOOSE``."""
+    def draw_levels(self, start: int, kind: int, rng: Random, depth: int) -> Levels:
+        """One candidate draw of the ops of ``depth`` levels, of kind ``RANDOM``, ``TIGHT`` or ``LOOSE``."""
         if kind == RANDOM:
-            return tuple(self.draw_level(rng) for _ in range(self.depth))
+            return tuple(self.draw_level(rng) for _ in range(depth))
         loose = kind == LOOSE
         additive = "+" in self.operators or "-" in self.operators
         bases = [] if additive else self.power_bases()
         if not additive and not bases:
-            return tuple(self.draw_level(rng) for _ in range(self.depth))
+            return tuple(self.draw_level(rng) for _ in range(depth))
         step = rng.randint(1, 3) if additive else rng.choice(bases)
         levels = []
-        for level in range(self.depth):
+        for level in range(depth):
             ops = None
             if not (loose and rng.random() < LOOSE_RANDOM_LEVEL):
                 if additive:

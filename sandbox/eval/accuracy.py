@@ -1,10 +1,14 @@
 """Held-out accuracy: greedy decoding on the task's ``eval`` split, scored by the task's oracle.
 
-    accuracy = (1/N) Σ_i 1[answer_i correct]        (greedy, N held-out problems)
+    accuracy         = (1/N) Σ_i 1[answer_i correct]                          (greedy, N held-out problems)
+    process_accuracy = (1/N) Σ_i 1[answer_i correct ∧ every step of i valid]   (``Verdict.process_correct``)
 
-Also reported: the fraction of responses whose parse status is ``ok``, whose every step is
-valid, and that were truncated; for a task with ``confidence_line`` set, the calibration of the
-stated confidences (``calib/*``, ``sandbox.eval.calibration``).
+Process-verified accuracy (Zhang, Neubig & Yue 2025, arXiv 2512.07783) does not count a right
+answer reached through a wrong step. Also reported: the fraction of responses whose parse status
+is ``ok`` and whose every step is valid; for a task with ``length`` (chain length, tree depth),
+both accuracies per length (``eval/accuracy@len4``, ``eval/process_accuracy@len4``, for every
+length among the evaluated problems); for a task with ``confidence_line`` set, the calibration
+of the stated confidences (``calib/*``, ``sandbox.eval.calibration``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from sandbox.rng import row_keys
 def default_max_new_tokens(task, margin: int = 16, probe: int = 256) -> int:
     """A response budget: the longest gold solution over the first ``probe`` train problems (all of
     them for a task with fewer, ``task.size``) + margin (+ eos), plus ``task.reasoning_room`` for
-    a task whose gold solution has no reasoning lines to size the budget by (reasoning-gym)."""
+    a task whose gold solution has no reasoning lines to size the budget by (reasoning-gym). A task
+    that draws lengths from a mixture is probed at its longest length (``at_length``), so rare long
+    problems are not cut short."""
+    if hasattr(task, "lengths"):
+        task = task.at_length(max(task.lengths()))
     probed = range(min(probe, getattr(task, "size", probe)))
     longest = max(len(task.gold_solution(task.problem(i))) for i in probed)
     return longest + margin + 1 + getattr(task, "reasoning_room", 0)
@@ -61,9 +69,16 @@ def evaluate_accuracy(model, task, tokenizer: CharTokenizer, n_problems: int = 2
     n = len(verdicts)
     out = {
         "eval/accuracy": sum(v.correct for v in verdicts) / n,
+        "eval/process_accuracy": sum(v.process_correct for v in verdicts) / n,
         "eval/parse_ok": sum(v.parse_status == "ok" for v in verdicts) / n,
         "eval/all_steps_valid": sum(v.first_error is None for v in verdicts) / n,
     }
+    if hasattr(task, "length"):
+        lengths = [task.length(p) for p in problems]
+        for length in sorted(set(lengths)):
+            at = [v for v, value in zip(verdicts, lengths) if value == length]
+            out[f"eval/accuracy@len{length}"] = sum(v.correct for v in at) / len(at)
+            out[f"eval/process_accuracy@len{length}"] = sum(v.process_correct for v in at) / len(at)
     if getattr(task, "confidence_line", False):
         out.update(calibration_metrics(texts, [v.correct for v in verdicts]))
     return out
