@@ -6,9 +6,10 @@
     reward-sandbox variants                      the registered reward variants, one line each
     reward-sandbox sft --task arithmetic --out DIR [--task-*, --model-*, --sft-* flags]
     reward-sandbox warmstart --preset tiny       build (or find) the cached warm-start checkpoint
-    reward-sandbox eval --checkpoint DIR --task arithmetic [--task-* flags]
+    reward-sandbox eval --checkpoint DIR --task arithmetic [--pass-k 64] [--task-* flags]
     reward-sandbox bench sampler                 our sampler vs transformers generate()
     reward-sandbox bench learn                   time for SFT + RL to reach 95% on 4-step chains
+    reward-sandbox bench learn --testbed edge    RL at the edge of competence: 1% vs 0% exposure to long chains
     reward-sandbox prm train --train-labels mc-hard --out DIR    train a PRM on chosen step labels
     reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
     reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
@@ -109,25 +110,48 @@ def cmd_warmstart(argv: list[str]) -> int:
 
 
 def cmd_eval(argv: list[str]) -> int:
-    from sandbox.eval.accuracy import evaluate_accuracy
+    from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
+    from sandbox.eval.pass_at_k import evaluate_pass_curve
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.sampler import SamplingConfig
     from sandbox.model.tokenizer import CharTokenizer
     from sandbox.train.checkpoint import load_checkpoint
 
     task_name = _peek_task(argv)
-    parser = argparse.ArgumentParser(prog="reward-sandbox eval", description="Greedy held-out accuracy of a checkpoint.")
+    parser = argparse.ArgumentParser(
+        prog="reward-sandbox eval",
+        description="Held-out greedy and process-verified accuracy (per length), and the pass@k curve, of a checkpoint.",
+    )
     parser.add_argument("--checkpoint", type=Path, required=True, help="Checkpoint directory.")
-    parser.add_argument("--problems", type=int, default=512, help="Held-out problems to evaluate.")
+    parser.add_argument("--problems", type=int, default=512, help="Held-out problems for greedy accuracy.")
+    parser.add_argument("--pass-k", type=int, default=0, help="Largest k of the pass@k curve (that many samples per problem; 0: no curve).")
+    parser.add_argument("--pass-problems", type=int, default=128, help="Held-out problems for the pass@k curve.")
+    parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature of the pass@k samples.")
+    parser.add_argument("--seed", type=int, default=0, help="Keys the pass@k samples.")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads.")
     _add_task_args(parser, task_name)
     args = parser.parse_args(argv)
     task = _task_from(args, task_name)
-    if args.problems < 1:
-        raise ConfigError(f"problems={args.problems} is not allowed: an integer >= 1")
+    for name in ("problems", "pass_problems"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"{name}={getattr(args, name)} is not allowed: an integer >= 1")
+    if args.pass_k < 0:
+        raise ConfigError(f"pass_k={args.pass_k} is not allowed: an integer >= 0")
+    if not args.temperature > 0:
+        raise ConfigError(f"temperature={args.temperature} is not allowed: > 0")
+    torch.set_num_threads(max(1, args.threads))
     model, _ = load_checkpoint(args.checkpoint)
-    print(json.dumps(evaluate_accuracy(model, task, CharTokenizer(), args.problems), indent=2))
+    budget = default_max_new_tokens(task)
+    metrics = evaluate_accuracy(model, task, CharTokenizer(), args.problems, budget)
+    if args.pass_k:
+        sampling = SamplingConfig(max_new_tokens=budget, temperature=args.temperature)
+        metrics.update(evaluate_pass_curve(TinyPolicy(model), task, args.pass_k, args.pass_problems, sampling, args.seed))
+    print(json.dumps(metrics, indent=2))
     return 0
 
 
 def cmd_bench(argv: list[str]) -> int:
+    from sandbox.bench.edge import EdgeBenchConfig, format_edge_bench, run_edge_bench
     from sandbox.bench.learn import LearnBenchConfig, format_learn_bench, run_learn_bench
     from sandbox.bench.sampler import SamplerBenchConfig, format_sampler_bench, run_sampler_bench
     from sandbox.bench.scale import ScaleBenchConfig, format_scale_bench, run_scale_bench
@@ -138,8 +162,15 @@ def cmd_bench(argv: list[str]) -> int:
     sampler = sub.add_parser("sampler", help="Sandbox KV-cache sampler vs transformers generate().")
     add_dataclass_args(sampler, SamplerBenchConfig)
     sampler.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
-    learn = sub.add_parser("learn", help="Wall-clock time of SFT + RL to a greedy accuracy target, per variant.")
-    add_dataclass_args(learn, LearnBenchConfig)
+    learn = sub.add_parser(
+        "learn",
+        help="Wall-clock time of SFT + RL to a greedy accuracy target, per variant; or (--testbed edge) RL at the edge "
+        "of competence from warm starts with and without a little exposure to longer chains.",
+    )
+    learn.add_argument("--testbed", default="speed", choices=["speed", "edge"],
+                       help="speed: time to the accuracy target (--* flags); edge: the edge-of-competence comparison (--edge-* flags).")
+    add_dataclass_args(learn, LearnBenchConfig, title="speed testbed")
+    add_dataclass_args(learn, EdgeBenchConfig, prefix="edge_", title="edge testbed (--edge-*)")
     learn.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     tree = sub.add_parser("tree", help="Tree sampling vs independent sampling: generated/prefill tokens and time per leaf.")
     add_dataclass_args(tree, TreeBenchConfig)
@@ -156,6 +187,10 @@ def cmd_bench(argv: list[str]) -> int:
         cfg = dataclass_from_args(TreeBenchConfig, args)
         results = run_tree_bench(cfg)
         print(format_tree_bench(results, cfg))
+    elif args.which == "learn" and args.testbed == "edge":
+        cfg = dataclass_from_args(EdgeBenchConfig, args, prefix="edge_")
+        results = run_edge_bench(cfg)
+        print(format_edge_bench(results, cfg))
     elif args.which == "learn":
         cfg = dataclass_from_args(LearnBenchConfig, args)
         results = run_learn_bench(cfg)
@@ -349,10 +384,10 @@ def cmd_train(argv: list[str]) -> int:
     first = next((m for m in history if "eval/accuracy" in m), None)
     last = next((m for m in reversed(history) if "eval/accuracy" in m), None)
     if first and last:
-        print(f"\n{'metric':<16} {'start':>8} {'end':>8}")
-        for key in ("eval/accuracy", f"eval/pass@{cfg.pass_k}", "calib/ece", "calib/brier", "calib/auroc"):
+        print(f"\n{'metric':<24} {'start':>8} {'end':>8}")
+        for key in ("eval/accuracy", "eval/process_accuracy", f"eval/pass@{cfg.pass_k}", f"eval/process_pass@{cfg.pass_k}", "calib/ece", "calib/brier", "calib/auroc"):
             if key in first and key in last:
-                print(f"{key:<16} {first[key]:>8.3f} {last[key]:>8.3f}")
+                print(f"{key:<24} {first[key]:>8.3f} {last[key]:>8.3f}")
     print(f"run directory: {args.run_dir}")
     return 0
 

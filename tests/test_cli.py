@@ -57,6 +57,14 @@ def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
     assert (out / "model.safetensors").exists() and (out / "state.json").exists()
     assert main(["eval", "--checkpoint", str(out), "--task-n-steps", "1", "--problems", "8"]) == 0
     assert '"eval/accuracy"' in capsys.readouterr().out
+    mixed = ["--task-n-steps-mix", "1:1,2:1", "--problems", "8", "--pass-k", "4", "--pass-problems", "3"]
+    assert main(["eval", "--checkpoint", str(out), *mixed]) == 0
+    printed = capsys.readouterr().out
+    for key in ("eval/process_accuracy", "eval/accuracy@len1", "eval/process_pass@4", "eval/pass@2", "eval/process_pass@1@len2"):
+        assert f'"{key}"' in printed
+    assert main(["eval", "--checkpoint", str(out), "--task-n-steps-mix", "1:1,1:2"]) == 2
+    assert main(["eval", "--checkpoint", str(out), "--pass-k", "-1"]) == 2
+    assert "n_steps_mix=" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

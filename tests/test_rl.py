@@ -123,6 +123,8 @@ def test_refill_draw_size_is_the_missing_count_over_the_keep_rate(P, data):
 def test_evaluation_reports_accuracy_and_pass_at_k(warmstart_tiny):
     metrics = make(warmstart_tiny, steps=1, eval_every=1).train()[-1]
     assert 0 <= metrics["eval/accuracy"] <= 1 and 0 <= metrics["eval/pass@2"] <= 1
+    assert metrics["eval/process_accuracy"] <= metrics["eval/accuracy"] == metrics["eval/accuracy@len2"]
+    assert metrics["eval/process_pass@1"] <= metrics["eval/process_pass@2"] <= metrics["eval/pass@2"]
 
 
 @pytest.mark.hf

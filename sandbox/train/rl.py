@@ -13,7 +13,8 @@
         for epoch in 1..E, for each minibatch: PPO-clip step on A (``policy_loss``)
         auxiliary models learn (a critic's value loss); they also observe each draw before its
         rewards (an implicit PRM's update) -- ``Variant.auxiliaries``, ``sandbox.rewards.auxiliary``
-        log; every N steps: greedy accuracy and pass@k on held-out problems
+        log; every N steps: greedy and process-verified accuracy (per length too) and the
+        pass@k curve on held-out problems (``sandbox.eval``)
 
 The variant (``sandbox.rewards.registry``) is the only place a reward scheme appears: the loop
 never special-cases one. Metrics go to ``metrics.jsonl`` and TensorBoard under fixed names.
@@ -31,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
-from sandbox.eval.pass_at_k import evaluate_pass_at_k
+from sandbox.eval.pass_at_k import evaluate_pass_curve
 from sandbox.model.model import token_logprobs
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext, sequence_rewards
@@ -109,9 +110,10 @@ class RLConfig:
     eval_problems: int = 256
     """Held-out problems for greedy accuracy."""
     pass_k: int = 4
-    """k of the logged pass@k (k samples per problem at the rollout temperature)."""
+    """Largest k of the logged pass@k curve: pass_k samples per held-out problem at the rollout
+    temperature give pass@k and process_pass@k for k = 1, 2, 4, ... and pass_k (up to 64 and beyond)."""
     pass_problems: int = 64
-    """Held-out problems for pass@k (0 disables it)."""
+    """Held-out problems for the pass@k curve (0 disables it)."""
     drift_every: int = 10
     """Measure ``drift/*`` (``sandbox.train.drift``: greedy answers flipped since step 0, gold
     log-likelihood) on a fixed probe set every this many steps and at the end; 0 disables it."""
@@ -505,9 +507,7 @@ class Trainer:
             acc = evaluate_accuracy(self.policy, self.task, self.policy.tokenizer, self.cfg.eval_problems, self.max_new_tokens)
             out.update(acc)
         if self.cfg.pass_problems:
-            out[f"eval/pass@{self.cfg.pass_k}"] = evaluate_pass_at_k(
-                self.policy, self.task, self.cfg.pass_k, self.cfg.pass_problems, self.sampling, self.cfg.seed
-            )
+            out.update(evaluate_pass_curve(self.policy, self.task, self.cfg.pass_k, self.cfg.pass_problems, self.sampling, self.cfg.seed))
         out["time/eval_s"] = time.perf_counter() - t0
         return out
 
