@@ -13,3 +13,35 @@ def test_sampler_bench_reports_both_modes():
     for mode in ("greedy", "sampled"):
         assert results[mode]["ratio"] > 0
     assert "ratio" in format_sampler_bench(results)
+
+
+def test_edge_bench_reports_both_warm_starts_side_by_side(tmp_path):
+    """Smoke test of the edge testbed at tiny sizes: the 'tiny' warm start and a copy of it saved
+    as a checkpoint directory stand in for the two presets, one RL step each; it runs, evaluates
+    before and after, and formats one table."""
+    from sandbox.bench.edge import EdgeBenchConfig, format_edge_bench, run_edge_bench
+    from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
+    from sandbox.train.warmstart import warmstart
+
+    model, state = load_checkpoint(warmstart("tiny"))
+    save_checkpoint(tmp_path / "copy", model, state)
+    starts = f"tiny,{tmp_path / 'copy'}"
+    cfg = EdgeBenchConfig(presets=starts, seeds="0", mix="3:1,4:1", steps=1, problems_per_step=2, group_size=2,
+                          eval_problems=4, pass_k=2, pass_problems=4)
+    results = run_edge_bench(cfg, log=lambda *args, **kwargs: None)
+    for start in starts.split(","):
+        entry = results["presets"][start]
+        assert set(entry["before"]) >= {"eval/process_pass@1", "eval/pass@2", "eval/process_accuracy@len3", "se/process_pass@1"}
+        assert entry["runs"][0]["rl_cpu_s"] > 0
+    assert results["presets"]["tiny"]["before"] == results["presets"][str(tmp_path / "copy")]["before"]
+    table = format_edge_bench(results, cfg)
+    assert "tiny: before" in table and "copy: gain" in table and "process pass@1" in table
+
+
+def test_edge_bench_rejects_bad_values():
+    from sandbox.bench.edge import EdgeBenchConfig
+    from toy_envs import ConfigError
+
+    for fields, name in (({"presets": "tiny-tree"}, "presets"), ({"seeds": "a"}, "seeds"), ({"mix": "9"}, "n_steps_mix"), ({"steps": 0}, "steps")):
+        with pytest.raises(ConfigError, match=f"^{name}="):
+            EdgeBenchConfig(**fields).validate()

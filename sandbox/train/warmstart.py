@@ -47,6 +47,7 @@ class Preset:
 
 
 _VOCAB = CharTokenizer().vocab_size
+EDGE_SFT_STEPS = 600
 PRESETS: dict[str, Preset] = {
     # Tests, notebooks, benchmarks: 2-step +/- chains, a 0.8M-parameter model and an SFT short
     # enough to build in about a minute on 2 cores. Copying is learned first, the ones digit of
@@ -101,6 +102,21 @@ PRESETS: dict[str, Preset] = {
         task_fields={"depth": 2, "branching": 3, "dead_end_fraction": 0.5},
         model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
         sft=SFTConfig(steps=200, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
+    # The edge-of-competence pair (``sandbox.bench.edge``; Zhang, Neubig & Yue 2025): +/- chains of
+    # 1-3 operations, plus 4-5 operations in 1% of the demonstrations ('edge') or in none
+    # ('edge-control'); otherwise identical. RL then trains on 4-5 operation chains only.
+    "edge": Preset(
+        task="arithmetic",
+        task_fields={"operators": "+-", "start_max": 50, "n_steps_mix": "1:0.33,2:0.33,3:0.33,4:0.005,5:0.005"},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=EDGE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
+    "edge-control": Preset(
+        task="arithmetic",
+        task_fields={"operators": "+-", "start_max": 50, "n_steps_mix": "1:1,2:1,3:1"},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=EDGE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
     ),
 }
 
