@@ -38,7 +38,8 @@ import torch
 
 import toy_envs
 from sandbox.config import add_dataclass_args, dataclass_from_args
-from toy_envs.base import ConfigError
+from sandbox.errors import RunError
+from toy_envs.base import ConfigError, check
 
 
 def _task_from(args, argv_task: str):
@@ -81,12 +82,22 @@ def cmd_sft(argv: list[str]) -> int:
     task = _task_from(args, task_name)
     model_cfg = dataclass_from_args(ModelConfig, args, prefix="model_")
     sft_cfg = dataclass_from_args(SFTConfig, args, prefix="sft_")
-    model, summary = train_sft(task, model_cfg, sft_cfg)
+    try:
+        model, summary = train_sft(task, model_cfg, sft_cfg)
+    except KeyboardInterrupt:  # SFT writes its checkpoint only when done and does not resume
+        print(f"\ninterrupted: nothing was written to {args.out}", file=sys.stderr)
+        return 130
     state = {"task": task_name, "task_fields": _fields(task), "summary": summary}
     save_checkpoint(args.out, model, state)
     print(json.dumps({k: v for k, v in summary.items() if k != "sft/config"}, indent=2))
     print(f"checkpoint: {args.out}")
     return 0
+
+
+def _set_threads(threads: int) -> None:
+    """``torch.set_num_threads`` after checking the ``--threads`` value (no silent clamping)."""
+    check(threads >= 1, "threads", "an integer >= 1", threads)
+    torch.set_num_threads(threads)
 
 
 def _fields(task) -> dict:
@@ -102,7 +113,7 @@ def cmd_warmstart(argv: list[str]) -> int:
     parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads for training.")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
+    _set_threads(args.threads)
     existed = (preset_path(args.preset) / "state.json").exists()
     path = warmstart(args.preset, progress=True)
     print(f"warm-start '{args.preset}': {path} ({'cached' if existed else 'built'})")
@@ -297,7 +308,10 @@ def _load_init(init: str):
             f"init={init!r} is not allowed: a warm-start preset {sorted(PRESETS)}, a checkpoint directory "
             "or hf:<a local Hugging Face model directory>"
         )
-    model, state = load_checkpoint(init)
+    try:
+        model, state = load_checkpoint(init)
+    except RunError as err:  # no state.json, a damaged file
+        raise ConfigError(f"init={init!r} is not allowed: {err}") from None
     return model, state.get("task", "arithmetic"), state.get("task_fields", {})
 
 
@@ -312,6 +326,7 @@ def _load_policies(init: str):
     if init.startswith("hf:"):
         from sandbox.model.hf_tokenizer import load_hf_policy
 
+        check(Path(init[3:]).is_dir(), "init", "hf:<a local Hugging Face model directory> (this one does not exist)", init)
         policy = load_hf_policy(init[3:])
         reference = type(policy)(copy.deepcopy(policy.module).eval(), policy.tokenizer)
         return policy, reference
@@ -323,8 +338,9 @@ def cmd_train(argv: list[str]) -> int:
     from dataclasses import asdict
 
     from sandbox.train.distributed import barrier, current_world
+    from sandbox.train.interrupts import graceful_stop
     from sandbox.train.rl import RLConfig, Trainer, check_task_size
-    from sandbox.train.run_dir import RunDir, load_newest_checkpoint
+    from sandbox.train.run_dir import RunDir, check_run_path, load_newest_checkpoint
 
     # --model is the documented spelling of --init (a preset, a checkpoint or hf:<dir>)
     argv = ["--init" if a == "--model" else "--init=" + a[len("--model="):] if a.startswith("--model=") else a for a in argv]
@@ -348,36 +364,39 @@ def cmd_train(argv: list[str]) -> int:
     cfg = dataclass_from_args(RLConfig, args)
     task = _task_from(args, task_name)
     check_task_size(cfg, task)
-    # several processes (torchrun -m sandbox.train): rank 0 alone owns the run directory
+    # everything is checked before the first side effect (the run directory), so a corrected
+    # command never meets a directory its failed attempt left behind
     world = current_world()
-    writer = world.rank == 0
-    if writer and args.run_dir.exists() and any(args.run_dir.iterdir()) and not args.resume:
-        raise ConfigError(f"run_dir={str(args.run_dir)!r} is not allowed: it exists (runs are never overwritten; use --resume)")
-    torch.set_num_threads(max(1, args.threads))
+    writer = world.rank == 0  # several processes (torchrun -m sandbox.train): rank 0 alone owns the run directory
+    if writer:
+        check_run_path(args.run_dir, args.resume)
+    _set_threads(args.threads)
     if args.resume and cfg.fsdp:
         raise ConfigError("fsdp=True is not allowed with --resume: FSDP checkpoints hold no optimizer state")
     policy, reference = _load_policies(cfg.init)
     config = {"task": task_name, "task_fields": _fields(task), "rl": asdict(cfg)}
     if not writer:
         cfg.progress = False
-    run = RunDir(args.run_dir, config, resume=args.resume) if writer else None
-    trainer = Trainer(cfg, task, policy, run, reference)
-    if args.resume:
-        barrier(world)
-        step = run.resume(trainer) if writer else load_newest_checkpoint(args.run_dir, trainer)
-        if writer:
-            print(f"resuming {args.run_dir} at step {step}")
-    else:
-        before = trainer.evaluate_on_rank0()  # every process calls it (FSDP gathers weights); rank 0 evaluates
-        if writer:
-            run.log({"step": -1, **before})
-    try:
-        trainer.train()
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        if run is not None:
-            run.close()
+    trainer = Trainer(cfg, task, policy, None, reference)  # checks the world size, FSDP, the variant's models
+    run = trainer.run = RunDir(args.run_dir, config, resume=args.resume) if writer else None
+    with graceful_stop("rl run"):  # Ctrl-C during the first evaluation stops before step 0, too
+        try:
+            step = 0
+            if args.resume:
+                barrier(world)
+                step = run.resume(trainer) if writer else load_newest_checkpoint(args.run_dir, trainer, report=lambda _: None)
+                if writer:
+                    print(f"resuming {args.run_dir} at step {step}")
+            if step == 0:
+                before = trainer.evaluate_on_rank0()  # every process calls it (FSDP gathers weights); rank 0 evaluates
+                if writer:
+                    run.log({"step": -1, **before})
+            trainer.train()
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            if run is not None:
+                run.close()
     if not writer:
         return 0
     history = run.metrics()
@@ -440,7 +459,7 @@ def cmd_prm(argv: list[str]) -> int:
     for p in (train, bench, recipe, search, stepwiser, judge, judge_recipe):
         p.add_argument("--threads", type=int, default=1, help="torch threads.")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
+    _set_threads(args.threads)
     if args.which == "judge-recipe":
         print(f"judge recipe '{args.name}': {judge_checkpoint(args.name)}")
         return 0
@@ -566,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"reward-sandbox: error: {err}", file=sys.stderr)
         return 2
+    except RunError as err:  # a non-finite value, a damaged file, refills out of draws
+        print(f"reward-sandbox: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

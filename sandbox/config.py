@@ -13,6 +13,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import math
 import textwrap
 import types
 import typing
@@ -89,10 +90,23 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls, prefix: str = "", t
         )
 
 
+def check_finite_fields(config) -> None:
+    """``ConfigError`` naming the first float field of dataclass ``config`` that is NaN or infinite
+    (no config field gives either a meaning; ``float("nan") > 0`` being False would otherwise let
+    a NaN slip through a range check, or select a "use the default" branch)."""
+    from toy_envs.base import check
+
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, float):
+            check(math.isfinite(value), f.name, "a finite number", value)
+
+
 def dataclass_from_args(cls, args: argparse.Namespace, prefix: str = ""):
-    """Build ``cls`` from parsed flags and call its ``validate()`` (if it has one)."""
+    """Build ``cls`` from parsed flags, reject NaN/inf floats and call its ``validate()`` (if it has one)."""
     values = {f.name: getattr(args, prefix + f.name) for f in dataclasses.fields(cls) if f.init}
     config = cls(**values)
+    check_finite_fields(config)
     if hasattr(config, "validate"):
         config.validate()
     return config

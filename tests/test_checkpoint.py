@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from sandbox.errors import DamagedFileError
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.train import checkpoint as ckpt
 
@@ -50,5 +51,5 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_loading_a_non_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a checkpoint"):
+    with pytest.raises(DamagedFileError, match="state.json is missing"):
         ckpt.load_checkpoint(tmp_path)

@@ -27,12 +27,28 @@ of the judge shows as score up, validity flat or down).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.prm_reward import logged_step_rewards
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
+
+
+def check_prm_generative(prm_override: str, judge: str = "", **_) -> None:
+    """``ConfigError`` unless the judge ``prm_generative`` would load (``RLConfig.prm`` else the
+    variant's ``judge``) names a judge recipe (``name`` or ``name:teacher``) or a checkpoint
+    directory; loads and trains nothing."""
+    from sandbox.prm.judge_recipes import JUDGE_RECIPES, ROLES
+
+    spec = prm_override or judge
+    name, _, role = spec.partition(":")
+    path = Path(name)
+    found = name in JUDGE_RECIPES or (path / (role or "student") / "state.json").is_file() or (not role and (path / "state.json").is_file())
+    check(bool(spec) and role in ("", *ROLES) and found, "prm",
+          f"a judge recipe {sorted(JUDGE_RECIPES)} (optionally ':teacher') or a judge checkpoint directory (with state.json)", spec)
 
 
 def prm_generative(
@@ -44,7 +60,7 @@ def prm_generative(
     from sandbox.prm.judge_recipes import load_judge
 
     name = ctx.extras.get("prm") or judge
-    check(bool(name), "prm", "a judge recipe name or checkpoint directory (RLConfig.prm or the variant's)", name)
+    check_prm_generative(name)
     cfg = JudgeConfig(n_chains=n_chains, passes=passes, temperature=temperature)
     scores = judge_rollouts(load_judge(name), rollouts, ctx.task, cfg, seed=ctx.seed, step=ctx.step).steps
     return logged_step_rewards(rollouts, ctx, scores, mode)

@@ -26,6 +26,8 @@ Scorers:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from sandbox.prm.discriminative import step_end_mask, step_scores
@@ -76,12 +78,22 @@ def prm_oracle(rollouts: Rollouts, ctx: RewardContext, target: str = "valid", mo
     return step_rewards(rollouts, oracle_labels(rollouts.verdicts, target), mode)
 
 
+def check_prm_learned(prm_override: str, prm: str = "", mode: str = "score") -> None:
+    """``ConfigError`` unless the PRM ``prm_learned`` would load (``RLConfig.prm`` else the
+    variant's ``prm``) names a recipe or a checkpoint directory; loads and trains nothing."""
+    from sandbox.prm.recipes import PRM_RECIPES
+
+    name = prm_override or prm
+    check(bool(name) and (name in PRM_RECIPES or (Path(name) / "state.json").is_file()), "prm",
+          f"a PRM recipe {sorted(PRM_RECIPES)} or a PRM checkpoint directory (with state.json)", name)
+
+
 def prm_learned(rollouts: Rollouts, ctx: RewardContext, prm: str = "", mode: str = "score") -> torch.Tensor:
     """A trained PRM's step scores as the step reward (``prm``: recipe name or checkpoint dir)."""
     from sandbox.prm.recipes import load_prm
 
     name = ctx.extras.get("prm") or prm
-    check(bool(name), "prm", "a PRM recipe name or checkpoint directory (RLConfig.prm or the variant's)", name)
+    check_prm_learned(name)
     scorer = load_prm(name)
     scores = step_scores(scorer, rollouts)
     return logged_step_rewards(rollouts, ctx, scores, mode)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from sandbox.errors import require_finite
 from sandbox.rewards.base import FilterResult, RewardContext
 from sandbox.rewards.brier import brier
 from sandbox.rewards.dr_grpo import dr_grpo
@@ -26,14 +27,14 @@ from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filt
 from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.format_rubric import format_rubric
 from sandbox.rewards.gae import gae
-from sandbox.rewards.genprm_reward import prm_generative
+from sandbox.rewards.genprm_reward import check_prm_generative, prm_generative
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
 from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong
 from sandbox.rewards.prime import ImplicitPRM, prime_implicit
-from sandbox.rewards.prm_reward import prm_learned, prm_oracle
+from sandbox.rewards.prm_reward import check_prm_learned, prm_learned, prm_oracle
 from sandbox.rewards.process_grpo import process_grpo
 from sandbox.rewards.random_reward import random_reward
 from sandbox.rewards.return_to_go import return_to_go
@@ -48,7 +49,7 @@ from sandbox.rewards.variance_filter import variance_filter
 from sandbox.rollout.gold_sampler import sample_gold
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
-from sandbox.rollout.tree_sampler import sample_trees
+from sandbox.rollout.tree_sampler import leaves_per_tree, sample_trees
 from sandbox.train.policy_loss import AGGREGATIONS
 from toy_envs.base import check
 
@@ -68,6 +69,13 @@ SOURCES = {
     "brier": brier,
 }
 """Reward source name -> ``RewardSource``."""
+
+SOURCE_CHECKS = {
+    "prm_learned": check_prm_learned,
+    "prm_generative": check_prm_generative,
+}
+"""Source name -> ``check(prm_override, **params)``: for a source that loads a model, a ``ConfigError``
+when the model it names cannot be found, raised before a run starts (loads and trains nothing)."""
 
 FILTERS = {
     "variance_filter": variance_filter,
@@ -108,6 +116,12 @@ SAMPLERS = {
 }
 """Sampler name -> ``sampler(policy, task, problem_indices, group_size, sampling, seed, step, **options)``
 returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` rows per problem)."""
+
+SAMPLER_CHECKS = {
+    "tree": lambda group_size, trees=2, rounds=2, branches=2: leaves_per_tree(group_size, trees, rounds, branches),
+}
+"""Sampler name -> ``check(group_size, **options)``: ``ConfigError`` when the sampler cannot draw
+``group_size`` rows per problem with these options (the tree's shape)."""
 
 AUXILIARIES = {
     "value_head": ValueHead,
@@ -384,6 +398,17 @@ def get_variant(name: str) -> Variant:
     return VARIANTS[name]
 
 
+def check_variant_options(variant: Variant, group_size: int, prm: str = "") -> None:
+    """Before a run: ``ConfigError`` naming the field when the variant's sampler cannot draw
+    ``group_size`` rows per problem, or a model its sources load (``prm`` overriding the
+    variant's) cannot be found -- checked without sampling, loading or training anything."""
+    if variant.sampler in SAMPLER_CHECKS:
+        SAMPLER_CHECKS[variant.sampler](group_size, **variant.sampler_options)
+    for source, _, params in variant.sources:
+        if source in SOURCE_CHECKS:
+            SOURCE_CHECKS[source](prm, **params)
+
+
 def sample_rollouts(variant: Variant, policy, task, problem_indices, group_size, sampling, seed, step) -> Rollouts:
     """The variant's sampler on ``problem_indices`` (``group_size`` rows per problem)."""
     sampler = SAMPLERS[variant.sampler]
@@ -397,12 +422,11 @@ def apply_problem_filter(variant: Variant, problem_indices: list[int], sample, c
 
 
 def compute_token_rewards(variant: Variant, rollouts: Rollouts, ctx: RewardContext) -> torch.Tensor:
-    """[B, T] float32 Σ weight · source; ``ValueError`` naming the variant and source on NaN/inf."""
+    """[B, T] float32 Σ weight · source; ``NonFiniteError`` naming the variant, step and source on NaN/inf."""
     total = torch.zeros(rollouts.tokens.shape, dtype=torch.float32, device=rollouts.device)
     for source, weight, params in variant.sources:
         weighted = weight * SOURCES[source](rollouts, ctx, **params)
-        if not torch.isfinite(weighted).all():
-            raise ValueError(f"variant {variant.name!r}: source {source!r} gave a NaN or infinite reward")
+        require_finite(weighted, f"variant {variant.name!r}, step {ctx.step}", f"reward source {source!r}")
         total = total + weighted
     return total
 

@@ -4,15 +4,19 @@ A checkpoint is a directory::
 
     model.safetensors     the weights (sandbox names)
     optimizer.safetensors optimizer tensors, flattened as ``{param_index}.{key}`` (optional)
-    state.json            model config, optimizer hyper-parameters and scalar state, and any
-                          caller state (step, RNG states, config of the run, metrics)
+    state.json            model config, optimizer hyper-parameters and scalar state, any
+                          caller state (step, RNG states, config of the run, metrics), and the
+                          size and sha256 of each .safetensors file (``files``)
 
 It is written into a temporary sibling directory and renamed into place, so a reader sees
 either the whole checkpoint or none of it; an existing checkpoint is never overwritten.
+``load_checkpoint`` first checks every file (``verify_checkpoint``): a missing, truncated or
+altered one is a ``DamagedFileError`` naming it, never a traceback from deep inside a reader.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +26,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from sandbox.errors import DamagedFileError
 from sandbox.model.model import ModelConfig, TinyLlama
 
 
@@ -45,6 +50,47 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     # JSON turns tuples (e.g. Adam's betas) into lists; give them back as tuples.
     groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()} for g in meta["param_groups"]]
     return {"state": state, "param_groups": groups}
+
+
+def file_digest(path: Path) -> dict:
+    """{"size": bytes, "sha256": hex digest} of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return {"size": path.stat().st_size, "sha256": h.hexdigest()}
+
+
+def verify_checkpoint(path: str | Path) -> dict:
+    """The parsed ``state.json`` of the checkpoint at ``path`` after checking that every file it
+    lists has its recorded size and sha256 (checkpoints written before checksums were recorded
+    are checked for presence only); ``DamagedFileError`` naming the first file that does not."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DamagedFileError(f"checkpoint {path}: missing (not a directory)")
+    state_file = path / "state.json"
+    if not state_file.exists():
+        raise DamagedFileError(f"checkpoint {path}: state.json is missing (not a checkpoint)")
+    try:
+        meta = json.loads(state_file.read_text())
+        if not isinstance(meta, dict) or "model_config" not in meta or "state" not in meta:
+            raise ValueError("no model_config or state")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DamagedFileError(f"checkpoint {path}: state.json is damaged ({err})") from None
+    expected = meta.get("files")
+    if expected is None:  # written before checksums were recorded: presence only
+        expected = dict.fromkeys(["model.safetensors"] + (["optimizer.safetensors"] if "optimizer" in meta else []))
+    for name, recorded in expected.items():
+        file = path / name
+        if not file.exists():
+            raise DamagedFileError(f"checkpoint {path}: {name} is missing")
+        if recorded is None:
+            continue
+        if file.stat().st_size != recorded["size"]:
+            raise DamagedFileError(f"checkpoint {path}: {name} is damaged ({file.stat().st_size} bytes, {recorded['size']} written)")
+        if file_digest(file)["sha256"] != recorded["sha256"]:
+            raise DamagedFileError(f"checkpoint {path}: {name} is damaged (its sha256 differs from the one written)")
+    return meta
 
 
 def _fsync_dir(path: Path) -> None:
@@ -81,6 +127,7 @@ def save_checkpoint(
         if optimizer is not None:
             tensors, meta["optimizer"] = _split_optimizer(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))
+        meta["files"] = {f.name: file_digest(f) for f in sorted(tmp.glob("*.safetensors"))}
         with open(tmp / "state.json", "w") as f:
             json.dump(meta, f, indent=2)
             f.flush()
@@ -93,6 +140,15 @@ def save_checkpoint(
     return path
 
 
+def _load_tensors(path: Path, name: str, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """A safetensors file of a verified checkpoint; one that still cannot be read (a checkpoint
+    without recorded checksums) is a ``DamagedFileError`` naming it."""
+    try:
+        return load_file(str(path / name), device=str(device))
+    except Exception as err:  # safetensors raises its own error type on a truncated header
+        raise DamagedFileError(f"checkpoint {path}: {name} is damaged ({type(err).__name__}: {err})") from None
+
+
 def load_checkpoint(
     path: str | Path,
     optimizer: torch.optim.Optimizer | None = None,
@@ -100,13 +156,11 @@ def load_checkpoint(
 ) -> tuple[TinyLlama, dict]:
     """The model and the caller state saved at ``path``; fills ``optimizer`` if given."""
     path = Path(path)
-    if not (path / "state.json").exists():
-        raise FileNotFoundError(f"{path} is not a checkpoint (no state.json)")
-    meta = json.loads((path / "state.json").read_text())
+    meta = verify_checkpoint(path)
     if "hf" in meta["model_config"]:
         raise ValueError(f"{path} holds a transformers model; load it with transformers (from_pretrained) instead")
     model = TinyLlama(ModelConfig(**meta["model_config"]))
-    weights = load_file(str(path / "model.safetensors"))
+    weights = _load_tensors(path, "model.safetensors")
     if model.cfg.tie_embeddings:
         weights["lm_head.weight"] = weights["embed_tokens.weight"]
     model.load_state_dict(weights)
@@ -114,6 +168,6 @@ def load_checkpoint(
     if optimizer is not None:
         if "optimizer" not in meta:
             raise ValueError(f"checkpoint {path} holds no optimizer state")
-        tensors = load_file(str(path / "optimizer.safetensors"), device=str(device))
+        tensors = _load_tensors(path, "optimizer.safetensors", device)
         optimizer.load_state_dict(_join_optimizer(tensors, meta["optimizer"]))
     return model, meta["state"]

@@ -31,6 +31,8 @@ from types import SimpleNamespace
 import torch
 from tqdm import tqdm
 
+from sandbox.config import check_finite_fields
+from sandbox.errors import RunError, require_finite
 from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
 from sandbox.eval.pass_at_k import evaluate_pass_curve
 from sandbox.model.model import token_logprobs
@@ -40,6 +42,7 @@ from sandbox.rewards.registry import (
     apply_filters,
     apply_problem_filter,
     build_auxiliaries,
+    check_variant_options,
     compute_advantages,
     compute_token_rewards,
     get_variant,
@@ -50,6 +53,7 @@ from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.distributed import all_reduce_gradients, current_world, gather_lists, sum_scalars
 from sandbox.train.drift import DriftProbe
+from sandbox.train.interrupts import GracefulStop, graceful_stop
 from sandbox.train.policy_loss import LossConfig, policy_loss
 from sandbox.train.run_dir import ModuleCompanion, RunDir
 from toy_envs.base import check
@@ -142,7 +146,8 @@ class RLConfig:
     """Shard the policy with FSDP2 per transformer block (under torchrun; sampling runs on gathered weights)."""
 
     def validate(self) -> None:
-        get_variant(self.variant)
+        check_finite_fields(self)
+        check_variant_options(get_variant(self.variant), self.group_size, self.prm)
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(len(self.betas()) == 2 and all(0 <= b < 1 for b in self.betas()), "adam_betas", "two numbers in [0, 1), e.g. 0.9,0.99", self.adam_betas)
@@ -219,6 +224,26 @@ def check_task_size(cfg: RLConfig, task) -> None:
     check(size >= held_out, "task_size",
           f"at least the {held_out} held-out problems the run evaluates on (eval_problems {cfg.eval_problems}, "
           f"pass_problems {cfg.pass_problems}); raise task_size or lower those", size)
+
+
+def out_of_draws_message(variant: str, step: int, kept: int, wanted: int, max_draws: int, collapsed: dict[float, int]) -> str:
+    """The refill error: how many groups survived, which way the dropped groups collapsed (the
+    filters' ``collapsed`` counts: value -> groups whose rows all had that accuracy or reward)
+    and what to change accordingly."""
+    head = (f"variant {variant!r}, step {step}: only {kept} of {wanted} groups survived the filters "
+            f"after max_draws={max_draws} draws")
+    if not collapsed:
+        return f"{head}; raise max_draws or change the filters"
+    names = {1.0: "all correct", 0.0: "all wrong"}
+    parts = [f"{count} to {value:g}" + (f" ({names[value]})" if value in names else "") for value, count in sorted(collapsed.items())]
+    top, bottom = max(collapsed), min(collapsed)
+    if len(collapsed) > 1 and collapsed[top] == collapsed[bottom]:
+        advice = "raise group_size or max_draws"
+    elif collapsed[top] >= collapsed[bottom] and top > 0:
+        advice = "most groups were all at the top reward: use a harder task, or raise group_size or max_draws"
+    else:
+        advice = "most groups were all at the bottom reward: use an easier task or a stronger initial model, or raise group_size or max_draws"
+    return f"{head}; dropped groups collapsed to {', '.join(parts)}; {advice}"
 
 
 def first_row_values(rollouts: Rollouts, token_rewards: torch.Tensor, verdicts: bool = True) -> list[tuple]:
@@ -310,11 +335,10 @@ class Trainer:
         drawn_groups, survived_groups = 0, 0
         while kept_groups < P:
             if stats["draws"] >= cfg.max_draws:
-                raise RuntimeError(
-                    f"variant {cfg.variant!r}: only {kept_groups} of {P} groups survived the filters after "
-                    f"max_draws={cfg.max_draws} draws at step {self.step} (every group had zero variance?); "
-                    "raise max_draws or use a harder task"
-                )
+                dropped: dict[float, int] = {}
+                for value, count in gather_lists(self.world, list(collapsed.items())):
+                    dropped[value] = dropped.get(value, 0) + count
+                raise RunError(out_of_draws_message(cfg.variant, self.step, kept_groups, P, cfg.max_draws, dropped))
             n = refill_draw_size(P, P - kept_groups, drawn_groups, survived_groups)
             indices = self.draw_problems(n, ctx)
             local = self.world.shard(indices)  # whole groups per process (all of them with one)
@@ -467,6 +491,8 @@ class Trainer:
                         new_logp, mb.logprobs.to(device), advantages[rows][:, :width].to(device), mask, self.loss_cfg,
                         None if ref_logp is None else ref_logp[rows.to(device)][:, :width], denominators,
                     )
+                    if not self.world.active:  # with several processes the gradient norm below (a global one) stops all
+                        require_finite(loss, self.where(), f"the policy loss ({self.loss_cfg.aggregation})")
                     # FSDP averages gradients over processes; the shares of a minibatch must add up
                     self.scaler.scale(loss * self.world.size if cfg.fsdp else loss).backward()
                     with torch.no_grad():
@@ -481,10 +507,12 @@ class Trainer:
                 if not cfg.fsdp:  # FSDP sums gradients in its reduce-scatter
                     all_reduce_gradients(self.world, module)
                 self.scaler.unscale_(self.optimizer)
-                grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
+                grad_norm = accel.as_float(torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip))
+                if not self.scaler.is_enabled():  # fp16 loss scaling skips an overflowing step itself
+                    require_finite(grad_norm, self.where(), "the policy's gradient norm")
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
-                metrics["loss/grad_norm"] = accel.as_float(grad_norm)
+                metrics["loss/grad_norm"] = grad_norm
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1
@@ -567,6 +595,8 @@ class Trainer:
                 abs_sum = float((advantages.abs() * rollouts.response_mask).sum())
                 token_count = float(rollouts.response_mask.sum())
             abs_sum, token_count = sum_scalars(self.world, [abs_sum, token_count])
+            # a NaN or inf anywhere in any process's advantages makes this sum non-finite on all of them
+            require_finite(abs_sum, self.where(), f"the absolute sum of estimator {self.variant.estimator!r}'s advantages")
             metrics["rollout/advantage_abs_mean"] = abs_sum / token_count
             metrics.update(self.update(rollouts, advantages))
             if rollouts is not None:
@@ -630,30 +660,49 @@ class Trainer:
             self.drift.load_reference_state(state["drift_reference"])
             self.drift_started = True
 
+    def where(self) -> str:
+        """The variant and step, as the finite checks name them."""
+        return f"variant {self.cfg.variant!r}, step {self.step}"
+
+    def stop_requested(self, stop: GracefulStop) -> bool:
+        """Whether any process received a stop signal, so that all stop at the same step boundary."""
+        return sum_scalars(self.world, [float(stop.requested is not None)])[0] > 0
+
+    def resume_point(self) -> str:
+        """Where ``--resume`` would continue this run from, in words."""
+        newest = self.run.checkpoints() if self.run is not None else []
+        return f"from {newest[-1]}" if newest else "from the start (no checkpoint yet)"
+
     def train(self) -> list[dict]:
-        """Run to ``cfg.steps``; Ctrl-C writes a checkpoint first. Returns this call's metrics."""
+        """Run to ``cfg.steps``; returns this call's metrics. Ctrl-C or SIGTERM let the step under
+        way finish, write its checkpoint and raise ``KeyboardInterrupt``; a second one stops at
+        once without a checkpoint of the unfinished step (``sandbox.train.interrupts``)."""
         bar = tqdm(total=self.cfg.steps, initial=self.step, desc=f"rl {self.cfg.variant}", disable=None if self.cfg.progress else True)
         last_saved = self.step
-        try:
-            while self.step < self.cfg.steps:
-                metrics = self.train_step()
-                self.history.append(metrics)
+        with graceful_stop("rl run") as stop:
+            try:
+                while self.step < self.cfg.steps and not self.stop_requested(stop):
+                    metrics = self.train_step()
+                    self.history.append(metrics)
+                    if self.run is not None:
+                        self.run.log(metrics)
+                    bar.update(1)
+                    shown = {"acc": metrics.get("rollout/accuracy"), "reward": metrics["rollout/reward_mean"], "kept": metrics["rollout/kept_fraction"]}
+                    bar.set_postfix({k: f"{v:.2f}" for k, v in shown.items() if v is not None})
+                    if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                        last_saved = self.step
+            except KeyboardInterrupt:
                 if self.run is not None:
-                    self.run.log(metrics)
-                bar.update(1)
-                shown = {"acc": metrics.get("rollout/accuracy"), "reward": metrics["rollout/reward_mean"], "kept": metrics["rollout/kept_fraction"]}
-                bar.set_postfix({k: f"{v:.2f}" for k, v in shown.items() if v is not None})
-                if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
-                    self.save_checkpoint()
-                    last_saved = self.step
-        except KeyboardInterrupt:
-            if self.run is not None and self.step != last_saved and not self.cfg.fsdp:  # FSDP: no collective on Ctrl-C
-                path = self.run.save_checkpoint(self)
-                print(f"\ninterrupted: checkpoint written to {path}; continue with --resume", flush=True)
-            raise
-        finally:
-            bar.close()
-        if self.step != last_saved:
-            self.save_checkpoint()
+                    print(f"\nstopped during step {self.step}: no checkpoint of an unfinished step is written; "
+                          f"--resume continues {self.resume_point()}", flush=True)
+                raise
+            finally:
+                bar.close()
+            if self.step != last_saved:
+                self.save_checkpoint()
+            if self.step < self.cfg.steps:
+                if self.run is not None:
+                    print(f"\n{stop.requested or 'stop requested'}: stopped before step {self.step}; --resume continues {self.resume_point()}", flush=True)
+                raise KeyboardInterrupt(f"stopped at step {self.step} of {self.cfg.steps}")
         return self.history
-

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 import torch
 from tqdm import tqdm
 
+from sandbox.config import check_finite_fields
+from sandbox.errors import require_finite
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.tokenizer import CharTokenizer
@@ -61,6 +63,7 @@ class SFTConfig:
     def validate(self) -> None:
         from toy_envs.base import check
 
+        check_finite_fields(self)
         check(self.steps >= 1, "steps", "an integer >= 1", self.steps)
         check(self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
         check(self.lr > 0, "lr", "> 0", self.lr)
@@ -155,10 +158,13 @@ def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = Tru
         loss = -(logp * mask).sum() / mask.sum()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
+        require_finite(loss, f"sft step {step}", "the loss")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if not scaler.is_enabled():  # fp16 loss scaling skips an overflowing step itself
+            require_finite(grad_norm, f"sft step {step}", "the gradient norm")
         scaler.step(optimizer)
         scaler.update()
         loss_value = loss.item()
