@@ -225,7 +225,8 @@ def cmd_sweep(argv: list[str]) -> int:
     parser.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     args = parser.parse_args(argv)
     cfg = dataclass_from_args(SweepConfig, args)
-    results = run_sweep(cfg, max(1, args.threads))
+    check(args.threads >= 1, "threads", "an integer >= 1", args.threads)
+    results = run_sweep(cfg, args.threads)
     print(format_sweep(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -267,8 +268,12 @@ def cmd_demo(argv: list[str]) -> int:
     print(f"2) RL with 'dapo' for {cfg.steps} steps ({cfg.problems_per_step} problems x {cfg.group_size} rollouts)...", flush=True)
     before = trainer.evaluate()
     run.log({"step": 0, **before})
-    trainer.train()
-    run.close()
+    try:
+        trainer.train()
+    except KeyboardInterrupt:  # the trainer has said where the run stopped
+        return 130
+    finally:
+        run.close()
     after = run.metrics()[-1]
     key_pass = f"eval/pass@{cfg.pass_k}"
     print(f"\n{'held-out (512 problems)':<28} {'warm start':>10} {'after dapo':>10}")

@@ -142,7 +142,7 @@ def test_a_nan_estimator_stops_the_run_naming_variant_estimator_and_step_and_che
     monkeypatch.setitem(registry.VARIANTS, "nan-test", variant)
     trainer = trainer_for(warmstart_tiny, tmp_path / "run", variant="nan-test", checkpoint_every=1, eval_every=0)
     monkeypatch.setattr(Trainer, "current", trainer, raising=False)
-    with pytest.raises(NonFiniteError, match=r"variant 'nan-test', step 1: the absolute sum of estimator 'nan_from_step_1's advantages is nan"):
+    with pytest.raises(NonFiniteError, match=r"variant 'nan-test', step 1: the absolute sum of the advantages of estimator 'nan_from_step_1' is nan"):
         trainer.train()
     assert [p.name for p in trainer.run.checkpoints()] == ["step-000001"]  # none of the bad step
     assert [m["step"] for m in trainer.run.metrics()] == [0]

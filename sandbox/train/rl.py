@@ -596,7 +596,7 @@ class Trainer:
                 token_count = float(rollouts.response_mask.sum())
             abs_sum, token_count = sum_scalars(self.world, [abs_sum, token_count])
             # a NaN or inf anywhere in any process's advantages makes this sum non-finite on all of them
-            require_finite(abs_sum, self.where(), f"the absolute sum of estimator {self.variant.estimator!r}'s advantages")
+            require_finite(abs_sum, self.where(), f"the absolute sum of the advantages of estimator {self.variant.estimator!r}")
             metrics["rollout/advantage_abs_mean"] = abs_sum / token_count
             metrics.update(self.update(rollouts, advantages))
             if rollouts is not None:
