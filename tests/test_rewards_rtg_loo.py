@@ -1,5 +1,5 @@
-"""Return-to-go with a leave-one-out baseline: a naive oracle, outcome rewards reduce to RLOO,
-lone rows, and the kit as a dense estimator."""
+"""Return-to-go with a leave-one-out baseline: a naive oracle (with and without PRIME's batch
+whitening), outcome rewards reduce to RLOO, lone rows, and the kit."""
 
 import torch
 from hypothesis import given
@@ -26,18 +26,40 @@ def naive(rewards, mask, group, gamma) -> torch.Tensor:
     return out
 
 
+def naive_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Loops: (x − mean) / (unbiased std + eps) over the masked entries, 0 elsewhere."""
+    xs = [float(values[i, t]) for i in range(values.shape[0]) for t in range(values.shape[1]) if mask[i, t]]
+    mean = sum(xs) / len(xs) if xs else 0.0
+    std = (sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
+    out = torch.zeros(values.shape, dtype=torch.float64)
+    for i in range(values.shape[0]):
+        for t in range(values.shape[1]):
+            if mask[i, t]:
+                out[i, t] = (float(values[i, t]) - mean) / (std + eps)
+    return out
+
+
 @given(batch=estimator_batches(), gamma=st.sampled_from([1.0, 0.9, 0.5]))
 def test_rtg_loo_matches_a_naive_loop(batch, gamma):
-    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids, gamma=gamma)
+    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids, gamma=gamma, whiten=False)
     assert torch.allclose(adv.double(), naive(batch.rewards, batch.mask, batch.group, gamma), atol=1e-4)
+
+
+@given(batch=estimator_batches(), gamma=st.sampled_from([1.0, 0.9, 0.5]))
+def test_rtg_loo_is_whitened_over_the_batch_by_default(batch, gamma):
+    """PRIME's released code whitens the RLOO returns over every response token of the batch."""
+    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids, gamma=gamma)
+    expected = naive_whiten(naive(batch.rewards, batch.mask, batch.group, gamma), batch.mask)
+    assert torch.allclose(adv.double(), expected, atol=1e-3, rtol=1e-4)
 
 
 @given(batch=estimator_batches(layouts=("last",)))
 def test_outcome_rewards_give_rloo(batch):
-    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids)
+    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids, whiten=False)
     assert torch.allclose(adv, rloo(batch.rewards, batch.mask, batch.group, batch.step_ids), atol=1e-5)
 
 
-def test_rtg_loo_passes_the_kit_as_a_dense_estimator():
-    check_advantage_estimator(rtg_loo, "dense")
-    check_advantage_estimator(rtg_loo, "dense", options={"gamma": 0.9})
+def test_rtg_loo_passes_the_kit_whitened_and_as_a_dense_estimator_without_whitening():
+    check_advantage_estimator(rtg_loo, "dense_whitened")
+    check_advantage_estimator(rtg_loo, "dense", options={"whiten": False})
+    check_advantage_estimator(rtg_loo, "dense", options={"gamma": 0.9, "whiten": False})

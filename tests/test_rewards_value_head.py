@@ -1,6 +1,7 @@
 """PPO's critic: values on the response from the prefix before each token, the value loss fits
 the λ-returns, checkpoints round-trip with the optimizer."""
 
+import pytest
 import torch
 
 from sandbox.model.model import ModelConfig, TinyLlama
@@ -71,3 +72,18 @@ def test_save_and_load_restore_the_critic_and_its_optimizer(tmp_path):
     one_update(critic, 1)
     one_update(other, 1)
     assert torch.equal(critic.estimator_inputs(rollouts)["values"], other.estimator_inputs(rollouts)["values"])
+
+
+def test_the_critic_regresses_on_unwhitened_lambda_returns_whatever_advantages_the_policy_saw():
+    """The policy's GAE advantages are whitened; the critic's targets are still Â + V (here, a fresh
+    critic with V = 0 and γ = λ = 1: each token's reward-to-go), recomputed from the rewards."""
+    rollouts = some_rollouts()
+    rewards = on_last_token(rollouts, rollouts.correct)
+    mask = rollouts.response_mask
+    to_go = (rewards * mask).flip(1).cumsum(1).flip(1)
+    expected = float((to_go.abs() * mask).sum() / mask.sum())
+    for advantages in (gae(rewards, mask, rollouts.group, rollouts.step_ids), torch.zeros(rewards.shape)):
+        critic = ValueHead(tiny_policy(), gamma=1.0, lam=1.0)
+        inputs = critic.estimator_inputs(rollouts)
+        metrics = critic.learn(rollouts, rewards, advantages, inputs, 0)
+        assert metrics["critic/abs_error_before"] == pytest.approx(expected, rel=1e-5)

@@ -20,11 +20,11 @@ from typing import Callable, NamedTuple
 import pytest
 import torch
 
-from sandbox.rewards.base import FilterResult, on_last_token
+from sandbox.rewards.base import FilterResult, on_last_token, whiten_over_mask
 from sandbox.rewards.dr_grpo import dr_grpo
+from sandbox.rewards.gae import gae
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.outcome import outcome
-from sandbox.rewards.rpp_baseline import whiten_over_mask
 from sandbox.rewards.variance_filter import variance_filter
 from sandbox.testing import InvariantError, check_advantage_estimator, check_filter, check_reward_source
 from toy_envs import make_task
@@ -446,7 +446,8 @@ PLANTED = [
     Planted("running baseline across batches", E, RunningBaseline(), {"kind": "outcome_group"}, "stateless"),
     Planted("global-RNG tie-breaking", E, noisy_tie_break, {"kind": "grpo"}, "stateless"),
     Planted("REINFORCE++ without group centring", E, whitens_raw_rewards, {"kind": "batch_whitened"}, "group shift"),
-    Planted("REINFORCE++ without whitening", E, forgets_to_whiten, {"kind": "rpp_baseline"}, "batch whitening"),
+    Planted("REINFORCE++ without whitening", E, forgets_to_whiten, {"kind": "rpp_baseline"}, "zero token mean"),
+    Planted("GAE declared whitened, returned raw", E, gae, {"kind": "dense_whitened", "options": {"whiten": False}}, "zero token mean"),
     # tree estimators
     Planted("tree estimator ignoring tree ids", E, tree_ignores_tree_ids, {"kind": "tree_grpo"}, "oracle"),
     Planted("tree estimator without the prompt term", E, tree_without_prompt_term, {"kind": "tree_grpo"}, "oracle"),

@@ -36,12 +36,12 @@ ESTIMATOR_KINDS = {
     "rpp_baseline": "rpp_baseline",
     "return_to_go": "return_to_go",
     "process_grpo": "process_grpo",
-    "gae": "dense",
+    "gae": lambda options: "dense" if options.get("whiten") is False else "dense_whitened",
     "rtg_loo": "rtg_loo",
 }
 """Estimator name -> kit kind: a standard estimator's name (its structural kind plus the kit's
 reference implementation as an oracle, ``sandbox.testing.references``) or a structural kind
-(``sandbox.testing.estimator_checks.KINDS``)."""
+(``sandbox.testing.estimator_checks.KINDS``), or options -> structural kind."""
 
 FILTER_KINDS = {
     "variance_filter": lambda params: {"kind": "variance", "metric": params.get("metric", "accuracy")},
@@ -70,6 +70,8 @@ SOURCE_KINDS = {
 EXTRA_OPTIONS = {
     "return_to_go": [{"gamma": 0.9}, {"gamma": 0.9, "baseline": "group_mean"}],
     "tree_grpo": [{"prompt_term": False}],
+    "gae": [{"whiten": False}],
+    "rtg_loo": [{"whiten": False}],
     "variance_filter": [{"metric": "reward"}],
     "rubric_gate": [{"mode": "group", "min_pass": 0.5}],
     "format_rubric": [{"binary": True}],
@@ -153,8 +155,9 @@ def require_kind(table: dict, piece: str, name: str, allowed) -> None:
 def test_every_estimator_passes_the_kit(case):
     name, options = case
     require_kind(ESTIMATOR_KINDS, "estimator", name, f"one of {estimator_checks.KINDS} or {tuple(REFERENCES)}")
+    kind = ESTIMATOR_KINDS[name]
     check_advantage_estimator(
-        ESTIMATORS[name], ESTIMATOR_KINDS[name], options=options, extras=ESTIMATOR_EXTRAS.get(name)
+        ESTIMATORS[name], kind(options) if callable(kind) else kind, options=options, extras=ESTIMATOR_EXTRAS.get(name)
     )
 
 

@@ -83,3 +83,15 @@ def sequence_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     magnitude (exponents of the largest and smallest differ by at most that: a ratio up to ~2e6
     for T = 256); beyond that the total is rounded once per addition at float64's 1e-16."""
     return (rewards.double() * mask).sum(-1)
+
+
+def whiten_over_mask(values: torch.Tensor, mask: torch.Tensor, eps: float) -> torch.Tensor:
+    """(values − μ) / (σ + eps) with μ, σ (unbiased) over the entries where ``mask``; 0 elsewhere.
+
+    Batch whitening of advantages, as verl's ``masked_whiten`` (REINFORCE++, GAE, PRIME)."""
+    m = mask.to(values.dtype)
+    n = m.sum()
+    mean = (values * m).sum() / n.clamp(min=1)
+    squares = ((values - mean) ** 2 * m).sum()
+    std = (squares / (n - 1)).sqrt() if n > 1 else torch.zeros_like(squares)
+    return (values - mean) / (std + eps) * m

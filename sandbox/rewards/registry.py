@@ -200,6 +200,9 @@ class Variant:
 OUTCOME = (("outcome", 1.0, {}),)
 """The plain verifier reward: 1[correct] on the last response token."""
 
+GAE_OPTIONS = {"gamma": 1.0, "lam": 0.95}
+"""γ, λ of ppo-gae, shared by its estimator and its critic's λ-return targets."""
+
 VARIANTS = {
     variant.name: variant
     for variant in (
@@ -353,17 +356,18 @@ VARIANTS = {
         ),
         Variant(
             name="ppo-gae",
-            description="1[correct], PPO critic: GAE (γ=1, λ=0.95) on a learned value head trained with a value loss",
+            description="1[correct], PPO critic: GAE (γ=1, λ=0.95, whitened over the batch) on a learned value head "
+            "trained with a value loss on the λ-returns",
             sources=OUTCOME,
             estimator="gae",
-            estimator_options={"gamma": 1.0, "lam": 0.95},
+            estimator_options=GAE_OPTIONS,
             loss={"aggregation": "token-mean"},
-            auxiliaries=(("value_head", {}),),
+            auxiliaries=(("value_head", GAE_OPTIONS),),
         ),
         Variant(
             name="prime",
             description="PRIME: 1[correct] + implicit PRM token rewards β·log πψ/πref (ψ trained online on outcomes), "
-            "return-to-go minus the leave-one-out mean return",
+            "return-to-go minus the leave-one-out mean return, whitened over the batch",
             sources=(("outcome", 1.0, {}), ("prime_implicit", 1.0, {})),
             estimator="rtg_loo",
             loss={"aggregation": "token-mean"},

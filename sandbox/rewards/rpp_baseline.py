@@ -14,18 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from sandbox.rewards.base import sequence_rewards
+from sandbox.rewards.base import sequence_rewards, whiten_over_mask
 from sandbox.rewards.groups import group_deviation
-
-
-def whiten_over_mask(values: torch.Tensor, mask: torch.Tensor, eps: float) -> torch.Tensor:
-    """(values − μ) / (σ + eps) with μ, σ (unbiased) over the entries where ``mask``; 0 elsewhere."""
-    m = mask.to(values.dtype)
-    n = m.sum()
-    mean = (values * m).sum() / n.clamp(min=1)
-    squares = ((values - mean) ** 2 * m).sum()
-    std = (squares / (n - 1)).sqrt() if n > 1 else torch.zeros_like(squares)
-    return (values - mean) / (std + eps) * m
 
 
 def rpp_baseline(

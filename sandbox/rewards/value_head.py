@@ -2,7 +2,7 @@
 
     V_t = w · h[t − 1] + b        the value of the state in which response token t is emitted
                                   (h: the critic backbone's hidden states of the prefix before t)
-    L_V = Σ_t m_t (V_t − R_t)² / Σ_t m_t,   R_t = A_t + V_t^old      (the λ-returns of GAE)
+    L_V = Σ_t m_t (V_t − R_t)² / Σ_t m_t,   R_t = Â_t + V_t^old      (the λ-returns of GAE)
 
 The backbone starts as a copy of the initial policy (it already reads the task), the head at
 zero (V ≡ 0 before the first update). Before the estimator runs, the critic gives V^old on the
@@ -11,7 +11,9 @@ kept rows (``estimator_inputs`` → ``values``); after the policy's update it re
 with its own larger learning rate, gradient norm clipped at 1). "Proximal Policy Optimization
 Algorithms" (Schulman et al. 2017, arXiv 1707.06347), the value term of its objective (eq. 9),
 trained as a separate model as in RLHF-style PPO; the advantages are GAE's
-(``sandbox.rewards.gae``, Schulman et al. 2016, arXiv 1506.02438).
+(``sandbox.rewards.gae``, Schulman et al. 2016, arXiv 1506.02438). Â is GAE before whitening: the
+critic recomputes it from the rewards and V^old with its own γ, λ (``gamma``, ``lam``, which the
+variant sets to the estimator's), since the policy's advantages are whitened over the batch.
 
 Cut down: no value clipping, no shared backbone with the policy (a separate critic, as in
 verl/OpenRLHF), values read for response tokens only.
@@ -25,7 +27,7 @@ import torch
 
 from sandbox.prm.discriminative import StepScorer
 from sandbox.rewards.base import RewardContext
-from sandbox.rewards.gae import value_targets
+from sandbox.rewards.gae import gae, value_targets
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
@@ -41,8 +43,13 @@ def shift_right(per_position: torch.Tensor) -> torch.Tensor:
 class ValueHead:
     """The critic as an auxiliary model (``sandbox.rewards.auxiliary``)."""
 
-    def __init__(self, policy, task=None, seed: int = 0, lr: float = 1e-4, head_lr: float = 1e-2, epochs: int = 1, minibatches: int = 2):
+    def __init__(
+        self, policy, task=None, seed: int = 0, lr: float = 1e-4, head_lr: float = 1e-2, epochs: int = 1, minibatches: int = 2,
+        gamma: float = 1.0, lam: float = 0.95,
+    ):
         check(lr > 0 and head_lr > 0, "lr", "> 0 (critic learning rates)", (lr, head_lr))
+        check(0 <= gamma <= 1 and 0 <= lam <= 1, "gamma/lam", "in [0, 1] (the critic's λ-return)", (gamma, lam))
+        self.gamma, self.lam = gamma, lam
         check(epochs >= 1 and minibatches >= 1, "epochs", "integers >= 1 (critic epochs and minibatches)", (epochs, minibatches))
         self.scorer = StepScorer.from_model(policy.module)
         self.seed, self.epochs, self.minibatches = seed, epochs, minibatches
@@ -69,9 +76,11 @@ class ValueHead:
         return {"values": values}
 
     def learn(self, rollouts: Rollouts, rewards: torch.Tensor, advantages: torch.Tensor, inputs: dict, step: int) -> dict[str, float]:
-        """Regress V on the λ-returns A + V^old; returns the mean value loss and |V^old − R|."""
+        """Regress V on the λ-returns Â + V^old (Â: GAE before whitening, recomputed from ``rewards``);
+        returns the mean value loss and |V^old − R|."""
         mask = rollouts.response_mask
-        targets = value_targets(advantages, inputs["values"], mask)
+        raw = gae(rewards, mask, rollouts.group, rollouts.step_ids, values=inputs["values"], gamma=self.gamma, lam=self.lam, whiten=False)
+        targets = value_targets(raw, inputs["values"], mask)
         self.scorer.train()
         losses = []
         for epoch in range(self.epochs):

@@ -16,21 +16,22 @@ tests the invariants below that apply to ``kind``. A failure raises ``InvariantE
 
 Kinds, and what each is promised (✓ = checked):
 
-    invariant                    outcome_group  dense_group  dense  batch_whitened
-    output [B, T] floating             ✓             ✓         ✓          ✓
-    stateless                          ✓             ✓         ✓          ✓
-    inputs not modified                ✓             ✓         ✓          ✓
-    finite                             ✓             ✓         ✓          ✓
-    zero off the mask                  ✓             ✓         ✓          ✓
-    ignores rewards off the mask       ✓             ✓         ✓          ✓
-    row permutation                    ✓             ✓         ✓          ✓
-    group relabelling                  ✓             ✓         ✓          ✓
-    monotone in reward                 ✓             ✓         ✓          ✓
+    invariant                    outcome_group  dense_group  dense  batch_whitened  dense_whitened
+    output [B, T] floating             ✓             ✓         ✓          ✓               ✓
+    stateless                          ✓             ✓         ✓          ✓               ✓
+    inputs not modified                ✓             ✓         ✓          ✓               ✓
+    finite                             ✓             ✓         ✓          ✓               ✓
+    zero off the mask                  ✓             ✓         ✓          ✓               ✓
+    ignores rewards off the mask       ✓             ✓         ✓          ✓               ✓
+    row permutation                    ✓             ✓         ✓          ✓               ✓
+    group relabelling                  ✓             ✓         ✓          ✓               ✓
+    monotone in reward                 ✓             ✓         ✓          ✓               ✓
     constant over a row                ✓                                  ✓
     equal rewards give zero            ✓             ✓
     group shift                        ✓                                  ✓
     group locality                     ✓             ✓         ✓
     batch whitening                                                       ✓
+    zero token mean                                                       ✓               ✓
 
 A standard estimator's name is a kind too (``sandbox.testing.references.REFERENCES``: grpo,
 dr_grpo, rloo, tree_grpo, rpp_baseline, return_to_go, rtg_loo, process_grpo): it gets the
@@ -52,6 +53,9 @@ or with ``reference_options``; ``tree_grpo`` passes the tree ids (``extras=("tre
 - ``batch_whitened``: group-centred outcome advantages whitened over the whole batch
   (REINFORCE++-baseline): not group-local, but the masked token mean is 0 and a batch whose
   every group is constant gets 0 everywhere.
+- ``dense_whitened``: per-token advantages whitened over the whole batch (GAE and PRIME's
+  return-to-go with their default ``whiten=True``): not group-local, but the masked token mean
+  is 0.
 
 The invariants: "stateless" — the same batch gives the same advantages twice in a row and again
 after another batch (no running statistics, caches or global random state); "row permutation" — reordering the batch's rows (within and across groups)
@@ -61,7 +65,8 @@ rewards on prompt and padding tokens do not matter; "monotone in reward" — a c
 added to its group (and tree) with δ > 0 more reward on its last response token gets an
 advantage at least the original's on every response token (a sign flip fails this); "group
 locality" — each group's advantages are the same when the group is estimated alone (an std
-over the batch instead of the group fails this); "batch whitening" — see above. With
+over the batch instead of the group fails this); "zero token mean" — the advantages' mean over
+all response tokens of the batch is 0; "batch whitening" — see above. With
 ``extras=("tree",)`` (or ``tree_node``/``tree_graph``) rows also carry a tree layout
 (``sandbox.testing.trees``) passed as keyword arguments, twins join their row's tree, and
 "tree relabelling" checks that renaming tree ids (distinct across the batch) changes nothing.
@@ -83,13 +88,14 @@ from sandbox.testing.strategies import EstimatorBatch, estimator_batches, permut
 from sandbox.testing.trees import TREE_EXTRAS, TreeLayout, tree_layouts
 from toy_envs.base import check
 
-KINDS = ("outcome_group", "dense_group", "dense", "batch_whitened")
+KINDS = ("outcome_group", "dense_group", "dense", "batch_whitened", "dense_whitened")
 """The estimator kinds (see the module docstring)."""
 
 ROW_CONSTANT = ("outcome_group", "batch_whitened")
 GROUP_LOCAL = ("outcome_group", "dense_group", "dense")
 EQUAL_GIVES_ZERO = ("outcome_group", "dense_group")
 SHIFT_INVARIANT = ("outcome_group", "batch_whitened")
+ZERO_TOKEN_MEAN = ("batch_whitened", "dense_whitened")
 
 EQUAL_VALUES = (0.0, 1.0, -0.5, 0.3, 2.0)
 """Rewards a group is set to for "equal rewards give zero" (0.3 is not exact in binary)."""
@@ -362,13 +368,17 @@ def scatter_rows(values: torch.Tensor, rows: list[int], like: torch.Tensor) -> t
     return out
 
 
-def check_whitening(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> None:
+def check_zero_token_mean(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> None:
     batch, trees = case.batch, case.trees
     m = batch.mask.double()
     mean = float((adv * m).sum() / m.sum())
     if abs(mean) > est.atol:
-        fail("batch whitening", "the advantages' mean over all response tokens of the batch is 0",
+        fail("zero token mean", "the advantages' mean over all response tokens of the batch is 0",
              f"their token mean is {mean:.4g}", batch, trees, {"advantages": adv})
+
+
+def check_whitening(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> None:
+    batch, trees = case.batch, case.trees
     per_group = {g: float(v) for g, v in zip(batch.group.tolist(), case.levels)}
     constant = batch._replace(rewards=outcome_rewards(batch, torch.tensor([per_group[g] for g in batch.group.tolist()])))
     out = est(constant, trees)
@@ -450,7 +460,7 @@ def check_advantage_estimator(
             reference_options = {k: v for k, v in options.items() if k in reference.options}
         unknown = set(reference_options) - set(reference.options)
         check(not unknown, "reference_options", f"keys among {reference.options} for kind {kind!r}", reference_options)
-        kind = reference.kind
+        kind = reference.kind(reference_options) if callable(reference.kind) else reference.kind
     est = Estimator(fn, extras, options, atol, rtol)
 
     def body(case: EstimatorCase) -> None:
@@ -466,6 +476,8 @@ def check_advantage_estimator(
             check_locality(est, case, adv)
         if kind in SHIFT_INVARIANT:
             check_shift(est, case)
+        if kind in ZERO_TOKEN_MEAN:
+            check_zero_token_mean(est, case, adv)
         if kind == "batch_whitened":
             check_whitening(est, case, adv)
         check_monotone(est, case)

@@ -16,7 +16,9 @@ float64 advantages [B, T], 0 off the mask. R_i = Σ_t r_{i,t} m_{i,t} is row i's
     tree_grpo     outcome_group   z-score within (group, tree) + z-score within group          eps, std, prompt_term
     rpp_baseline  batch_whitened  a_i = R_i − mean_g, whitened over all response tokens       eps
     return_to_go  dense           G_{i,t} = Σ_{t'≥t} γ^{t'−t} r m  (− mean_g G_{j,start})     gamma, baseline
-    rtg_loo       dense           G_{i,t} − mean_{j≠i} G_{j,start}  (own total for n_g = 1)   gamma
+    rtg_loo       dense_whitened  G_{i,t} − mean_{j≠i} G_{j,start}  (own total for n_g = 1),  gamma, whiten, eps
+                                  whitened over all response tokens (``whiten=False``: not,
+                                  and the kind is ``dense``)
     process_grpo  dense_group     Σ_{step ends e ≥ t in row i} z_e, z over the group's ends   eps, std
 
 ``REFERENCES`` maps each name to (kit kind, function, the keyword options it accepts, whether
@@ -38,8 +40,9 @@ ILL_CONDITIONED_STD = 1e-2
 
 
 class Reference(NamedTuple):
-    kind: str
-    """The kit kind whose structural invariants also apply (``estimator_checks.KINDS``)."""
+    kind: str | Callable[[dict], str]
+    """The kit kind whose structural invariants also apply (``estimator_checks.KINDS``), or a
+    function of the reference's options giving it."""
     fn: Callable
     options: tuple[str, ...]
     """Keyword options the reference accepts (taken from the check's ``options`` when named alike)."""
@@ -193,7 +196,7 @@ def return_to_go(rewards, mask, group, step_ids, gamma: float = 1.0, baseline: s
     return Result(dense(G, base, mask), all_rows(len(G)))
 
 
-def rtg_loo(rewards, mask, group, step_ids, gamma: float = 1.0) -> Result:
+def rtg_loo(rewards, mask, group, step_ids, gamma: float = 1.0, whiten: bool = True, eps: float = 1e-6) -> Result:
     G = rewards_to_go(rewards, mask, gamma)
     starts = [g[min(g)] if g else 0.0 for g in G]
     base = list(starts)
@@ -202,7 +205,19 @@ def rtg_loo(rewards, mask, group, step_ids, gamma: float = 1.0) -> Result:
             others = [starts[j] for j in rows if j != i]
             if others and not all(starts[j] == starts[i] for j in rows):
                 base[i] = mean(others)
-    return Result(dense(G, base, mask), all_rows(len(G)))
+    out = dense(G, base, mask)
+    if not whiten:
+        return Result(out, all_rows(len(G)))
+    tokens = [float(out[b, t]) for b in range(len(G)) for t in G[b]]
+    if not tokens:
+        return Result(out, all_rows(len(G)))
+    mu = mean(tokens)
+    sigma = math.sqrt(math.fsum((v - mu) ** 2 for v in tokens) / (len(tokens) - 1)) if len(tokens) > 1 else 0.0
+    for b in range(len(G)):
+        for t in G[b]:
+            out[b, t] = (out[b, t] - mu) / (sigma + eps)
+    comparable = all_rows(len(G)) if not 0 < sigma < ILL_CONDITIONED_STD else ~all_rows(len(G))
+    return Result(out, comparable)
 
 
 def dense(G: list[dict[int, float]], base: list[float], mask: torch.Tensor) -> torch.Tensor:
@@ -251,7 +266,7 @@ REFERENCES: dict[str, Reference] = {
     "tree_grpo": Reference("outcome_group", tree_grpo, ("eps", "std", "prompt_term"), ("tree",)),
     "rpp_baseline": Reference("batch_whitened", rpp_baseline, ("eps",)),
     "return_to_go": Reference("dense", return_to_go, ("gamma", "baseline")),
-    "rtg_loo": Reference("dense", rtg_loo, ("gamma",)),
+    "rtg_loo": Reference(lambda options: "dense" if options.get("whiten") is False else "dense_whitened", rtg_loo, ("gamma", "whiten", "eps")),
     "process_grpo": Reference("dense_group", process_grpo, ("eps", "std")),
 }
 """Standard estimator name -> its reference (see the module docstring)."""
