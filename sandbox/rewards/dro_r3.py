@@ -9,7 +9,7 @@ answer line; in a task's long-answer mode it lists every intermediate result):
     σ_j   = sqrt( (1/G) Σ_i (ℓ_ij − mean_i ℓ_ij)² )               population std (ddof 0)
     w_j   = exp(σ_j / τ) / Σ_k exp(σ_k / τ)                       softmax over the J tokens
     R3_i  = Σ_j w_j ℓ_ij
-    masked variant:  R3_i = Σ_j w_j (ℓ_ij − ℓ_j(∅)),  ℓ_j(∅) = log π(y_j | prompt, y_<j)
+    masked:  R3_i = Σ_j w_j (ℓ_ij − ℓ_j(∅)),  ℓ_j(∅) = log π(y_j | prompt, y_<j)
 
 Weighting: a softmax of σ/τ is non-negative, sums to 1, grows strictly with σ and leaves a
 token whose ℓ is the same in every rollout (σ = 0) the smallest weight. τ (``temperature``,
@@ -32,9 +32,22 @@ sources; spreading it over every token would make a row's summed reward grow wit
 so it is one sequence-level reward instead.) The source never reads the task's verdict: it
 needs the gold solution's answer line, the task's segmentation and the scorer -- no verifier.
 
+The masked form (``masked=True``) is the paper's "efficient alternative" against reference
+tokens that compensate for poor reasoning (arXiv 2506.13351v1, section 4.1.3): subtract the
+log-probabilities under a masked chain of thought, here the empty reasoning. It is kept as an
+option, but the registry has no variant for it: ℓ_j(∅) is one number per (problem, reference
+token), so σ_j and w_j are unchanged and the masked R3 is R3 minus Σ_j w_j ℓ_j(∅), a constant
+per group. A group-relative estimator -- GRPO, which R3 drives in the paper, or Dr.GRPO, whose
+loss the paper uses -- subtracts the group mean and cancels it exactly, so a ``dro-masked``
+variant trained on the same advantages as ``dro`` (to float rounding;
+``tests/test_rewards_variants_distinct.py`` fails on any two variants that agree on every
+batch). The baseline only matters under an estimator that compares rows across problems
+(e.g. ``return_to_go`` without a baseline), which is not the paper's setting.
+
 Cut down from the paper: the reference is one short answer line, not a long-form outcome, and
 the weighting w(σ) is this module's softmax(σ/τ), not a reproduction of the paper's exact form;
-R3 drives GRPO as in the paper. "Direct Reasoning Optimization: LLMs Can Reward And
+the paper's decay-based "controlled self-certainty propagation" is not implemented; R3 drives
+GRPO as in the paper. "Direct Reasoning Optimization: LLMs Can Reward And
 Refine Their Own Reasoning for Open-Ended Tasks" (Xu, Chakraborty, Sharma, Nunes, Kıcıman, Lu,
 Chandra, 2025, arXiv 2506.13351).
 """
@@ -194,6 +207,7 @@ def reflect(rollouts: Rollouts, task, model, temperature: float = 1.0, masked: b
 def dro_r3(
     rollouts: Rollouts, ctx: RewardContext, scorer: str = "policy", temperature: float = 1.0, masked: bool = False
 ) -> torch.Tensor:
-    """[B, T] float32: R3_i on row i's last response token (``masked``: the masked-reasoning R3)."""
+    """[B, T] float32: R3_i on row i's last response token (``masked``: minus the empty-reasoning
+    baseline, a per-group constant; see the module docstring)."""
     model = pick_scorer(ctx, scorer)
     return on_last_token(rollouts, reflect(rollouts, ctx.task, model, temperature, masked).r3)

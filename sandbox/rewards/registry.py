@@ -292,14 +292,6 @@ VARIANTS = {
             uses_verifier=False,
         ),
         Variant(
-            name="dro-masked",
-            description="DRO R3 minus the reference's likelihood with empty reasoning, GRPO, query filter; no verifier",
-            sources=(("dro_r3", 1.0, {"masked": True}),),
-            estimator="grpo",
-            problem_filter=("dro_query_filter", {"group_size": 4}),
-            uses_verifier=False,
-        ),
-        Variant(
             name="dro+gate",
             description="DRO R3 with the rubric as a row gate (rejected rows leave the batch), GRPO; no verifier",
             sources=(("dro_r3", 1.0, {}),),

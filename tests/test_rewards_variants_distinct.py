@@ -1,0 +1,166 @@
+"""Every registered variant trains on a signal of its own: for every pair of variants, some batch
+of a property test gives them different kept rows or different advantages.
+
+Two variants that agree on every batch are one variant under two names (as ``dro-masked`` was:
+its baseline ℓ_j(∅) is one number per problem and token, so it shifted R3 by a per-group
+constant that GRPO's normalisation cancels). The batches are hypothesis': groups of responses
+to a confidence-line task (so that ``brier`` sees stated confidences), right, wrong (the
+``incorrect-label`` answer among them), without an answer, rambling past the response budget
+or garbage, with a budget whose overlong cache the well-formed ones fall in (so that ``dapo``'s
+penalty varies within groups), and tree layouts for the tree variants.
+Models are random: a one-layer policy (DRO's scorer, the critic's and PRIME's copies), and for
+each PRM or judge recipe a random model of its own, so that variants naming different recipes
+score differently, as trained ones do.
+
+``SAME_ADVANTAGES`` lists the pairs that do coincide in advantages by construction, with the
+setting that tells them apart; the test checks that they still coincide (so the list stays
+true) and that the setting differs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sandbox.model.model import ModelConfig, TinyLlama
+from sandbox.model.policy import TinyPolicy
+from sandbox.prm import judge_recipes, recipes
+from sandbox.prm.discriminative import StepScorer, save_scorer
+from sandbox.rewards.base import RewardContext
+from sandbox.rewards.registry import (
+    VARIANTS,
+    apply_filters,
+    build_auxiliaries,
+    compute_advantages,
+    compute_token_rewards,
+)
+from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.testing.strategies import group_layouts
+from sandbox.testing.trees import tree_layouts
+from sandbox.train.checkpoint import save_checkpoint
+from toy_envs import make_task
+
+TASK = make_task("arithmetic", n_steps=2, confidence_line=True)
+BUDGET = 40
+"""Response budget of the reward context: a well-formed response (about 37 tokens) falls in dapo's
+overlong cache (the last 8 tokens), a rambling one past it, a response without answer before it."""
+
+SAME_ADVANTAGES = {
+    ("dr-grpo", "outcome-rtg"): (
+        "loss",
+        "the return-to-go of an outcome reward is constant over the row, R_i − mean_g(R): Dr.GRPO's "
+        "advantage; the two differ in loss aggregation (seq-mean-token-sum-norm vs token-mean)",
+    ),
+}
+"""Variant pairs with identical advantages on every batch -> (the Variant field that differs, why)."""
+
+
+def random_model(seed: int) -> TinyLlama:
+    torch.manual_seed(seed)
+    return TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64))
+
+
+def model_names(field: str) -> set[str]:
+    """The PRM (``prm``) or judge (``judge``) recipe names the variants' sources use."""
+    return {params[field] for v in VARIANTS.values() for _, _, params in v.sources if field in params}
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory) -> dict[str, str]:
+    """A random checkpoint for every PRM and judge recipe a variant names (seeded by the name)."""
+    dirs = {}
+    for name in model_names("prm"):
+        scorer = StepScorer(random_model(zlib.crc32(name.encode())))
+        with torch.no_grad():
+            scorer.head.weight.normal_(0, 1)
+        dirs[name] = str(save_scorer(tmp_path_factory.mktemp("prm") / name, scorer, {"recipe": name}))
+    for name in model_names("judge"):
+        model = random_model(zlib.crc32(name.encode()))
+        dirs[name] = str(save_checkpoint(tmp_path_factory.mktemp("judge") / name, model, {"judge": name}))
+    return dirs
+
+
+def perturbed(auxiliaries: dict) -> dict:
+    """PRIME's ψ moved off its reference (a fresh ψ equals it, and every implicit reward is 0)."""
+    gen = torch.Generator().manual_seed(0)
+    for model in auxiliaries.values():
+        if hasattr(model, "psi"):
+            with torch.no_grad():
+                for parameter in model.psi.parameters():
+                    parameter.add_(0.1 * torch.randn(parameter.shape, generator=gen))
+    return auxiliaries
+
+
+def training_signal(variant, rollouts, policy, auxiliaries) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept rows [B] bool, advantages of the kept rows): what the trainer's update would see."""
+    ctx = RewardContext(task=TASK, max_new_tokens=BUDGET, policy=policy, extras={"auxiliaries": auxiliaries})
+    rewards = compute_token_rewards(variant, rollouts, ctx)
+    keep = apply_filters(variant, rollouts, rewards, ctx).keep
+    kept = rollouts.select(keep)
+    inputs = {}
+    for model in auxiliaries.values():
+        inputs.update(model.estimator_inputs(kept))
+    return keep, compute_advantages(variant, kept, rewards[keep][:, : kept.tokens.shape[1]], inputs)
+
+
+def same(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> bool:
+    """Same kept rows and advantages up to float32 rounding of rewards of different sizes (a
+    per-group shift of R3 by tens of nats moves GRPO's advantages by ~1e-5)."""
+    return torch.equal(a[0], b[0]) and a[1].shape == b[1].shape and torch.allclose(a[1], b[1], atol=1e-3, rtol=1e-3)
+
+
+@st.composite
+def response(draw, problem) -> str:
+    """Right or wrong (the wrong label, answer + 1, included), with a stated confidence; without
+    an answer; rambling on after it; or garbage."""
+    *steps, answer, _ = TASK.gold_solution(problem).splitlines(keepends=True)
+    confidence = f"conf: {draw(st.sampled_from(['0.0', '0.3', '0.8', '1.0']))}\n"
+    value = int(answer[1:]) + draw(st.sampled_from([0, 0, 1, -3, 7]))
+    kind = draw(st.sampled_from(["answered", "answered", "no_answer", "rambling", "garbage"]))
+    if kind == "garbage":
+        return draw(st.text(alphabet="0123456789+-*=,#\n", max_size=16))
+    if kind == "no_answer":
+        return "".join(steps)
+    tail = "1+1=2\n" * draw(st.integers(1, 3)) if kind == "rambling" else ""
+    return "".join(steps) + f"#{value}\n" + confidence + tail
+
+
+@st.composite
+def batches_with_trees(draw):
+    group = draw(group_layouts(3, 4))
+    problems = [TASK.problem(index) for index in group]
+    rollouts = rollouts_from_texts(TASK, problems, [draw(response(p)) for p in problems])
+    layout = draw(tree_layouts(rollouts.group))
+    return rollouts.with_extras(tree=layout.tree, tree_node=layout.node)
+
+
+def test_no_two_variants_give_the_same_advantages_on_every_batch(model_dirs):
+    policy = TinyPolicy(random_model(0))
+    auxiliaries = {name: perturbed(build_auxiliaries(v, policy, TASK, seed=0)) for name, v in VARIANTS.items()}
+    names = sorted(VARIANTS)
+    differ: set[tuple[str, str]] = set()
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(batches_with_trees())
+    def explore(rollouts):
+        signals = {name: training_signal(VARIANTS[name], rollouts, policy, auxiliaries[name]) for name in names}
+        for a, b in itertools.combinations(names, 2):
+            if not same(signals[a], signals[b]):
+                differ.add((a, b))
+
+    original_prm, original_judge = recipes.load_prm, judge_recipes.load_judge
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recipes, "load_prm", lambda name: original_prm(model_dirs.get(name, name)))
+        patch.setattr(judge_recipes, "load_judge", lambda name: original_judge(model_dirs.get(name, name)))
+        explore()
+    identical = [pair for pair in itertools.combinations(names, 2) if pair not in differ]
+    unexplained = [pair for pair in identical if pair not in SAME_ADVANTAGES]
+    assert not unexplained, f"variants with the same kept rows and advantages on every batch: {unexplained}"
+    for pair, (field, _) in SAME_ADVANTAGES.items():
+        assert pair in identical, f"{pair} now differ in advantages: remove them from SAME_ADVANTAGES"
+        assert getattr(VARIANTS[pair[0]], field) != getattr(VARIANTS[pair[1]], field), pair
