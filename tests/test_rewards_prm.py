@@ -1,16 +1,20 @@
-"""PRM reward sources: step scores on step-end tokens only; learned PRMs by checkpoint directory."""
+"""PRM reward sources: step scores on step-end tokens only; a missing or unparseable answer step
+scores as failing for every scorer (truncating before the answer never pays); learned PRMs by
+checkpoint directory."""
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.tokenizer import CharTokenizer
-from sandbox.prm.discriminative import StepScorer, save_scorer, step_end_mask
+from sandbox.prm.discriminative import StepScorer, save_scorer, step_end_mask, step_scores
+from sandbox.prm.recipes import load_prm
 from sandbox.prm.oracle_labels import oracle_labels
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.prm_reward import prm_learned, prm_oracle, step_rewards
+from sandbox.testing.fake_rollouts import rollouts_from_texts
 from sandbox.testing.strategies import rollouts_batches
 from toy_envs import ConfigError, make_task
 
@@ -27,6 +31,9 @@ def test_oracle_prm_reward_sits_only_on_step_end_tokens_of_the_response(rollouts
     for row, row_labels in enumerate(labels):
         values = rewards[row][ends[row]].tolist()
         assert len(values) == len(row_labels)
+        verdict = rollouts.verdicts[row]
+        if row_labels and verdict.parse_status in ("no_answer", "bad_answer"):
+            row_labels = row_labels[:-1] + [0.0]  # the failed answer step
         if mode == "score":
             assert values == row_labels
         elif row_labels:  # differences telescope to the last step's score
@@ -38,9 +45,12 @@ def test_any_step_scores_are_placed_in_step_order(rollouts, seed):
     gen = torch.Generator().manual_seed(seed)
     ends = step_end_mask(rollouts)
     scores = [torch.rand(int(ends[row].sum()), generator=gen).tolist() for row in range(len(rollouts))]
-    rewards = step_rewards(rollouts, scores)
+    rewards = step_rewards(rollouts, scores, TASK)
     for row in range(len(rollouts)):
-        assert torch.allclose(rewards[row][ends[row]], torch.tensor(scores[row], dtype=torch.float32))
+        expected = torch.tensor(scores[row], dtype=torch.float32)
+        if len(expected) and rollouts.verdicts[row].parse_status in ("no_answer", "bad_answer"):
+            expected[-1] = 0.0
+        assert torch.allclose(rewards[row][ends[row]], expected)
 
 
 def tiny_scorer() -> StepScorer:
@@ -60,11 +70,17 @@ def test_learned_prm_reward_from_a_checkpoint_directory_logs_its_mean_score(tmp_
     rewards = prm_learned(rollouts, ctx, prm="ignored-when-the-context-names-one")
     ends = step_end_mask(rollouts)
     assert (rewards[~ends] == 0).all()
-    assert ((rewards[ends] > 0) & (rewards[ends] < 1)).all()
+    scores = step_scores(load_prm(str(path)), rollouts)
+    for row in range(len(rollouts)):
+        expected = torch.tensor(scores[row], dtype=torch.float32)
+        if len(expected) and rollouts.verdicts[row].parse_status in ("no_answer", "bad_answer"):
+            expected[-1] = 0.0  # the failed answer step, whatever the PRM says
+        assert torch.allclose(rewards[row][ends[row]], expected, atol=1e-6)
     metrics = ctx.extras["metrics"]
     assert set(metrics) == {"prm/mean_score", "prm/oracle_correct", "prm/oracle_step_valid"}
-    if ends.any():
-        assert abs(metrics["prm/mean_score"] - rewards[ends].mean().item()) < 1e-5
+    flat = [x for row in scores for x in row]
+    if flat:  # the PRM's own mean score, so that hacking it stays visible
+        assert abs(metrics["prm/mean_score"] - sum(flat) / len(flat)) < 1e-5
 
 
 def test_unknown_prm_or_mode_is_rejected():
@@ -73,7 +89,7 @@ def test_unknown_prm_or_mode_is_rejected():
     with pytest.raises(ConfigError, match="prm"):
         load_prm("no-such-recipe")
     with pytest.raises(ConfigError, match="mode"):
-        step_rewards(None, [], mode="sum")
+        step_rewards(None, [], TASK, mode="sum")
 
 
 def test_rl_with_a_learned_prm_named_by_the_config_logs_its_score_beside_the_oracle(tmp_path):
@@ -92,3 +108,76 @@ def test_rl_with_a_learned_prm_named_by_the_config_logs_its_score_beside_the_ora
     metrics = Trainer(cfg, task, TinyPolicy(model)).train()[-1]
     assert 0 < metrics["prm/mean_score"] < 1
     assert 0 <= metrics["prm/oracle_step_valid"] <= 1 and metrics["prm/oracle_correct"] == metrics["rollout/accuracy"]
+
+
+@st.composite
+def truncations(draw):
+    """A response (any kind) and the same response cut somewhere before its answer line (with or
+    without ``<eos>``), as two rows of one group."""
+    rollouts = draw(rollouts_batches(TASK, max_groups=1, max_group_size=1))
+    text = rollouts.texts[0]
+    steps = TASK.segment(text)
+    answer_start = steps[-1].start if steps and steps[-1].kind == "answer" else len(text)
+    cut = draw(st.integers(0, max(answer_start - 1, 0))) if answer_start else 0
+    problem = rollouts.problems[0]
+    return rollouts_from_texts(TASK, [problem, problem], [text, text[:cut]], [bool(rollouts.truncated[0]), draw(st.booleans()) and cut > 0])
+
+
+def summed(rewards: torch.Tensor, rollouts) -> list[float]:
+    return (rewards * rollouts.response_mask).sum(-1).tolist()
+
+
+def wrong_answer_and_its_reasoning():
+    """A valid first step then a wrong answer, and that step alone (cut before the answer line)."""
+    problem = TASK.problem(0)
+    first = TASK.gold_solution(problem).splitlines(keepends=True)[0]
+    return rollouts_from_texts(TASK, [problem, problem], [first + "#1234567\n", first])
+
+
+@given(pair=truncations(), mode=st.sampled_from(["score", "difference"]), target=st.sampled_from(["valid", "value"]))
+@example(pair=wrong_answer_and_its_reasoning(), mode="difference", target="valid")
+def test_truncating_before_the_answer_never_raises_the_oracle_step_reward(pair, mode, target):
+    full, cut = summed(prm_oracle(pair, RewardContext(task=TASK), target=target, mode=mode), pair)
+    assert cut <= full + 1e-6, (pair.texts, full, cut)
+
+
+@given(pair=truncations(), mode=st.sampled_from(["score", "difference"]))
+def test_truncating_before_the_answer_never_raises_a_learned_prm_step_reward(tmp_path_factory, pair, mode):
+    path = tmp_path_factory.mktemp("prm") / "ckpt"
+    save_scorer(path, tiny_scorer(), {})
+    full, cut = summed(prm_learned(pair, RewardContext(task=TASK, extras={"prm": str(path)}), mode=mode), pair)
+    assert cut <= full + 1e-5, (pair.texts, full, cut)
+
+
+@settings(max_examples=8, deadline=None)  # the judge samples verification chains
+@given(pair=truncations())
+def test_truncating_before_the_answer_never_raises_a_judge_step_reward_in_difference_mode(tmp_path_factory, pair):
+    """A generative judge re-reads the whole (truncated) response, so its scores of the shared
+    steps may change; the differences still telescope to the last step, the failed answer's 0."""
+    from sandbox.rewards.genprm_reward import prm_generative
+    from sandbox.train.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path_factory.mktemp("judge") / "random", tiny_scorer().backbone, {"judge": "random"})
+    ctx = RewardContext(task=TASK, extras={"prm": str(path)})
+    full, cut = summed(prm_generative(pair, ctx, mode="difference"), pair)
+    assert cut <= full + 1e-5, (pair.texts, full, cut)
+    scores = prm_generative(pair, ctx)  # score mode: the cut row's last token holds the failed answer
+    assert scores[1, int(pair.last_token[1])] == 0
+
+
+def test_stopping_before_the_answer_is_worse_than_a_wrong_answer_under_process_grpo():
+    """Oracle step validity, one group: a wrong answer after a valid step, the same valid step
+    then end-of-sequence, and an empty response. The two that stop early end in a failed answer
+    step, so neither is advantaged over the wrong answer (before, the early stop kept full credit
+    for its valid step and the empty response got advantage 0)."""
+    from sandbox.rewards.registry import compute_advantages, get_variant
+
+    problem = TASK.problem(0)
+    gold = TASK.gold_solution(problem).splitlines(keepends=True)
+    texts = [gold[0] + "#1234567\n", gold[0], ""]
+    rollouts = rollouts_from_texts(TASK, [problem] * 3, texts)
+    variant = get_variant("prm-oracle")
+    rewards = prm_oracle(rollouts, RewardContext(task=TASK))
+    advantages = compute_advantages(variant, rollouts, rewards)
+    first = [float(advantages[row][rollouts.response_mask[row]][0]) for row in range(3)]
+    assert first[1] <= first[0] and first[2] < 0, first

@@ -9,8 +9,12 @@ r_e the reward there. Then
 with std unbiased; a group with fewer than two step ends gets r̃ = 0. "DeepSeekMath: Pushing the
 Limits of Mathematical Reasoning in Open Language Models" (Shao et al. 2024, arXiv 2402.03300),
 section 4.1.3. A step end is a response token with step id ≥ 0 whose next token is not in the
-same step (a new step, padding, or the row's end); rewards anywhere else are ignored, so step
-rewards belong on step ends and an outcome reward on the last token (which ends the answer step).
+same step (a new step, padding, or the row's end), and every row's last response token, which
+ends the answer step -- or the failed answer step of a response without one, e.g. an empty
+response, whose only token has step id −1 (``sandbox.rewards.prm_reward``): its reward, 0 for a
+failed step, enters the group's statistics instead of leaving the row at advantage 0. Rewards
+anywhere else are ignored, so step rewards belong on step ends and an outcome reward on the last
+token.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ def step_ends(mask: torch.Tensor, step_ids: torch.Tensor) -> torch.Tensor:
     next_ids = torch.nn.functional.pad(step_ids[:, 1:], (0, 1), value=-1)
     next_in_response = torch.nn.functional.pad(mask[:, 1:], (0, 1), value=False)
     return in_step & ((next_ids != step_ids) | ~next_in_response)
+
+
+def scored_ends(mask: torch.Tensor, step_ids: torch.Tensor) -> torch.Tensor:
+    """[B, T] bool: step ends and every row's last response token (see the module docstring)."""
+    next_in_response = torch.nn.functional.pad(mask[:, 1:], (0, 1), value=False)
+    return step_ends(mask, step_ids) | (mask & ~next_in_response)
 
 
 def normalised_step_rewards(
@@ -45,6 +55,6 @@ def process_grpo(
     rewards: torch.Tensor, mask: torch.Tensor, group: torch.Tensor, step_ids: torch.Tensor, eps: float = 1e-6
 ) -> torch.Tensor:
     """[B, T] float32 process-supervised advantages on response tokens, 0 elsewhere."""
-    normalised = normalised_step_rewards(rewards, step_ends(mask, step_ids), group, eps)
+    normalised = normalised_step_rewards(rewards, scored_ends(mask, step_ids), group, eps)
     to_go = normalised.flip(1).cumsum(1).flip(1)
     return (to_go * mask).float()
