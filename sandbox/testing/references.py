@@ -20,6 +20,7 @@ float64 advantages [B, T], 0 off the mask. R_i = Σ_t r_{i,t} m_{i,t} is row i's
                                   whitened over all response tokens (``whiten=False``: not,
                                   and the kind is ``dense``)
     process_grpo  dense_group     Σ_{step ends e ≥ t in row i} z_e, z over the group's ends   eps, std
+                                  (a row's last response token always ends a step)
 
 ``REFERENCES`` maps each name to (kit kind, function, the keyword options it accepts, whether
 it divides by a std). Where a std is nonzero but tiny, ``std + eps`` and other conventions
@@ -230,14 +231,16 @@ def dense(G: list[dict[int, float]], base: list[float], mask: torch.Tensor) -> t
 
 def step_end_positions(mask: torch.Tensor, step_ids: torch.Tensor) -> list[list[int]]:
     """Per row, the response positions whose step id is ≥ 0 and whose next token is not in the
-    same step (another step, off the response, or the end of the row)."""
+    same step (another step, off the response, or the end of the row), and the row's last
+    response token whatever its step id (it ends the answer step, or the failed one)."""
     m, s = mask.tolist(), step_ids.tolist()
     ends = []
     for b in range(len(m)):
         width = len(m[b])
+        last = lambda t: t + 1 == width or not m[b][t + 1]  # noqa: E731
         ends.append([
             t for t in range(width)
-            if m[b][t] and s[b][t] >= 0 and (t + 1 == width or not m[b][t + 1] or s[b][t + 1] != s[b][t])
+            if m[b][t] and (last(t) or (s[b][t] >= 0 and s[b][t + 1] != s[b][t]))
         ])
     return ends
 
