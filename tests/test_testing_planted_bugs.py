@@ -7,8 +7,10 @@ an oracle sees is caught by declaring the standard kind the piece claims to be (
 ``PLANTED`` is the measured list, one test case per bug, so that
 ``pytest -q tests/test_testing_planted_bugs.py -k planted`` counts the catches. Every check runs
 without shrinking (``shrink=False``) and stops at the first failing example, so the named
-invariant is the first one, in the kit's order, that the first failing example violates; the tests
-after ``PLANTED`` shrink a few to show the counterexamples.
+invariant is the first one, in the kit's order, that the first failing example violates (a bug
+that breaks two invariants lists both: which one comes first depends on the examples, and the
+"dev" profile draws other examples than the derandomized "ci" one); the tests after ``PLANTED``
+shrink a few to show the counterexamples.
 """
 
 from __future__ import annotations
@@ -435,7 +437,8 @@ PLANTED = [
     Planted("advantages leak onto prompt tokens", E, output_not_masked, {"kind": "outcome_group"}, "zero off the mask"),
     Planted("RLOO baseline over G", E, rloo_baseline_over_g, {"kind": "outcome_group"}, "equal rewards give zero"),
     Planted("RLOO scale (G-1)/G", E, rloo_scale_inverted, {"kind": "rloo"}, "oracle"),
-    Planted("GRPO with the batch std", E, std_over_batch, {"kind": "outcome_group"}, "group locality"),
+    # the batch std breaks two invariants (another group changes it, so does shifting one group)
+    Planted("GRPO with the batch std", E, std_over_batch, {"kind": "outcome_group"}, ("group locality", "group shift")),
     Planted("GRPO with the population std", E, grpo_population_std, {"kind": "grpo"}, "oracle"),
     Planted("GRPO summing float32", E, grpo_float32_sums, {"kind": "grpo"}, ("equal rewards give zero", "oracle")),
     Planted("Dr.GRPO still dividing by the std", E, dr_grpo_keeps_the_std, {"kind": "dr_grpo"}, "oracle"),
@@ -445,7 +448,8 @@ PLANTED = [
     Planted("inputs modified in place", E, mutates_rewards, {"kind": "outcome_group"}, "inputs not modified"),
     Planted("running baseline across batches", E, RunningBaseline(), {"kind": "outcome_group"}, "stateless"),
     Planted("global-RNG tie-breaking", E, noisy_tie_break, {"kind": "grpo"}, "stateless"),
-    Planted("REINFORCE++ without group centring", E, whitens_raw_rewards, {"kind": "batch_whitened"}, "group shift"),
+    Planted("REINFORCE++ without group centring", E, whitens_raw_rewards, {"kind": "batch_whitened"},
+            ("group shift", "batch whitening")),
     Planted("REINFORCE++ without whitening", E, forgets_to_whiten, {"kind": "rpp_baseline"}, "zero token mean"),
     Planted("GAE declared whitened, returned raw", E, gae, {"kind": "dense_whitened", "options": {"whiten": False}}, "zero token mean"),
     # tree estimators
@@ -466,10 +470,10 @@ PLANTED = [
     Planted("mean-range filter keeps an all-0.5 group", F, mean_inside_range, {"kind": "variance"}, "zero variance rejected"),
     Planted("variance filter summing float32", F, float32_variance, {"kind": "variance"}, "zero variance rejected"),
     Planted("variance filter with an std threshold", F, std_threshold, {"kind": "variance"}, "zero variance rejected"),
-    # summing padding breaks two invariants: rewards off the response change the decision, and so
-    # does another group (it sets the batch's padded width); the first example drawn may trip either
-    Planted("group filter summing padding", F, sums_padding, {"kind": "group"},
-            ("ignores rewards off the response", "group locality")),
+    # summing padding breaks three invariants: rewards off the response change the decision, so
+    # does another group (it sets the batch's padded width), and constant groups look varying
+    Planted("variance filter summing padding", F, sums_padding, {"kind": "variance"},
+            ("ignores rewards off the response", "group locality", "zero variance rejected")),
     Planted("group filter with a batch threshold", F, batch_threshold, {"kind": "group"}, "group locality"),
     Planted("row decision in a group filter", F, keeps_correct_rows, {"kind": "group"}, "whole groups"),
     Planted("float keep mask", F, float_keep, {"kind": "variance"}, "keep is a bool [B] mask"),

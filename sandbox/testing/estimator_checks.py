@@ -142,11 +142,14 @@ def estimator_cases(draw, with_trees: bool, max_groups: int = 4, max_group_size:
     tree_ids = sorted(set(trees.tree.tolist())) if trees is not None else []
     order = list(range(n_rows))
     rng.shuffle(order)
-    chosen_group = rng.choice(groups)
-    chosen_rows = rows_of(batch.group, chosen_group)
-    shortest = int(batch.mask[chosen_rows].sum(1).min())
-    permuted = draw(st.booleans()) and shortest >= 2 and len(chosen_rows) >= 2
-    equal_rows = draw(permuted_token_rewards(len(chosen_rows), shortest)) if permuted else None
+    # "equal rewards give zero" on permuted per-token rewards needs a group of >= 2 rows whose
+    # responses have >= 3 tokens (two terms add the same in either order)
+    shortest = {g: int(batch.mask[rows_of(batch.group, g)].sum(1).min()) for g in groups}
+    permutable = [g for g in groups if len(rows_of(batch.group, g)) >= 2 and shortest[g] >= 3]
+    permuted = bool(permutable) and draw(st.integers(0, 3)) > 0  # 3 times in 4 where possible
+    chosen_group = rng.choice(permutable if permuted else groups)
+    n_chosen = len(rows_of(batch.group, chosen_group))
+    equal_rows = draw(permuted_token_rewards(n_chosen, shortest[chosen_group])) if permuted else None
     return EstimatorCase(
         batch=batch,
         trees=trees,

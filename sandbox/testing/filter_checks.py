@@ -11,8 +11,8 @@ The check draws ``Rollouts`` of a real task (``sandbox.testing.strategies.rollou
 some truncated) with arbitrary rewards on prompt and padding tokens and, per group, either one
 reward from a small pool on every row's last response token (a constant group), or one list of
 per-token rewards in another order on each row (a constant group whose exact totals are equal
-but whose float32 sums may not be), or pool rewards that differ between rows (a varying group:
-about half of the groups of two or more rows).
+but whose float32 sums may not be), or rewards that differ between rows (a varying group: about half
+of the groups of two or more rows; half of those with a small spread, 0.01 to 0.25).
 
 Kinds, and what each is promised (✓ = checked):
 
@@ -58,6 +58,9 @@ from sandbox.testing.strategies import REWARD_POOLS, batch_permutations, permute
 from toy_envs import make_task
 from toy_envs.base import check
 
+SMALL_STEPS = (0.0, 0.01, 0.1, 0.25)
+"""Offsets from one pool value that give a varying group a small spread."""
+
 KINDS = ("row", "group", "variance")
 """The filter kinds (see the module docstring)."""
 METRICS = ("reward", "accuracy")
@@ -90,14 +93,19 @@ def filter_cases(draw, task, max_groups: int = 4, max_group_size: int = 5) -> Fi
     rewards = torch.where(rollouts.response_mask, torch.zeros(n_rows, width), noise())
     for g in sorted(set(rollouts.group.tolist())):
         rows = rows_of(rollouts.group, g)
-        shape = draw(st.sampled_from(("constant", "permuted", "varying")))
+        shape = draw(st.sampled_from(("varying", "constant", "permuted", "varying")))  # half vary
         if shape == "varying" and len(rows) > 1:
             values = [rng.choice(pool) for _ in rows]
             if len(set(values)) == 1:
                 values[rng.randrange(len(rows))] = next(v for v in pool if v != values[0])
+            if draw(st.booleans()):  # a small spread: one pool value, some rows a little above it
+                steps = [rng.choice(SMALL_STEPS) for _ in rows]
+                low, high = rng.sample(range(len(rows)), 2)
+                steps[low], steps[high] = 0.0, rng.choice(SMALL_STEPS[1:])
+                values = [values[0] + step for step in steps]
             rewards[rows, rollouts.last_token[rows]] = torch.tensor(values, dtype=torch.float32)
         elif shape == "permuted":
-            length = min(4, int(rollouts.response_mask[rows].sum(1).min()))
+            length = min(8, int(rollouts.response_mask[rows].sum(1).min()))
             for row, values in zip(rows, draw(permuted_token_rewards(len(rows), length))):
                 start = int(rollouts.response_mask[row].int().argmax())
                 rewards[row, start : start + length] = values
