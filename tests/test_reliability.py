@@ -327,3 +327,39 @@ def test_a_damaged_run_file_is_one_line_naming_it(cli_run_dir, tmp_path, capsys,
     err = capsys.readouterr().err.strip()
     assert err.startswith("reward-sandbox: error: ") and "\n" not in err and file.name in err, err
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before  # nothing touched
+
+
+@in_main_thread
+@pytest.mark.parametrize("when", ["first evaluation", "step 1"])
+def test_the_command_stops_with_130_and_resumes_to_the_straight_run(tmp_path, monkeypatch, capsys, when):
+    argv = ["train", *SMALL_CLI, "--variant", "dapo", "--steps", "3", "--eval-every", "2"]
+    assert main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
+    real_eval, real_sample = rl_module.evaluate_accuracy, rl_module.sample_rollouts
+    sent = []
+
+    def evaluate(*args, **kwargs):  # the first call is the evaluation before step 0
+        if when == "first evaluation" and not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGINT))
+        return real_eval(*args, **kwargs)
+
+    def sample(*args, **kwargs):  # the trainer passes the step last
+        if when == "step 1" and args[-1] == 1 and not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGINT))
+        return real_sample(*args, **kwargs)
+
+    monkeypatch.setattr(rl_module, "evaluate_accuracy", evaluate)
+    monkeypatch.setattr(rl_module, "sample_rollouts", sample)
+    assert main([*argv, "--run-dir", str(tmp_path / "run")]) == 130
+    monkeypatch.undo()
+    assert sent
+    checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step-*"))
+    assert checkpoints == ([] if when == "first evaluation" else ["step-000002"])
+    assert main([*argv, "--run-dir", str(tmp_path / "run"), "--resume"]) == 0
+    assert f"resuming {tmp_path / 'run'} at step {0 if when == 'first evaluation' else 2}" in capsys.readouterr().out
+
+    def logged(name):
+        return [deterministic(m) for m in run_dir_module.read_metrics(tmp_path / name / "metrics.jsonl")[0]]
+
+    assert logged("run") == logged("straight")
+    final = [(tmp_path / name / "checkpoints" / "step-000003" / "model.safetensors").read_bytes() for name in ("run", "straight")]
+    assert final[0] == final[1]
