@@ -89,10 +89,11 @@ def test_a_signal_in_any_phase_resumes_to_the_uninterrupted_run(warmstart_tiny, 
     trainer = trainer_for(warmstart_tiny, tmp_path / "run")
     monkeypatch.setattr(Trainer, "current", trainer, raising=False)
     sent = send_during(monkeypatch, module, name, signum, when)
+    handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
     assert sent, f"the run never reached {phase}"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are restored
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers  # restored
     assert trainer.step < RUN["steps"] and trainer.run.checkpoints()[-1].name == f"step-{trainer.step:06d}"
     monkeypatch.undo()
     resumed = trainer_for(warmstart_tiny, tmp_path / "run", resume=True)
