@@ -20,6 +20,7 @@
     reward-sandbox sweep --out DIR --grid 'lr=1e-5,3e-5' --variants outcome-grpo,random,sft --seeds 0,1,2
                                                  a grid of RL runs x variants x seeds: a table of accuracy change and drift
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
+    reward-sandbox bench hack                    hack rate, P(well-formed), P(correct | wf): gate vs dense rubric
     reward-sandbox bench scale [--device cuda --precision bf16 ...]   tokens/s and MFU of a larger model
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
@@ -163,6 +164,7 @@ def cmd_eval(argv: list[str]) -> int:
 
 def cmd_bench(argv: list[str]) -> int:
     from sandbox.bench.edge import EdgeBenchConfig, format_edge_bench, run_edge_bench
+    from sandbox.bench.hack import HackBenchConfig, format_hack_bench, run_hack_bench
     from sandbox.bench.learn import LearnBenchConfig, format_learn_bench, run_learn_bench
     from sandbox.bench.sampler import SamplerBenchConfig, format_sampler_bench, run_sampler_bench
     from sandbox.bench.scale import ScaleBenchConfig, format_scale_bench, run_scale_bench
@@ -189,8 +191,15 @@ def cmd_bench(argv: list[str]) -> int:
     scale = sub.add_parser("scale", help="Train a larger sandbox model on longer chains: tokens/s and model FLOPs utilisation.")
     add_dataclass_args(scale, ScaleBenchConfig)
     scale.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
+    hack = sub.add_parser("hack", help="Rubric as a gate vs as a dense reward: hack rate, P(well-formed), P(correct | well-formed).")
+    add_dataclass_args(hack, HackBenchConfig)
+    hack.add_argument("--json", type=Path, default=None, help="Also write the results to this JSON file.")
     args = parser.parse_args(argv)
-    if args.which == "scale":
+    if args.which == "hack":
+        cfg = dataclass_from_args(HackBenchConfig, args)
+        results = run_hack_bench(cfg)
+        print(format_hack_bench(results, cfg))
+    elif args.which == "scale":
         cfg = dataclass_from_args(ScaleBenchConfig, args)
         results = run_scale_bench(cfg)
         print(format_scale_bench(results))

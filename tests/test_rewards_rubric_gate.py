@@ -1,27 +1,24 @@
 """Rubric gate: categorical output equal to the rubric (hypothesis, against a direct per-row
-check), rejected rows and groups contribute nothing to the loss or its gradient, and the
-learning test: `dro+gate` ends with a lower hack rate than `rubric-dense`."""
-
-import copy
+check), rejected rows and groups contribute nothing to the loss or its gradient -- R3's σ and w
+included, which come from the kept rows only -- and the learning test: `dro+gate` ends with a
+lower hack rate than `rubric-dense`."""
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sandbox.bench.hack import format_metrics, train_hackable
 from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
-from sandbox.model.sampler import SamplingConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import Variant, apply_filters, compute_advantages, compute_token_rewards
-from sandbox.rewards.rubric_checks import HACKABLE_CHECKS, hack_rate, rubric_checks
+from sandbox.rewards.rubric_checks import rubric_checks
 from sandbox.rewards.rubric_gate import rubric_gate
-from sandbox.rollout.group_sampler import sample_groups
 from sandbox.testing.fake_rollouts import rollouts_from_texts
 from sandbox.testing.strategies import rollouts_batches
 from sandbox.train.policy_loss import LossConfig, policy_loss
-from sandbox.train.rl import RLConfig, Trainer
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50, long_answer=True)
@@ -50,13 +47,24 @@ def test_row_gate_keeps_exactly_the_rows_that_pass_every_check(rollouts):
 
 
 @given(rollouts_batches(TASK, max_groups=4, max_group_size=5), st.sampled_from([0.25, 0.5, 1.0]))
-def test_group_gate_keeps_or_drops_whole_groups_by_their_passing_fraction(rollouts, min_pass):
+def test_group_gate_keeps_the_valid_rows_of_groups_with_enough_of_them(rollouts, min_pass):
     keep = rubric_gate(rollouts, torch.zeros(rollouts.tokens.shape), CTX, mode="group", min_pass=min_pass).keep
     ok = passes_rubric(rollouts)
     groups = rollouts.group.tolist()
     for i, g in enumerate(groups):
         members = [ok[k] for k in range(len(groups)) if groups[k] == g]
-        assert keep[i].item() == (sum(members) / len(members) >= min_pass)
+        assert keep[i].item() == (ok[i] and sum(members) / len(members) >= min_pass)
+
+
+def test_the_group_gate_is_the_default_and_dro_gate_uses_it():
+    from sandbox.rewards.registry import get_variant
+
+    problem = TASK.problem(0)
+    texts = [TASK.gold_solution(problem)] + list(MALFORMED[:3])  # one valid row of four
+    rollouts = rollouts_from_texts(TASK, [problem] * 4, texts)
+    assert not rubric_gate(rollouts, torch.zeros(rollouts.tokens.shape), CTX).keep.any()
+    assert rubric_gate(rollouts, torch.zeros(rollouts.tokens.shape), CTX, mode="row").keep.tolist() == [True, False, False, False]
+    assert get_variant("dro+gate").filters[0][1]["mode"] == "group"
 
 
 def test_bad_gate_settings_are_config_errors():
@@ -83,7 +91,9 @@ MALFORMED = ("17+2=19\n#19,22\n", "#19,22\n", "17+2=19\n19+3=22\n", "17+2=19\n19
 WELL_FORMED = ("17+2=19\n19+3=22\n#19,22\n", "17+2=20\n20+3=23\n#20,23\n", "17+2=19\n19+3=21\n#19,21\n")
 
 ROW_GATED = Variant(name="row-gated", description="outcome, row gate", sources=(("outcome", 1.0, {}),), filters=(("rubric_gate", {"mode": "row"}),), estimator="grpo")
-GROUP_GATED_DRO = Variant(name="group-gated-dro", description="R3, group gate", sources=(("dro_r3", 1.0, {}),), filters=(("rubric_gate", {"mode": "group"}),), estimator="grpo")
+WHOLE_GROUPS = {"mode": "group", "min_pass": 1.0}
+GROUP_GATED_DRO = Variant(name="group-gated-dro", description="R3, group gate", sources=(("dro_r3", 1.0, {"gate": WHOLE_GROUPS}),), filters=(("rubric_gate", WHOLE_GROUPS),), estimator="grpo")
+ROW_GATED_DRO = Variant(name="row-gated-dro", description="R3, row gate", sources=(("dro_r3", 1.0, {"gate": {"mode": "row"}}),), filters=(("rubric_gate", {"mode": "row"}),), estimator="grpo")
 
 
 @settings(max_examples=10)
@@ -112,32 +122,33 @@ def test_a_rejected_group_contributes_nothing_to_the_loss_or_gradient(good, mixe
     assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
 
 
-HACK_SETTING = dict(steps=8, problems_per_step=8, group_size=8, lr=3e-4, warmup_steps=0, temperature=1.5)
-"""The hackable setting: sampling at temperature 1.5 makes a third of the warm start's rollouts
-malformed, so the format rubric varies within groups and paying for it is a strong signal."""
-HACK_MARGIN = 0.10
+@settings(max_examples=10)
+@given(st.lists(st.sampled_from(WELL_FORMED), min_size=2, max_size=4), st.lists(st.sampled_from(MALFORMED), min_size=1, max_size=3), st.data())
+def test_rejected_rows_do_not_move_r3_weights_of_the_rows_kept_beside_them(good, bad, data):
+    """Row gate, one group: the invalid rows are dropped, and since σ_j and w_j are computed over
+    the kept rows only, what the dropped rows say changes neither the kept rows' R3 nor the loss
+    and gradient (σ over every sampled row let a malformed rollout reweight the tokens)."""
+    other_bad = data.draw(st.lists(st.sampled_from(MALFORMED), min_size=len(bad), max_size=len(bad)))
+    problems = [TASK.problem(0)] * (len(good) + len(bad))
+    ctx = RewardContext(task=TASK, policy=POLICY)
+    loss_a, grad_a = kept_loss_and_grad(ROW_GATED_DRO, rollouts_from_texts(TASK, problems, good + bad), ctx)
+    loss_b, grad_b = kept_loss_and_grad(ROW_GATED_DRO, rollouts_from_texts(TASK, problems, good + other_bad), ctx)
+    assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
 
 
-def sampled_hack_rate(policy, task, temperature: float) -> float:
-    """Hack rate (full hackable-rubric score, wrong answer) over 64 held-out problems × 4 samples."""
-    sampling = SamplingConfig(max_new_tokens=40, temperature=temperature)
-    rollouts = sample_groups(policy, task, list(range(64)), 4, sampling, 123, 0, split="eval")
-    return hack_rate(task, rollouts.problems, rollouts.texts, [v.correct for v in rollouts.verdicts], HACKABLE_CHECKS)
+HACK_MARGIN = 0.04
 
 
 @pytest.mark.parametrize("seed", [0])
 def test_the_gate_is_hacked_less_than_the_dense_rubric(warmstart_long_answer, seed):
-    """From 'tiny-long-answer' (hack rate 0.512 at temperature 1.5), 8 steps of 8 problems × 8 at
-    lr 3e-4: rubric-dense ends at 0.629 / 0.609 / 0.648 and dro+gate at 0.480 / 0.430 / 0.402
-    for seeds 0 / 1 / 2 (margins 0.15, 0.18, 0.25; asserted ≥ 0.10 on seed 0). Paying for format
-    teaches well-formed wrong answers; the gate never pays for it. Both lose sampled accuracy at
-    this temperature and learning rate (README). About 11 s on an idle thread (both variants);
-    ~35 s when the 2-core machine is loaded."""
+    """From 'tiny-long-answer' (hack rate 0.484 at temperature 1.5), 8 steps of 8 problems × 8 at
+    lr 3e-4 (``sandbox.bench.hack``; README table, ``reward-sandbox bench hack --seeds
+    0,1,2,3,4``): rubric-dense ends at 0.590 / 0.574 / 0.586 / 0.543 / 0.629 and dro+gate (group
+    gate) at 0.402 / 0.285 / 0.383 / 0.457 / 0.457 for seeds 0-4: margins 0.188, 0.289, 0.203,
+    0.086, 0.172, asserted ≥ 0.04 (half the smallest) on seed 0. Correctness among well-formed
+    answers falls to about 0.01 for every variant in this setting, so the hack rate here is
+    P(well-formed): paying for format raises it (plain dro: 0.37-0.61), the gate lowers it.
+    About 11 s on an idle thread (both variants); ~35 s when the 2-core machine is loaded."""
     model, task, _ = warmstart_long_answer
-    rates = {}
-    for variant in ("rubric-dense", "dro+gate"):
-        policy = TinyPolicy(copy.deepcopy(model))
-        cfg = RLConfig(variant=variant, seed=seed, eval_every=0, eval_problems=0, pass_problems=0, progress=False, **HACK_SETTING)
-        Trainer(cfg, task, policy).train()
-        rates[variant] = sampled_hack_rate(policy, task, HACK_SETTING["temperature"])
+    rates = {v: format_metrics(train_hackable(model, task, v, seed), task)["hack_rate"] for v in ("rubric-dense", "dro+gate")}
     assert rates["rubric-dense"] - rates["dro+gate"] >= HACK_MARGIN, rates

@@ -4,7 +4,8 @@ of a property test gives them different kept rows or different advantages.
 Two variants that agree on every batch are one variant under two names (as ``dro-masked`` was:
 its baseline ℓ_j(∅) is one number per problem and token, so it shifted R3 by a per-group
 constant that GRPO's normalisation cancels). The batches are hypothesis': groups of responses
-to a confidence-line task (so that ``brier`` sees stated confidences), right, wrong (the
+to a confidence-line task (so that ``brier`` sees stated confidences) or to the plain task (whose
+well-formed responses pass the rubric: a confidence line has letters), right, wrong (the
 ``incorrect-label`` answer among them), without an answer, rambling past the response budget
 or garbage, with a budget whose overlong cache the well-formed ones fall in (so that ``dapo``'s
 penalty varies within groups), and tree layouts for the tree variants.
@@ -40,15 +41,14 @@ from sandbox.rewards.registry import (
     compute_token_rewards,
 )
 from sandbox.testing.fake_rollouts import rollouts_from_texts
-from sandbox.testing.strategies import group_layouts
 from sandbox.testing.trees import tree_layouts
 from sandbox.train.checkpoint import save_checkpoint
 from toy_envs import make_task
 
-TASK = make_task("arithmetic", n_steps=2, confidence_line=True)
-BUDGET = 40
-"""Response budget of the reward context: a well-formed response (about 37 tokens) falls in dapo's
-overlong cache (the last 8 tokens), a rambling one past it, a response without answer before it."""
+TASKS = (make_task("arithmetic", n_steps=2, confidence_line=True), make_task("arithmetic", n_steps=2))
+BUDGET = 32
+"""Response budget of the reward context: a well-formed response (26-37 tokens) falls in or past
+dapo's overlong cache (its last 6 tokens), a rambling one past it, one without answer before it."""
 
 SAME_ADVANTAGES = {
     ("dr-grpo", "outcome-rtg"): (
@@ -96,9 +96,9 @@ def perturbed(auxiliaries: dict) -> dict:
     return auxiliaries
 
 
-def training_signal(variant, rollouts, policy, auxiliaries) -> tuple[torch.Tensor, torch.Tensor]:
+def training_signal(variant, task, rollouts, policy, auxiliaries) -> tuple[torch.Tensor, torch.Tensor]:
     """(kept rows [B] bool, advantages of the kept rows): what the trainer's update would see."""
-    ctx = RewardContext(task=TASK, max_new_tokens=BUDGET, policy=policy, extras={"auxiliaries": auxiliaries})
+    ctx = RewardContext(task=task, max_new_tokens=BUDGET, policy=policy, extras={"auxiliaries": auxiliaries})
     rewards = compute_token_rewards(variant, rollouts, ctx)
     keep = apply_filters(variant, rollouts, rewards, ctx).keep
     kept = rollouts.select(keep)
@@ -115,11 +115,11 @@ def same(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tens
 
 
 @st.composite
-def response(draw, problem) -> str:
-    """Right or wrong (the wrong label, answer + 1, included), with a stated confidence; without
-    an answer; rambling on after it; or garbage."""
-    *steps, answer, _ = TASK.gold_solution(problem).splitlines(keepends=True)
-    confidence = f"conf: {draw(st.sampled_from(['0.0', '0.3', '0.8', '1.0']))}\n"
+def response(draw, task, problem) -> str:
+    """Right or wrong (the wrong label, answer + 1, included), with a stated confidence on the
+    confidence task; without an answer; rambling on after it; or garbage."""
+    *steps, answer = TASKS[1].gold_solution(problem).splitlines(keepends=True)
+    confidence = f"conf: {draw(st.sampled_from(['0.0', '0.3', '0.8', '1.0']))}\n" if task.confidence_line else ""
     value = int(answer[1:]) + draw(st.sampled_from([0, 0, 1, -3, 7]))
     kind = draw(st.sampled_from(["answered", "answered", "no_answer", "rambling", "garbage"]))
     if kind == "garbage":
@@ -132,23 +132,27 @@ def response(draw, problem) -> str:
 
 @st.composite
 def batches_with_trees(draw):
-    group = draw(group_layouts(3, 4))
-    problems = [TASK.problem(index) for index in group]
-    rollouts = rollouts_from_texts(TASK, problems, [draw(response(p)) for p in problems])
+    task = draw(st.sampled_from(TASKS))
+    ids = draw(st.lists(st.integers(0, 10**6), min_size=2, max_size=3, unique=True))
+    group = [g for g in ids for _ in range(draw(st.integers(3, 4)))]
+    group = draw(st.permutations(group))
+    problems = [task.problem(index) for index in group]
+    rollouts = rollouts_from_texts(task, problems, [draw(response(task, p)) for p in problems])
     layout = draw(tree_layouts(rollouts.group))
-    return rollouts.with_extras(tree=layout.tree, tree_node=layout.node)
+    return task, rollouts.with_extras(tree=layout.tree, tree_node=layout.node)
 
 
 def test_no_two_variants_give_the_same_advantages_on_every_batch(model_dirs):
     policy = TinyPolicy(random_model(0))
-    auxiliaries = {name: perturbed(build_auxiliaries(v, policy, TASK, seed=0)) for name, v in VARIANTS.items()}
+    auxiliaries = {name: perturbed(build_auxiliaries(v, policy, TASKS[0], seed=0)) for name, v in VARIANTS.items()}
     names = sorted(VARIANTS)
     differ: set[tuple[str, str]] = set()
 
-    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
     @given(batches_with_trees())
-    def explore(rollouts):
-        signals = {name: training_signal(VARIANTS[name], rollouts, policy, auxiliaries[name]) for name in names}
+    def explore(batch):
+        task, rollouts = batch
+        signals = {name: training_signal(VARIANTS[name], task, rollouts, policy, auxiliaries[name]) for name in names}
         for a, b in itertools.combinations(names, 2):
             if not same(signals[a], signals[b]):
                 differ.add((a, b))

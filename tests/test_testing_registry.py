@@ -46,7 +46,7 @@ reference implementation as an oracle, ``sandbox.testing.references``) or a stru
 FILTER_KINDS = {
     "variance_filter": lambda params: {"kind": "variance", "metric": params.get("metric", "accuracy")},
     "mean_range_filter": lambda params: {"kind": "group"},
-    "rubric_gate": lambda params: {"kind": params.get("mode", "row")},
+    "rubric_gate": lambda params: {"kind": "row" if params.get("mode", "group") == "row" else "group_rows"},
 }
 """Filter name -> (params -> ``check_filter`` keyword arguments)."""
 
@@ -73,10 +73,10 @@ EXTRA_OPTIONS = {
     "gae": [{"whiten": False}],
     "rtg_loo": [{"whiten": False}],
     "variance_filter": [{"metric": "reward"}],
-    "rubric_gate": [{"mode": "group", "min_pass": 0.5}],
+    "rubric_gate": [{"mode": "group", "min_pass": 1.0}, {"mode": "row"}],
     "format_rubric": [{"binary": True}],
     "prm_oracle": [{"target": "value", "mode": "difference"}],
-    "dro_r3": [{"masked": True}],
+    "dro_r3": [{"masked": True}, {"gate": {"mode": "row"}}],
 }
 """Options worth checking beyond the defaults and the variants' own."""
 

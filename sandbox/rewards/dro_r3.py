@@ -25,6 +25,12 @@ the trainer's reference policy ``ctx.reference`` -- frozen at the initial weight
 copy of the policy when the run sets ``RLConfig.reference_sync_every`` (the trainer then copies
 the policy into it every N steps). Scoring is a no-grad pass at temperature 1.
 
+Gate: with ``gate`` (the settings of the variant's ``rubric_gate``), σ_j and w_j are computed
+over the rows that gate keeps -- the valid answers of the accepted groups -- so a rejected,
+malformed rollout cannot make a token look reasoning-sensitive (DRO lets the token statistic
+work only within valid answers). Rejected rows still get an R3 (from their group's kept rows'
+weights; uniform weights where a group keeps none), which the gate then removes.
+
 Placement: R3_i is one number per rollout -- a judgement of the whole reasoning -- so it sits on
 the row's last response token like an outcome reward, and a group-relative estimator (GRPO)
 turns it into advantages broadcast to every token. (DESIGN.md lists R3 among the per-token
@@ -121,16 +127,18 @@ def reference_logprobs(model, prompts: list[str], reasonings: list[str], referen
     return ell, mask
 
 
-def token_sigma(ell: torch.Tensor, mask: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-    """[B, J] σ_j of each row's group: the population std of ℓ_·j over the group's rows (0 off mask).
+def token_sigma(ell: torch.Tensor, mask: torch.Tensor, group: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """[B, J] σ_j of each row's group: the population std of ℓ_·j over the group's rows (0 off mask);
+    with ``rows`` ([B] bool), over the group's rows where ``rows`` holds (0 for a group with none).
 
     Computed as a mean of squared deviations from the group mean, in float64, so a token whose ℓ
     is equal in every rollout has σ exactly 0."""
     index, n = group_index(group)
+    counted = torch.ones(len(group), dtype=torch.float64) if rows is None else rows.double().cpu()
     x = ell.double() * mask
-    sizes = per_group_sum(torch.ones(len(group), dtype=torch.float64), index, n)
-    mean = per_group_rows(x, index, n) / sizes[:, None]
-    squares = per_group_rows((x - mean[index]) ** 2, index, n) / sizes[:, None]
+    sizes = per_group_sum(counted, index, n).clamp(min=1)
+    mean = per_group_rows(x * counted[:, None], index, n) / sizes[:, None]
+    squares = per_group_rows((x - mean[index]) ** 2 * counted[:, None], index, n) / sizes[:, None]
     return (squares.sqrt()[index] * mask).float()
 
 
@@ -179,9 +187,12 @@ class Reflection:
     """The reference answer line of each row."""
 
 
-def reflect(rollouts: Rollouts, task, model, temperature: float = 1.0, masked: bool = False) -> Reflection:
-    """ℓ, σ, w and R3 for ``rollouts`` scored by ``model``; the masked variant also scores each
-    problem once with empty reasoning (in the same forward) and subtracts it."""
+def reflect(
+    rollouts: Rollouts, task, model, temperature: float = 1.0, masked: bool = False, gate: dict | None = None
+) -> Reflection:
+    """ℓ, σ, w and R3 for ``rollouts`` scored by ``model``; the masked form also scores each
+    problem once with empty reasoning (in the same forward) and subtracts it; with ``gate``
+    (``rubric_gate`` settings), σ and w come from the rows that gate keeps."""
     check(temperature > 0, "temperature", "> 0 (nats)", temperature)
     prompts = [task.prompt(p) for p in rollouts.problems]
     references = [reference_answer(task, p) for p in rollouts.problems]
@@ -199,15 +210,21 @@ def reflect(rollouts: Rollouts, task, model, temperature: float = 1.0, masked: b
         empty = torch.zeros((len(firsts), ell.shape[1]))
         empty[order] = ell[len(rollouts) :]
         ell, mask = (ell[: len(rollouts)] - empty[index]) * mask[: len(rollouts)], mask[: len(rollouts)]
-    sigma = token_sigma(ell, mask, rollouts.group)
+    rows = None
+    if gate is not None:
+        from sandbox.rewards.rubric_gate import gate_keep  # rubric_checks imports this module
+
+        rows = gate_keep(rollouts, task, **gate)[0]
+    sigma = token_sigma(ell, mask, rollouts.group, rows)
     weights = sigma_weights(sigma, mask, temperature)
     return Reflection(ell, mask, sigma, weights, weighted_reflection(ell, weights), references)
 
 
 def dro_r3(
-    rollouts: Rollouts, ctx: RewardContext, scorer: str = "policy", temperature: float = 1.0, masked: bool = False
+    rollouts: Rollouts, ctx: RewardContext, scorer: str = "policy", temperature: float = 1.0, masked: bool = False,
+    gate: dict | None = None,
 ) -> torch.Tensor:
     """[B, T] float32: R3_i on row i's last response token (``masked``: minus the empty-reasoning
     baseline, a per-group constant; see the module docstring)."""
     model = pick_scorer(ctx, scorer)
-    return on_last_token(rollouts, reflect(rollouts, ctx.task, model, temperature, masked).r3)
+    return on_last_token(rollouts, reflect(rollouts, ctx.task, model, temperature, masked, gate).r3)

@@ -200,6 +200,11 @@ class Variant:
 OUTCOME = (("outcome", 1.0, {}),)
 """The plain verifier reward: 1[correct] on the last response token."""
 
+GROUP_GATE = {"mode": "group", "min_pass": 0.5}
+"""DRO's rubric gate over groups, shared by ``dro+gate``'s filter and its R3 (σ, w over kept rows)."""
+ROW_GATE = {"mode": "row"}
+"""The rubric gate over single rows (``dro+rowgate``)."""
+
 GAE_OPTIONS = {"gamma": 1.0, "lam": 0.95}
 """γ, λ of ppo-gae, shared by its estimator and its critic's λ-return targets."""
 
@@ -293,9 +298,19 @@ VARIANTS = {
         ),
         Variant(
             name="dro+gate",
-            description="DRO R3 with the rubric as a row gate (rejected rows leave the batch), GRPO; no verifier",
-            sources=(("dro_r3", 1.0, {}),),
-            filters=(("rubric_gate", {"mode": "row"}),),
+            description="DRO R3 with the rubric as a group gate (groups under half valid leave the batch, and the "
+            "invalid rows of the rest), σ and w over the kept rows, GRPO; no verifier",
+            sources=(("dro_r3", 1.0, {"gate": GROUP_GATE}),),
+            filters=(("rubric_gate", GROUP_GATE),),
+            estimator="grpo",
+            uses_verifier=False,
+        ),
+        Variant(
+            name="dro+rowgate",
+            description="DRO R3 with the rubric as a row gate (every invalid row leaves the batch), σ and w over the "
+            "kept rows, GRPO; no verifier",
+            sources=(("dro_r3", 1.0, {"gate": ROW_GATE}),),
+            filters=(("rubric_gate", ROW_GATE),),
             estimator="grpo",
             uses_verifier=False,
         ),

@@ -16,21 +16,24 @@ of the groups of two or more rows; half of those with a small spread, 0.01 to 0.
 
 Kinds, and what each is promised (✓ = checked):
 
-    invariant                        row    group   variance
-    keep is a bool [B] mask           ✓       ✓        ✓
-    stateless                         ✓       ✓        ✓
-    ignores rewards off the response  ✓       ✓        ✓
-    row permutation                   ✓       ✓        ✓
-    whole groups                              ✓        ✓
+    invariant                        row    group   group_rows   variance
+    keep is a bool [B] mask           ✓       ✓          ✓           ✓
+    stateless                         ✓       ✓          ✓           ✓
+    ignores rewards off the response  ✓       ✓          ✓           ✓
+    row permutation                   ✓       ✓          ✓           ✓
+    whole groups                              ✓                      ✓
     row locality                      ✓
-    group locality                            ✓        ✓
-    zero variance rejected                             ✓
+    group locality                            ✓          ✓           ✓
+    zero variance rejected                                           ✓
 
 - ``row``: keeps or drops single rows on their own merits (a rubric gate): a row's decision is
   the same when it is filtered alone ("row locality").
 - ``group``: keeps or drops whole groups ("whole groups": all rows of a group share one
   decision) from the group alone ("group locality": the same decision when the group is
   filtered on its own, so no batch-level statistic leaks in).
+- ``group_rows``: decides each row from its group alone, not necessarily the same for all of a
+  group's rows (DRO's group rubric gate: groups with too few valid rows go, and the invalid rows
+  of the others): "group locality" only.
 - ``variance``: a group filter that keeps exactly the groups whose ``metric`` varies (DAPO's
   dynamic sampling): a group whose metric is constant — of any size, one and two rows included —
   is dropped, and a group whose metric differs between two rows is kept. ``metric="reward"``
@@ -61,7 +64,7 @@ from toy_envs.base import check
 SMALL_STEPS = (0.0, 0.01, 0.1, 0.25)
 """Offsets from one pool value that give a varying group a small spread."""
 
-KINDS = ("row", "group", "variance")
+KINDS = ("row", "group", "group_rows", "variance")
 """The filter kinds (see the module docstring)."""
 METRICS = ("reward", "accuracy")
 """What a variance filter looks at."""
@@ -178,11 +181,11 @@ def check_common(fut: FilterUnderTest, case: FilterCase, keep: torch.Tensor) -> 
              {"keep": keep, "permuted": back})
 
 
-def check_groups(fut: FilterUnderTest, case: FilterCase, keep: torch.Tensor) -> None:
+def check_groups(fut: FilterUnderTest, case: FilterCase, keep: torch.Tensor, whole: bool = True) -> None:
     rollouts, rewards = case.rollouts, case.rewards
     for g in sorted(set(rollouts.group.tolist())):
         rows = rows_of(rollouts.group, g)
-        if len(set(keep[rows].tolist())) > 1:
+        if whole and len(set(keep[rows].tolist())) > 1:
             fail("whole groups", "a group filter keeps or drops all rows of a group together",
                  f"group {g} is split", rollouts, rewards, {"keep": keep})
     for g in sorted(set(rollouts.group.tolist())):
@@ -263,7 +266,7 @@ def check_filter(
         if kind == "row":
             check_rows(fut, case, keep)
         else:
-            check_groups(fut, case, keep)
+            check_groups(fut, case, keep, whole=kind != "group_rows")
         if kind == "variance":
             check_variance(fut, case, keep, metric)
 
