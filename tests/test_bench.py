@@ -45,3 +45,24 @@ def test_edge_bench_rejects_bad_values():
     for fields, name in (({"presets": "tiny-tree"}, "presets"), ({"seeds": "a"}, "seeds"), ({"mix": "9"}, "n_steps_mix"), ({"steps": 0}, "steps")):
         with pytest.raises(ConfigError, match=f"^{name}="):
             EdgeBenchConfig(**fields).validate()
+
+
+def test_hack_bench_reports_every_metric_per_variant_and_seed():
+    """Smoke test of ``reward-sandbox bench hack`` at tiny sizes (no RL step: each variant's policy
+    is the warm start, so every row equals the start); the decomposition hack rate =
+    P(well-formed) · (1 − P(correct | well-formed)) holds; a bad variant is one clear error."""
+    import pytest
+
+    from sandbox.bench.hack import HackBenchConfig, format_hack_bench, run_hack_bench
+    from toy_envs.base import ConfigError
+
+    cfg = HackBenchConfig(variants="dro,dro+gate", seeds="0", steps=0, eval_problems=4, samples=2)
+    results = run_hack_bench(cfg)
+    start = results["start"]
+    assert results["runs"]["dro"][0] == start == results["runs"]["dro+gate"][0]
+    if start["p_well_formed"] > 0:
+        assert start["hack_rate"] == pytest.approx(start["p_well_formed"] * (1 - start["p_correct_given_wf"]))
+    table = format_hack_bench(results, cfg)
+    assert "| dro+gate |" in table and "P(correct | wf)" in table
+    with pytest.raises(ConfigError, match="variants"):
+        run_hack_bench(HackBenchConfig(variants="nope"))

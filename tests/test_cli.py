@@ -70,7 +70,7 @@ def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
 @pytest.mark.parametrize(
     "command",
     [["train"], ["sft"], ["eval"], ["warmstart"], ["variants"], ["demo"], ["bench", "learn"], ["bench", "tree"],
-     ["bench", "sampler"], ["prm", "train"], ["prm", "bench"], ["prm", "recipe"], ["prm", "search"], ["sweep"]],
+     ["bench", "sampler"], ["bench", "hack"], ["prm", "train"], ["prm", "bench"], ["prm", "recipe"], ["prm", "search"], ["sweep"]],
     ids=" ".join,
 )
 def test_every_command_prints_its_help(command, capsys):

@@ -94,8 +94,11 @@ def format_metrics(policy, task, eval_problems: int = 64, samples: int = 4, temp
 
 
 def train_hackable(model, task, variant: str, seed: int, steps: int = 8) -> TinyPolicy:
-    """A copy of ``model`` trained ``steps`` RL steps of ``variant`` in the hackable setting."""
+    """A copy of ``model`` trained ``steps`` RL steps of ``variant`` in the hackable setting (none
+    for ``steps=0``: the warm start itself)."""
     policy = TinyPolicy(copy.deepcopy(model))
+    if steps == 0:
+        return policy
     cfg = RLConfig(variant=variant, seed=seed, eval_every=0, eval_problems=0, pass_problems=0, progress=False,
                    **{**HACK_SETTING, "steps": steps})
     Trainer(cfg, task, policy).train()
