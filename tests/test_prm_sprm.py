@@ -1,5 +1,6 @@
-"""SPRM: outcome pseudo-labels at step ends, the agreement mask, balanced class weights, the
-geometric-mean score, and training through ``train_scorer(kind="sprm")``."""
+"""SPRM: outcome pseudo-labels at step ends, the strict agreement mask (a tie at 0.5 agrees with
+neither class), the released MetaStone-S1 class weights against a naive count (and the balanced
+option), the geometric-mean score, and training through ``train_scorer(kind="sprm")``."""
 
 import torch
 from hypothesis import given
@@ -26,20 +27,48 @@ def step_batches(draw, max_rows: int = 6, max_width: int = 8):
     return probs, targets, where
 
 
-@given(batch=step_batches())
-def test_weight_is_zero_exactly_where_prediction_and_pseudo_label_disagree(batch):
+@given(batch=step_batches(), weighting=st.sampled_from(["released", "balanced"]))
+def test_weight_is_positive_exactly_where_prediction_and_pseudo_label_strictly_agree(batch, weighting):
     probs, targets, where = batch
-    weights = sprm_weights(probs, targets, where)
-    disagree = ((probs > 0.5) & (targets == 0)) | ((probs < 0.5) & (targets == 1))
-    assert (weights[disagree | ~where] == 0).all()
-    assert (weights[where & ~disagree] > 0).all()
-    assert torch.equal(agreement_mask(probs, targets), ~disagree)
+    weights = sprm_weights(probs, targets, where, weighting)
+    agree = ((probs > 0.5) & (targets == 1)) | ((probs < 0.5) & (targets == 0))  # 0.5 agrees with neither
+    assert (weights[~agree | ~where] == 0).all()
+    assert (weights[where & agree] > 0).all()
+    assert torch.equal(agreement_mask(probs, targets), agree)
+
+
+def naive_released_weights(probs, targets, where) -> list[list[float]]:
+    """MetaStone-S1's released weights, counted cell by cell: P = agreeing positives + 1,
+    N = agreeing negatives + 1; positives 1.5 N / (P + N), negatives P / (P + N)."""
+    rows, width = probs.shape
+    cells = [(i, t) for i in range(rows) for t in range(width) if where[i, t]]
+    agree = {c: (probs[c] > 0.5 and targets[c] == 1) or (probs[c] < 0.5 and targets[c] == 0) for c in cells}
+    p = 1 + sum(1 for c in cells if agree[c] and targets[c] == 1)
+    n = 1 + sum(1 for c in cells if agree[c] and targets[c] == 0)
+    out = [[0.0] * width for _ in range(rows)]
+    for c in cells:
+        if agree[c]:
+            out[c[0]][c[1]] = 1.5 * n / (p + n) if targets[c] == 1 else p / (p + n)
+    return out
 
 
 @given(batch=step_batches())
-def test_class_weights_balance(batch):
+def test_released_class_weights_match_a_naive_count(batch):
     probs, targets, where = batch
-    weights = sprm_weights(probs, targets, where)
+    assert torch.allclose(sprm_weights(probs, targets, where), torch.tensor(naive_released_weights(probs, targets, where)))
+
+
+def test_a_tie_at_one_half_trains_neither_way():
+    """The earlier code counted a score of exactly 0.5 as agreeing with both classes."""
+    probs, targets, where = torch.tensor([[0.5, 0.5]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[True, True]])
+    for weighting in ("released", "balanced"):
+        assert (sprm_weights(probs, targets, where, weighting) == 0).all()
+
+
+@given(batch=step_batches())
+def test_balanced_class_weights_balance(batch):
+    probs, targets, where = batch
+    weights = sprm_weights(probs, targets, where, "balanced")
     positive, negative = weights[targets == 1].sum(), weights[targets == 0].sum()
     contributing = int((weights > 0).sum())
     if positive > 0 and negative > 0:
@@ -64,14 +93,15 @@ def test_every_step_end_carries_the_rows_outcome(rollouts):
         assert (targets[row][~where[row]] == 0).all()
 
 
-def test_loss_ignores_disagreeing_steps_and_is_zero_with_none_contributing():
-    logits = torch.tensor([[2.0, -2.0, 0.0]], requires_grad=True)
-    targets = torch.tensor([[1.0, 1.0, 0.0]])
-    where = torch.tensor([[True, True, True]])
+def test_loss_ignores_disagreeing_and_tied_steps_and_is_zero_with_none_contributing():
+    logits = torch.tensor([[2.0, -2.0, 0.0, -1.0]], requires_grad=True)
+    targets = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    where = torch.tensor([[True, True, True, True]])
     loss, fraction = sprm_loss(logits, targets, where)
     loss.backward()
-    assert logits.grad[0, 1] == 0 and logits.grad[0, 0] != 0 and logits.grad[0, 2] != 0
-    assert fraction == 2 / 3
+    assert logits.grad[0, 1] == 0 and logits.grad[0, 2] == 0  # disagrees; ties
+    assert logits.grad[0, 0] != 0 and logits.grad[0, 3] != 0
+    assert fraction == 2 / 4
     none, fraction = sprm_loss(torch.tensor([[2.0]], requires_grad=True), torch.tensor([[0.0]]), torch.tensor([[True]]))
     assert none.item() == 0 and fraction == 0
 
@@ -86,5 +116,5 @@ def test_sprm_trains_through_the_prm_trainer_and_scores_by_geometric_mean(warmst
     scorer, info = train_scorer(model, solutions, None, cfg)
     assert info["prm/final_loss"] >= 0
     scores = step_scores(scorer, solutions)
-    assert any(s != 0.5 for row in scores for s in row)  # the head moved off zero
+    assert all(s != 0.5 for row in scores for s in row)  # a random head: no step ties at 0.5
     assert trajectory_scores(scorer, solutions, "geo_mean") == [aggregate(s, "geo_mean") for s in scores]

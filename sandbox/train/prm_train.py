@@ -2,11 +2,12 @@
 
     solutions  ← G samples of each of N train problems from the policy (keyed, step tag −1)
     labels     ← a labeller (``sandbox.prm.labels``: oracle, MC, RPE, StepWiser); ORM: 1[correct]
-    scorer     ← copy of the policy's backbone + zero head
+    scorer     ← copy of the policy's backbone + zero head (SPRM: a random head keyed by the seed)
     for step s: minibatch of rows (order keyed by (seed, epoch)); masked BCE at labelled tokens
 
 Deterministic for a fixed config and thread count: sampling noise, MC completions and batch
-order are keyed; the head starts at zero; nothing reads global RNG state.
+order are keyed; the head starts at zero (SPRM's from a keyed generator); nothing reads global
+RNG state.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sandbox.prm.discriminative import StepScorer, prm_targets
 from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
 from sandbox.prm.mc_labels import PolicyCompleter, mc_values
 from sandbox.prm.orm import orm_targets
-from sandbox.prm.sprm import sprm_loss, sprm_targets
+from sandbox.prm.sprm import WEIGHTINGS, sprm_head_init, sprm_loss, sprm_targets
 from sandbox.rng import row_key
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
@@ -53,6 +54,8 @@ class PRMTrainConfig:
     """Optimizer steps."""
     batch_size: int = 64
     """Solutions per optimizer step."""
+    sprm_weighting: str = "released"
+    """SPRM class weights (sprm only): ``released`` (MetaStone-S1's code) or ``balanced`` (``sandbox.prm.sprm``)."""
     lr: float = 1e-3
     """AdamW learning rate of the backbone."""
     head_lr: float = 1e-2
@@ -65,6 +68,7 @@ class PRMTrainConfig:
     def validate(self) -> None:
         check(self.kind in KINDS, "kind", f"one of {KINDS}", self.kind)
         check(self.labels in LABELLERS, "labels", f"one of {sorted(LABELLERS)}", self.labels)
+        check(self.sprm_weighting in WEIGHTINGS, "sprm_weighting", f"one of {WEIGHTINGS}", self.sprm_weighting)
         for name in ("n_problems", "group_size", "n_completions", "steps", "batch_size"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(self.temperature > 0, "temperature", "> 0", self.temperature)
@@ -129,8 +133,10 @@ def train_scorer(model, solutions: Rollouts, labels: list[list[float]] | None, c
     cfg.validate()
     t0 = time.perf_counter()
     scorer = StepScorer.from_model(model)
-    if cfg.kind == "sprm":  # no labels: the outcome at every step, the SPR loss
-        losses = fit_scorer(scorer, solutions.tokens, *sprm_targets(solutions), cfg, loss_fn=lambda *a: sprm_loss(*a)[0])
+    if cfg.kind == "sprm":  # no labels: the outcome at every step, the SPR loss, a random head (no ties)
+        sprm_head_init(scorer.head, cfg.seed)
+        loss_fn = lambda *a: sprm_loss(*a, weighting=cfg.sprm_weighting)[0]  # noqa: E731
+        losses = fit_scorer(scorer, solutions.tokens, *sprm_targets(solutions), cfg, loss_fn=loss_fn)
     else:
         where, targets = orm_targets(solutions) if cfg.kind == "orm" else prm_targets(solutions, labels)
         losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg)
