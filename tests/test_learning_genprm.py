@@ -13,33 +13,42 @@ chain seeds 0 / 1 / 2: teacher 0.735 / 0.642 / 0.673, student 0.654 / 0.599 / 0.
 student, trained on the 75 of 512 teacher chains that pass the process filter, is not reliably
 better or worse than its teacher); the suite checks seed 0 with a margin the worst seed clears.
 
-RL with the variant ``genprm`` (the student's step scores as dense rewards, process-supervised
-GRPO) from the 'tiny' warm start does not raise the judge's own score here, nor accuracy (presumably
-the per-sample score from 2 chains is too noisy to climb): on 128 fixed held-out samples its mean
-is 0.442 before and 0.437-0.444 after 20 steps, as after 20 steps of the ``random`` variant. What
-moves is the policy's drift, and the logged judge score does not register it: over 10 steps
-(lr 5e-5, no warmup, 8 problems x 4), mean over the first 3 vs the last 3 steps of the logged
-``prm/oracle_correct`` falls by 0.146 / 0.188 / 0.146 for seeds 0 / 1 / 2 while ``prm/mean_score``
-moves by +0.008 / 0.000 / -0.005. The second test asserts this over-optimisation view on seed 0
-(a fall of at least CORRECT_DROP, the judge score within SCORE_BAND). It does not show reward
-hacking specific to the judge: the ``random`` variant drifts down about as much (README).
+RL with the variant ``genprm`` (the student's step scores as dense rewards, process-supervised GRPO)
+from the 'tiny' warm start does not raise the judge's own score here, nor accuracy (presumably the
+per-sample score from 2 chains is too noisy to climb; README). What the second test asserts is the
+over-optimisation view: pushed hard (lr 2e-4 without warm-up, 10 steps of 8 problems x 4), the
+policy drifts far from its warm start and the judge's logged score does not register it. Measured
+for seeds 0-4 on two builds of the cached models (this machine's AVX512 kernels /
+``ATEN_CPU_CAPABILITY=default``, whose warm starts differ: greedy 0.496 / 0.406): greedy held-out
+accuracy (256 problems) falls by 0.422 / 0.437 / 0.394 / 0.441 / 0.355 and 0.363 / 0.332 / 0.328 /
+0.363 / 0.297; ``prm/mean_score`` (mean of the last 3 logged steps minus the first 3) moves by 0.000
+/ -0.007 / +0.003 / -0.006 / -0.001 and +0.024 / +0.005 / -0.010 / +0.016 / +0.001. Asserted: a fall
+of at least ACCURACY_FALL (half the smallest measured) and a judge score within SCORE_BAND (about
+twice the largest measured move). The logged oracle correctness of the rollouts, which this test
+asserted before, is too noisy at 32 rollouts per step to carry a margin: its fall over the same
+window was 0.04-0.25 over these seeds and machines (the standard error of a difference of two
+windows of 96 rollouts is about 0.07). It does not show reward hacking specific to the judge: the
+``random`` variant drifts down about as much (README).
 """
 
 import copy
 
 import pytest
 
+from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.eval.processbench import build_processbench
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.generative import JudgeConfig, judge_rollouts
 from sandbox.prm.judge_recipes import load_judge
-from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.rl import Trainer
+
+from learning_settings import measured_rl_config
 
 MARGIN = 0.05
-CORRECT_DROP = 0.07
-"""Least fall of the logged oracle correctness (first 3 vs last 3 steps); measured 0.146-0.188."""
-SCORE_BAND = 0.03
-"""Most change of the logged judge score over the same steps; measured at most 0.008."""
+ACCURACY_FALL = 0.14
+"""Least fall of greedy held-out accuracy over the run; measured 0.297-0.441 (seeds 0-4, two builds)."""
+SCORE_BAND = 0.05
+"""Most change of the logged judge score (last 3 steps minus the first 3); measured at most 0.024."""
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float:
@@ -61,18 +70,20 @@ def test_judge_step_scores_separate_valid_from_invalid_steps(warmstart_tiny, rol
     assert value >= 0.5 + MARGIN, f"{role} step AUROC {value:.3f}"
 
 
-def judge_and_oracle_shift(model, task, seed: int, steps: int = 10, window: int = 3) -> tuple[float, float]:
-    """(change of prm/mean_score, change of prm/oracle_correct), mean of the last ``window``
-    logged steps minus the first ``window``, over a short genprm run on a copy of ``model``."""
-    cfg = RLConfig(variant="genprm", seed=seed, steps=steps, problems_per_step=8, group_size=4, warmup_steps=0,
-                   eval_every=0, eval_problems=0, pass_problems=0, progress=False)
-    history = Trainer(cfg, task, TinyPolicy(copy.deepcopy(model))).train()
-    shift = lambda key: (sum(h[key] for h in history[-window:]) - sum(h[key] for h in history[:window])) / window  # noqa: E731
-    return shift("prm/mean_score"), shift("prm/oracle_correct")
+def drift_under_the_judge(model, task, seed: int, steps: int = 10, window: int = 3) -> tuple[float, float, float]:
+    """(greedy accuracy before, after, change of the logged ``prm/mean_score``: mean of the last
+    ``window`` steps minus the first ``window``) of a short genprm run on a copy of ``model``."""
+    policy = TinyPolicy(copy.deepcopy(model))
+    before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
+    cfg = measured_rl_config("genprm", seed=seed, steps=steps, problems_per_step=8, group_size=4, lr=2e-4,
+                             warmup_steps=0, eval_problems=256)
+    history = Trainer(cfg, task, policy).train()
+    score = [h["prm/mean_score"] for h in history]
+    return before, history[-1]["eval/accuracy"], (sum(score[-window:]) - sum(score[:window])) / window
 
 
-def test_rl_against_the_judge_lowers_oracle_correctness_while_the_judge_score_stays_level(warmstart_tiny):
+def test_rl_against_the_judge_drifts_the_policy_while_the_judge_score_stays_level(warmstart_tiny):
     model, task, _ = warmstart_tiny
-    d_score, d_correct = judge_and_oracle_shift(model, task, seed=0)
-    assert d_correct <= -CORRECT_DROP, f"oracle correctness moved by {d_correct:+.3f}"
+    before, after, d_score = drift_under_the_judge(model, task, seed=0)
+    assert before - after >= ACCURACY_FALL, f"greedy accuracy {before:.3f} -> {after:.3f}"
     assert abs(d_score) <= SCORE_BAND, f"judge score moved by {d_score:+.3f}"

@@ -1,0 +1,32 @@
+"""The RL settings the learning tests were measured with, pinned field by field.
+
+``RLConfig``'s defaults are chosen from sweeps and may change; a learning test's margin is half
+the smallest effect measured at particular settings, so every learning test builds its config
+with ``measured_rl_config`` (these settings, then the test's own fields) instead of inheriting
+the defaults: a change of default then leaves the tests measuring what their docstrings say.
+"""
+
+from sandbox.rewards.registry import get_variant
+from sandbox.train.rl import RLConfig
+
+MEASURED_UPDATE = dict(
+    lr=5e-5, warmup_steps=10, adam_betas="0.9,0.99", adam_eps=1e-8, weight_decay=0.0, ppo_epochs=1, minibatches=2,
+    grad_clip=1.0, problems_per_step=16, group_size=8, temperature=1.0, top_p=1.0, max_new_tokens=0,
+    reference_sync_every=0,
+)
+"""The update regime of every learning test unless it names a field itself (RLConfig's defaults
+when the tests were measured)."""
+
+MEASURED_LOSS = dict(clip_low=0.2, clip_high=0.2, aggregation="seq-mean-token-mean", kl_coef=0.0)
+"""The policy-loss settings of a variant that does not set them itself (LossConfig's defaults when
+the tests were measured); a variant's own loss settings are part of the variant and stay."""
+
+QUIET = dict(eval_every=0, pass_problems=0, drift_every=0, progress=False)
+"""Evaluate at the end only; no pass@k, no drift probe, no progress bar."""
+
+
+def measured_rl_config(variant: str, **fields) -> RLConfig:
+    """``RLConfig`` of ``variant`` with ``MEASURED_UPDATE``, ``QUIET`` and ``MEASURED_LOSS`` under
+    the variant's own loss settings, then ``fields`` on top."""
+    loss = {**MEASURED_LOSS, **get_variant(variant).loss}
+    return RLConfig(variant=variant, **{**MEASURED_UPDATE, **QUIET, **loss, **fields})
