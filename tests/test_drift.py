@@ -14,7 +14,7 @@ from sandbox.train.run_dir import RunDir
 from sandbox.train.sft import sft_batch
 
 SMALL = dict(problems_per_step=4, group_size=4, eval_every=0, eval_problems=16, pass_problems=0, progress=False,
-             drift_every=1, drift_problems=32, warmup_steps=0)
+             drift_every=1, drift_problems=32, warmup_steps=0, adam_eps=1e-8)
 
 
 def make(warmstart_tiny, run=None, **fields):

@@ -3,8 +3,11 @@
 'tiny-noisy' was fine-tuned on demonstrations whose answer line is wrong (last result + 1) 60%
 of the time, so it computes well but mostly copies its answer wrong. Outcome rewards see only
 the answer, which is exactly the behaviour to fix; every variant below must raise greedy
-held-out accuracy (256 problems) by MARGIN. From the clean 'tiny' warm start outcome-reward RL
-does not improve greedy accuracy within such budgets (README, 'RL: what it does here, measured').
+held-out accuracy (256 problems) by MARGIN within 6-10 steps. The runs pin LARGE_UPDATE (the
+update of the earlier defaults, which the numbers below were measured with): the flaw's signal is
+large enough for a few large Adam steps. From the clean 'tiny' warm start the defaults' smaller,
+SGD-like update is needed and raises greedy accuracy by 12+ points in 40 steps of 32 problems
+(README, 'RL defaults: drift, controls and a sweep'), a run too long for this suite.
 
 Measured (greedy accuracy of the warm start 0.328):
   outcome-grpo, 10 steps: 0.688, 0.656, 0.695 (seeds 0, 1, 2; README).
@@ -27,7 +30,7 @@ import pytest
 
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
-from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from sandbox.train.warmstart import load_warmstart
 
 MARGIN = 0.10
@@ -38,7 +41,7 @@ def train_from_noisy(variant: str, seed: int, steps: int) -> tuple[float, list[d
     model, task, _ = load_warmstart("tiny-noisy")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
-    cfg = RLConfig(variant=variant, seed=seed, steps=steps, eval_every=0, eval_problems=256, pass_problems=0, progress=False)
+    cfg = RLConfig(variant=variant, seed=seed, steps=steps, eval_every=0, eval_problems=256, pass_problems=0, progress=False, **LARGE_UPDATE)
     return before, Trainer(cfg, task, policy).train()
 
 

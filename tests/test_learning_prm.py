@@ -11,7 +11,7 @@ uses process-supervised GRPO. Measured, 10 steps, greedy accuracy on 256 held-ou
 
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
-from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from sandbox.train.warmstart import load_warmstart
 
 MARGIN = 0.10
@@ -21,6 +21,6 @@ def test_prm_oracle_raises_greedy_held_out_accuracy_by_ten_points():
     model, task, _ = load_warmstart("tiny-noisy")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
-    cfg = RLConfig(variant="prm-oracle", seed=0, steps=10, eval_every=0, eval_problems=256, pass_problems=0, progress=False)
+    cfg = RLConfig(variant="prm-oracle", seed=0, steps=10, eval_every=0, eval_problems=256, pass_problems=0, progress=False, **LARGE_UPDATE)
     after = Trainer(cfg, task, policy).train()[-1]["eval/accuracy"]
     assert after - before >= MARGIN, f"{before:.3f} -> {after:.3f}"

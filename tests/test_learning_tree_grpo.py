@@ -18,7 +18,7 @@ import pytest
 
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
-from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from sandbox.train.warmstart import load_warmstart
 
 MARGIN = 0.15
@@ -31,7 +31,7 @@ def test_tree_grpo_raises_greedy_held_out_accuracy_by_fifteen_points(seed):
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
     cfg = RLConfig(variant="tree-grpo", seed=seed, steps=10, group_size=8, eval_every=0, eval_problems=256,
-                   pass_problems=0, progress=False)
+                   pass_problems=0, progress=False, **LARGE_UPDATE)
     history = Trainer(cfg, task, policy).train()
     after = history[-1]["eval/accuracy"]
     assert after - before >= MARGIN, f"seed {seed}: {before:.3f} -> {after:.3f}"

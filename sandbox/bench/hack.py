@@ -30,7 +30,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.rubric_checks import HACKABLE_CHECKS, rubric_checks
 from sandbox.rollout.group_sampler import sample_groups
-from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from sandbox.train.warmstart import load_warmstart
 from toy_envs.base import check
 
@@ -100,7 +100,7 @@ def train_hackable(model, task, variant: str, seed: int, steps: int = 8) -> Tiny
     if steps == 0:
         return policy
     cfg = RLConfig(variant=variant, seed=seed, eval_every=0, eval_problems=0, pass_problems=0, progress=False,
-                   **{**HACK_SETTING, "steps": steps})
+                   **{**LARGE_UPDATE, **HACK_SETTING, "steps": steps})  # the Adam update it was measured with
     Trainer(cfg, task, policy).train()
     return policy
 

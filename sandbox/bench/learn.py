@@ -22,7 +22,7 @@ from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
-from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from sandbox.train.sft import SFTConfig, lr_at, sft_batch
 
 TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, "operand_max": 9, "operators": "+-*"}
@@ -107,7 +107,8 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
     results = {"sft_steps": step, "sft_seconds": sft_elapsed, "variants": {}}
     for variant in cfg.variants.split(","):
         policy = TinyPolicy(copy.deepcopy(model))
-        rl = RLConfig(variant=variant, seed=cfg.seed, steps=10**9, eval_every=0, eval_problems=0, pass_problems=0, max_draws=32, progress=False)
+        rl = RLConfig(variant=variant, seed=cfg.seed, steps=10**9, eval_every=0, eval_problems=0, pass_problems=0, max_draws=32,
+                      progress=False, **LARGE_UPDATE)  # the update its README figures were measured with
         trainer = Trainer(rl, task, policy)
         curve, phases = list(sft_curve), {**sft_phases, "sampling": 0.0, "scoring": 0.0, "update": 0.0}
         clock = sft_elapsed

@@ -9,8 +9,9 @@
 Two controls sit beside the variants: ``sft`` is continued SFT from the warm start (``train_sft``
 on the same problem stream, one SFT step per RL optimizer step on the same number of problems,
 a fresh AdamW at the RL learning rate and warm-up, constant after warm-up, no weight decay as
-RL; SFT's own AdamW betas (0.9, 0.98)); the ``gold-sft`` variant is the same update through the
-RL loss (advantage +1 on the gold solutions). ``random`` is the spurious-reward control.
+RL; SFT's own AdamW β (0.9, 0.98) and ε 1e-8, so it is RL's optimizer only when ``adam_eps`` is
+1e-8); the ``gold-sft`` variant is the gold-solution update through the RL loss and RL's optimizer
+(advantage +1 on the gold solutions). ``random`` is the spurious-reward control.
 
 Each run writes ``<out>/<setting>/<variant>/seed-<k>/`` (``config.json``, ``metrics.jsonl``) when
 it finishes, so an interrupted sweep reruns only what is missing, and the table is rebuilt from

@@ -51,7 +51,7 @@ from sandbox.prm.verification import CHECK, NO, YES, erring_recompute, line_verd
 from sandbox.rng import row_key
 from sandbox.train.judge_sft import chain_batch
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
-from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from toy_envs.base import SPLITS, ConfigError, Rubric, Step, Verdict, check, is_int
 
 
@@ -218,8 +218,10 @@ class StepWiserConfig:
                               temperature=self.temperature, n_completions=self.n_completions, seed=self.seed)
 
     def rl_config(self) -> RLConfig:
-        return RLConfig(variant="outcome-grpo", seed=self.seed, steps=self.rl_steps, problems_per_step=self.rl_problems_per_step,
-                        group_size=self.rl_group_size, temperature=self.temperature, lr=self.rl_lr, eval_every=0,
+        # the judge's own lr and problems per step on the Adam update it was measured with (LARGE_UPDATE)
+        update = {**LARGE_UPDATE, "lr": self.rl_lr, "problems_per_step": self.rl_problems_per_step}
+        return RLConfig(**update, variant="outcome-grpo", seed=self.seed, steps=self.rl_steps,
+                        group_size=self.rl_group_size, temperature=self.temperature, eval_every=0,
                         eval_problems=0, pass_problems=0, progress=False)
 
 
