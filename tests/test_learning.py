@@ -22,7 +22,7 @@ Measured (greedy accuracy of the warm start 0.328):
     estimator with the outcome reward only reached 0.691 at seed 0 after 10 steps (prime 0.668).
 MARGIN is at most half the smallest gain of each (0.125 and 0.110 for ppo-gae and prime).
 Command for one value: reward-sandbox train --variant ppo-gae --init tiny-noisy --steps 6
---seed S --eval-every 0 --eval-problems 256 --pass-problems 0 --threads 1 (eval/accuracy of the
+--seed S --lr 5e-5 --problems-per-step 16 --minibatches 2 --adam-eps 1e-8 --eval-every 0 --eval-problems 256 --pass-problems 0 --threads 1 (eval/accuracy of the
 first and last lines of metrics.jsonl).
 """
 
