@@ -169,7 +169,8 @@ def test_sft_stops_at_a_non_finite_loss_or_gradient(warmstart_tiny):
 
 
 def test_a_diverging_learning_rate_stops_at_the_first_non_finite_loss(warmstart_tiny, tmp_path):
-    trainer = trainer_for(warmstart_tiny, tmp_path / "run", variant="outcome-grpo", lr=1e30, warmup_steps=0, eval_every=0)
+    # two minibatches: the second one of step 0 sees the weights the first update broke
+    trainer = trainer_for(warmstart_tiny, tmp_path / "run", variant="outcome-grpo", lr=1e30, warmup_steps=0, eval_every=0, minibatches=2)
     with pytest.raises(NonFiniteError, match=r"variant 'outcome-grpo', step 0: the policy loss \(.*\) is nan"):
         trainer.train()
     assert trainer.run.checkpoints() == [] and trainer.run.metrics() == []
