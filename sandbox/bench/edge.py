@@ -94,7 +94,7 @@ class EdgeBenchConfig:
         return RLConfig(
             variant=self.variant, seed=seed, steps=self.steps, lr=self.lr, problems_per_step=self.problems_per_step,
             group_size=self.group_size, minibatches=self.minibatches, eval_every=0, eval_problems=0, pass_problems=0,
-            progress=False,
+            progress=False, adam_eps=1e-8,  # the AdamW ε this testbed was measured with (RLConfig's default was 1e-8 then)
         )
 
 
