@@ -22,7 +22,7 @@ from toy_envs.base import ConfigError
 
 # 4 steps of dapo (refills happen), evaluation and a checkpoint every 2 steps
 RUN = dict(variant="dapo", steps=4, problems_per_step=4, group_size=4, eval_every=2, checkpoint_every=2,
-           eval_problems=16, pass_problems=4, pass_k=2, progress=False)
+           eval_problems=16, pass_problems=4, pass_k=2, progress=False, minibatches=2)  # "update" stops between two
 CONFIG = {"test": "resume"}
 
 
@@ -169,8 +169,8 @@ def test_sft_stops_at_a_non_finite_loss_or_gradient(warmstart_tiny):
 
 
 def test_a_diverging_learning_rate_stops_at_the_first_non_finite_loss(warmstart_tiny, tmp_path):
-    # two minibatches: the second one of step 0 sees the weights the first update broke
-    trainer = trainer_for(warmstart_tiny, tmp_path / "run", variant="outcome-grpo", lr=1e30, warmup_steps=0, eval_every=0, minibatches=2)
+    # RUN's two minibatches: the second one of step 0 sees the weights the first update broke
+    trainer = trainer_for(warmstart_tiny, tmp_path / "run", variant="outcome-grpo", lr=1e30, warmup_steps=0, eval_every=0)
     with pytest.raises(NonFiniteError, match=r"variant 'outcome-grpo', step 0: the policy loss \(.*\) is nan"):
         trainer.train()
     assert trainer.run.checkpoints() == [] and trainer.run.metrics() == []
