@@ -4,7 +4,7 @@ Two cached warm starts (``sandbox.train.warmstart``) learn the same short +/- ch
 operations) and differ only in a small share of longer ones: ``edge`` sees 4- and 5-operation
 chains in about 1% of its demonstrations, ``edge-control`` never does. From each, one RL variant
 (``outcome-grpo`` by default) trains on the edge only -- a task config distinct from the warm
-start's mixture: the same chains with ``n_steps_mix = mix`` (4 and 5 operations) -- and the
+start's mixture: the same chains with ``n_steps_mix = mix`` (4 operations by default) -- and the
 held-out metrics on that edge task are compared before and after RL:
 
     process pass@1 = (1/P) Σ_i c_i / n,   c_i = samples of problem i (of n at T = 1) whose answer
@@ -48,13 +48,13 @@ class EdgeBenchConfig:
     """Comma-separated warm starts to train from: arithmetic warm-start presets or checkpoint directories."""
     seeds: str = "0,1,2,3,4"
     """Comma-separated RL seeds, run from each preset."""
-    mix: str = "4:1,5:1"
+    mix: str = "4:1"
     """``n_steps_mix`` of the RL and evaluation task (the preset's other task fields are kept)."""
     variant: str = "outcome-grpo"
     """RL variant."""
-    steps: int = 40
+    steps: int = 50
     """RL steps per seed."""
-    lr: float = 1e-5
+    lr: float = 3e-5
     """RL learning rate."""
     problems_per_step: int = 32
     """Problems (groups) per RL step."""
@@ -64,7 +64,7 @@ class EdgeBenchConfig:
     """Optimizer steps per RL step."""
     eval_problems: int = 512
     """Held-out edge problems for greedy accuracy."""
-    pass_k: int = 16
+    pass_k: int = 8
     """Samples per held-out problem for pass@k (T = 1): the curve is logged up to k = pass_k."""
     pass_problems: int = 256
     """Held-out edge problems for the pass@k curve."""
