@@ -7,15 +7,15 @@ the defaults: a change of default then leaves the tests measuring what their doc
 """
 
 from sandbox.rewards.registry import get_variant
-from sandbox.train.rl import RLConfig
+from sandbox.train.rl import LARGE_UPDATE, RLConfig
 
 MEASURED_UPDATE = dict(
-    lr=5e-5, warmup_steps=10, adam_betas="0.9,0.99", adam_eps=1e-8, weight_decay=0.0, ppo_epochs=1, minibatches=2,
-    grad_clip=1.0, problems_per_step=16, group_size=8, temperature=1.0, top_p=1.0, max_new_tokens=0,
-    reference_sync_every=0,
+    **LARGE_UPDATE, warmup_steps=10, adam_betas="0.9,0.99", weight_decay=0.0, ppo_epochs=1, grad_clip=1.0,
+    group_size=8, temperature=1.0, top_p=1.0, max_new_tokens=0, reference_sync_every=0,
 )
-"""The update regime of every learning test unless it names a field itself (RLConfig's defaults
-when the tests were measured)."""
+"""The update regime of every learning test unless it names a field itself: ``LARGE_UPDATE`` (lr
+5e-5, 16 problems per step, 2 minibatches, AdamW eps 1e-8) and RLConfig's other defaults when the
+tests were measured."""
 
 MEASURED_LOSS = dict(clip_low=0.2, clip_high=0.2, aggregation="seq-mean-token-mean", kl_coef=0.0)
 """The policy-loss settings of a variant that does not set them itself (LossConfig's defaults when

@@ -1,14 +1,16 @@
 """Learning test: the Brier reward (RLCR) moves the stated confidence towards the accuracy.
 
 One run of `brier` from the cached 'tiny-calib' warm start (its demonstrations state q uniformly
-at random; its greedy answers say ``conf: 0.0`` almost always: ECE 0.529 at accuracy 0.551),
+at random; its greedy answers say ``conf: 0.0`` almost always, so its ECE is about its accuracy),
 10 steps of 16 problems x 8 rollouts at lr 1.5e-4; calibration is measured on greedy responses
 to 256 held-out problems before the first step and after the last (``calib/*``).
 
-Measured (warm start -> brier after 10 steps): ECE 0.529 -> 0.372 / 0.348 / 0.260, accuracy
-0.551 -> 0.707 / 0.656 / 0.566 for seeds 0 / 1 / 2. Margin asserted, which holds for all three:
-ECE at least 0.10 lower, accuracy no more than 0.08 lower (about two binomial standard errors of
-a difference at n = 256).
+Measured for seeds 0-4 on two builds of the cached models, whose 'tiny-calib' differ (this
+machine's AVX512 kernels: ECE 0.803 at accuracy 0.816; ``ATEN_CPU_CAPABILITY=default``: ECE 0.546
+at accuracy 0.555): ECE falls by 0.265 / 0.335 / 0.329 / 0.341 / 0.290 and 0.250 / 0.315 / 0.354 /
+0.101 / 0.411; accuracy changes by +0.071 / +0.032 / +0.059 / +0.047 / +0.059 and -0.039 / -0.008 /
++0.035 / +0.007 / -0.098. Asserted on seed 0: ECE at least ECE_MARGIN lower (half the smallest
+fall, 0.101) and accuracy no more than ACCURACY_NOISE lower (1.5 times the largest fall measured).
 
 The comparison with the *binary* reward run side by side (ECE 0.540 / 0.528 / 0.288 after 10
 steps of outcome-grpo, so brier is lower in every seed, by 0.03-0.18) is the README's figure
@@ -26,18 +28,19 @@ distribution; RL calibrates that distribution against the accuracy of temperatur
 import pytest
 
 from sandbox.model.policy import TinyPolicy
-from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
+from sandbox.train.rl import Trainer
 from sandbox.train.warmstart import load_warmstart
 
-ECE_MARGIN = 0.10
-ACCURACY_NOISE = 0.08
+from learning_settings import measured_rl_config
+
+ECE_MARGIN = 0.05
+ACCURACY_NOISE = 0.15
 
 
-@pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1, 2 measured above (README)
+@pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
 def test_brier_reward_lowers_greedy_ece_from_the_warm_start_without_losing_accuracy(seed):
     model, task, _ = load_warmstart("tiny-calib")
-    cfg = RLConfig(**{**LARGE_UPDATE, "lr": 1.5e-4}, variant="brier", seed=seed, steps=10, eval_every=0, eval_problems=256, pass_problems=0,
-                   progress=False)
+    cfg = measured_rl_config("brier", seed=seed, steps=10, lr=1.5e-4, eval_problems=256)
     trainer = Trainer(cfg, task, TinyPolicy(model))
     before = trainer.evaluate()
     after = trainer.train()[-1]

@@ -9,9 +9,12 @@ holds is that the judges' step scores carry signal that the untrained warm start
 writes no verification chain, so every step scores 0.5, AUROC 0.5): this test asserts the
 step-score AUROC against the oracle's step validity on the benchmark's test half is at least
 0.5 + MARGIN for both. Measured on this test's bench (128 problems, N = 2 chains) for bench and
-chain seeds 0 / 1 / 2: teacher 0.735 / 0.642 / 0.673, student 0.654 / 0.599 / 0.681 (the
-student, trained on the 75 of 512 teacher chains that pass the process filter, is not reliably
-better or worse than its teacher); the suite checks seed 0 with a margin the worst seed clears.
+chain seeds 0-4 on two builds of the cached models (this machine's AVX512 kernels /
+``ATEN_CPU_CAPABILITY=default``): teacher 0.654 / 0.674 / 0.699 / 0.696 / 0.654 and 0.677 / 0.666 /
+0.689 / 0.658 / 0.694, student 0.639 / 0.582 / 0.622 / 0.633 / 0.666 and 0.672 / 0.621 / 0.694 /
+0.649 / 0.702 (the student, trained on the teacher chains that pass the process filter, is not
+reliably better or worse than its teacher); the suite checks seed 0 with MARGIN half the smallest
+effect (0.082).
 
 RL with the variant ``genprm`` (the student's step scores as dense rewards, process-supervised GRPO)
 from the 'tiny' warm start does not raise the judge's own score here, nor accuracy (presumably the
@@ -44,7 +47,7 @@ from sandbox.train.rl import Trainer
 
 from learning_settings import measured_rl_config
 
-MARGIN = 0.05
+MARGIN = 0.04
 ACCURACY_FALL = 0.14
 """Least fall of greedy held-out accuracy over the run; measured 0.297-0.441 (seeds 0-4, two builds)."""
 SCORE_BAND = 0.05

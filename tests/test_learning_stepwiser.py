@@ -8,7 +8,12 @@ reward = the verdict matches the label). The GRPO run happens in the cached buil
 minute of one thread, too long for the suite); this test reads both checkpoints of the cached
 recipe (seed 0) and measures sampled verdict accuracy (4 samples per chunk at temperature 1) on
 the class-balanced held-out pool. MEASURED_GAINS are from ``reward-sandbox prm stepwiser --seeds
-0,1,2`` (the same config); the margin is below the smallest of them.
+0,1,2`` (the same config, recipe seeds 0-2). What the test can vary with one cached recipe is the
+verdict-sampling seed and the build of the cache: sampling seeds 0-4 on this machine's AVX512 build
+gave +0.151 / +0.140 / +0.177 / +0.156 / +0.149 and on an ``ATEN_CPU_CAPABILITY=default`` build
+(its own warm start, pools and judge) +0.154 / +0.131 / +0.167 / +0.129 / +0.136; the margin is
+half the smallest of these (0.129). The recipe's GRPO settings are ``StepWiserConfig``'s (its own
+lr, steps, group size, problems per step) on ``LARGE_UPDATE``, as measured.
 """
 
 from sandbox.model.policy import TinyPolicy
@@ -18,7 +23,7 @@ from sandbox.train.warmstart import load_warmstart
 
 MEASURED_GAINS = {0: (0.537, 0.689), 1: (0.531, 0.667), 2: (0.533, 0.699)}
 """Seed -> (cold start, after GRPO) sampled verdict accuracy on the held-out pool: +0.152 / +0.136 / +0.166."""
-MARGIN = 0.10
+MARGIN = 0.06
 
 
 def test_grpo_raises_held_out_verdict_accuracy_over_the_cold_start():
