@@ -184,7 +184,8 @@ def test_training_a_verifier_free_variant_never_consults_the_verifier(warmstart_
     """The task's ``score`` raises for the whole run: two training steps of each variant that
     declares ``uses_verifier=False`` (``dro`` with its query filter screening the stream first,
     rewards, filters, advantages, PPO updates, rollout metrics) complete and move the weights.
-    Held-out evaluation is switched off because it measures with the verifier by design."""
+    Held-out evaluation and the drift probe are switched off because they measure with the
+    verifier by design."""
     model, task, _ = warmstart_long_answer
 
     def consulted(self, problem, text):
@@ -194,7 +195,7 @@ def test_training_a_verifier_free_variant_never_consults_the_verifier(warmstart_
     with pytest.raises(AssertionError, match="consulted"):
         task.score(task.problem(0), "#1\n")
     policy = TinyPolicy(copy.deepcopy(model))
-    cfg = RLConfig(variant=variant, steps=2, problems_per_step=4, group_size=4, eval_every=0, eval_problems=0, pass_problems=0, progress=False, warmup_steps=0, lr=1e-4)
+    cfg = RLConfig(variant=variant, steps=2, problems_per_step=4, group_size=4, eval_every=0, eval_problems=0, pass_problems=0, drift_every=0, progress=False, warmup_steps=0, lr=1e-4)
     history = Trainer(cfg, task, policy, reference=TinyPolicy(copy.deepcopy(model))).train()
     assert len(history) == 2 and all("rollout/accuracy" not in m for m in history)
     assert all(m["rollout/advantage_abs_mean"] > 0 for m in history)

@@ -73,7 +73,7 @@ def evaluate_accuracy(model, task, tokenizer: CharTokenizer, n_problems: int = 2
         "eval/parse_ok": sum(v.parse_status == "ok" for v in verdicts) / n,
         "eval/all_steps_valid": sum(v.first_error is None for v in verdicts) / n,
     }
-    if hasattr(task, "length"):
+    if callable(getattr(task, "length", None)):  # a task that draws lengths per problem
         lengths = [task.length(p) for p in problems]
         for length in sorted(set(lengths)):
             at = [v for v, value in zip(verdicts, lengths) if value == length]
