@@ -121,15 +121,20 @@ def grpo(rewards, mask, group, step_ids, eps: float = 1e-6, std: str = "sample")
     return Result(broadcast(adv, mask), comparable)
 
 
-def dr_grpo(rewards, mask, group, step_ids) -> Result:
+def centred_totals(rewards, mask, group) -> list[float]:
+    """Each row's total minus its group's mean total (exactly 0 for a group of equal totals)."""
     R = totals(rewards, mask)
-    adv = [0.0] * len(R)
+    out = [0.0] * len(R)
     for rows in members(group.tolist()).values():
         values = [R[i] for i in rows]
         equal = all(v == values[0] for v in values)
         for i in rows:
-            adv[i] = 0.0 if equal else R[i] - mean(values)
-    return Result(broadcast(adv, mask), all_rows(len(R)))
+            out[i] = 0.0 if equal else R[i] - mean(values)
+    return out
+
+
+def dr_grpo(rewards, mask, group, step_ids) -> Result:
+    return Result(broadcast(centred_totals(rewards, mask, group), mask), all_rows(len(group)))
 
 
 def rloo(rewards, mask, group, step_ids) -> Result:
@@ -159,20 +164,15 @@ def tree_grpo(rewards, mask, group, step_ids, tree, eps: float = 1e-6, std: str 
 
 
 def rpp_baseline(rewards, mask, group, step_ids, eps: float = 1e-6) -> Result:
-    R = totals(rewards, mask)
-    centred = [0.0] * len(R)
-    for rows in members(group.tolist()).values():
-        values = [R[i] for i in rows]
-        equal = all(v == values[0] for v in values)
-        for i in rows:
-            centred[i] = 0.0 if equal else R[i] - mean(values)
-    tokens = [centred[b] for b in range(len(R)) for _ in range(int(mask[b].sum()))]
+    centred = centred_totals(rewards, mask, group)
+    n = len(centred)
+    tokens = [centred[b] for b in range(n) for _ in range(int(mask[b].sum()))]
     if not tokens:
-        return Result(torch.zeros(mask.shape, dtype=torch.float64), all_rows(len(R)))
+        return Result(torch.zeros(mask.shape, dtype=torch.float64), all_rows(n))
     mu = mean(tokens)
     sigma = math.sqrt(math.fsum((v - mu) ** 2 for v in tokens) / (len(tokens) - 1)) if len(tokens) > 1 else 0.0
     adv = [(c - mu) / (sigma + eps) for c in centred]
-    comparable = all_rows(len(R)) if not 0 < sigma < ILL_CONDITIONED_STD else ~all_rows(len(R))
+    comparable = all_rows(n) if not 0 < sigma < ILL_CONDITIONED_STD else ~all_rows(n)
     return Result(broadcast(adv, mask), comparable)
 
 
