@@ -20,6 +20,7 @@ from sandbox.rewards.dro_r3 import (
     reflect,
     sigma_weights,
     token_sigma,
+    uniform_weights,
     weighted_reflection,
 )
 from sandbox.rewards.registry import VARIANTS
@@ -87,6 +88,32 @@ def test_permuting_rollouts_permutes_r3_and_keeps_sigma_and_weights(batch, tau, 
     assert torch.allclose(p_sigma, sigma[order], atol=1e-6)
     assert torch.allclose(p_w, w[order], atol=1e-6)
     assert torch.allclose(weighted_reflection(ell[order], p_w), weighted_reflection(ell, w)[order], atol=1e-5)
+
+
+@given(ell_batches())
+def test_uniform_weights_make_r3_the_mean_log_likelihood_of_the_reference(batch):
+    """The ablation's R3 against an independent oracle: the plain mean of ℓ over each row's
+    reference tokens; it equals the σ-weighted R3 in the τ → ∞ limit."""
+    ell, mask, group = batch
+    w = uniform_weights(mask)
+    assert torch.allclose(w.sum(-1), torch.ones(len(group)), atol=1e-6) and (w[~mask] == 0).all()
+    expected = torch.tensor([ell[b][mask[b]].double().mean().item() for b in range(len(group))], dtype=torch.float64)
+    assert torch.allclose(weighted_reflection(ell, w).double(), expected, atol=1e-5)
+    flat = sigma_weights(token_sigma(ell, mask, group), mask, 1e9)
+    assert torch.allclose(weighted_reflection(ell, flat), weighted_reflection(ell, w), atol=1e-4)
+
+
+def test_dro_uniform_differs_from_dro_only_in_its_weights():
+    """Same ℓ, σ and references; uniform weights; a bad weighting is a ConfigError."""
+    problems = [TASK.problem(i) for i in (0, 0, 0, 1, 1, 1)]
+    texts = [TASK.gold_solution(p) for p in problems[:1]] + ["1+1=2\n#5,7\n", "#3\n"] + [TASK.gold_solution(problems[3]), "#9\n", "2\n#4,4\n"]
+    batch = rollouts_from_texts(TASK, problems, texts)
+    sigma_run, uniform_run = reflect(batch, TASK, POLICY), reflect(batch, TASK, POLICY, weighting="uniform")
+    assert torch.equal(sigma_run.ell, uniform_run.ell) and torch.equal(sigma_run.sigma, uniform_run.sigma)
+    assert torch.equal(uniform_run.weights, uniform_weights(sigma_run.mask))
+    assert VARIANTS["dro-uniform"].sources[0][2] == {"weighting": "uniform"}
+    with pytest.raises(ConfigError, match="weighting"):
+        reflect(batch, TASK, POLICY, weighting="softmax")
 
 
 @given(ell_batches())
@@ -176,7 +203,7 @@ VERIFIER_FREE = sorted(name for name, variant in VARIANTS.items() if not variant
 
 
 def test_the_dro_variants_declare_that_they_learn_without_the_verifier():
-    assert {"dro", "dro+gate", "rubric-dense"} <= set(VERIFIER_FREE)
+    assert {"dro", "dro-uniform", "dro+gate", "rubric-dense"} <= set(VERIFIER_FREE)
 
 
 @pytest.mark.parametrize("variant", VERIFIER_FREE)

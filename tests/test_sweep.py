@@ -21,7 +21,7 @@ def test_grid_is_typed_crossed_and_screened_seed_by_seed():
 
 
 @pytest.mark.parametrize("field, value", [("grid", "lr=fast"), ("grid", "nope=1"), ("base", "lr="), ("seeds", "0,a"),
-                                          ("variants", "nope"), ("grid", "minibatches=0"), ("out", "")])
+                                          ("variants", "nope"), ("grid", "minibatches=0"), ("out", ""), ("metrics", "accuracy")])
 def test_bad_sweep_config_is_one_clear_error_naming_the_field(field, value):
     fields = {"out": "x", field: value}
     with pytest.raises(ConfigError, match=field if field not in ("grid", "variants") else f"{field}|minibatches|variant"):
@@ -35,18 +35,23 @@ def test_continued_sft_takes_one_step_per_rl_optimizer_step_on_the_same_problems
 
 def test_sweep_runs_reuses_finished_runs_and_sft_tracks_gold_sft(tmp_path, warmstart_tiny):
     # Adam's ε at SFT's 1e-8, so that the two paths differ only in β2 (SFT's 0.98 against RL's 0.99)
-    cfg = SweepConfig(out=str(tmp_path), variants="random,sft,gold-sft", seeds="0", grid="lr=1e-3", base=BASE + " adam_eps=1e-8")
+    cfg = SweepConfig(out=str(tmp_path), variants="random,sft,gold-sft", seeds="0", grid="lr=1e-3", base=BASE + " adam_eps=1e-8",
+                      metrics="eval/process_accuracy")
     results = run_sweep(cfg)
     rows = {row["variant"]: row for row in results["rows"]}
     assert set(rows) == {"random", "sft", "gold-sft"}
+    start = json.loads((tmp_path / "start.json").read_text())["tiny:16:0"]
     for row in rows.values():
-        assert row["start"] == json.loads((tmp_path / "start.json").read_text())["tiny:16:0"]
+        assert row["start"] == start["eval/accuracy"]
+        process = row["metrics"]["eval/process_accuracy"]
+        assert process["start"] == start["eval/process_accuracy"] and 0 <= process["end"][0] <= 1
         assert 0 <= row["end"][0] <= 1 and row["flipped"][0] > 0  # lr 1e-3 moves greedy answers
     # the same update through two code paths
     sft, gold = rows["sft"]["gold_logp_change"][0], rows["gold-sft"]["gold_logp_change"][0]
     assert abs(sft - gold) <= 0.25 * abs(sft), (sft, gold)
     table = format_sweep(results)
     assert table.count("| lr=0.001 |") == 3 and summarize(rows["random"])["n"] == 1
+    assert "eval/process_accuracy |" in table.splitlines()[0] and table.count(" → ") == 3
     finished = sorted(p.stat().st_mtime_ns for p in tmp_path.rglob("metrics.jsonl"))
     assert run_sweep(cfg) == results  # nothing reran
     assert sorted(p.stat().st_mtime_ns for p in tmp_path.rglob("metrics.jsonl")) == finished

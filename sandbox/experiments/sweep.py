@@ -4,7 +4,9 @@
         for each variant v and seed k:   one RL run (``Trainer``) from the same warm start
     row (s, v):  Δ = accuracy after the last step − accuracy of the warm start (greedy, held-out)
                  mean, min..max and standard error over seeds (std / √n), mean |Δ|, and
-                 the drift diagnostic at the end (``sandbox.train.drift``)
+                 the drift diagnostic at the end (``sandbox.train.drift``); with ``metrics``,
+                 the same Δ (mean ± SE) of other evaluation metrics, e.g. process-verified
+                 accuracy or calibration AUROC
 
 Two controls sit beside the variants: ``sft`` is continued SFT from the warm start (``train_sft``
 on the same problem stream, one SFT step per RL optimizer step on the same number of problems,
@@ -16,7 +18,8 @@ RL; SFT's own AdamW β (0.9, 0.98) and ε 1e-8, so it is RL's optimizer only whe
 Each run writes ``<out>/<setting>/<variant>/seed-<k>/`` (``config.json``, ``metrics.jsonl``) when
 it finishes, so an interrupted sweep reruns only what is missing, and the table is rebuilt from
 the directory. The warm start's accuracy is measured once per sweep (``start.json``): greedy
-decoding is deterministic, so every run starts from that same number.
+decoding is deterministic, so every run starts from that same number (and the same value of every
+other evaluation metric).
 """
 
 from __future__ import annotations
@@ -61,15 +64,23 @@ class SweepConfig:
     """Runs in parallel (one process and one torch thread each)."""
     report_only: bool = False
     """Print the table of the finished runs without running anything."""
+    metrics: str = ""
+    """Comma-separated evaluation metrics tabulated beside greedy accuracy, e.g. 'eval/process_accuracy,calib/auroc'."""
 
     def validate(self) -> None:
         check(bool(self.out), "out", "a sweep directory", self.out)
         check(self.jobs >= 1, "jobs", "an integer >= 1", self.jobs)
+        for name in self.metric_list():
+            check(name.startswith(("eval/", "calib/")) and name != "eval/accuracy", "metrics",
+                  "comma-separated evaluation metric names (eval/... or calib/..., besides eval/accuracy)", self.metrics)
         self.settings()
         self.seed_list()
         for variant in self.variant_list():
             if variant not in CONTROLS:
                 RLConfig(variant=variant).validate()
+
+    def metric_list(self) -> list[str]:
+        return [m for m in self.metrics.split(",") if m]
 
     def variant_list(self) -> list[str]:
         return [v for v in self.variants.split(",") if v]
@@ -166,15 +177,17 @@ def run_one(cfg: RLConfig, out: Path, threads: int = 1) -> None:
     partial.rename(out)
 
 
-def start_accuracy(sweep_dir: Path, init: str, eval_problems: int, max_new_tokens: int) -> float:
-    """Greedy accuracy of the warm start, measured once per (init, problems) and kept in start.json."""
+def start_metrics(sweep_dir: Path, init: str, eval_problems: int, max_new_tokens: int) -> dict:
+    """The warm start's evaluation metrics (greedy accuracy, process accuracy, calibration, ...),
+    measured once per (init, problems) and kept in start.json (a sweep written when only the
+    accuracy was kept is measured again)."""
     path = sweep_dir / "start.json"
     known = json.loads(path.read_text()) if path.exists() else {}
     key = f"{init}:{eval_problems}:{max_new_tokens}"
-    if key not in known:
+    if not isinstance(known.get(key), dict):
         model, task = load_init(init)
         budget = max_new_tokens or default_max_new_tokens(task)
-        known[key] = evaluate_accuracy(model, task, TinyPolicy(model).tokenizer, eval_problems, budget)["eval/accuracy"]
+        known[key] = evaluate_accuracy(model, task, TinyPolicy(model).tokenizer, eval_problems, budget)
         path.write_text(json.dumps(known, indent=2, sort_keys=True))
     return known[key]
 
@@ -219,27 +232,39 @@ def collect(cfg: SweepConfig, runs: list[tuple[RLConfig, Path]]) -> dict:
             continue
         history = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
         last = next(m for m in reversed(history) if "eval/accuracy" in m)
-        start = start_accuracy(Path(cfg.out), rl.init, rl.eval_problems, rl.max_new_tokens)
+        start = start_metrics(Path(cfg.out), rl.init, rl.eval_problems, rl.max_new_tokens)
         key = (setting_name(asdict(rl), names), rl.variant)
         row = rows.setdefault(key, {"setting": key[0], "variant": rl.variant, "eval_problems": rl.eval_problems,
-                                    "start": start, "seeds": [], "end": [], "flipped": [], "gold_logp_change": []})
+                                    "start": start["eval/accuracy"], "seeds": [], "end": [], "flipped": [], "gold_logp_change": [],
+                                    "metrics": {m: {"start": start.get(m, math.nan), "end": []} for m in cfg.metric_list()}})
         row["seeds"].append(rl.seed)
         row["end"].append(last["eval/accuracy"])
+        for name, values in row["metrics"].items():
+            values["end"].append(last.get(name, math.nan))
         drift = next((m for m in reversed(history) if "drift/flipped_fraction" in m), {})
         row["flipped"].append(drift.get("drift/flipped_fraction", math.nan))
         row["gold_logp_change"].append(drift.get("drift/gold_logp_change", math.nan))
     return {"grid": names, "rows": list(rows.values())}
 
 
+def mean_and_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error (sample std / √n; nan for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
+    return mean, sd / math.sqrt(n)
+
+
 def summarize(row: dict) -> dict:
-    """Mean, min, max and standard error over seeds of Δ = end − start (in points), mean |Δ|."""
+    """Mean, min, max and standard error over seeds of Δ = end − start (in points), mean |Δ|; for
+    each extra metric its start, mean Δ and SE (in the metric's own units)."""
     deltas = [100 * (e - row["start"]) for e in row["end"]]
     n = len(deltas)
-    mean = sum(deltas) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in deltas) / (n - 1)) if n > 1 else math.nan
+    mean, se = mean_and_se(deltas)
     p = row["start"]
+    extra = {name: (v["start"], *mean_and_se([e - v["start"] for e in v["end"]])) for name, v in row.get("metrics", {}).items()}
     return {
-        "n": n, "mean": mean, "min": min(deltas), "max": max(deltas), "se": sd / math.sqrt(n) if n > 1 else math.nan,
+        "n": n, "mean": mean, "min": min(deltas), "max": max(deltas), "se": se, "metrics": extra,
         "abs_mean": sum(abs(d) for d in deltas) / n,
         "eval_se": 100 * math.sqrt(p * (1 - p) / row["eval_problems"]),
         "flipped": sum(row["flipped"]) / n, "gold_logp_change": sum(row["gold_logp_change"]) / n,
@@ -247,10 +272,13 @@ def summarize(row: dict) -> dict:
 
 
 def format_sweep(results: dict) -> str:
-    """A markdown table, one row per (setting, variant)."""
+    """A markdown table, one row per (setting, variant); an extra metric's column reads
+    'start → +Δ mean ± SE over seeds'."""
+    extra = list(results["rows"][0].get("metrics", {})) if results["rows"] else []
     lines = [
-        "| setting | variant | seeds | start | Δ mean (points) | Δ min .. max | SE over seeds | mean abs Δ | SE of one eval | flipped | Δ gold log-lik |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| setting | variant | seeds | start | Δ mean (points) | Δ min .. max | SE over seeds | mean abs Δ | SE of one eval | flipped | Δ gold log-lik |"
+        + "".join(f" {name} |" for name in extra),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(extra),
     ]
     for row in results["rows"]:
         s = summarize(row)
@@ -258,6 +286,7 @@ def format_sweep(results: dict) -> str:
             f"| {row['setting']} | {row['variant']} | {s['n']} | {row['start']:.3f} | {s['mean']:+.1f} | "
             f"{s['min']:+.1f} .. {s['max']:+.1f} | {s['se']:.1f} | {s['abs_mean']:.1f} | {s['eval_se']:.1f} | "
             f"{s['flipped']:.2f} | {s['gold_logp_change']:+.3f} |"
+            + "".join(f" {start:.3f} → {delta:+.3f} ± {se:.3f} |" for start, delta, se in s["metrics"].values())
         )
     return "\n".join(lines)
 

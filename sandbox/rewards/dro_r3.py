@@ -11,13 +11,16 @@ answer line; in a task's long-answer mode it lists every intermediate result):
     R3_i  = Σ_j w_j ℓ_ij
     masked:  R3_i = Σ_j w_j (ℓ_ij − ℓ_j(∅)),  ℓ_j(∅) = log π(y_j | prompt, y_<j)
 
-Weighting: a softmax of σ/τ is non-negative, sums to 1, grows strictly with σ and leaves a
+Weighting (``weighting="sigma"``, the default): a softmax of σ/τ is non-negative, sums to 1, grows strictly with σ and leaves a
 token whose ℓ is the same in every rollout (σ = 0) the smallest weight. τ (``temperature``,
 in nats) sets how peaked it is: τ → ∞ is the plain mean log-likelihood of the reference,
 τ → 0 puts all weight on the most reasoning-sensitive token. Default τ = 1 nat: here the ones
 digits of the intermediates have σ of several nats and the format tokens (``#``, ``,``, newline)
 σ ≈ 0 (tutorial 05), so those digits take nearly all the weight, shared among tokens whose σ are
-within a nat of each other.
+within a nat of each other. ``weighting="uniform"`` is the ablation without the token variance:
+w_j = 1/J over the row's reference tokens (the τ → ∞ limit), so R3_i is the mean log-likelihood
+of the reference answer line -- the variant ``dro-uniform`` -- and the difference between ``dro``
+and ``dro-uniform`` is what σ-weighting buys.
 
 π is a config choice (``scorer``): ``"policy"`` scores with the policy being trained (the
 paper's self-contained setup; the trainer passes it as ``ctx.policy``), ``"reference"`` with
@@ -71,6 +74,9 @@ from toy_envs.base import check
 
 SCORERS = ("policy", "reference")
 """Which model π scores the reference: the policy being trained, or the trainer's reference."""
+
+WEIGHTINGS = ("sigma", "uniform")
+"""How the reference tokens are weighted: softmax(σ/τ), or 1/J each (the ablation)."""
 
 
 def answer_line_start(task, text: str) -> int:
@@ -153,6 +159,12 @@ def sigma_weights(sigma: torch.Tensor, mask: torch.Tensor, temperature: float) -
     return logits.softmax(-1).float()
 
 
+def uniform_weights(mask: torch.Tensor) -> torch.Tensor:
+    """[B, J] w_j = 1/J_i over row i's reference tokens (0 off mask); rows sum to 1."""
+    counts = mask.sum(-1, keepdim=True).clamp(min=1)
+    return (mask.double() / counts).float()
+
+
 def weighted_reflection(ell: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """[B] R3_i = Σ_j w_ij ℓ_ij (weights are 0 off the mask)."""
     return (weights.double() * ell.double()).sum(-1).float()
@@ -188,12 +200,15 @@ class Reflection:
 
 
 def reflect(
-    rollouts: Rollouts, task, model, temperature: float = 1.0, masked: bool = False, gate: dict | None = None
+    rollouts: Rollouts, task, model, temperature: float = 1.0, masked: bool = False, gate: dict | None = None,
+    weighting: str = "sigma",
 ) -> Reflection:
     """ℓ, σ, w and R3 for ``rollouts`` scored by ``model``; the masked form also scores each
     problem once with empty reasoning (in the same forward) and subtracts it; with ``gate``
-    (``rubric_gate`` settings), σ and w come from the rows that gate keeps."""
+    (``rubric_gate`` settings), σ and w come from the rows that gate keeps; ``weighting="uniform"``
+    replaces w by 1/J (σ is still computed and returned)."""
     check(temperature > 0, "temperature", "> 0 (nats)", temperature)
+    check(weighting in WEIGHTINGS, "weighting", f"one of {WEIGHTINGS}", weighting)
     prompts = [task.prompt(p) for p in rollouts.problems]
     references = [reference_answer(task, p) for p in rollouts.problems]
     reasonings = [reasoning_of(task, text) for text in rollouts.texts]
@@ -216,15 +231,15 @@ def reflect(
 
         rows = gate_keep(rollouts, task, **gate)[0]
     sigma = token_sigma(ell, mask, rollouts.group, rows)
-    weights = sigma_weights(sigma, mask, temperature)
+    weights = sigma_weights(sigma, mask, temperature) if weighting == "sigma" else uniform_weights(mask)
     return Reflection(ell, mask, sigma, weights, weighted_reflection(ell, weights), references)
 
 
 def dro_r3(
     rollouts: Rollouts, ctx: RewardContext, scorer: str = "policy", temperature: float = 1.0, masked: bool = False,
-    gate: dict | None = None,
+    gate: dict | None = None, weighting: str = "sigma",
 ) -> torch.Tensor:
     """[B, T] float32: R3_i on row i's last response token (``masked``: minus the empty-reasoning
-    baseline, a per-group constant; see the module docstring)."""
+    baseline, a per-group constant; ``weighting="uniform"``: w_j = 1/J; see the module docstring)."""
     model = pick_scorer(ctx, scorer)
-    return on_last_token(rollouts, reflect(rollouts, ctx.task, model, temperature, masked, gate).r3)
+    return on_last_token(rollouts, reflect(rollouts, ctx.task, model, temperature, masked, gate, weighting).r3)

@@ -297,6 +297,15 @@ VARIANTS = {
             uses_verifier=False,
         ),
         Variant(
+            name="dro-uniform",
+            description="DRO R3 ablation: uniform weights over the reference tokens (mean log-likelihood of the "
+            "reference answer, no σ weighting), GRPO, query filter; no verifier",
+            sources=(("dro_r3", 1.0, {"weighting": "uniform"}),),
+            estimator="grpo",
+            problem_filter=("dro_query_filter", {"group_size": 4}),
+            uses_verifier=False,
+        ),
+        Variant(
             name="dro+gate",
             description="DRO R3 with the rubric as a group gate (groups under half valid leave the batch, and the "
             "invalid rows of the rest), σ and w over the kept rows, GRPO; no verifier",
