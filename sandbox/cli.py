@@ -68,7 +68,7 @@ def cmd_sft(argv: list[str]) -> int:
     from sandbox.model.model import ModelConfig
     from sandbox.model.tokenizer import CharTokenizer
     from sandbox.train.checkpoint import save_checkpoint
-    from sandbox.train.sft import SFTConfig, train_sft
+    from sandbox.train.sft import SFTConfig, train_sft_with_optimizer
 
     task_name = _peek_task(argv)
     parser = argparse.ArgumentParser(prog="reward-sandbox sft", description="Supervised warm start on gold solutions.")
@@ -84,12 +84,12 @@ def cmd_sft(argv: list[str]) -> int:
     model_cfg = dataclass_from_args(ModelConfig, args, prefix="model_")
     sft_cfg = dataclass_from_args(SFTConfig, args, prefix="sft_")
     try:
-        model, summary = train_sft(task, model_cfg, sft_cfg)
+        model, summary, optimizer = train_sft_with_optimizer(task, model_cfg, sft_cfg)
     except KeyboardInterrupt:  # SFT writes its checkpoint only when done and does not resume
         print(f"\ninterrupted: nothing was written to {args.out}", file=sys.stderr)
         return 130
     state = {"task": task_name, "task_fields": _fields(task), "summary": summary}
-    save_checkpoint(args.out, model, state)
+    save_checkpoint(args.out, model, state, optimizer, by_name=True)  # the AdamW state: RL's --init-optimizer-state
     print(json.dumps({k: v for k, v in summary.items() if k != "sft/config"}, indent=2))
     print(f"checkpoint: {args.out}")
     return 0

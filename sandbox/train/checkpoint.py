@@ -3,7 +3,10 @@
 A checkpoint is a directory::
 
     model.safetensors     the weights (sandbox names)
-    optimizer.safetensors optimizer tensors, flattened as ``{param_index}.{key}`` (optional)
+    optimizer.safetensors optimizer tensors, flattened as ``{param_index}.{key}`` (optional; the
+                          state to resume the same run), or as ``{param_name}.{key}`` when
+                          saved ``by_name`` (an SFT warm start's AdamW state, which another
+                          optimizer over the same model can start from: ``load_named_optimizer_state``)
     state.json            model config, optimizer hyper-parameters and scalar state, any
                           caller state (step, RNG states, config of the run, metrics), and the
                           size and sha256 of each .safetensors file (``files``)
@@ -40,6 +43,24 @@ def _split_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.
             else:
                 scalars[f"{index}.{key}"] = value
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _split_optimizer_by_name(optimizer: torch.optim.Optimizer, model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
+    """The optimizer's per-parameter tensors keyed ``{param_name}.{key}`` (names from
+    ``model.named_parameters()``), its scalar state likewise, and its hyper-parameters."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    tensors, scalars = {}, {}
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            if id(param) not in names:
+                raise ValueError("the optimizer holds a parameter that is not the model's; it cannot be saved by name")
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"{names[id(param)]}.{key}"] = value.detach().contiguous().cpu()
+                else:
+                    scalars[f"{names[id(param)]}.{key}"] = value
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.state_dict()["param_groups"]]
+    return tensors, {"keyed_by": "name", "param_groups": groups, "scalars": scalars}
 
 
 def _join_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
@@ -106,8 +127,10 @@ def save_checkpoint(
     model: torch.nn.Module,
     state: dict | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    by_name: bool = False,
 ) -> Path:
-    """Write a checkpoint directory at ``path`` (which must not exist yet)."""
+    """Write a checkpoint directory at ``path`` (which must not exist yet); ``by_name`` keys the
+    optimizer state by the model's parameter names instead of positions."""
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"checkpoint {path} already exists; checkpoints are never overwritten")
@@ -125,7 +148,7 @@ def save_checkpoint(
         save_file(weights, str(tmp / "model.safetensors"))
         meta = {"model_config": model_config, "state": state or {}}
         if optimizer is not None:
-            tensors, meta["optimizer"] = _split_optimizer(optimizer)
+            tensors, meta["optimizer"] = _split_optimizer_by_name(optimizer, model) if by_name else _split_optimizer(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))
         meta["files"] = {f.name: file_digest(f) for f in sorted(tmp.glob("*.safetensors"))}
         with open(tmp / "state.json", "w") as f:
@@ -168,6 +191,32 @@ def load_checkpoint(
     if optimizer is not None:
         if "optimizer" not in meta:
             raise ValueError(f"checkpoint {path} holds no optimizer state")
+        if meta["optimizer"].get("keyed_by") == "name":
+            raise ValueError(f"checkpoint {path} holds optimizer state keyed by parameter name: read it with load_named_optimizer_state")
         tensors = _load_tensors(path, "optimizer.safetensors", device)
         optimizer.load_state_dict(_join_optimizer(tensors, meta["optimizer"]))
     return model, meta["state"]
+
+
+def has_named_optimizer_state(path: str | Path) -> bool:
+    """Whether the checkpoint at ``path`` holds optimizer state keyed by parameter name (reads
+    its ``state.json`` only; False for anything that is not a readable checkpoint)."""
+    try:
+        meta = json.loads((Path(path) / "state.json").read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("optimizer"), dict) and meta["optimizer"].get("keyed_by") == "name"
+
+
+def load_named_optimizer_state(path: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]], list[dict]]:
+    """(per-parameter state ``{param_name: {"exp_avg": …, "exp_avg_sq": …, "step": …}}``, the
+    saved hyper-parameter groups) of a checkpoint saved ``by_name``, after verifying its files."""
+    path = Path(path)
+    meta = verify_checkpoint(path)
+    if not has_named_optimizer_state(path):
+        raise ValueError(f"checkpoint {path} holds no optimizer state keyed by parameter name")
+    state: dict[str, dict] = {}
+    for name, value in [*_load_tensors(path, "optimizer.safetensors").items(), *meta["optimizer"]["scalars"].items()]:
+        param, key = name.rsplit(".", 1)
+        state.setdefault(param, {})[key] = value
+    return state, meta["optimizer"]["param_groups"]

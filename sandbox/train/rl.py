@@ -26,6 +26,7 @@ import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -101,6 +102,11 @@ class RLConfig:
     ~lr whatever the signal, and the random reward drifts as far as the outcome reward gains (README)."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
+    init_optimizer_state: bool = False
+    """Start AdamW from the SFT optimizer state saved with the warm start (``init``: a preset or a
+    ``reward-sandbox sft`` checkpoint): first and second moments and step count per parameter, matched
+    by name, under RL's own lr, betas, eps and weight decay. The step count carries on from SFT's
+    (300 for 'tiny'), so the bias corrections 1 − β^t start near 1 instead of at a first step's."""
     ppo_epochs: int = 1
     """Passes over each batch."""
     minibatches: int = 1
@@ -168,6 +174,9 @@ class RLConfig:
         check(self.adam_eps > 0, "adam_eps", "> 0", self.adam_eps)
         check(self.grad_clip > 0, "grad_clip", "> 0", self.grad_clip)
         check(self.minibatches <= self.problems_per_step * self.group_size, "minibatches", "<= P·G", self.minibatches)
+        if self.init_optimizer_state:
+            check(not self.fsdp, "init_optimizer_state", "False with fsdp (the saved state is not sharded)", self.init_optimizer_state)
+            check_init_optimizer_state(self.init)
         self.loss_config(64).validate()
         accel.check_device(self.device)
         accel.check_precision(self.precision)
@@ -192,6 +201,51 @@ class RLConfig:
             "kl_coef": self.kl_coef if self.kl_coef >= 0 else None,
         }
         return replace(cfg, **{k: v for k, v in explicit.items() if v is not None})
+
+
+def check_init_optimizer_state(init: str) -> None:
+    """``ConfigError`` unless ``init`` names a warm start that holds an SFT optimizer state keyed by
+    parameter name: a preset (every preset build saves it) or a checkpoint directory saved with it
+    (``reward-sandbox sft``); reads ``state.json`` only. A path that is no directory is left to the
+    init's own error."""
+    from sandbox.train.checkpoint import has_named_optimizer_state
+    from sandbox.train.warmstart import PRESETS
+
+    allowed = "True only with an init that saved its SFT optimizer state (a warm-start preset or a `reward-sandbox sft` checkpoint); "
+    if init.startswith("hf:"):
+        check(False, "init_optimizer_state", allowed + f"init={init!r} is a Hugging Face model directory, which holds none", True)
+    if init not in PRESETS and Path(init).is_dir():
+        check(has_named_optimizer_state(init), "init_optimizer_state", allowed + f"init={init!r} holds none keyed by parameter "
+              "name (an RL checkpoint, or a warm start written before SFT checkpoints kept their optimizer state)", True)
+
+
+def init_optimizer_path(init: str) -> Path:
+    """The checkpoint directory whose saved SFT optimizer state ``init_optimizer_state`` loads."""
+    from sandbox.train.warmstart import PRESETS, warmstart
+
+    return warmstart(init) if init in PRESETS else Path(init)
+
+
+def load_sft_optimizer_state(optimizer: torch.optim.Optimizer, model: torch.nn.Module, path: Path) -> None:
+    """Fill ``optimizer`` (an AdamW over ``model``'s parameters, no state yet) with the moments and
+    step counts saved by name at ``path``; its own hyper-parameters are kept. A parameter the saved
+    state lacks or holds with another shape is a ``ConfigError``."""
+    from sandbox.train.checkpoint import load_named_optimizer_state
+
+    saved, _ = load_named_optimizer_state(path)
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            name = names[id(param)]
+            entry = saved.get(name, {})
+            ok = {"exp_avg", "exp_avg_sq", "step"} <= set(entry) and entry["exp_avg"].shape == param.shape
+            check(ok, "init_optimizer_state", f"True only with a saved state that matches the model; {path} lacks "
+                  f"parameter {name} {tuple(param.shape)} or holds it with another shape", True)
+            optimizer.state[param] = {
+                "step": torch.as_tensor(entry["step"], dtype=torch.float32).clone(),  # AdamW keeps it on the CPU
+                "exp_avg": entry["exp_avg"].to(param.device, param.dtype).clone(),
+                "exp_avg_sq": entry["exp_avg_sq"].to(param.device, param.dtype).clone(),
+            }
 
 
 def refill_draw_size(problems_per_step: int, missing: int, drawn: int, survived: int) -> int:
@@ -311,6 +365,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas(), eps=cfg.adam_eps
         )
+        if cfg.init_optimizer_state:  # before any compute; a resumed run replaces it with its checkpoint's
+            load_sft_optimizer_state(self.optimizer, policy.module, init_optimizer_path(cfg.init))
         self.scaler = accel.grad_scaler(self.device, cfg.precision)
         """fp16 loss scaling (a pass-through otherwise)."""
         check(cfg.problems_per_step >= self.world.size, "problems_per_step", f">= the number of processes ({self.world.size})", cfg.problems_per_step)

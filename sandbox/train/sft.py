@@ -128,6 +128,13 @@ def lr_at(step: int, cfg: SFTConfig) -> float:
 def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = True, log=None, init=None):
     """Train a model on gold solutions, a fresh one or a copy of ``init`` (a ``TinyLlama`` with
     config ``model_cfg``, e.g. another warm start, left untouched); returns (model, summary dict)."""
+    model, summary, _ = train_sft_with_optimizer(task, model_cfg, cfg, progress, log, init)
+    return model, summary
+
+
+def train_sft_with_optimizer(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = True, log=None, init=None):
+    """``train_sft`` that also returns its AdamW after the last step: (model, summary, optimizer),
+    whose state a warm-start checkpoint keeps for RL to start from (``RLConfig.init_optimizer_state``)."""
     cfg.validate()
     tokenizer = CharTokenizer()
     if model_cfg.vocab_size != tokenizer.vocab_size:
@@ -180,4 +187,4 @@ def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = Tru
     if cfg.eval_problems:
         summary.update(evaluate_accuracy(model, task, tokenizer, cfg.eval_problems))
     model.eval()
-    return model, summary
+    return model, summary, optimizer

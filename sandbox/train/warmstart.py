@@ -1,7 +1,8 @@
 """Cached SFT warm-start checkpoints shared by tests, notebooks and benchmarks.
 
 A preset names a task config, a model config and an SFT config. ``warmstart(preset)`` returns
-the checkpoint directory, training it only when the cache lacks it. It is an artifact of
+the checkpoint directory (the weights and SFT's final AdamW state keyed by parameter name, which
+``RLConfig.init_optimizer_state`` starts RL from), training it only when the cache lacks it. It is an artifact of
 ``sandbox.train.artifact_cache`` (cache directory, lock, build once): its key hashes the preset
 (with its ``init`` preset's directory name in place of the init's name) *and the source files
 that determine the weights* (``SOURCES``: tasks, tokenizer, model, SFT), so a code change never
@@ -18,7 +19,7 @@ from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
-from sandbox.train.sft import SFTConfig, train_sft
+from sandbox.train.sft import SFTConfig, train_sft_with_optimizer
 
 SOURCES = ("toy_envs", "sandbox/model", "sandbox/train/sft.py", "sandbox/train/checkpoint.py", "sandbox/rng.py")
 
@@ -137,8 +138,8 @@ def warmstart(name: str = "tiny", progress: bool = False) -> Path:
     def build(out: Path) -> None:
         task = toy_envs.make_task(preset.task, **preset.task_fields)
         init = load_checkpoint(warmstart(preset.init, progress))[0] if preset.init else None
-        model, summary = train_sft(task, preset.model, preset.sft, progress=progress, init=init)
-        save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary})
+        model, summary, optimizer = train_sft_with_optimizer(task, preset.model, preset.sft, progress=progress, init=init)
+        save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
 
     return build_once(path, build)
 
