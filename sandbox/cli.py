@@ -10,6 +10,7 @@
     reward-sandbox bench sampler                 our sampler vs transformers generate()
     reward-sandbox bench learn                   time for SFT + RL to reach 95% on 4-step chains
     reward-sandbox bench learn --testbed edge    RL at the edge of competence: 1% vs 0% exposure to long chains
+        [--edge-presets edge-tree,edge-tree-control]     the same on tree puzzles (depth 3 after depths 1-2)
     reward-sandbox prm train --train-labels mc-hard --out DIR    train a PRM on chosen step labels
     reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
     reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
@@ -178,7 +179,7 @@ def cmd_bench(argv: list[str]) -> int:
     learn = sub.add_parser(
         "learn",
         help="Wall-clock time of SFT + RL to a greedy accuracy target, per variant; or (--testbed edge) RL at the edge "
-        "of competence from warm starts with and without a little exposure to longer chains.",
+        "of competence from warm starts with and without a little exposure to longer chains (or deeper tree puzzles).",
     )
     learn.add_argument("--testbed", default="speed", choices=["speed", "edge"],
                        help="speed: time to the accuracy target (--* flags); edge: the edge-of-competence comparison (--edge-* flags).")

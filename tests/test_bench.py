@@ -42,9 +42,43 @@ def test_edge_bench_rejects_bad_values():
     from sandbox.bench.edge import EdgeBenchConfig
     from toy_envs import ConfigError
 
-    for fields, name in (({"presets": "tiny-tree"}, "presets"), ({"seeds": "a"}, "seeds"), ({"mix": "9"}, "n_steps_mix"), ({"steps": 0}, "steps")):
+    for fields, name in (
+        ({"presets": "nope"}, "presets"),
+        ({"presets": "edge,edge-tree"}, "presets"),  # two tasks: no one mixture field fits both
+        ({"seeds": "a"}, "seeds"),
+        ({"mix": "9"}, "n_steps_mix"),
+        ({"presets": "edge-tree,edge-tree-control", "mix": "9"}, "depth_mix"),
+        ({"steps": 0}, "steps"),
+    ):
         with pytest.raises(ConfigError, match=f"^{name}="):
             EdgeBenchConfig(**fields).validate()
+    assert EdgeBenchConfig(presets="edge-tree,edge-tree-control").edge_mix("tree") == "3:1"
+
+
+def test_edge_bench_runs_on_tree_puzzles_with_per_depth_metrics(tmp_path):
+    """The edge testbed on tree-puzzle warm starts (two checkpoint directories of a 2-step SFT of
+    a one-layer model stand in for the presets): the RL and evaluation task is the warm start's
+    tree task with its depth_mix replaced by the bench's mix, and every evaluation reports per depth."""
+    from sandbox.bench.edge import EdgeBenchConfig, format_edge_bench, load_start, run_edge_bench
+    from sandbox.model.model import ModelConfig
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train.checkpoint import save_checkpoint
+    from sandbox.train.sft import SFTConfig, train_sft
+    import toy_envs
+
+    fields = {"operators": "+-", "branching": 2, "depth_mix": "1:1"}
+    model_cfg = ModelConfig(vocab_size=CharTokenizer().vocab_size, d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64, max_seq_len=128)
+    model, _ = train_sft(toy_envs.make_task("tree", **fields), model_cfg, SFTConfig(steps=2, batch_size=4, eval_problems=0))
+    starts = [str(tmp_path / name) for name in ("a", "b")]
+    for start in starts:
+        save_checkpoint(start, model, {"task": "tree", "task_fields": fields})
+    assert load_start(starts[0], "2:1")[1] == toy_envs.make_task("tree", **{**fields, "depth_mix": "2:1"})
+    cfg = EdgeBenchConfig(presets=",".join(starts), seeds="0", mix="1:1,2:1", steps=1, problems_per_step=2, group_size=2,
+                          eval_problems=8, pass_k=2, pass_problems=8)
+    results = run_edge_bench(cfg, log=lambda *args, **kwargs: None)
+    before = results["presets"][starts[0]]["before"]
+    assert {"eval/process_accuracy@len1", "eval/process_accuracy@len2", "eval/process_pass@1@len2"} <= set(before)
+    assert "tree depth_mix=1:1,2:1" in format_edge_bench(results, cfg)
 
 
 def test_hack_bench_reports_every_metric_per_variant_and_seed():

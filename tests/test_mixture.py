@@ -146,3 +146,27 @@ def test_mixture_respects_the_digit_limit():
     with pytest.raises(ConfigError, match="^n_steps_mix="):
         make_task("arithmetic", n_steps_mix="1:1,12:0.01", operators="*", start_max=10**17)
     make_task("arithmetic", n_steps_mix="1:1", operators="*", start_max=10**17)
+
+
+@pytest.mark.parametrize("exposed, control", [("edge", "edge-control"), ("edge-tree", "edge-tree-control")])
+def test_edge_warm_start_pairs_differ_only_in_a_small_share_of_the_edge(exposed, control):
+    """The edge testbed's warm-start pairs (configs only; no model is built): each task config
+    validates; the pair is identical but for the length mixture; the exposed preset puts 0.5-2% of
+    its demonstrations on lengths past the control's range, the control none, and the bench's
+    default edge length is among the exposed lengths."""
+    from sandbox.bench.edge import DEFAULT_MIX, MIX_FIELDS
+    from sandbox.train.warmstart import PRESETS
+
+    a, b = PRESETS[exposed], PRESETS[control]
+    field = MIX_FIELDS[a.task]
+    assert a.task == b.task
+    assert {k: v for k, v in a.task_fields.items() if k != field} == {k: v for k, v in b.task_fields.items() if k != field}
+    assert (a.model, a.sft, a.init) == (b.model, b.sft, b.init)
+    tasks = [make_task(p.task, **p.task_fields) for p in (a, b)]
+    high = 5 if a.task == "arithmetic" else 6
+    weights = [dict(parse_mixture(field, p.task_fields[field], 1, high)) for p in (a, b)]
+    control_range = max(tasks[1].lengths())
+    assert 0.005 <= sum(w for length, w in weights[0].items() if length > control_range) <= 0.02
+    assert all(length <= control_range for length in tasks[1].lengths())
+    edge = int(DEFAULT_MIX[a.task].split(":")[0])
+    assert edge > control_range and edge in tasks[0].lengths()

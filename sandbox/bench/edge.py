@@ -1,11 +1,14 @@
 """Benchmark: RL at the edge of competence (Zhang, Neubig & Yue 2025, arXiv 2512.07783).
 
-Two cached warm starts (``sandbox.train.warmstart``) learn the same short +/- chains (1-3
-operations) and differ only in a small share of longer ones: ``edge`` sees 4- and 5-operation
-chains in about 1% of its demonstrations, ``edge-control`` never does. From each, one RL variant
-(``outcome-grpo`` by default) trains on the edge only -- a task config distinct from the warm
-start's mixture: the same chains with ``n_steps_mix = mix`` (4 operations by default) -- and the
-held-out metrics on that edge task are compared before and after RL:
+Two cached warm starts (``sandbox.train.warmstart``) learn the same short problems and differ only
+in a small share of longer ones. Arithmetic: ``edge`` sees 4- and 5-operation +/- chains in about
+1% of its demonstrations besides 1-3 operations, ``edge-control`` never does. Tree puzzles:
+``edge-tree`` sees depth 3 in 1% besides depths 1-2, ``edge-tree-control`` never does. From each,
+one RL variant (``outcome-grpo`` by default) trains on the edge only -- a task config distinct from
+the warm start's mixture: the same task with its length mixture replaced by ``mix`` (the field
+``MIX_FIELDS`` names for the task: ``n_steps_mix`` of chains, ``depth_mix`` of trees; by default
+``DEFAULT_MIX``, 4 operations or depth 3) -- and the held-out metrics on that edge task are
+compared before and after RL:
 
     process pass@1 = (1/P) Σ_i c_i / n,   c_i = samples of problem i (of n at T = 1) whose answer
                                           is right and every step valid (``Verdict.process_correct``)
@@ -37,19 +40,26 @@ from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.eval.pass_at_k import curve_ks, mean_pass_at_k, sample_counts
 from sandbox.model.policy import TinyPolicy
 from sandbox.train.rl import RLConfig, Trainer
-from sandbox.train.checkpoint import load_checkpoint
+from sandbox.train.checkpoint import load_checkpoint, verify_checkpoint
 from sandbox.train.warmstart import PRESETS, warmstart
 from toy_envs.base import ConfigError, check
+
+MIX_FIELDS = {"arithmetic": "n_steps_mix", "tree": "depth_mix"}
+"""The task field that ``mix`` sets, per task the testbed runs on."""
+DEFAULT_MIX = {"arithmetic": "4:1", "tree": "3:1"}
+"""The edge when ``mix`` is empty: one length past the warm starts' common range."""
 
 
 @dataclass
 class EdgeBenchConfig:
     presets: str = "edge,edge-control"
-    """Comma-separated warm starts to train from: arithmetic warm-start presets or checkpoint directories."""
+    """Comma-separated warm starts to train from, all of one task (arithmetic or tree): warm-start
+    presets or checkpoint directories; e.g. ``edge-tree,edge-tree-control``."""
     seeds: str = "0,1,2,3,4"
     """Comma-separated RL seeds, run from each preset."""
-    mix: str = "4:1"
-    """``n_steps_mix`` of the RL and evaluation task (the preset's other task fields are kept)."""
+    mix: str = ""
+    """The length mixture of the RL and evaluation task: its ``n_steps_mix`` (arithmetic) or
+    ``depth_mix`` (tree); the preset's other task fields are kept. Empty: 4:1 (arithmetic), 3:1 (tree)."""
     variant: str = "outcome-grpo"
     """RL variant."""
     steps: int = 50
@@ -80,15 +90,32 @@ class EdgeBenchConfig:
             raise ConfigError(f"seeds={self.seeds!r} is not allowed: comma-separated integers, e.g. 0,1,2") from None
 
     def validate(self) -> None:
-        for name in self.presets.split(","):
-            known = PRESETS[name].task == "arithmetic" if name in PRESETS else (Path(name) / "state.json").is_file()
-            check(known, "presets", f"arithmetic warm-start presets among {sorted(PRESETS)} or checkpoint directories", self.presets)
+        task_name = self.task_name()
         self.seed_list()
         for name in ("steps", "problems_per_step", "group_size", "minibatches", "eval_problems", "pass_k", "pass_problems", "threads"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(self.lr > 0, "lr", "> 0", self.lr)
-        toy_envs.make_task("arithmetic", n_steps_mix=self.mix)
+        toy_envs.make_task(task_name, **{MIX_FIELDS[task_name]: self.edge_mix(task_name)})
         self.rl_config(0).validate()
+
+    def task_name(self) -> str:
+        """The task every preset trains on; ``ConfigError`` naming ``presets`` unless each is a
+        known preset or checkpoint directory and all share one task of ``MIX_FIELDS``."""
+        allowed = (f"comma-separated warm-start presets among {sorted(PRESETS)} or checkpoint directories, "
+                   f"all of one task among {sorted(MIX_FIELDS)}")
+        names = set()
+        for name in self.presets.split(","):
+            if name in PRESETS:
+                names.add(PRESETS[name].task)
+            else:
+                check((Path(name) / "state.json").is_file(), "presets", allowed, self.presets)
+                names.add(start_state(name).get("task", "arithmetic"))
+        check(len(names) == 1 and names <= set(MIX_FIELDS), "presets", allowed, self.presets)
+        return names.pop()
+
+    def edge_mix(self, task_name: str) -> str:
+        """``mix``, or the task's ``DEFAULT_MIX`` when it is empty."""
+        return self.mix or DEFAULT_MIX[task_name]
 
     def rl_config(self, seed: int) -> RLConfig:
         return RLConfig(
@@ -98,12 +125,19 @@ class EdgeBenchConfig:
         )
 
 
+def start_state(directory: str) -> dict:
+    """The saved state (task, task fields, ...) of a checkpoint directory, its files verified but
+    its weights not loaded."""
+    return verify_checkpoint(directory)["state"]
+
+
 def load_start(name: str, mix: str):
-    """(model, edge task) of a warm-start preset or checkpoint directory: its arithmetic task with
-    the lengths replaced by ``mix``."""
+    """(model, edge task) of a warm-start preset or checkpoint directory: its task with the length
+    mixture (``MIX_FIELDS``) replaced by ``mix``."""
     model, state = load_checkpoint(warmstart(name)) if name in PRESETS else load_checkpoint(name)
-    check(state.get("task", "arithmetic") == "arithmetic", "presets", "arithmetic warm starts", name)
-    return model, toy_envs.make_task("arithmetic", **{**state.get("task_fields", {}), "n_steps_mix": mix})
+    task_name = state.get("task", "arithmetic")
+    check(task_name in MIX_FIELDS, "presets", f"warm starts of a task among {sorted(MIX_FIELDS)}", name)
+    return model, toy_envs.make_task(task_name, **{**state.get("task_fields", {}), MIX_FIELDS[task_name]: mix})
 
 
 def evaluate_edge(policy, task, cfg: EdgeBenchConfig) -> dict:
@@ -137,9 +171,10 @@ def standard_error(values: list[float]) -> float:
 def run_edge_bench(cfg: EdgeBenchConfig, log=print) -> dict:
     cfg.validate()
     torch.set_num_threads(cfg.threads)
+    mix = cfg.edge_mix(cfg.task_name())
     results = {"presets": {}}
     for preset in cfg.presets.split(","):
-        model, task = load_start(preset, cfg.mix)
+        model, task = load_start(preset, mix)
         before = evaluate_edge(TinyPolicy(model), task, cfg)
         log(f"{preset}: before RL, process pass@1 {before['eval/process_pass@1']:.3f}, greedy accuracy {before['eval/accuracy']:.3f}", flush=True)
         runs = {}
@@ -175,8 +210,9 @@ ROWS = (
 
 def format_edge_bench(results: dict, cfg: EdgeBenchConfig) -> str:
     presets = list(results["presets"])
+    task_name = cfg.task_name()
     lines = [
-        f"edge-of-competence testbed: {cfg.variant} on chains n_steps_mix={cfg.mix} from each warm start, "
+        f"edge-of-competence testbed: {cfg.variant} on {task_name} {MIX_FIELDS[task_name]}={cfg.edge_mix(task_name)} from each warm start, "
         f"{cfg.steps} steps of {cfg.problems_per_step} problems x {cfg.group_size} (lr {cfg.lr:g}, {cfg.minibatches} minibatch), "
         f"seeds {cfg.seeds}; held-out edge problems: {cfg.eval_problems} greedy, {cfg.pass_problems} x {cfg.pass_k} samples",
         "| metric | " + " | ".join(f"{p}: before | {p}: gain mean [min, max]" for p in presets) + " |",

@@ -49,6 +49,11 @@ class Preset:
 
 _VOCAB = CharTokenizer().vocab_size
 EDGE_SFT_STEPS = 600
+EDGE_TREE_FIELDS = {"operators": "+-", "branching": 3, "dead_end_fraction": 0.5, "start_max": 9, "operand_max": 5}
+"""The edge tree presets' puzzles: small values (start 1-9, operands 1-5), so that the model
+learns the step arithmetic within the SFT budget (at start 1-20, operands 1-9, 600 steps left
+98% of its depth-1 and -2 errors arithmetic ones)."""
+EDGE_TREE_SFT_STEPS = 450
 PRESETS: dict[str, Preset] = {
     # Tests, notebooks, benchmarks: 2-step +/- chains, a 0.8M-parameter model and an SFT short
     # enough to build in about a minute on 2 cores. Copying is learned first, the ones digit of
@@ -119,6 +124,22 @@ PRESETS: dict[str, Preset] = {
         task_fields={"operators": "+-", "start_max": 50, "n_steps_mix": "1:1,2:1,3:1"},
         model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
         sft=SFTConfig(steps=EDGE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
+    # The tree-puzzle half of the pair: +/- tree puzzles (branching 3, half the offered branches
+    # dead ends) of depth 1-2, plus depth 3 in 1% of the demonstrations ('edge-tree') or in none
+    # ('edge-tree-control'); otherwise identical. RL then trains on depth 3 only (README, "Edge of
+    # competence"); no test loads them.
+    "edge-tree": Preset(
+        task="tree",
+        task_fields={**EDGE_TREE_FIELDS, "depth_mix": "1:0.495,2:0.495,3:0.01"},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=EDGE_TREE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
+    ),
+    "edge-tree-control": Preset(
+        task="tree",
+        task_fields={**EDGE_TREE_FIELDS, "depth_mix": "1:1,2:1"},
+        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        sft=SFTConfig(steps=EDGE_TREE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
     ),
 }
 
