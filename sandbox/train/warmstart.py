@@ -128,7 +128,8 @@ PRESETS: dict[str, Preset] = {
     # The tree-puzzle half of the pair: +/- tree puzzles (branching 3, half the offered branches
     # dead ends) of depth 1-2, plus depth 3 in 1% of the demonstrations ('edge-tree') or in none
     # ('edge-tree-control'); otherwise identical. RL then trains on depth 3 only (README, "Edge of
-    # competence"); no test loads them.
+    # competence"); no test loads them. 'edge-tree' built in 292 s of CPU on one thread; greedy
+    # 0.99 / 0.39 / 0.01 at depth 1 / 2 / 3 (process 0.00 at depth 3, first error mostly on line 1).
     "edge-tree": Preset(
         task="tree",
         task_fields={**EDGE_TREE_FIELDS, "depth_mix": "1:0.495,2:0.495,3:0.01"},
