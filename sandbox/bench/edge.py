@@ -62,8 +62,8 @@ class EdgeBenchConfig:
     ``depth_mix`` (tree); the preset's other task fields are kept. Empty: 4:1 (arithmetic), 3:1 (tree)."""
     variant: str = "outcome-grpo"
     """RL variant."""
-    steps: int = 50
-    """RL steps per seed."""
+    steps: int = 70
+    """RL steps per seed (70: process pass@1 +0.19 on 4-operation chains in 230-265 s CPU; 50 gave +0.13)."""
     lr: float = 3e-5
     """RL learning rate."""
     problems_per_step: int = 32
@@ -121,7 +121,8 @@ class EdgeBenchConfig:
         return RLConfig(
             variant=self.variant, seed=seed, steps=self.steps, lr=self.lr, problems_per_step=self.problems_per_step,
             group_size=self.group_size, minibatches=self.minibatches, eval_every=0, eval_problems=0, pass_problems=0,
-            progress=False, adam_eps=1e-8,  # the AdamW ε this testbed was measured with (RLConfig's default was 1e-8 then)
+            progress=False, adam_eps=1e-8,  # the AdamW ε this testbed was measured with: at ε 1e-3 (RLConfig's
+            # default) and lr 3e-5 seed 0's process pass@1 rose more slowly (0.064 against 0.097 after 20 steps)
         )
 
 
