@@ -119,3 +119,13 @@ def test_the_sweep_grid_takes_the_option():
     grid = parse_assignments("init_optimizer_state=true,false", "grid", single=False)
     assert grid == {"init_optimizer_state": [True, False]}
     assert setting_name({"init_optimizer_state": True}, ["init_optimizer_state"]) == "init_optimizer_state=True"
+
+
+def test_the_sft_command_saves_its_optimizer_state(tmp_path):
+    out = tmp_path / "ckpt"
+    argv = ["sft", "--out", str(out), "--task-n-steps", "1", "--sft-steps", "2", "--sft-eval-problems", "0"]
+    argv += ["--model-d-model", "32", "--model-n-layers", "1", "--model-n-heads", "2", "--model-n-kv-heads", "2"]
+    assert main(argv) == 0
+    saved, _ = load_named_optimizer_state(out)
+    assert {float(s["step"]) for s in saved.values()} == {2.0}
+    RLConfig(init=str(out), init_optimizer_state=True).validate()
