@@ -48,6 +48,8 @@ class Preset:
 
 
 _VOCAB = CharTokenizer().vocab_size
+TINY_MODEL = ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128)
+"""The 0.8M-parameter model every preset trains."""
 EDGE_SFT_STEPS = 600
 EDGE_TREE_FIELDS = {"operators": "+-", "branching": 3, "dead_end_fraction": 0.5, "start_max": 9, "operand_max": 5}
 """The edge tree presets' puzzles: small values (start 1-9, operands 1-5), so that the model
@@ -61,7 +63,7 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         task="arithmetic",
         task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=300, batch_size=64, lr=3e-3, eval_problems=256),
     ),
     # A longer warm start on the same task: the model is past the steep part of its learning
@@ -69,7 +71,7 @@ PRESETS: dict[str, Preset] = {
     "tiny-long": Preset(
         task="arithmetic",
         task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=600, batch_size=64, lr=3e-3, eval_problems=256),
     ),
     # Imperfect demonstrations: 60% of the answer lines state the last result + 1, so the model
@@ -77,7 +79,7 @@ PRESETS: dict[str, Preset] = {
     "tiny-noisy": Preset(
         task="arithmetic",
         task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=600, batch_size=64, lr=3e-3, eval_problems=256, answer_noise=0.6),
     ),
     # Calibration (RLCR): the tiny task with a confidence line after the answer line. It
@@ -87,7 +89,7 @@ PRESETS: dict[str, Preset] = {
     "tiny-calib": Preset(
         task="arithmetic",
         task_fields={"n_steps": 2, "operators": "+-", "start_max": 50, "confidence_line": True},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=60, batch_size=64, lr=1e-3, warmup_steps=20, min_lr_ratio=1.0, eval_problems=256),
         init="tiny-noisy",
     ),
@@ -96,7 +98,7 @@ PRESETS: dict[str, Preset] = {
     "tiny-long-answer": Preset(
         task="arithmetic",
         task_fields={"n_steps": 2, "operators": "+-", "start_max": 50, "long_answer": True},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=300, batch_size=64, lr=3e-3, eval_problems=256),
     ),
     # Tree puzzles of depth 2 (one line per level, then the op path), for the toy ProcessBench's
@@ -106,7 +108,7 @@ PRESETS: dict[str, Preset] = {
     "tiny-tree": Preset(
         task="tree",
         task_fields={"depth": 2, "branching": 3, "dead_end_fraction": 0.5},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=200, batch_size=64, lr=3e-3, eval_problems=256),
     ),
     # The edge-of-competence pair (``sandbox.bench.edge``; Zhang, Neubig & Yue 2025): +/- chains of
@@ -116,13 +118,13 @@ PRESETS: dict[str, Preset] = {
     "edge": Preset(
         task="arithmetic",
         task_fields={"operators": "+-", "start_max": 50, "n_steps_mix": "1:0.33,2:0.33,3:0.33,4:0.005,5:0.005"},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=EDGE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
     ),
     "edge-control": Preset(
         task="arithmetic",
         task_fields={"operators": "+-", "start_max": 50, "n_steps_mix": "1:1,2:1,3:1"},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=EDGE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
     ),
     # The tree-puzzle half of the pair: +/- tree puzzles (branching 3, half the offered branches
@@ -133,13 +135,13 @@ PRESETS: dict[str, Preset] = {
     "edge-tree": Preset(
         task="tree",
         task_fields={**EDGE_TREE_FIELDS, "depth_mix": "1:0.495,2:0.495,3:0.01"},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=EDGE_TREE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
     ),
     "edge-tree-control": Preset(
         task="tree",
         task_fields={**EDGE_TREE_FIELDS, "depth_mix": "1:1,2:1"},
-        model=ModelConfig(vocab_size=_VOCAB, d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_seq_len=128),
+        model=TINY_MODEL,
         sft=SFTConfig(steps=EDGE_TREE_SFT_STEPS, batch_size=64, lr=3e-3, eval_problems=256),
     ),
 }
