@@ -10,7 +10,7 @@ One set of knobs, shared by the RL trainer (``RLConfig``) and SFT (``SFTConfig``
   bookkeeping stays on the CPU**: ``Samples`` come back from the decode loop on the CPU, and
   rollouts, token rewards and advantages (built from parsed text and verdicts, a few kB per
   step) are CPU tensors; each minibatch is moved to the device for the loss. This boundary sits
-  in a handful of places (``decode``, ``Policy.logits``, ``Trainer.update``, the auxiliary
+  in a handful of places (``decode``, ``Policy.logits``, ``PPOUpdate``, the auxiliary
   models), so reward code never meets a device mismatch.
 * ``precision``: ``fp32`` (default), ``bf16`` or ``fp16``. Mixed precision is
   ``torch.autocast(device_type, dtype)`` around the forward passes (sampling, scoring, the

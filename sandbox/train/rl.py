@@ -10,7 +10,7 @@
                     refill: draw fresh problems (the missing count over the keep rate) until
                     P groups are kept, at most max_draws draws
         A [B,T]   ← estimator(r, mask, group, step_ids, **inputs of the auxiliary models)
-        for epoch in 1..E, for each minibatch: PPO-clip step on A (``policy_loss``)
+        for epoch in 1..E, for each minibatch: PPO-clip step on A (``sandbox.train.ppo``)
         auxiliary models learn (a critic's value loss); they also observe each draw before its
         rewards (an implicit PRM's update) -- ``Variant.auxiliaries``, ``sandbox.rewards.auxiliary``
         log; every N steps: greedy and process-verified accuracy (per length too) and the
@@ -36,7 +36,6 @@ from sandbox.config import check_finite_fields
 from sandbox.errors import RunError, require_finite
 from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
 from sandbox.eval.pass_at_k import evaluate_pass_curve
-from sandbox.model.model import token_logprobs
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext, sequence_rewards
 from sandbox.rewards.registry import (
@@ -52,10 +51,11 @@ from sandbox.rewards.registry import (
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
-from sandbox.train.distributed import all_reduce_gradients, current_world, gather_lists, sum_scalars
+from sandbox.train.distributed import current_world, gather_lists, sum_scalars
 from sandbox.train.drift import DriftProbe
 from sandbox.train.interrupts import GracefulStop, graceful_stop
-from sandbox.train.policy_loss import LossConfig, policy_loss
+from sandbox.train.policy_loss import LossConfig
+from sandbox.train.ppo import PPOUpdate
 from sandbox.train.run_dir import ModuleCompanion, RunDir
 from toy_envs.base import check
 
@@ -369,6 +369,8 @@ class Trainer:
             load_sft_optimizer_state(self.optimizer, policy.module, init_optimizer_path(cfg.init))
         self.scaler = accel.grad_scaler(self.device, cfg.precision)
         """fp16 loss scaling (a pass-through otherwise)."""
+        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.optimizer, self.scaler, self.world, self.device)
+        """The PPO update (``sandbox.train.ppo``)."""
         check(cfg.problems_per_step >= self.world.size, "problems_per_step", f">= the number of processes ({self.world.size})", cfg.problems_per_step)
         check(not (self.variant.auxiliaries and self.world.active), "variant", "a variant without auxiliary models under data parallelism", cfg.variant)
         self.auxiliaries = build_auxiliaries(self.variant, policy, task, cfg.seed)
@@ -498,100 +500,6 @@ class Trainer:
         self.problem_filter_log["problem_filter/excluded_total"] = len(self.excluded)
         self.problem_filter_log["time/problem_filter_s"] = time.perf_counter() - t0
 
-    def minibatches(self, rollouts: Rollouts | None, epoch: int) -> list[tuple[torch.Tensor, tuple | None]]:
-        """Per minibatch: this process's rows of it, and the minibatch's (tokens, rows) when
-        several processes share it (``None`` with one process: plain local aggregation).
-
-        The keyed permutation runs over all kept rows; with several processes those are ordered
-        by (problem, rollout), which is the single process's order for samplers that emit rows
-        so (the group sampler does)."""
-        cfg = self.cfg
-        gen = torch.Generator().manual_seed(row_key(cfg.seed, "minibatch", self.step, epoch))
-        if not self.world.active:
-            order = torch.randperm(len(rollouts), generator=gen)
-            return [(rows, None) for rows in order.chunk(min(cfg.minibatches, len(rollouts)))]
-        local = {} if rollouts is None else {
-            key: i for i, key in enumerate(zip(rollouts.problem_index.tolist(), rollouts.rollout_index.tolist()))
-        }
-        lengths = [] if rollouts is None else rollouts.response_mask.sum(-1).tolist()
-        table = sorted(gather_lists(self.world, list(zip(local, lengths))))
-        order = torch.randperm(len(table), generator=gen)
-        plan = []
-        for chunk in order.chunk(min(cfg.minibatches, len(table))):
-            chunk = chunk.tolist()
-            mine = [local[table[i][0]] for i in chunk if table[i][0] in local]
-            plan.append((torch.tensor(mine, dtype=torch.long), (float(sum(table[i][1] for i in chunk)), float(len(chunk)))))
-        return plan
-
-    def update(self, rollouts: Rollouts | None, advantages: torch.Tensor | None) -> dict:
-        """PPO epochs over minibatches of the kept rows; returns mean loss diagnostics (averaged
-        over processes). ``rollouts`` is ``None`` on a process that kept no rows this step."""
-        cfg, module = self.cfg, self.policy.module
-        module.train()
-        ref_logp = None
-        device = self.device
-        if self.loss_cfg.kl_coef > 0 and rollouts is not None:
-            with torch.no_grad(), accel.autocast(device, cfg.precision):
-                tokens = rollouts.tokens.to(device)
-                ref_logp = token_logprobs(self.reference.logits(tokens), tokens, cfg.temperature)
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        n_updates = 0
-        for group in self.optimizer.param_groups:
-            group["lr"] = cfg.lr_at(self.step)
-        for epoch in range(cfg.ppo_epochs):
-            for rows, denominators in self.minibatches(rollouts, epoch):
-                self.optimizer.zero_grad(set_to_none=True)
-                metrics = {}
-                if len(rows):
-                    mb = rollouts.select(rows)
-                    width = mb.tokens.shape[1]
-                    tokens = mb.tokens.to(device)
-                    with accel.autocast(device, cfg.precision):
-                        logits = self.policy.logits(tokens)
-                    new_logp = token_logprobs(logits, tokens, cfg.temperature)
-                    mask = mb.response_mask.float().to(device)
-                    loss, metrics = policy_loss(
-                        new_logp, mb.logprobs.to(device), advantages[rows][:, :width].to(device), mask, self.loss_cfg,
-                        None if ref_logp is None else ref_logp[rows.to(device)][:, :width], denominators,
-                    )
-                    if not self.world.active:  # with several processes the gradient norm below (a global one) stops all
-                        require_finite(loss, self.where(), f"the policy loss ({self.loss_cfg.aggregation})")
-                    # FSDP averages gradients over processes; the shares of a minibatch must add up
-                    self.scaler.scale(loss * self.world.size if cfg.fsdp else loss).backward()
-                    with torch.no_grad():
-                        logp_all = (logits[:, :-1].float() / cfg.temperature).log_softmax(-1)
-                        entropy = -(logp_all.exp() * logp_all).sum(-1)
-                        metrics["loss/entropy"] = ((entropy * mask[:, 1:]).sum() / mask[:, 1:].sum().clamp(min=1)).item()
-                    metrics["loss/policy"] = loss.item()
-                elif cfg.fsdp:  # no rows here: FSDP's gradient reduce-scatter still needs this process
-                    with accel.autocast(device, cfg.precision):
-                        idle = self.policy.logits(torch.full((1, 1), self.policy.tokenizer.pad_id, device=device))
-                    (idle.float().sum() * 0.0).backward()
-                if not cfg.fsdp:  # FSDP sums gradients in its reduce-scatter
-                    all_reduce_gradients(self.world, module)
-                self.scaler.unscale_(self.optimizer)
-                grad_norm = accel.as_float(torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip))
-                if not self.scaler.is_enabled():  # fp16 loss scaling skips an overflowing step itself
-                    require_finite(grad_norm, self.where(), "the policy's gradient norm")
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                metrics["loss/grad_norm"] = grad_norm
-                for k, v in metrics.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                    counts[k] = counts.get(k, 0) + 1
-                n_updates += 1
-        # a process's share of the policy loss counts as 0 in minibatches where it had no rows
-        local = {k: v / (n_updates if k == "loss/policy" else counts[k]) for k, v in sums.items()}
-        if not self.world.active:
-            return local
-        # each process's means, averaged over the processes that had rows (the policy loss of
-        # a shared minibatch is the sum of the processes' shares)
-        merged: dict[str, list[float]] = {}
-        for k, v in gather_lists(self.world, sorted(local.items())):
-            merged.setdefault(k, []).append(v)
-        return {k: sum(v) if k == "loss/policy" else sum(v) / len(v) for k, v in merged.items()}
-
     def evaluate(self) -> dict:
         t0 = time.perf_counter()
         out = {}
@@ -662,7 +570,7 @@ class Trainer:
             # a NaN or inf anywhere in any process's advantages makes this sum non-finite on all of them
             require_finite(abs_sum, self.where(), f"the absolute sum of the advantages of estimator {self.variant.estimator!r}")
             metrics["rollout/advantage_abs_mean"] = abs_sum / token_count
-            metrics.update(self.update(rollouts, advantages))
+            metrics.update(self.ppo(rollouts, advantages, self.step, self.where()))
             if rollouts is not None:
                 for model in self.auxiliaries.values():  # e.g. the critic's value loss
                     metrics.update(model.learn(rollouts, rewards, advantages, inputs, self.step))

@@ -1,0 +1,171 @@
+"""The PPO update: epochs over keyed minibatches of the kept rows, one optimizer step each.
+
+    lr ← the warm-up schedule at this step
+    log π_ref ← the reference's log-probs of the batch                     (only when β > 0)
+    for epoch e in 1..E:
+        order ← a permutation of the rows keyed by (seed, "minibatch", step, e), cut into M chunks
+        for each chunk:
+            loss ← policy_loss(log π_θ, log π_old, A, mask, log π_ref)   (``sandbox.train.policy_loss``)
+            backward; gradients summed over processes; clipped to grad_clip; AdamW step
+    logged: each diagnostic's mean over the minibatches (loss/policy, loss/entropy, loss/grad_norm,
+    the loss's clip fractions and KLs); with several processes, the mean of their means
+
+With several processes each one computes the loss on its own rows of a chunk, normalised by the
+chunk's global token and row counts, and their gradients are summed, which is the single
+process's gradient (``sandbox.train.distributed``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sandbox.errors import require_finite
+from sandbox.model.model import token_logprobs
+from sandbox.rng import row_key
+from sandbox.rollout.rollouts import Rollouts
+from sandbox.train import accel
+from sandbox.train.distributed import World, all_reduce_gradients, gather_lists
+from sandbox.train.policy_loss import LossConfig, policy_loss
+
+
+class PPOUpdate:
+    """The update of one RL run: holds the policy, its optimizer and loss scaler and the settings
+    of the run (``RLConfig``: epochs, minibatches, temperature, gradient clip, precision, seed)."""
+
+    def __init__(self, cfg, loss_cfg: LossConfig, policy, reference, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler, world: World, device: torch.device):
+        self.cfg, self.loss_cfg, self.policy, self.reference = cfg, loss_cfg, policy, reference
+        self.optimizer, self.scaler, self.world, self.device = optimizer, scaler, world, device
+
+    def __call__(self, rollouts: Rollouts | None, advantages: torch.Tensor | None, step: int, where: str) -> dict:
+        """PPO epochs over minibatches of the kept rows; returns the mean loss diagnostics
+        (averaged over processes). ``rollouts`` is ``None`` on a process that kept no rows this
+        step (it still joins every collective); ``where`` names the run and step in errors."""
+        cfg = self.cfg
+        self.policy.module.train()
+        ref_logp = self.reference_logprobs(rollouts)
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr_at(step)
+        diagnostics = []
+        for epoch in range(cfg.ppo_epochs):
+            seed = row_key(cfg.seed, "minibatch", step, epoch)
+            for rows, denominators in minibatch_plan(rollouts, cfg.minibatches, seed, self.world):
+                self.optimizer.zero_grad(set_to_none=True)
+                if len(rows):
+                    metrics = self.backward(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where)
+                else:
+                    metrics = {}
+                    self.idle_backward()
+                metrics["loss/grad_norm"] = self.optimizer_step(where)
+                diagnostics.append(metrics)
+        return mean_diagnostics(diagnostics, self.world)
+
+    def reference_logprobs(self, rollouts: Rollouts | None) -> torch.Tensor | None:
+        """log π_ref of every row, for the KL penalty (``None`` when β = 0 or without rows)."""
+        if self.loss_cfg.kl_coef <= 0 or rollouts is None:
+            return None
+        with torch.no_grad(), accel.autocast(self.device, self.cfg.precision):
+            tokens = rollouts.tokens.to(self.device)
+            return token_logprobs(self.reference.logits(tokens), tokens, self.cfg.temperature)
+
+    def rows_of(self, ref_logp: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+        return None if ref_logp is None else ref_logp[rows.to(self.device)]
+
+    def backward(self, mb: Rollouts, advantages: torch.Tensor, ref_logp: torch.Tensor | None,
+                 denominators: tuple[float, float] | None, where: str) -> dict:
+        """The policy loss of one minibatch's rows (this process's share of it), backpropagated;
+        returns its diagnostics, ``loss/policy`` and ``loss/entropy`` among them."""
+        cfg, device = self.cfg, self.device
+        width = mb.tokens.shape[1]
+        tokens = mb.tokens.to(device)
+        with accel.autocast(device, cfg.precision):
+            logits = self.policy.logits(tokens)
+        new_logp = token_logprobs(logits, tokens, cfg.temperature)
+        mask = mb.response_mask.float().to(device)
+        loss, metrics = policy_loss(
+            new_logp, mb.logprobs.to(device), advantages[:, :width].to(device), mask, self.loss_cfg,
+            None if ref_logp is None else ref_logp[:, :width], denominators,
+        )
+        if not self.world.active:  # with several processes the gradient norm (a global one) stops all
+            require_finite(loss, where, f"the policy loss ({self.loss_cfg.aggregation})")
+        # FSDP averages gradients over processes; the shares of a minibatch must add up
+        self.scaler.scale(loss * self.world.size if cfg.fsdp else loss).backward()
+        metrics["loss/entropy"] = mean_entropy(logits, mask, cfg.temperature)
+        metrics["loss/policy"] = loss.item()
+        return metrics
+
+    def idle_backward(self) -> None:
+        """A process with no rows in a minibatch: under FSDP its gradient reduce-scatter still
+        needs this process, so it backpropagates a zero through one pad token."""
+        if not self.cfg.fsdp:
+            return
+        with accel.autocast(self.device, self.cfg.precision):
+            idle = self.policy.logits(torch.full((1, 1), self.policy.tokenizer.pad_id, device=self.device))
+        (idle.float().sum() * 0.0).backward()
+
+    def optimizer_step(self, where: str) -> float:
+        """Sum the gradients over processes, clip their global norm, step AdamW (through the fp16
+        loss scaler, which skips an overflowing step itself); returns the norm before clipping."""
+        module = self.policy.module
+        if not self.cfg.fsdp:  # FSDP sums gradients in its reduce-scatter
+            all_reduce_gradients(self.world, module)
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = accel.as_float(torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip))
+        if not self.scaler.is_enabled():
+            require_finite(grad_norm, where, "the policy's gradient norm")
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return grad_norm
+
+
+def mean_entropy(logits: torch.Tensor, mask: torch.Tensor, temperature: float) -> float:
+    """Mean entropy of the temperature-scaled next-token distribution over the response tokens."""
+    with torch.no_grad():
+        logp_all = (logits[:, :-1].float() / temperature).log_softmax(-1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        return ((entropy * mask[:, 1:]).sum() / mask[:, 1:].sum().clamp(min=1)).item()
+
+
+def minibatch_plan(rollouts: Rollouts | None, minibatches: int, seed: int, world: World) -> list[tuple[torch.Tensor, tuple | None]]:
+    """Per minibatch: this process's rows of it, and the minibatch's (tokens, rows) when several
+    processes share it (``None`` with one process: plain local aggregation).
+
+    The permutation keyed by ``seed`` runs over all kept rows; with several processes those are
+    ordered by (problem, rollout), which is the single process's order for samplers that emit rows
+    so (the group sampler does)."""
+    gen = torch.Generator().manual_seed(seed)
+    if not world.active:
+        order = torch.randperm(len(rollouts), generator=gen)
+        return [(rows, None) for rows in order.chunk(min(minibatches, len(rollouts)))]
+    local = {} if rollouts is None else {
+        key: i for i, key in enumerate(zip(rollouts.problem_index.tolist(), rollouts.rollout_index.tolist()))
+    }
+    lengths = [] if rollouts is None else rollouts.response_mask.sum(-1).tolist()
+    table = sorted(gather_lists(world, list(zip(local, lengths))))
+    order = torch.randperm(len(table), generator=gen)
+    plan = []
+    for chunk in order.chunk(min(minibatches, len(table))):
+        chunk = chunk.tolist()
+        mine = [local[table[i][0]] for i in chunk if table[i][0] in local]
+        plan.append((torch.tensor(mine, dtype=torch.long), (float(sum(table[i][1] for i in chunk)), float(len(chunk)))))
+    return plan
+
+
+def mean_diagnostics(diagnostics: list[dict[str, float]], world: World) -> dict[str, float]:
+    """Each diagnostic's mean over the minibatches that logged it; ``loss/policy`` over all of them
+    (a process's share of the loss counts as 0 in a minibatch where it had no rows). With several
+    processes: each process's means averaged over the processes that had rows, the policy loss of
+    the shared minibatches summed over them."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for metrics in diagnostics:
+        for k, v in metrics.items():
+            sums[k] = sums.get(k, 0.0) + v
+            counts[k] = counts.get(k, 0) + 1
+    local = {k: v / (len(diagnostics) if k == "loss/policy" else counts[k]) for k, v in sums.items()}
+    if not world.active:
+        return local
+    merged: dict[str, list[float]] = {}
+    for k, v in gather_lists(world, sorted(local.items())):
+        merged.setdefault(k, []).append(v)
+    return {k: sum(v) if k == "loss/policy" else sum(v) / len(v) for k, v in merged.items()}
