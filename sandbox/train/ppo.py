@@ -21,11 +21,11 @@ import torch
 
 from sandbox.errors import require_finite
 from sandbox.model.model import token_logprobs
-from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.distributed import World, all_reduce_gradients, gather_lists
 from sandbox.train.policy_loss import LossConfig, policy_loss
+from sandbox.train.toolkit import keyed_minibatches, optimizer_step, set_learning_rate
 
 
 class PPOUpdate:
@@ -44,19 +44,16 @@ class PPOUpdate:
         cfg = self.cfg
         self.policy.module.train()
         ref_logp = self.reference_logprobs(rollouts)
-        for group in self.optimizer.param_groups:
-            group["lr"] = cfg.lr_at(step)
+        set_learning_rate(self.optimizer, cfg.lr_at(step))
         diagnostics = []
         for epoch in range(cfg.ppo_epochs):
-            seed = row_key(cfg.seed, "minibatch", step, epoch)
-            for rows, denominators in minibatch_plan(rollouts, cfg.minibatches, seed, self.world):
-                self.optimizer.zero_grad(set_to_none=True)
+            key = (cfg.seed, "minibatch", step, epoch)
+            for rows, denominators in minibatch_plan(rollouts, cfg.minibatches, key, self.world):
                 if len(rows):
-                    metrics = self.backward(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where)
+                    loss, metrics = self.loss(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where)
                 else:
-                    metrics = {}
-                    self.idle_backward()
-                metrics["loss/grad_norm"] = self.optimizer_step(where)
+                    loss, metrics = self.idle_loss(), {}
+                metrics["loss/grad_norm"] = self.optimizer_step(loss, where)
                 diagnostics.append(metrics)
         return mean_diagnostics(diagnostics, self.world)
 
@@ -71,10 +68,10 @@ class PPOUpdate:
     def rows_of(self, ref_logp: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
         return None if ref_logp is None else ref_logp[rows.to(self.device)]
 
-    def backward(self, mb: Rollouts, advantages: torch.Tensor, ref_logp: torch.Tensor | None,
-                 denominators: tuple[float, float] | None, where: str) -> dict:
-        """The policy loss of one minibatch's rows (this process's share of it), backpropagated;
-        returns its diagnostics, ``loss/policy`` and ``loss/entropy`` among them."""
+    def loss(self, mb: Rollouts, advantages: torch.Tensor, ref_logp: torch.Tensor | None,
+             denominators: tuple[float, float] | None, where: str) -> tuple[torch.Tensor, dict]:
+        """The policy loss of one minibatch's rows (this process's share of it), as this process
+        backpropagates it, and its diagnostics, ``loss/policy`` and ``loss/entropy`` among them."""
         cfg, device = self.cfg, self.device
         width = mb.tokens.shape[1]
         tokens = mb.tokens.to(device)
@@ -88,34 +85,29 @@ class PPOUpdate:
         )
         if not self.world.active:  # with several processes the gradient norm (a global one) stops all
             require_finite(loss, where, f"the policy loss ({self.loss_cfg.aggregation})")
-        # FSDP averages gradients over processes; the shares of a minibatch must add up
-        self.scaler.scale(loss * self.world.size if cfg.fsdp else loss).backward()
         metrics["loss/entropy"] = mean_entropy(logits, mask, cfg.temperature)
         metrics["loss/policy"] = loss.item()
-        return metrics
+        # FSDP averages gradients over processes; the shares of a minibatch must add up
+        return (loss * self.world.size if cfg.fsdp else loss), metrics
 
-    def idle_backward(self) -> None:
+    def idle_loss(self) -> torch.Tensor | None:
         """A process with no rows in a minibatch: under FSDP its gradient reduce-scatter still
-        needs this process, so it backpropagates a zero through one pad token."""
+        needs this process, so it backpropagates a zero through one pad token (nothing otherwise)."""
         if not self.cfg.fsdp:
-            return
+            return None
         with accel.autocast(self.device, self.cfg.precision):
             idle = self.policy.logits(torch.full((1, 1), self.policy.tokenizer.pad_id, device=self.device))
-        (idle.float().sum() * 0.0).backward()
+        return idle.float().sum() * 0.0
 
-    def optimizer_step(self, where: str) -> float:
-        """Sum the gradients over processes, clip their global norm, step AdamW (through the fp16
-        loss scaler, which skips an overflowing step itself); returns the norm before clipping."""
+    def optimizer_step(self, loss: torch.Tensor | None, where: str) -> float:
+        """Backward, sum the gradients over processes, clip their global norm, step AdamW (through
+        the fp16 loss scaler, which skips an overflowing step itself): ``toolkit.optimizer_step``;
+        returns the norm before clipping."""
         module = self.policy.module
-        if not self.cfg.fsdp:  # FSDP sums gradients in its reduce-scatter
-            all_reduce_gradients(self.world, module)
-        self.scaler.unscale_(self.optimizer)
-        grad_norm = accel.as_float(torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip))
-        if not self.scaler.is_enabled():
-            require_finite(grad_norm, where, "the policy's gradient norm")
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return grad_norm
+        # FSDP sums gradients in its reduce-scatter
+        sync = None if self.cfg.fsdp else (lambda: all_reduce_gradients(self.world, module))
+        return optimizer_step(self.optimizer, loss, module.parameters(), self.cfg.grad_clip, self.scaler, sync, where,
+                              "the policy's gradient norm")
 
 
 def mean_entropy(logits: torch.Tensor, mask: torch.Tensor, temperature: float) -> float:
@@ -126,25 +118,22 @@ def mean_entropy(logits: torch.Tensor, mask: torch.Tensor, temperature: float) -
         return ((entropy * mask[:, 1:]).sum() / mask[:, 1:].sum().clamp(min=1)).item()
 
 
-def minibatch_plan(rollouts: Rollouts | None, minibatches: int, seed: int, world: World) -> list[tuple[torch.Tensor, tuple | None]]:
+def minibatch_plan(rollouts: Rollouts | None, minibatches: int, key: tuple, world: World) -> list[tuple[torch.Tensor, tuple | None]]:
     """Per minibatch: this process's rows of it, and the minibatch's (tokens, rows) when several
     processes share it (``None`` with one process: plain local aggregation).
 
-    The permutation keyed by ``seed`` runs over all kept rows; with several processes those are
-    ordered by (problem, rollout), which is the single process's order for samplers that emit rows
-    so (the group sampler does)."""
-    gen = torch.Generator().manual_seed(seed)
+    The permutation keyed by ``key`` (``toolkit.keyed_minibatches``) runs over all kept rows; with
+    several processes those are ordered by (problem, rollout), which is the single process's order
+    for samplers that emit rows so (the group sampler does)."""
     if not world.active:
-        order = torch.randperm(len(rollouts), generator=gen)
-        return [(rows, None) for rows in order.chunk(min(minibatches, len(rollouts)))]
+        return [(rows, None) for rows in keyed_minibatches(len(rollouts), minibatches, key)]
     local = {} if rollouts is None else {
         key: i for i, key in enumerate(zip(rollouts.problem_index.tolist(), rollouts.rollout_index.tolist()))
     }
     lengths = [] if rollouts is None else rollouts.response_mask.sum(-1).tolist()
     table = sorted(gather_lists(world, list(zip(local, lengths))))
-    order = torch.randperm(len(table), generator=gen)
     plan = []
-    for chunk in order.chunk(min(minibatches, len(table))):
+    for chunk in keyed_minibatches(len(table), minibatches, key):
         chunk = chunk.tolist()
         mine = [local[table[i][0]] for i in chunk if table[i][0] in local]
         plan.append((torch.tensor(mine, dtype=torch.long), (float(sum(table[i][1] for i in chunk)), float(len(chunk)))))

@@ -57,6 +57,7 @@ from sandbox.train.interrupts import GracefulStop, graceful_stop
 from sandbox.train.policy_loss import LossConfig
 from sandbox.train.ppo import PPOUpdate
 from sandbox.train.run_dir import ModuleCompanion, RunDir
+from sandbox.train.toolkit import learning_rate
 from toy_envs.base import check
 
 TIMING_METRICS = ("rollout/tokens_per_s", "time/")
@@ -188,7 +189,8 @@ class RLConfig:
             return ()
 
     def lr_at(self, step: int) -> float:
-        return self.lr * min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else self.lr
+        """Linear warm-up over ``warmup_steps``, then constant ``lr`` (``toolkit.learning_rate``)."""
+        return learning_rate(step, self.lr, self.warmup_steps)
 
     def loss_config(self, max_new_tokens: int) -> LossConfig:
         """Defaults ← the variant's loss overrides ← this config's explicit values."""
