@@ -4,6 +4,8 @@
     python3 dev.py demo          create .venv if missing, install, run the demo
     python3 dev.py test          create .venv if missing, install, run the whole test suite
     python3 dev.py run ARGS...   run `reward-sandbox ARGS...` inside the environment
+    python3 dev.py fingerprint --out FILE.json          weight hashes and metrics of short runs
+    python3 dev.py fingerprint --compare A.json B.json  every difference between two (exit 1 if any)
 
 The virtual environment lives in ``.venv`` (override with ``REWARD_SANDBOX_VENV``). Where the
 environment has no torch yet, ``torch==2.13.0`` (a CPU wheel) is installed first, because a
@@ -15,9 +17,11 @@ itself then installs with its extras (``.[all]``). The install step is skipped w
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import time
 import venv
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -107,7 +111,305 @@ def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
                 sys.exit(done.returncode)
 
 
+# ---- fingerprint: bit-identity of refactors ------------------------------------------------
+#
+# A refactor that should not change results is checked by recording, before and after, the
+# sha256 of the final weights and every non-timing metric of short deterministic runs of every
+# training loop: a 2-step RL run of every registered variant (from the warm start it needs), the
+# RL update's options (epochs, minibatches, KL, reference sync, SFT optimizer state), SFT fresh
+# and continued, PRM / ORM / SPRM training, ThinkPRM judge SFT, StepWiser's cold start and GRPO,
+# the learned models' scores, and the scale benchmark's training steps. One torch thread, fixed
+# seeds, every section seeded on its own (its result does not depend on the others). Warm starts
+# come from REWARD_SANDBOX_CACHE (built on a miss); the PRMs and judges the RL variants load are
+# trained here, small, and handed to the runs as checkpoint directories (``RLConfig.prm``).
+# Not covered: ``bench learn`` (its loops stop on wall-clock budgets).
+
+FINGERPRINT_TIMING = ("time/", "rollout/tokens_per_s")
+"""Metric name prefixes that measure wall-clock time (``sandbox.train.rl.TIMING_METRICS``)."""
+
+
+def _timing(key: str) -> bool:
+    leaf = key.rsplit("/", 1)[-1]
+    return key.startswith(FINGERPRINT_TIMING) or leaf.endswith(("_s", "seconds", "per_s")) or leaf in ("s", "seconds")
+
+
+def _plain(value):
+    """JSON-ready copy of a metrics value with timing entries (by key) removed."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0])) if not _timing(str(k))}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def weights_sha256(module) -> str:
+    """sha256 over a module's state_dict: every tensor's name, dtype, shape and bytes, in name order."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update((t.view(torch.uint8) if t.dtype == torch.bfloat16 else t).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _seed_all(seed: int = 0) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fingerprint_sections(scratch: Path) -> dict:
+    """Run every short training loop of the checkout; returns {section: {key: value}}."""
+    import copy
+    from dataclasses import replace
+
+    import torch
+
+    from toy_envs.base import ConfigError
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.sampler import SamplingConfig
+    from sandbox.prm.discriminative import save_scorer, step_scores
+    from sandbox.prm.generative import JudgeConfig, judge_rollouts
+    from sandbox.prm.judge_recipes import save_judges
+    from sandbox.prm.stepwiser_judge import StepWiserConfig, judge_step_scores, train_stepwiser
+    from sandbox.rewards.registry import VARIANTS
+    from sandbox.rollout.group_sampler import sample_groups
+    from sandbox.train.judge_sft import JudgeTrainConfig, train_thinkprm
+    from sandbox.train.prm_train import PRMTrainConfig, train_prm
+    from sandbox.train.rl import RLConfig, Trainer
+    from sandbox.train.sft import SFTConfig, train_sft
+    from sandbox.train.warmstart import PRESETS, load_warmstart
+
+    out: dict[str, dict] = {}
+    warm = {}
+
+    def start(name: str):
+        if name not in warm:
+            warm[name] = load_warmstart(name)
+        model, task, _ = warm[name]
+        return copy.deepcopy(model), task
+
+    def section(name: str, fn) -> None:
+        _seed_all(0)
+        t0 = time.perf_counter()
+        out[name] = fn()
+        print(f"fingerprint {name}: {time.perf_counter() - t0:.1f} s", flush=True)
+
+    # ---- SFT
+    def sft(init: bool):
+        model, task = start("tiny")
+        cfg = SFTConfig(steps=3, batch_size=8, lr=3e-3, warmup_steps=1, eval_problems=8, eval_every=2,
+                        answer_noise=0.3 if init else 0.0, seed=1)
+        log: list = []
+        tuned, summary = train_sft(task, PRESETS["tiny"].model, cfg, progress=False, log=log.append, init=model if init else None)
+        return {"weights": weights_sha256(tuned), "summary": _plain(summary), "log": _plain(log)}
+
+    section("sft/fresh", lambda: sft(False))
+    section("sft/continued", lambda: sft(True))
+
+    # ---- PRMs (their checkpoints feed the PRM variants below)
+    prm_dirs = {}
+
+    def prm(kind: str, labels: str):
+        model, task = start("tiny")
+        cfg = PRMTrainConfig(kind=kind, labels=labels, n_problems=6, group_size=2, n_completions=2, steps=3, batch_size=4)
+        scorer, info = train_prm(TinyPolicy(model), task, cfg)
+        path = save_scorer(scratch / f"prm-{kind}-{labels}", scorer, {"fingerprint": True})
+        prm_dirs[(kind, labels)] = str(path)
+        return {"weights": weights_sha256(scorer), "info": _plain(info)}
+
+    for kind, labels in (("prm", "oracle-valid"), ("prm", "mc-hard"), ("prm", "rpe"), ("orm", "oracle-valid"), ("sprm", "oracle-valid")):
+        section(f"prm/{kind}-{labels}", lambda k=kind, lab=labels: prm(k, lab))
+
+    # ---- generative judges
+    judge_dir = scratch / "thinkprm"
+
+    def thinkprm():
+        model, task = start("tiny")
+        cfg = JudgeTrainConfig(n_problems=4, group_size=2, teacher_steps=2, student_steps=2, batch_size=4,
+                               filter_chains=2, filter_temperature=0.5)
+        teacher, student, info = train_thinkprm(TinyPolicy(model), task, cfg)
+        save_judges(judge_dir, teacher, student, {"fingerprint": True})
+        return {"teacher": weights_sha256(teacher), "student": weights_sha256(student), "info": _plain(info)}
+
+    section("judge/thinkprm", thinkprm)
+    stepwiser = {}
+
+    def stepwiser_section():
+        model, task = start("tiny")
+        cfg = StepWiserConfig(n_problems=8, eval_problems=4, group_size=2, sft_steps=2, sft_batch_size=4,
+                              rl_steps=2, rl_problems_per_step=2, rl_group_size=2, n_samples=2)
+        cold, judge, chunk_task, info = train_stepwiser(TinyPolicy(model), task, cfg)
+        stepwiser["judge"] = judge
+        return {"cold": weights_sha256(cold), "judge": weights_sha256(judge), "info": _plain(info),
+                "train_pool": len(chunk_task.train_pool), "eval_pool": len(chunk_task.eval_pool)}
+
+    section("judge/stepwiser", stepwiser_section)
+
+    # ---- the learned models' scores of one fixed batch
+    def scores():
+        model, task = start("tiny")
+        policy = TinyPolicy(model)
+        with torch.no_grad():
+            rollouts = sample_groups(policy, task, [0, 1, 2], 2, SamplingConfig(max_new_tokens=40), 7, 0)
+        from sandbox.prm.discriminative import load_scorer
+        from sandbox.prm.judge_recipes import load_judge
+
+        scorer, _ = load_scorer(prm_dirs[("prm", "mc-hard")])
+        judged = judge_rollouts(load_judge(str(judge_dir)), rollouts, task, JudgeConfig(n_chains=2), seed=3)
+        return {"texts": list(rollouts.texts), "prm": step_scores(scorer, rollouts),
+                "thinkprm_steps": judged.steps, "thinkprm_solution": judged.solution,
+                "stepwiser": judge_step_scores(stepwiser["judge"], task, rollouts, n_samples=2, seed=3)}
+
+    section("scores", scores)
+
+    # ---- RL: two steps of every variant, then the update's options
+    models_for = {"prm_learned": {"prm-mc": ("prm", "mc-hard"), "prm-rpe": ("prm", "rpe"), "sprm": ("sprm", "oracle-valid")}}
+
+    def init_for(variant) -> str:
+        names = {source for source, _, _ in variant.sources}
+        if "dro_r3" in names:
+            return "tiny-long-answer"
+        if "brier" in names:
+            return "tiny-calib"
+        return "tiny"
+
+    def rl(name: str, **fields):
+        variant = VARIANTS[name]
+        init = fields.pop("init", init_for(variant))
+        model, task = start(init)
+        prm_override = ""
+        if name in models_for["prm_learned"]:
+            prm_override = prm_dirs[models_for["prm_learned"][name]]
+        elif any(source == "prm_generative" for source, _, _ in variant.sources):
+            prm_override = str(judge_dir)
+        base = dict(variant=name, seed=0, steps=2, problems_per_step=4, group_size=4, eval_every=1, eval_problems=8,
+                    pass_problems=4, pass_k=2, drift_every=1, drift_problems=4, warmup_steps=1, lr=3e-5,
+                    progress=False, init=init, prm=prm_override)
+        base.update(fields)
+        cfg = None
+        for group_size in (base["group_size"], 6, 8, 10, 12):
+            try:
+                cfg = RLConfig(**{**base, "group_size": group_size})
+                cfg.validate()
+                break
+            except ConfigError:
+                cfg = None
+        if cfg is None:
+            RLConfig(**base).validate()  # raises the error
+        trainer = Trainer(cfg, task, TinyPolicy(model), None, TinyPolicy(copy.deepcopy(model).eval()))
+        before = trainer.evaluate()
+        history = trainer.train()
+        record = {"group_size": cfg.group_size, "weights": weights_sha256(trainer.policy.module),
+                  "before": _plain(before), "metrics": _plain(history)}
+        for aux_name, aux in sorted(trainer.auxiliaries.items()):
+            modules = {k: v for k, v in sorted(vars(aux).items()) if isinstance(v, torch.nn.Module)}
+            record[f"auxiliary/{aux_name}"] = {k: weights_sha256(v) for k, v in modules.items()}
+        return record
+
+    for name in sorted(VARIANTS):
+        section(f"rl/{name}", lambda n=name: rl(n))
+    section("rl/outcome-grpo+update-options", lambda: rl(
+        "outcome-grpo", ppo_epochs=2, minibatches=2, kl_coef=0.05, reference_sync_every=1, init_optimizer_state=True,
+        clip_low=0.1, clip_high=0.3, aggregation="token-mean", weight_decay=0.01, grad_clip=0.5))
+
+    # ---- the scale benchmark's SFT steps (its timings dropped)
+    def scale():
+        from sandbox.bench.scale import ScaleBenchConfig, run_scale_bench
+
+        cfg = ScaleBenchConfig()
+        cfg.steps, cfg.warmup_steps, cfg.batch_size, cfg.sample_rows, cfg.eval_problems, cfg.threads = 2, 1, 4, 0, 4, 1
+        result = run_scale_bench(cfg)
+        return {k: _plain(v) for k, v in sorted(result.items()) if k in ("train/final_loss", "eval/accuracy", "parameters")}
+
+    section("bench/scale", scale)
+    return out
+
+
+def fingerprint_record(out: Path) -> int:
+    """Inside the environment: run the sections, write ``out`` (JSON, sorted keys)."""
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fingerprint-") as scratch:
+        sections = fingerprint_sections(Path(scratch))
+    meta = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    tmp.write_text(json.dumps({"meta": meta, "sections": sections}, indent=1, sort_keys=True) + "\n")
+    tmp.replace(out)
+    print(f"fingerprint: {len(sections)} sections in {time.perf_counter() - t0:.0f} s -> {out}")
+    return 0
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        flat = {}
+        for k, v in value.items():
+            flat.update(_flatten(v, f"{prefix}/{k}" if prefix else str(k)))
+        return flat
+    if isinstance(value, list):
+        flat = {f"{prefix}#len": len(value)}
+        for i, v in enumerate(value):
+            flat.update(_flatten(v, f"{prefix}[{i}]"))
+        return flat
+    return {prefix: value}
+
+
+def fingerprint_compare(a: Path, b: Path) -> int:
+    """Print every entry that differs between two fingerprints (or is in one only); 1 if any."""
+    left = _flatten(json.loads(a.read_text())["sections"])
+    right = _flatten(json.loads(b.read_text())["sections"])
+    differences = 0
+    for key in sorted(left.keys() | right.keys()):
+        x, y = left.get(key, "<absent>"), right.get(key, "<absent>")
+        if x != y and not (isinstance(x, float) and isinstance(y, float) and x != x and y != y):  # NaN == NaN here
+            differences += 1
+            print(f"{key}: {x!r} != {y!r}")
+    sections = {k.split("/")[0] + "/" + k.split("/")[1] if "/" in k else k for k in left}
+    print(f"{differences} differences in {len(left)} entries ({a} vs {b})" if differences else
+          f"identical: {len(left)} entries in {len(sections)} sections ({a} vs {b})")
+    return 1 if differences else 0
+
+
+def cmd_fingerprint(rest: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="dev.py fingerprint", description="Bit-identity fingerprint of short runs of every training loop.")
+    parser.add_argument("--out", type=Path, help="Write the fingerprint of this checkout here.")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"), help="Print every difference between two fingerprints.")
+    args = parser.parse_args(rest)
+    if args.compare:
+        return fingerprint_compare(*args.compare)
+    if not args.out:
+        parser.error("one of --out FILE or --compare A B is required")
+    try:  # an interpreter that has torch (e.g. the environment's own) runs it directly
+        subprocess.run([sys.executable, "-c", "import torch"], check=True, capture_output=True)
+        python = Path(sys.executable)
+    except subprocess.CalledProcessError:
+        python = ensure_env()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+           "REWARD_SANDBOX_CACHE": os.environ.get("REWARD_SANDBOX_CACHE", str(ROOT / ".cache")), "PYTHONHASHSEED": "0"}
+    return run([python, ROOT / "dev.py", "_fingerprint-record", args.out.resolve()], cwd=ROOT, env=env)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["_fingerprint-record"]:  # the environment's python, started by cmd_fingerprint
+        return fingerprint_record(Path(argv[1]))
+    if argv[:1] == ["fingerprint"]:
+        return cmd_fingerprint(argv[1:])
     if not argv or argv[0] not in {"demo", "test", "run"}:
         print(__doc__)
         return 2
