@@ -1,0 +1,7 @@
+"""``python -m sandbox.cli ARGS`` = ``reward-sandbox ARGS``."""
+
+import sys
+
+from sandbox.cli import main
+
+sys.exit(main())

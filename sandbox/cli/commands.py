@@ -1,0 +1,140 @@
+"""``reward-sandbox train``, ``sft``, ``warmstart``, ``eval``, ``demo``, ``sweep``, ``variants``:
+their flags, and the one library call each hands them to."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from sandbox.cli.flags import add_json, add_task_args, add_threads, peek_task, presets, report, set_threads, task_from
+from sandbox.config import add_dataclass_args, dataclass_from_args
+
+
+def train_args(argv: list[str]) -> list[str]:
+    """``--model`` is the documented spelling of ``--init`` (a preset, a checkpoint or hf:<dir>)."""
+    return ["--init" if a == "--model" else "--init=" + a[len("--model="):] if a.startswith("--model=") else a for a in argv]
+
+
+def add_train(parser, argv):
+    from sandbox.train.rl import RLConfig
+    from sandbox.train.warmstart import PRESETS
+
+    parser.add_argument("--run-dir", type=Path, required=True, help="New run directory (or an existing one with --resume).")
+    parser.add_argument("--resume", action="store_true", help="Continue the run in --run-dir from its newest checkpoint.")
+    add_threads(parser, os.cpu_count() or 1)
+    add_dataclass_args(parser, RLConfig, title="rl (--model is another spelling of --init)")
+    # the task defaults to the one the initial model was trained on
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--init", default=RLConfig.init)
+    init = peek.parse_known_args(argv)[0].init
+    task_name = peek_task(argv)
+    defaults = PRESETS[init].task_fields if init in PRESETS and PRESETS[init].task == task_name else None
+    add_task_args(parser, argv, defaults)
+
+
+def run_train(args) -> int:
+    from sandbox.train.launch import launch_rl
+    from sandbox.train.rl import RLConfig
+
+    cfg = dataclass_from_args(RLConfig, args)
+    return launch_rl(cfg, task_from(args), args.task, args.run_dir, args.resume, args.threads)
+
+
+def add_sft(parser, argv):
+    from sandbox.model.model import ModelConfig
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train.sft import SFTConfig
+
+    parser.add_argument("--out", type=Path, required=True, help="New checkpoint directory (must not exist).")
+    add_task_args(parser, argv)
+    add_dataclass_args(parser, ModelConfig, prefix="model_", title="model")
+    add_dataclass_args(parser, SFTConfig, prefix="sft_", title="sft")
+    parser.set_defaults(model_vocab_size=CharTokenizer().vocab_size)
+
+
+def run_sft(args) -> int:
+    from sandbox.model.model import ModelConfig
+    from sandbox.train.launch import sft_checkpoint
+    from sandbox.train.sft import SFTConfig
+
+    task = task_from(args)
+    model_cfg = dataclass_from_args(ModelConfig, args, prefix="model_")
+    return sft_checkpoint(task, args.task, model_cfg, dataclass_from_args(SFTConfig, args, prefix="sft_"), args.out)
+
+
+def add_warmstart(parser, argv):
+    parser.add_argument("--preset", default="tiny", choices=presets())
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads for training.")
+
+
+def run_warmstart(args) -> int:
+    from sandbox.train.warmstart import preset_path, warmstart
+
+    set_threads(args)
+    existed = (preset_path(args.preset) / "state.json").exists()
+    path = warmstart(args.preset, progress=True)
+    print(f"warm-start '{args.preset}': {path} ({'cached' if existed else 'built'})")
+    return 0
+
+
+def add_eval(parser, argv):
+    parser.add_argument("--checkpoint", type=Path, required=True, help="Checkpoint directory.")
+    parser.add_argument("--problems", type=int, default=512, help="Held-out problems for greedy accuracy.")
+    parser.add_argument("--pass-k", type=int, default=0, help="Largest k of the pass@k curve (that many samples per problem; 0: no curve).")
+    parser.add_argument("--pass-problems", type=int, default=128, help="Held-out problems for the pass@k curve.")
+    parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature of the pass@k samples.")
+    parser.add_argument("--seed", type=int, default=0, help="Keys the pass@k samples.")
+    add_threads(parser)
+    add_task_args(parser, argv)
+
+
+def run_eval(args) -> int:
+    from sandbox.experiments.checkpoint_eval import evaluate_checkpoint
+
+    task = task_from(args)
+    set_threads(args)
+    metrics = evaluate_checkpoint(args.checkpoint, task, args.problems, args.pass_k, args.pass_problems, args.temperature, args.seed)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def add_demo(parser, argv):
+    parser.add_argument("--preset", default="tiny", choices=presets())
+    parser.add_argument("--variant", default="outcome-grpo", help="Reward variant (reward-sandbox variants).")
+    parser.add_argument("--steps", type=int, default=40, help="RL steps.")
+    parser.add_argument("--run-dir", type=Path, default=None, help="Run directory (default: runs/demo-<time>).")
+
+
+def run_demo(args) -> int:
+    from sandbox.experiments.demo import run_demo
+
+    return run_demo(args.preset, args.variant, args.steps, args.run_dir)
+
+
+def add_sweep(parser, argv):
+    from sandbox.experiments.sweep import SweepConfig
+
+    add_dataclass_args(parser, SweepConfig)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run.")
+    add_json(parser)
+
+
+def run_sweep(args) -> int:
+    from sandbox.experiments.sweep import SweepConfig, format_sweep, run_sweep
+    from toy_envs.base import check
+
+    cfg = dataclass_from_args(SweepConfig, args)
+    check(args.threads >= 1, "threads", "an integer >= 1", args.threads)
+    results = run_sweep(cfg, args.threads)
+    return report(args, results, format_sweep(results))
+
+
+def run_variants(args) -> int:
+    from sandbox.rewards.registry import VARIANTS
+
+    width = max(map(len, VARIANTS))
+    for name, variant in VARIANTS.items():
+        print(f"{name:<{width}}  {variant.description}")
+    return 0

@@ -1,0 +1,148 @@
+"""``reward-sandbox prm ...``: process reward models and judges (train, tables, cached recipes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandbox.cli.flags import Command, add_init, add_json, report
+from sandbox.config import add_dataclass_args, dataclass_from_args
+from toy_envs.base import ConfigError
+
+
+
+def _add_prm_train_config(parser):
+    from sandbox.train.prm_train import PRMTrainConfig
+
+    add_dataclass_args(parser, PRMTrainConfig, prefix="train_", title="prm training (--train-*)")
+
+
+def _prm_train_config(args):
+    from sandbox.train.prm_train import PRMTrainConfig
+
+    return dataclass_from_args(PRMTrainConfig, args, prefix="train_")
+
+
+def _add_prm_train(parser, argv):
+    add_init(parser)
+    parser.add_argument("--out", type=Path, required=True, help="New PRM checkpoint directory (usable as RLConfig.prm).")
+    _add_prm_train_config(parser)
+
+
+def _run_prm_train(args) -> int:
+    from sandbox.train.launch import prm_checkpoint_from
+
+    return prm_checkpoint_from(args.init, _prm_train_config(args), args.out)
+
+
+def _add_prm_bench(parser, argv):
+    from sandbox.eval.prm_table import PRMTableConfig
+
+    add_dataclass_args(parser, PRMTableConfig, title="processbench")
+    _add_prm_train_config(parser)
+    add_json(parser)
+
+
+def _run_prm_bench(args) -> int:
+    from sandbox.eval.prm_table import PRMTableConfig, format_prm_table, run_prm_table
+
+    cfg = dataclass_from_args(PRMTableConfig, args)
+    results = run_prm_table(cfg, _prm_train_config(args))
+    return report(args, results, f"{format_prm_table(results)}\n({results['seconds']:.0f} s)")
+
+
+def _add_prm_recipe(parser, argv):
+    from sandbox.prm.recipes import PRM_RECIPES
+
+    parser.add_argument("--name", required=True, choices=sorted(PRM_RECIPES))
+
+
+def _run_prm_recipe(args) -> int:
+    from sandbox.prm.recipes import prm_checkpoint
+
+    print(f"PRM recipe '{args.name}': {prm_checkpoint(args.name)}")
+    return 0
+
+
+def _add_prm_search(parser, argv):
+    add_init(parser)
+    parser.add_argument("--problems", type=int, default=256, help="Held-out problems.")
+    parser.add_argument("--n-max", type=int, default=8, help="Samples per problem (N = 1, 2, 4, ... up to this).")
+    parser.add_argument("--beam", action="store_true", help="Also step-level beam search with N = B*E samples per round (B = E or E = 2B), ranked by the PRM and by the oracle.")
+    _add_prm_train_config(parser)
+
+
+def _run_prm_search(args) -> int:
+    from sandbox.experiments.prm_search_table import prm_search_table
+
+    prm_search_table(args.init, args.problems, args.n_max, args.beam, _prm_train_config(args))
+    return 0
+
+
+def _add_prm_stepwiser(parser, argv):
+    from sandbox.prm.judge_recipes import STEPWISER_RECIPES
+    from sandbox.prm.stepwiser_judge import StepWiserConfig
+
+    add_init(parser, "Warm start: the policy whose samples make the chunks, and the judge's backbone.")
+    parser.add_argument("--seeds", default="0,1,2", help="Training seeds, comma-separated.")
+    parser.add_argument("--bench-problems", type=int, default=128, help="Eval problems of the toy ProcessBench (4 samples each).")
+    parser.add_argument("--recipe", default="", choices=["", *sorted(STEPWISER_RECIPES)], help="Only build (or find) this cached judge recipe.")
+    add_json(parser)
+    add_dataclass_args(parser, StepWiserConfig, prefix="judge_", title="stepwiser judge (--judge-*)")
+
+
+def _run_prm_stepwiser(args) -> int:
+    """Build a cached judge recipe, or train per seed and print the table."""
+    from sandbox.eval.stepwiser_bench import format_stepwiser_report, stepwiser_report
+    from sandbox.prm.judge_recipes import stepwiser_checkpoint
+    from sandbox.prm.stepwiser_judge import StepWiserConfig
+
+    if args.recipe:
+        print(f"StepWiser judge recipe '{args.recipe}': {stepwiser_checkpoint(args.recipe)}")
+        return 0
+    cfg = dataclass_from_args(StepWiserConfig, args, prefix="judge_")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise ConfigError(f"seeds={args.seeds!r} is not allowed: comma-separated integers, e.g. 0,1,2") from None
+    report = stepwiser_report(cfg, seeds, args.init, args.bench_problems)
+    return report(args, report, format_stepwiser_report(report))
+
+
+def _add_prm_judge(parser, argv):
+    from sandbox.eval.judge_table import JudgeTableConfig
+
+    add_dataclass_args(parser, JudgeTableConfig, title="judge table")
+    add_json(parser)
+
+
+def _run_prm_judge(args) -> int:
+    from sandbox.eval.judge_table import JudgeTableConfig, format_judge_table, run_judge_table
+
+    results = run_judge_table(dataclass_from_args(JudgeTableConfig, args))
+    return report(args, results, f"{format_judge_table(results)}\n({results['seconds']:.0f} s)")
+
+
+def _add_prm_judge_recipe(parser, argv):
+    from sandbox.prm.judge_recipes import JUDGE_RECIPES
+
+    parser.add_argument("--name", required=True, choices=sorted(JUDGE_RECIPES))
+
+
+def _run_prm_judge_recipe(args) -> int:
+    from sandbox.prm.judge_recipes import judge_checkpoint
+
+    print(f"judge recipe '{args.name}': {judge_checkpoint(args.name)}")
+    return 0
+
+
+PRM = {
+    "train": Command("Train a PRM (or ORM) on policy samples with a chosen label source; save it.", _add_prm_train, _run_prm_train),
+    "bench": Command("Label agreement with the oracle and the toy ProcessBench table (F1 per scorer and label budget).", _add_prm_bench, _run_prm_bench),
+    "recipe": Command("Build (or find) the cached PRM of a recipe (what prm-mc / prm-rpe load).", _add_prm_recipe, _run_prm_recipe),
+    "search": Command("Best-of-N on held-out problems reranked by a trained PRM: accuracy vs N.", _add_prm_search, _run_prm_search),
+    "stepwiser": Command("StepWiser chunk judge: SFT cold start then GRPO; held-out verdict accuracy and toy ProcessBench F1 per seed.",
+                         _add_prm_stepwiser, _run_prm_stepwiser),
+    "judge": Command("ThinkPRM-style judges (teacher/student of a judge recipe) on the toy ProcessBench: N chains, passes, baselines, best-of-N.",
+                     _add_prm_judge, _run_prm_judge),
+    "judge-recipe": Command("Build (or find) the cached ThinkPRM judges of a recipe (what genprm loads).", _add_prm_judge_recipe, _run_prm_judge_recipe),
+}

@@ -1,0 +1,32 @@
+"""``reward-sandbox eval``: held-out greedy and process-verified accuracy (per length) of a
+checkpoint, and its pass@k curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from toy_envs.base import check
+
+
+def evaluate_checkpoint(path: Path, task, problems: int, pass_k: int, pass_problems: int, temperature: float, seed: int) -> dict:
+    """The metrics of the checkpoint at ``path`` on ``task``'s held-out split: greedy on
+    ``problems`` problems, and with ``pass_k`` > 0 the pass@k curve of ``pass_k`` samples at
+    ``temperature`` (keyed by ``seed``) on ``pass_problems`` problems."""
+    from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
+    from sandbox.eval.pass_at_k import evaluate_pass_curve
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.sampler import SamplingConfig
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train.checkpoint import load_checkpoint
+
+    check(problems >= 1, "problems", "an integer >= 1", problems)
+    check(pass_problems >= 1, "pass_problems", "an integer >= 1", pass_problems)
+    check(pass_k >= 0, "pass_k", "an integer >= 0", pass_k)
+    check(temperature > 0, "temperature", "> 0", temperature)
+    model, _ = load_checkpoint(path)
+    budget = default_max_new_tokens(task)
+    metrics = evaluate_accuracy(model, task, CharTokenizer(), problems, budget)
+    if pass_k:
+        sampling = SamplingConfig(max_new_tokens=budget, temperature=temperature)
+        metrics.update(evaluate_pass_curve(TinyPolicy(model), task, pass_k, pass_problems, sampling, seed))
+    return metrics
