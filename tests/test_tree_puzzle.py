@@ -7,14 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toy_envs import TASKS, ConfigError, TreePuzzle, make_task
-from toy_envs.tree_puzzle import (
-    TreeProblem,
-    explicit_tree,
-    path_values,
-    solutions,
-    step_dead_end_fractions,
-    tree_dead_end_fraction,
-)
+from toy_envs.tree_dead_ends import step_dead_end_fractions, tree_dead_end_fraction
+from toy_envs.tree_puzzle import TreeProblem, explicit_tree, path_values, solutions
 
 any_text = st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=126), max_size=200)
 operator_sets = st.permutations("+-*").flatmap(lambda symbols: st.integers(1, 3).map(lambda n: "".join(symbols[:n])))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from toy_envs.base import Rubric, Step, Verdict, check, is_int, problem_rng
+from toy_envs.base import check, is_int, problem_rng
 from toy_envs.confidence import demonstration_confidence_line
 from toy_envs.mixture import draw_length, mixture_lengths, parse_mixture
 from toy_envs.ops import (
@@ -24,19 +24,8 @@ from toy_envs.ops import (
     format_op,
     worst_case_magnitude,
 )
-from toy_envs.parsing import (
-    StepLine,
-    answer_line_content,
-    first_error,
-    format_rubric,
-    parse_int,
-    parse_int_list,
-    parse_status,
-    parse_step_line,
-    segment_lines,
-    split_steps,
-    stated_before,
-)
+from toy_envs.parsing import StepLine, parse_int, parse_int_list, stated_before
+from toy_envs.step_task import StepLineTask
 
 MAX_STEPS = 12
 
@@ -58,7 +47,7 @@ class ArithmeticProblem:
 
 
 @dataclass(frozen=True)
-class ArithmeticChain:
+class ArithmeticChain(StepLineTask):
     """The arithmetic-chain task; the config is the task.
 
     Operands are at least 1: without a modulus every operation is then injective, so two
@@ -176,40 +165,24 @@ class ArithmeticChain:
         """The answer line's content as an int (a tuple of ints in long mode), or ``None``."""
         return parse_int_list(content) if self.long_answer else parse_int(content)
 
-    def segment(self, text: str) -> list[Step]:
-        """Step lines, then the answer step; the spans partition ``text``."""
-        return segment_lines(text, lambda content: self.parse_answer(content) is not None)
+    def lines_valid(self, problem: ArithmeticProblem, lines: tuple[StepLine | None, ...]) -> list[bool]:
+        """Per step line: ``step_is_valid``."""
+        return [step_is_valid(problem, lines, t) for t in range(len(lines))]
 
-    def score(self, problem: ArithmeticProblem, text: str) -> Verdict:
-        """Correctness, parse status, per-step validity and oracle value, first error."""
-        steps = self.segment(text)
-        segmented = split_steps(steps)
-        lines = tuple(parse_step_line(step.text) for step in segmented.step_lines)
+    def line_values(self, problem: ArithmeticProblem, lines: tuple[StepLine | None, ...]) -> list[int]:
+        """Per step line: the oracle ``step_value``."""
         gold = gold_intermediates(problem)
-        valid = [step_is_valid(problem, lines, t) for t in range(len(lines))]
-        values = [step_value(problem, gold, lines[t], t, self.long_answer) for t in range(len(lines))]
-        correct = False
-        answer = None
-        if segmented.answer is not None:
-            answer = answer_line_content(segmented.answer.text)
-            stated = self.parse_answer(answer)
-            correct = stated == (gold if self.long_answer else gold[-1])
-            valid.append(answer_is_valid(stated, lines, len(problem.ops), self.long_answer))
-            values.append(int(correct))
-        return Verdict(
-            correct=correct,
-            parse_status=parse_status(segmented),
-            steps=tuple(steps),
-            step_valid=tuple(valid),
-            step_value=tuple(values),
-            first_error=first_error(tuple(valid)),
-            answer=answer,
-        )
+        return [step_value(problem, gold, lines[t], t, self.long_answer) for t in range(len(lines))]
 
-    def format_rubric(self, text: str) -> Rubric:
-        """Every step line parses, nothing but whitespace after the answer line (one confidence
-        line with ``confidence_line``), answer present."""
-        return format_rubric(split_steps(self.segment(text)), self.confidence_line)
+    def answer_correct(self, problem: ArithmeticProblem, stated: int | tuple[int, ...]) -> bool:
+        """The gold answer: the last intermediate result (long mode: all of them)."""
+        gold = gold_intermediates(problem)
+        return stated == (gold if self.long_answer else gold[-1])
+
+    def answer_of_lines(self, lines: tuple[StepLine, ...]) -> int | tuple[int, ...]:
+        """The answer the step lines state: the last line's result (long mode: every line's)."""
+        results = tuple(line.result for line in lines)
+        return results if self.long_answer else results[-1]
 
 
 def gold_intermediates(problem: ArithmeticProblem) -> tuple[int, ...]:
@@ -250,14 +223,3 @@ def step_value(
     if long_answer:
         return int(line.result == gold[t])
     return int(apply_ops(line.result, problem.ops[t + 1 :], problem.modulus) == gold[-1])
-
-
-def answer_is_valid(
-    stated: int | tuple[int, ...] | None, lines: tuple[StepLine | None, ...], k: int, long_answer: bool
-) -> bool:
-    """Exactly k step lines, all parsed, precede the answer, and it states the last line's
-    result (long mode: lists every line's result in order)."""
-    if len(lines) != k or any(line is None for line in lines):
-        return False
-    results = tuple(line.result for line in lines)
-    return stated == (results if long_answer else results[-1])

@@ -8,23 +8,20 @@ be valid (an offered op, right arithmetic) and still a dead end: the target is n
 reachable below it.
 
 How many of the offered branches are dead ends is the ``dead_end_fraction`` knob; it is
-measured along the way to a solution (see ``step_dead_end_fractions``) and the generator
-builds problems whose measured value is as close to the knob as it can get (see
-``TreePuzzle``).
+measured along the way to a solution (``toy_envs.tree_dead_ends``) and the generator
+(``toy_envs.tree_generator``) builds problems whose measured value is as close to the knob as
+it can get (see ``TreePuzzle``). This module is the task: config, prompt, gold solution and
+the per-step oracle that ``toy_envs.step_task`` scores with.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass, replace
-from itertools import product
-from random import Random
 from typing import ClassVar
 
 import networkx as nx
 
-from toy_envs.base import Rubric, Step, Verdict, check, problem_rng
+from toy_envs.base import check, problem_rng
 from toy_envs.confidence import demonstration_confidence_line
 from toy_envs.mixture import draw_length, mixture_lengths, parse_mixture
 from toy_envs.ops import (
@@ -38,40 +35,13 @@ from toy_envs.ops import (
     format_ops,
     worst_case_magnitude,
 )
-from toy_envs.parsing import (
-    StepLine,
-    answer_line_content,
-    first_error,
-    format_rubric,
-    parse_int_list,
-    parse_op_list,
-    parse_status,
-    parse_step_line,
-    segment_lines,
-    split_steps,
-    stated_before,
-)
+from toy_envs.parsing import StepLine, parse_int_list, parse_op_list, stated_before
+from toy_envs.step_task import StepLineTask
+from toy_envs.tree_dead_ends import Levels
+from toy_envs.tree_generator import draw_puzzle, paths_reaching
 
 MAX_DEPTH = 6
 MAX_BRANCHING = 5
-GENERATION_TRIES = 24
-"""Candidate op draws per problem at most; the generator keeps the (draw, target) pair whose
-dead-end fraction is closest to the knob."""
-NODE_BUDGET = 2000
-"""Big trees get fewer draws: ``max(MIN_TRIES, min(GENERATION_TRIES, NODE_BUDGET // n))`` for a
-tree of n non-root nodes (24 at the default depth 3, branching 3; 3 at depth 6, branching 5)."""
-MIN_TRIES = 3
-"""Draws per problem at least: one of each kind (random, tight lattice, loose lattice)."""
-LATTICE_ATTEMPTS = 16
-"""Tries at placing one level's ops on a lattice before that level falls back to random ops."""
-LOOSE_RANDOM_LEVEL = 0.25
-"""In a loose-lattice draw, the chance that a level gets random ops instead."""
-MAX_POWER_BASE = 10
-"""Largest base g of a multiplicative lattice (ops ``*g**j``)."""
-RANDOM, TIGHT, LOOSE = range(3)
-"""Kinds of op draw; draw i of a problem is of kind ``i % 3``."""
-
-Levels = tuple[tuple[Op, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -96,14 +66,15 @@ class TreeProblem:
 
 
 @dataclass(frozen=True)
-class TreePuzzle:
+class TreePuzzle(StepLineTask):
     """The tree-puzzle task; the config is the task.
 
     **The dead-end knob.** A node is *live* when the target is reachable at or below it, else a
     *dead end*. For step t = 1..d take the live nodes of level t-1 (the states a solver can be
     in after t-1 steps without a mistake; every node of the explicit tree counted) and the
     fraction of their b children (offered ops) that are dead ends, pooled over those nodes;
-    the measure is the mean of these d per-step fractions (``step_dead_end_fractions``), and
+    the measure is the mean of these d per-step fractions
+    (``toy_envs.tree_dead_ends.step_dead_end_fractions``), and
     the problem stores the achieved value as ``TreeProblem.dead_end_fraction``.
 
     Every live node has a live child, so the measure is at most (b-1)/b (2/3 at b = 3); knobs
@@ -113,34 +84,11 @@ class TreePuzzle:
     (0 + 2/9 + 2/3)/3 = 0.30 at depth 3, branching 3; (0 + 2/3)/2 = 1/3 at depth 2; (b-1)/b
     at depth 1. Knobs below the floor give about the floor.
 
-    **Generation.** Problems are a pure function of (seed, split, index). The start value is
-    drawn, then ``GENERATION_TRIES`` candidate draws of every level's ops (fewer for big
-    trees, see ``NODE_BUDGET``); draw i is of kind ``i % 3``:
-
-    - *random*: b distinct random ops per level. Random trees rarely merge, so nearly every
-      live node has one live child: measure about (b-1)/b.
-    - *tight lattice*: every level's ops add offsets base_t + delta * j for j = 0..b-1 (delta
-      drawn in 1..3 per draw, base_t set per level by a random allowed op standing at a random
-      j; offset o is the op ``+o``, ``-o`` or, for 0, ``*1``, and at the first level any
-      allowed op taking start to start + o, ``*m`` included). Sums of different paths then
-      coincide and many paths merge. When neither ``+`` nor ``-`` is allowed, the lattice is
-      multiplicative instead: ops ``*g**j`` for min(b, #powers) consecutive j, g drawn among
-      the bases in 2..``MAX_POWER_BASE`` with two or more powers in the operand range,
-      random ops for the rest (no such base: the draw is random).
-    - *loose lattice*: the same with j a random b-subset of 0..b-1+extra (extra drawn in
-      1..b; multiplicative: any powers), and each level random instead with probability
-      ``LOOSE_RANDOM_LEVEL``; these give intermediate measures.
-
-    A lattice level that cannot be placed in ``LATTICE_ATTEMPTS`` tries (operand range,
-    operators) gets random ops. For every draw and every leaf value as target the measure is
-    computed exactly (``dead_end_counts``); the (draw, target) pair closest to the knob wins,
-    ties broken by the problem's rng, and the gold path is the first solution in offered
-    order. The target is a leaf value, so a solution always exists. A tight lattice with the
-    target in the middle of its range of sums gives the floor and targets toward the edges
-    give larger values, so the measure follows the knob over [floor, (b-1)/b]. Where a config
-    cannot build lattices (e.g. ``operators="*"`` with no base having two powers in the operand
-    range, or barely more distinct ops than b) the closest among the draws is taken, which
-    can stay near (b-1)/b whatever the knob. Cost at the defaults: about 2-3 ms per problem.
+    **Generation** (``toy_envs.tree_generator``): problems are a pure function of (seed, split,
+    index); candidate draws of every level's ops (random, tight and loose lattices, on which
+    different paths merge), and for every draw and leaf value as target the measure is
+    computed exactly; the (draw, target) pair closest to the knob wins. The target is a leaf
+    value, so a solution always exists.
     """
 
     name: ClassVar[str] = "tree"
@@ -229,131 +177,9 @@ class TreePuzzle:
         if self.depth_mix:
             depth = draw_length(parse_mixture("depth_mix", self.depth_mix, 1, MAX_DEPTH), self.name, self.seed, split, index)
         start = rng.randint(self.start_min, self.start_max)
-        n_nodes = sum(self.branching**level for level in range(1, depth + 1))
-        tries = max(MIN_TRIES, min(GENERATION_TRIES, NODE_BUDGET // n_nodes))
-        closest: list[tuple[Levels, int, float]] = []
-        closest_distance = math.inf
-        for attempt in range(tries):
-            levels = self.draw_levels(start, attempt % 3, rng, depth)
-            for target, counts in dead_end_counts(start, levels).items():
-                fraction = mean_dead_end_fraction(counts, self.branching)
-                distance = round(abs(fraction - self.dead_end_fraction), 9)
-                if distance < closest_distance:
-                    closest, closest_distance = [], distance
-                if distance == closest_distance:
-                    closest.append((levels, target, fraction))
-        levels, target, fraction = rng.choice(closest)
+        levels, target, fraction = draw_puzzle(self, start, depth, rng)
         gold_path = paths_reaching(start, levels, target)[0]
         return TreeProblem(start, levels, target, fraction, gold_path, index, split)
-
-    def draw_levels(self, start: int, kind: int, rng: Random, depth: int) -> Levels:
-        """One candidate draw of the ops of ``depth`` levels, of kind ``RANDOM``, ``TIGHT`` or ``LOOSE``."""
-        if kind == RANDOM:
-            return tuple(self.draw_level(rng) for _ in range(depth))
-        loose = kind == LOOSE
-        additive = "+" in self.operators or "-" in self.operators
-        bases = [] if additive else self.power_bases()
-        if not additive and not bases:
-            return tuple(self.draw_level(rng) for _ in range(depth))
-        step = rng.randint(1, 3) if additive else rng.choice(bases)
-        levels = []
-        for level in range(depth):
-            ops = None
-            if not (loose and rng.random() < LOOSE_RANDOM_LEVEL):
-                if additive:
-                    ops = self.additive_lattice_level(start, level == 0, step, loose, rng)
-                else:
-                    ops = self.power_lattice_level(step, loose, rng)
-            levels.append(ops if ops is not None else self.draw_level(rng))
-        return tuple(levels)
-
-    def draw_level(self, rng: Random) -> tuple[Op, ...]:
-        """``branching`` distinct random ops, in the order first drawn."""
-        ops: dict[Op, None] = {}
-        while len(ops) < self.branching:
-            ops[(rng.choice(self.operators), rng.randint(self.operand_min, self.operand_max))] = None
-        return tuple(ops)
-
-    def lattice_steps(self, loose: bool, rng: Random) -> list[int]:
-        """The multipliers j of one lattice level: 0..b-1, or (loose) a random b-subset of
-        0..b-1+extra, extra drawn in 1..b."""
-        if not loose:
-            return list(range(self.branching))
-        return sorted(rng.sample(range(self.branching + rng.randint(1, self.branching)), self.branching))
-
-    def additive_lattice_level(
-        self, start: int, root: bool, delta: int, loose: bool, rng: Random
-    ) -> tuple[Op, ...] | None:
-        """b distinct ops with offsets base + delta * j (j from ``lattice_steps``; the base set
-        by a random op standing at a random j), shuffled; ``None`` when ``LATTICE_ATTEMPTS``
-        tries leave some offset without an allowed op."""
-        for _ in range(LATTICE_ATTEMPTS):
-            steps = self.lattice_steps(loose, rng)
-            anchor = (rng.choice(self.operators), rng.randint(self.operand_min, self.operand_max))
-            if root:
-                offset = apply_op(start, anchor) - start
-            elif anchor[0] == "*":
-                if anchor[1] != 1:
-                    continue
-                offset = 0
-            else:
-                offset = anchor[1] if anchor[0] == "+" else -anchor[1]
-            base = offset - delta * rng.choice(steps)
-            ops = [self.op_for_offset(start, base + delta * j, root, rng) for j in steps]
-            if all(op is not None for op in ops):
-                rng.shuffle(ops)
-                return tuple(ops)
-        return None
-
-    def op_for_offset(self, start: int, offset: int, root: bool, rng: Random) -> Op | None:
-        """An allowed op adding ``offset`` (at the root: taking ``start`` to start + offset, so
-        ``*m`` qualifies too), picked by ``rng`` among those that do; ``None`` if none does."""
-        low, high = self.operand_min, self.operand_max
-        options: list[Op] = []
-        if "+" in self.operators and low <= offset <= high:
-            options.append(("+", offset))
-        if "-" in self.operators and low <= -offset <= high:
-            options.append(("-", -offset))
-        if "*" in self.operators:
-            if root and start != 0:
-                value = start + offset
-                if value % start == 0 and low <= value // start <= high:
-                    options.append(("*", value // start))
-            elif root and offset == 0:
-                options.append(("*", rng.randint(low, high)))
-            elif offset == 0 and low == 1:
-                options.append(("*", 1))
-        return rng.choice(options) if options else None
-
-    def power_bases(self) -> list[int]:
-        """Bases g in 2..``MAX_POWER_BASE`` with at least two powers of g in the operand range."""
-        return [base for base in range(2, MAX_POWER_BASE + 1) if len(self.powers(base)) >= 2]
-
-    def powers(self, base: int) -> list[int]:
-        """The powers of ``base`` in [operand_min, operand_max], ascending."""
-        powers, power = [], 1
-        while power <= self.operand_max:
-            if power >= self.operand_min:
-                powers.append(power)
-            power *= base
-        return powers
-
-    def power_lattice_level(self, base: int, loose: bool, rng: Random) -> tuple[Op, ...]:
-        """Ops ``*base**j`` for min(b, #powers) consecutive powers in the operand range (loose:
-        any of them), random distinct ops for the rest, shuffled."""
-        powers = self.powers(base)
-        n = min(self.branching, len(powers))
-        if loose:
-            chosen = rng.sample(powers, n)
-        else:
-            first = rng.randint(0, len(powers) - n)
-            chosen = powers[first : first + n]
-        ops: dict[Op, None] = {("*", power): None for power in chosen}
-        while len(ops) < self.branching:
-            ops[(rng.choice(self.operators), rng.randint(self.operand_min, self.operand_max))] = None
-        shuffled = list(ops)
-        rng.shuffle(shuffled)
-        return tuple(shuffled)
 
     def prompt(self, problem: TreeProblem) -> str:
         """``"<start> -> <target>\\nL1: <ops>\\n..."``."""
@@ -380,41 +206,21 @@ class TreePuzzle:
         """The answer line's content as an op path (int list in long mode), or ``None``."""
         return parse_int_list(content) if self.long_answer else parse_op_list(content)
 
-    def segment(self, text: str) -> list[Step]:
-        """Step lines, then the answer step; the spans partition ``text``."""
-        return segment_lines(text, lambda content: self.parse_answer(content) is not None)
+    def lines_valid(self, problem: TreeProblem, lines: tuple[StepLine | None, ...]) -> list[bool]:
+        """Per step line: ``step_is_valid``."""
+        return [step_is_valid(problem, lines, t) for t in range(len(lines))]
 
-    def score(self, problem: TreeProblem, text: str) -> Verdict:
-        """Correctness, parse status, per-step validity and oracle value, first error."""
-        steps = self.segment(text)
-        segmented = split_steps(steps)
-        lines = tuple(parse_step_line(step.text) for step in segmented.step_lines)
-        valid = [step_is_valid(problem, lines, t) for t in range(len(lines))]
-        values = [step_value(problem, lines[t], t) for t in range(len(lines))]
-        correct = False
-        answer = None
-        if segmented.answer is not None:
-            answer = answer_line_content(segmented.answer.text)
-            stated = self.parse_answer(answer)
-            correct = stated is not None and (
-                values_are_correct(problem, stated) if self.long_answer else path_is_correct(problem, stated)
-            )
-            valid.append(answer_is_valid(stated, lines, len(problem.levels), self.long_answer))
-            values.append(int(correct))
-        return Verdict(
-            correct=correct,
-            parse_status=parse_status(segmented),
-            steps=tuple(steps),
-            step_valid=tuple(valid),
-            step_value=tuple(values),
-            first_error=first_error(tuple(valid)),
-            answer=answer,
-        )
+    def line_values(self, problem: TreeProblem, lines: tuple[StepLine | None, ...]) -> list[int]:
+        """Per step line: the oracle ``step_value`` (the target still reachable)."""
+        return [step_value(problem, lines[t], t) for t in range(len(lines))]
 
-    def format_rubric(self, text: str) -> Rubric:
-        """Every step line parses, nothing but whitespace after the answer line (one confidence
-        line with ``confidence_line``), answer present."""
-        return format_rubric(split_steps(self.segment(text)), self.confidence_line)
+    def answer_correct(self, problem: TreeProblem, stated: tuple[Op, ...] | tuple[int, ...]) -> bool:
+        """A solving op path (long mode: the values along one)."""
+        return values_are_correct(problem, stated) if self.long_answer else path_is_correct(problem, stated)
+
+    def answer_of_lines(self, lines: tuple[StepLine, ...]) -> tuple[Op, ...] | tuple[int, ...]:
+        """The answer the step lines state: their ops (long mode: their results), in order."""
+        return tuple(line.result if self.long_answer else line.op for line in lines)
 
 
 def path_values(start: int, path: tuple[Op, ...]) -> tuple[int, ...]:
@@ -423,11 +229,6 @@ def path_values(start: int, path: tuple[Op, ...]) -> tuple[int, ...]:
     for op in path:
         values.append(apply_op(values[-1], op))
     return tuple(values)
-
-
-def paths_reaching(start: int, levels: Levels, target: int) -> list[tuple[Op, ...]]:
-    """Every op path (one op per level, in offered order) from ``start`` to ``target``."""
-    return [path for path in product(*levels) if apply_ops(start, path) == target]
 
 
 def solutions(problem: TreeProblem) -> list[tuple[Op, ...]]:
@@ -441,84 +242,6 @@ def target_reachable(value: int, levels: Levels, target: int) -> bool:
         return value == target
     return any(target_reachable(apply_op(value, op), levels[1:], target) for op in levels[0])
 
-
-def live_node_counts(start: int, levels: Levels) -> Counter[int]:
-    """For every leaf value T: how many non-root nodes of the explicit tree can reach T.
-
-    Nodes at one level with the same value have the same subtree (every node of a level
-    offers the same ops), so the work is per distinct value, weighted by its multiplicity.
-    """
-    multiplicities = value_multiplicities(start, levels)
-    reachable = {value: frozenset([value]) for value in multiplicities[-1]}
-    live: Counter[int] = Counter()
-    for level in range(len(levels), 0, -1):
-        for value, count in multiplicities[level].items():
-            for leaf_value in reachable[value]:
-                live[leaf_value] += count
-        reachable = {
-            value: frozenset().union(*(reachable[apply_op(value, op)] for op in levels[level - 1]))
-            for value in multiplicities[level - 1]
-        }
-    return live
-
-
-def value_multiplicities(start: int, levels: Levels) -> list[Counter[int]]:
-    """Per level 0..d, how many nodes of the explicit tree hold each value."""
-    multiplicities = [Counter({start: 1})]
-    for ops in levels:
-        below: Counter[int] = Counter()
-        for value, count in multiplicities[-1].items():
-            for op in ops:
-                below[apply_op(value, op)] += count
-        multiplicities.append(below)
-    return multiplicities
-
-
-def dead_end_counts(start: int, levels: Levels) -> dict[int, list[list[int]]]:
-    """For every leaf value T as target: per level t = 0..d-1, ``[live, dead]``: how many nodes
-    of level t can reach T (every node counted), and how many of their children cannot.
-
-    Like ``live_node_counts`` the work is per distinct value at each level.
-    """
-    multiplicities = value_multiplicities(start, levels)
-    depth, branching = len(levels), len(levels[0])
-    counts = {value: [[0, 0] for _ in range(depth)] for value in multiplicities[-1]}
-    reachable: dict[int, tuple[int, ...]] = {value: (value,) for value in multiplicities[-1]}
-    for level in range(depth - 1, -1, -1):
-        above: dict[int, tuple[int, ...]] = {}
-        for value, count in multiplicities[level].items():
-            live_children: dict[int, int] = {}
-            for op in levels[level]:
-                for target in reachable[apply_op(value, op)]:
-                    live_children[target] = live_children.get(target, 0) + 1
-            above[value] = tuple(live_children)
-            for target, n_live in live_children.items():
-                entry = counts[target][level]
-                entry[0] += count
-                entry[1] += count * (branching - n_live)
-        reachable = above
-    return counts
-
-
-def mean_dead_end_fraction(counts: list[list[int]], branching: int) -> float:
-    """The mean over levels of dead / (branching * live), from one target's ``dead_end_counts``."""
-    return sum(dead / (branching * live) for live, dead in counts) / len(counts)
-
-
-def step_dead_end_fractions(problem: TreeProblem) -> tuple[float, ...]:
-    """Per step t = 1..d: among the children of the level-(t-1) nodes that can reach the target
-    (every node counted), the fraction that cannot; their mean is the knob's measure."""
-    counts = dead_end_counts(problem.start, problem.levels)[problem.target]
-    branching = len(problem.levels[0])
-    return tuple(dead / (branching * live) for live, dead in counts)
-
-
-def tree_dead_end_fraction(problem: TreeProblem) -> float:
-    """The fraction of all non-root nodes of the explicit tree from which the target is
-    unreachable (not the knob's measure: a dead subtree counts in full)."""
-    branching = len(problem.levels[0])
-    n_nodes = sum(branching**level for level in range(1, len(problem.levels) + 1))
-    return (n_nodes - live_node_counts(problem.start, problem.levels)[problem.target]) / n_nodes
 
 def step_is_valid(problem: TreeProblem, lines: tuple[StepLine | None, ...], t: int) -> bool:
     """Line ``t`` parses, continues from the previous stated result, uses an op offered at
@@ -540,19 +263,6 @@ def step_value(problem: TreeProblem, line: StepLine | None, t: int) -> int:
     if line is None or t >= len(problem.levels):
         return 0
     return int(target_reachable(line.result, problem.levels[t + 1 :], problem.target))
-
-
-def answer_is_valid(
-    stated: tuple[Op, ...] | tuple[int, ...] | None,
-    lines: tuple[StepLine | None, ...],
-    depth: int,
-    long_answer: bool,
-) -> bool:
-    """Exactly d step lines, all parsed, precede the answer, and it lists their ops (long mode:
-    their stated results) in order."""
-    if len(lines) != depth or any(line is None for line in lines):
-        return False
-    return stated == tuple(line.result if long_answer else line.op for line in lines)
 
 
 def path_is_correct(problem: TreeProblem, path: tuple[Op, ...]) -> bool:
