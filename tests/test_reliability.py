@@ -14,6 +14,7 @@ from sandbox.errors import NonFiniteError
 from sandbox.model.policy import TinyPolicy
 from sandbox.rewards import registry
 from sandbox.rewards.grpo import grpo
+from sandbox.train import ppo as ppo_module
 from sandbox.train import rl as rl_module
 from sandbox.train import run_dir as run_dir_module
 from sandbox.train.rl import RLConfig, Trainer, deterministic, out_of_draws_message
@@ -68,7 +69,7 @@ PHASES = {
     # phase: (module, function, which call sends the signal)
     "sampling": (rl_module, "sample_rollouts", lambda step, n: step == 1 and n == 1),
     "refill": (rl_module, "sample_rollouts", lambda step, n: n == 2),
-    "update": (rl_module, "policy_loss", lambda step, n: step == 1 and n == 2),
+    "update": (ppo_module, "policy_loss", lambda step, n: step == 1 and n == 2),
     "evaluation": (rl_module, "evaluate_accuracy", lambda step, n: True),
     "checkpoint writing": (run_dir_module, "save_checkpoint", lambda step, n: True),
 }
@@ -107,7 +108,7 @@ def test_a_signal_in_any_phase_resumes_to_the_uninterrupted_run(warmstart_tiny, 
 def test_a_second_signal_stops_at_once_and_resume_continues_from_the_last_checkpoint(warmstart_tiny, straight, tmp_path, monkeypatch):
     trainer = trainer_for(warmstart_tiny, tmp_path / "run")
     monkeypatch.setattr(Trainer, "current", trainer, raising=False)
-    real = rl_module.policy_loss
+    real = ppo_module.policy_loss
 
     def stuck_update(*args, **kwargs):  # a step that would not finish: the user presses Ctrl-C twice
         if Trainer.current.step == 3:
@@ -115,7 +116,7 @@ def test_a_second_signal_stops_at_once_and_resume_continues_from_the_last_checkp
             os.kill(os.getpid(), signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rl_module, "policy_loss", stuck_update)
+    monkeypatch.setattr(ppo_module, "policy_loss", stuck_update)
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
     # the unfinished step 3 left no checkpoint and no metrics line; step 2's checkpoint stands

@@ -26,7 +26,7 @@ One set of knobs, shared by the RL trainer (``RLConfig``) and SFT (``SFTConfig``
   sharded across processes. The trainer's data-parallel design is kept: each process still
   samples its own problems and the loss uses the minibatch's global denominators; FSDP's
   reduce-scatter averages the gradients and each process's loss share is scaled by the number
-  of processes, so the gradient is the sum ``all_reduce_gradients`` forms without FSDP. Rank-local inference (sampling, scoring, evaluation on rank 0) runs on
+  of processes, so the gradient is the sum ``World.sync_gradients`` forms without FSDP. Rank-local inference (sampling, scoring, evaluation on rank 0) runs on
   gathered weights (``full_weights``: every process all-gathers once, computes without
   collectives, then reshards), because the processes decode different numbers of tokens and
   FSDP's per-forward all-gathers would otherwise deadlock. So FSDP saves memory in the update

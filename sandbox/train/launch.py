@@ -74,7 +74,7 @@ def load_policies(init: str):
 
 def launch_rl(cfg, task, task_name: str, run_dir: Path, resume: bool, threads: int) -> int:
     """Run (or with ``resume`` continue) RL in ``run_dir``; the exit code (130 when interrupted)."""
-    from sandbox.train.distributed import barrier, current_world
+    from sandbox.train.distributed import current_world
     from sandbox.train.interrupts import graceful_stop
     from sandbox.train.rl import Trainer, check_task_size
     from sandbox.train.run_dir import RunDir, check_run_path, load_newest_checkpoint
@@ -99,7 +99,7 @@ def launch_rl(cfg, task, task_name: str, run_dir: Path, resume: bool, threads: i
         try:
             step = 0
             if resume:
-                barrier(world)
+                world.barrier()
                 step = run.resume(trainer) if writer else load_newest_checkpoint(run_dir, trainer, report=lambda _: None)
                 if writer:
                     print(f"resuming {run_dir} at step {step}")

@@ -23,7 +23,7 @@ from sandbox.errors import require_finite
 from sandbox.model.model import token_logprobs
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
-from sandbox.train.distributed import World, all_reduce_gradients, gather_lists
+from sandbox.train.distributed import World
 from sandbox.train.policy_loss import LossConfig, policy_loss
 from sandbox.train.toolkit import keyed_minibatches, optimizer_step, set_learning_rate
 
@@ -51,8 +51,8 @@ class PPOUpdate:
             for rows, denominators in minibatch_plan(rollouts, cfg.minibatches, key, self.world):
                 if len(rows):
                     loss, metrics = self.loss(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where)
-                else:
-                    loss, metrics = self.idle_loss(), {}
+                else:  # no rows of this minibatch here
+                    loss, metrics = self.world.idle_loss(self.policy, self.device, cfg.precision), {}
                 metrics["loss/grad_norm"] = self.optimizer_step(loss, where)
                 diagnostics.append(metrics)
         return mean_diagnostics(diagnostics, self.world)
@@ -87,26 +87,15 @@ class PPOUpdate:
             require_finite(loss, where, f"the policy loss ({self.loss_cfg.aggregation})")
         metrics["loss/entropy"] = mean_entropy(logits, mask, cfg.temperature)
         metrics["loss/policy"] = loss.item()
-        # FSDP averages gradients over processes; the shares of a minibatch must add up
-        return (loss * self.world.size if cfg.fsdp else loss), metrics
-
-    def idle_loss(self) -> torch.Tensor | None:
-        """A process with no rows in a minibatch: under FSDP its gradient reduce-scatter still
-        needs this process, so it backpropagates a zero through one pad token (nothing otherwise)."""
-        if not self.cfg.fsdp:
-            return None
-        with accel.autocast(self.device, self.cfg.precision):
-            idle = self.policy.logits(torch.full((1, 1), self.policy.tokenizer.pad_id, device=self.device))
-        return idle.float().sum() * 0.0
+        return self.world.gradient_share(loss), metrics
 
     def optimizer_step(self, loss: torch.Tensor | None, where: str) -> float:
         """Backward, sum the gradients over processes, clip their global norm, step AdamW (through
         the fp16 loss scaler, which skips an overflowing step itself): ``toolkit.optimizer_step``;
         returns the norm before clipping."""
         module = self.policy.module
-        # FSDP sums gradients in its reduce-scatter
-        sync = None if self.cfg.fsdp else (lambda: all_reduce_gradients(self.world, module))
-        return optimizer_step(self.optimizer, loss, module.parameters(), self.cfg.grad_clip, self.scaler, sync, where,
+        return optimizer_step(self.optimizer, loss, module.parameters(), self.cfg.grad_clip, self.scaler,
+                              lambda: self.world.sync_gradients(module), where,
                               "the policy's gradient norm")
 
 
@@ -131,7 +120,7 @@ def minibatch_plan(rollouts: Rollouts | None, minibatches: int, key: tuple, worl
         key: i for i, key in enumerate(zip(rollouts.problem_index.tolist(), rollouts.rollout_index.tolist()))
     }
     lengths = [] if rollouts is None else rollouts.response_mask.sum(-1).tolist()
-    table = sorted(gather_lists(world, list(zip(local, lengths))))
+    table = sorted(world.gather(list(zip(local, lengths))))
     plan = []
     for chunk in keyed_minibatches(len(table), minibatches, key):
         chunk = chunk.tolist()
@@ -155,6 +144,6 @@ def mean_diagnostics(diagnostics: list[dict[str, float]], world: World) -> dict[
     if not world.active:
         return local
     merged: dict[str, list[float]] = {}
-    for k, v in gather_lists(world, sorted(local.items())):
+    for k, v in world.gather(sorted(local.items())):
         merged.setdefault(k, []).append(v)
     return {k: sum(v) if k == "loss/policy" else sum(v) / len(v) for k, v in merged.items()}

@@ -27,7 +27,6 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 from tqdm import tqdm
@@ -51,7 +50,7 @@ from sandbox.rewards.registry import (
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
-from sandbox.train.distributed import current_world, gather_lists, sum_scalars
+from sandbox.train.distributed import current_world
 from sandbox.train.drift import DriftProbe
 from sandbox.train.interrupts import GracefulStop, graceful_stop
 from sandbox.train.policy_loss import LossConfig
@@ -352,8 +351,8 @@ class Trainer:
             raise ValueError(f"variant {cfg.variant!r} with kl_coef > 0 needs a reference policy")
         if cfg.reference_sync_every and reference is None:
             raise ValueError(f"reference_sync_every={cfg.reference_sync_every} needs a reference policy to keep in sync")
-        self.world = current_world()
-        """This process among the data-parallel ones (``sandbox.train.distributed``); one by default."""
+        self.world = current_world(cfg.fsdp)
+        """This process among the data-parallel ones, and their collectives (``sandbox.train.distributed``); one by default."""
         check(not cfg.fsdp or self.world.active, "fsdp", "False in a single process (FSDP shards over torchrun's processes)", cfg.fsdp)
         self.device = accel.resolve_device(cfg.device)
         """Where the models live and compute (``sandbox.train.accel``)."""
@@ -362,8 +361,7 @@ class Trainer:
                 p.module.to(self.device)
         if cfg.gradient_checkpointing:
             accel.enable_gradient_checkpointing(policy.module)
-        if cfg.fsdp:
-            accel.shard_policy(policy.module, self.device)
+        self.world.shard_policy(policy.module, self.device)
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas(), eps=cfg.adam_eps
         )
@@ -403,9 +401,7 @@ class Trainer:
         drawn_groups, survived_groups = 0, 0
         while kept_groups < P:
             if stats["draws"] >= cfg.max_draws:
-                dropped: dict[float, int] = {}
-                for value, count in gather_lists(self.world, list(collapsed.items())):
-                    dropped[value] = dropped.get(value, 0) + count
+                dropped = self.world.sum_counts(collapsed)
                 raise RunError(out_of_draws_message(cfg.variant, self.step, kept_groups, P, cfg.max_draws, dropped))
             n = refill_draw_size(P, P - kept_groups, drawn_groups, survived_groups)
             indices = self.draw_problems(n, ctx)
@@ -438,7 +434,7 @@ class Trainer:
                 # the sampler keeps a group's rows adjacent, so consecutive-unique lists kept groups in order
                 survivors = rollouts.group[result.keep].unique_consecutive().tolist()
             # every process takes the first groups of all processes' survivors, in problem order
-            survivors = sorted(gather_lists(self.world, survivors))
+            survivors = sorted(self.world.gather(survivors))
             survived_groups += len(survivors)
             groups = survivors[: P - kept_groups]
             kept_groups += len(groups)
@@ -460,9 +456,9 @@ class Trainer:
 
     def inference(self):
         """Forward passes outside the loss: autocast at the configured precision; under FSDP on
-        weights gathered once per call (``accel.full_weights``), so ranks need not run in step."""
+        weights gathered once per call (``World.full_weights``), so ranks need not run in step."""
         stack = contextlib.ExitStack()
-        stack.enter_context(accel.full_weights(self.policy.module))
+        stack.enter_context(self.world.full_weights(self.policy.module))
         stack.enter_context(accel.autocast(self.device, self.cfg.precision))
         return stack
 
@@ -516,25 +512,20 @@ class Trainer:
     def evaluate_on_rank0(self) -> dict:
         """Every process calls this; rank 0 evaluates and returns the metrics, the others ``{}``
         (under FSDP all of them gather the weights first)."""
-        if self.world.rank != 0 and not self.cfg.fsdp:
-            return {}
-        with self.inference():
-            return self.evaluate() if self.world.rank == 0 else {}
+        return self.world.on_rank0(self.evaluate, self.inference)
 
     def train_step(self) -> dict:
         t_start = time.perf_counter()
         if self.cfg.reference_sync_every and self.step and self.step % self.cfg.reference_sync_every == 0:
-            self.reference.module.load_state_dict(accel.full_state_dict(self.policy.module))
+            self.reference.module.load_state_dict(self.world.full_state_dict(self.policy.module))
         if self.drift is not None and not self.drift_started:
             self.measure_drift()  # the step-0 reference (a resumed run restores it with the state)
         rollouts, rewards, stats = self.collect()
         first, first_rewards = stats.pop("first_draw")
         # per-row values of the first draw, from every process (row order does not matter below)
-        rows = gather_lists(self.world, first_row_values(first, first_rewards, self.variant.uses_verifier))
+        rows = self.world.gather(first_row_values(first, first_rewards, self.variant.uses_verifier))
         seq, truncated, length, *verdict_columns = (torch.tensor(column) for column in zip(*rows))
-        kept_rows, sampled_rows, tokens = sum_scalars(
-            self.world, [0 if rollouts is None else len(rollouts), stats["sampled_rows"], stats["tokens"]]
-        )
+        kept_rows, sampled_rows, tokens = self.world.sum([0 if rollouts is None else len(rollouts), stats["sampled_rows"], stats["tokens"]])
         metrics = {
             "step": self.step,
             "rollout/reward_mean": seq.mean().item(),
@@ -552,10 +543,7 @@ class Trainer:
         metrics.update(stats.pop("source_metrics"))
         metrics.update(self.problem_filter_log)
         self.problem_filter_log = {}
-        collapsed: dict[float, int] = {}
-        for value, count in gather_lists(self.world, list(stats["collapsed"].items())):
-            collapsed[value] = collapsed.get(value, 0) + count
-        for value, count in sorted(collapsed.items()):
+        for value, count in sorted(self.world.sum_counts(stats["collapsed"]).items()):
             metrics[f"filter/collapsed_to_{value:g}"] = count
         if kept_rows:
             t0 = time.perf_counter()
@@ -568,7 +556,7 @@ class Trainer:
                 advantages = compute_advantages(self.variant, rollouts, rewards, inputs)
                 abs_sum = float((advantages.abs() * rollouts.response_mask).sum())
                 token_count = float(rollouts.response_mask.sum())
-            abs_sum, token_count = sum_scalars(self.world, [abs_sum, token_count])
+            abs_sum, token_count = self.world.sum([abs_sum, token_count])
             # a NaN or inf anywhere in any process's advantages makes this sum non-finite on all of them
             require_finite(abs_sum, self.where(), f"the absolute sum of the advantages of estimator {self.variant.estimator!r}")
             metrics["rollout/advantage_abs_mean"] = abs_sum / token_count
@@ -589,10 +577,7 @@ class Trainer:
     def measure_drift(self) -> dict:
         """``drift/*`` on rank 0 ({} elsewhere); the first call fixes the reference answers."""
         self.drift_started = True
-        if self.world.rank != 0 and not self.cfg.fsdp:
-            return {}
-        with self.inference():
-            return self.drift.measure(self.policy) if self.world.rank == 0 else {}
+        return self.world.on_rank0(lambda: self.drift.measure(self.policy), self.inference)
 
     # ---- the run --------------------------------------------------------------------------
     def state(self) -> dict:
@@ -612,19 +597,12 @@ class Trainer:
         return out | {f"auxiliary-{name}": model for name, model in self.auxiliaries.items()}
 
     def save_checkpoint(self) -> None:
-        """Rank 0 writes a checkpoint into the run directory. Under FSDP every process calls it
-        (gathering the full weights is a collective) and the checkpoint holds the weights and the
+        """Rank 0 writes a checkpoint into the run directory. Every process calls it: under FSDP
+        gathering the full weights is a collective, and the checkpoint holds the weights and the
         stream position but not the sharded AdamW state (such a run is not resumable)."""
-        if not self.cfg.fsdp:
-            if self.run is not None:
-                self.run.save_checkpoint(self)
-            return
-        state = accel.full_state_dict(self.policy.module)
+        module, optimizer = self.world.checkpoint_parts(self.policy.module, self.optimizer)
         if self.run is not None:
-            replica = accel.unsharded_replica(self.policy.module, state)
-            view = SimpleNamespace(step=self.step, state=self.state, companions=self.companions,
-                                   policy=SimpleNamespace(module=replica), optimizer=None)
-            self.run.save_checkpoint(view)
+            self.run.save_checkpoint(self.step, module, self.state(), optimizer, self.companions())
 
     def load_state(self, state: dict) -> None:
         self.step, self.next_problem = state["step"], state["next_problem"]
@@ -640,7 +618,7 @@ class Trainer:
 
     def stop_requested(self, stop: GracefulStop) -> bool:
         """Whether any process received a stop signal, so that all stop at the same step boundary."""
-        return sum_scalars(self.world, [float(stop.requested is not None)])[0] > 0
+        return self.world.any(stop.requested is not None)
 
     def resume_point(self) -> str:
         """Where ``--resume`` would continue this run from, in words."""

@@ -77,15 +77,18 @@ class RunDir:
     def checkpoints(self) -> list[Path]:
         return list_checkpoints(self.path)
 
-    def save_checkpoint(self, trainer) -> Path:
-        path = self.path / "checkpoints" / f"step-{trainer.step:06d}"
+    def save_checkpoint(self, step: int, module: torch.nn.Module, state: dict, optimizer: torch.optim.Optimizer | None,
+                        companions: dict) -> Path:
+        """Write the checkpoint of ``step`` (the policy ``module``, the trainer's ``state``, the
+        ``optimizer``) and its ``companions`` (``Trainer.companions``); a step already saved is kept."""
+        path = self.path / "checkpoints" / f"step-{step:06d}"
         if path.exists():
             return path
-        for name, companion in trainer.companions().items():  # written first: the step's checkpoint marks completion
-            where = self.companion(name, trainer.step)
+        for name, companion in companions.items():  # written first: the step's checkpoint marks completion
+            where = self.companion(name, step)
             if not where.exists():
                 companion.save(where)
-        return save_checkpoint(path, trainer.policy.module, trainer.state(), trainer.optimizer)
+        return save_checkpoint(path, module, state, optimizer)
 
     def companion(self, name: str, step: int) -> Path:
         """Where the checkpoint of step ``step`` keeps the companion ``name`` (``Trainer.companions``)."""
