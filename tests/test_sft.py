@@ -6,7 +6,7 @@ import torch
 import toy_envs
 from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
-from sandbox.train.sft import SFTConfig, lr_at, noisy_answer, sft_batch, train_sft
+from sandbox.train.sft import SFTConfig, noisy_answer, sft_batch, train_sft
 
 tok = CharTokenizer()
 TASK = toy_envs.make_task("arithmetic", n_steps=2, operators="+-", start_max=20)
@@ -24,8 +24,8 @@ def test_batch_masks_exactly_the_gold_response_and_eos():
 
 def test_lr_schedule_warms_up_then_decays():
     cfg = SFTConfig(steps=100, warmup_steps=10, lr=1.0)
-    assert lr_at(0, cfg) == 0.1 and lr_at(9, cfg) == 1.0
-    assert lr_at(10, cfg) > lr_at(50, cfg) > lr_at(99, cfg) >= 0
+    assert cfg.lr_at(0) == 0.1 and cfg.lr_at(9) == 1.0
+    assert cfg.lr_at(10) > cfg.lr_at(50) > cfg.lr_at(99) >= 0
 
 
 def test_short_sft_lowers_the_loss_and_is_deterministic():

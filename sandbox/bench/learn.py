@@ -23,7 +23,7 @@ from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
-from sandbox.train.sft import SFTConfig, lr_at, sft_batch
+from sandbox.train.sft import SFTConfig, sft_batch
 
 TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, "operand_max": 9, "operators": "+-*"}
 
@@ -88,7 +88,7 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
         tokens, mask = sft_batch(task, tok, range(step * sft.batch_size, (step + 1) * sft.batch_size))
         loss = -(token_logprobs(model(tokens), tokens) * mask).sum() / mask.sum()
         for group in opt.param_groups:
-            group["lr"] = lr_at(min(step, planned - 1), sft)
+            group["lr"] = sft.lr_at(min(step, planned - 1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), sft.grad_clip)

@@ -42,7 +42,7 @@ from sandbox.prm.labels import LABELLERS
 from sandbox.prm.verification import parse_passes, template_chain
 from sandbox.rng import row_key
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
-from sandbox.train.sft import SFTConfig, lr_at
+from sandbox.train.sft import SFTConfig
 from toy_envs.base import check
 
 JUDGE_SEQ_LEN = 192
@@ -168,7 +168,7 @@ def fit_chains(judge: TinyLlama, inputs: list[str], chains: list[str], steps: in
         logp = token_logprobs(judge(tokens), tokens)
         loss = -(logp * mask).sum() / mask.sum()
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, schedule)
+            group["lr"] = schedule.lr_at(step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(judge.parameters(), 1.0)

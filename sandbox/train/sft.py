@@ -10,7 +10,6 @@ starting point of every RL run, PRM and benchmark.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_key
 from sandbox.train import accel
+from sandbox.train.toolkit import learning_rate, optimizer_step, pad_rows, set_learning_rate
 
 
 @dataclass
@@ -59,6 +59,11 @@ class SFTConfig:
     """fp32, bf16 or fp16 autocast for the forward pass (fp32 master weights; fp16 adds loss scaling)."""
     gradient_checkpointing: bool = False
     """Recompute each block's activations in the backward pass."""
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up over ``warmup_steps`` (lr·(s+1)/W), cosine decay to lr·``min_lr_ratio`` at
+        ``steps`` (``toolkit.learning_rate``, its ``product`` warm-up rounding)."""
+        return learning_rate(step, self.lr, self.warmup_steps, self.steps, self.min_lr_ratio, warmup="product")
 
     def validate(self) -> None:
         from toy_envs.base import check
@@ -103,26 +108,12 @@ def sft_batch(task, tokenizer: CharTokenizer, indices, split: str = "train", ans
         response = tokenizer.encode(solution, eos=True)
         rows.append(prompt + response)
         masks.append([False] * len(prompt) + [True] * len(response))
-    width = max(len(r) for r in rows)
-    tokens = torch.full((len(rows), width), tokenizer.pad_id, dtype=torch.long)
-    mask = torch.zeros(len(rows), width, dtype=torch.bool)
-    for b, (r, m) in enumerate(zip(rows, masks)):
-        tokens[b, : len(r)] = torch.tensor(r)
-        mask[b, : len(m)] = torch.tensor(m)
-    return tokens, mask
+    return pad_rows(rows, tokenizer.pad_id), pad_rows(masks, False, torch.bool)
 
 
 def keyed_fraction(seed: int, *parts) -> float:
     """A uniform number in [0, 1) that is a pure function of (seed, *parts)."""
     return row_key(seed, *parts) / 2**32
-
-
-def lr_at(step: int, cfg: SFTConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    floor = cfg.lr * cfg.min_lr_ratio
-    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def train_sft(task, model_cfg: ModelConfig, cfg: SFTConfig, progress: bool = True, log=None, init=None):
@@ -163,17 +154,9 @@ def train_sft_with_optimizer(task, model_cfg: ModelConfig, cfg: SFTConfig, progr
             logits = model(tokens)
         logp = token_logprobs(logits, tokens)  # float32 whatever the autocast dtype
         loss = -(logp * mask).sum() / mask.sum()
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
+        set_learning_rate(optimizer, cfg.lr_at(step))
         require_finite(loss, f"sft step {step}", "the loss")
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        if not scaler.is_enabled():  # fp16 loss scaling skips an overflowing step itself
-            require_finite(grad_norm, f"sft step {step}", "the gradient norm")
-        scaler.step(optimizer)
-        scaler.update()
+        optimizer_step(optimizer, loss, model.parameters(), cfg.grad_clip, scaler, where=f"sft step {step}")
         loss_value = loss.item()
         bar.set_postfix(loss=f"{loss_value:.3f}")
         record = {"sft/step": step, "sft/loss": loss_value}
