@@ -24,7 +24,7 @@ from sandbox.train.prm_train import PRMTrainConfig, train_prm
 from sandbox.train.warmstart import load_warmstart, preset_path
 from toy_envs.base import ConfigError
 
-SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py")
+SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/train/toolkit.py", "sandbox/rollout/batching.py")
 """The sources that define a PRM beyond its warm start (whose own key covers tasks, model, SFT)."""
 
 

@@ -25,9 +25,9 @@ from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
 from sandbox.prm.mc_labels import PolicyCompleter, mc_values
 from sandbox.prm.orm import orm_targets
 from sandbox.prm.sprm import WEIGHTINGS, sprm_head_init, sprm_loss, sprm_targets
-from sandbox.rng import row_key
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.toolkit import keyed_batches, optimizer_step
 from toy_envs.base import check
 
 DATA_STEP = -1
@@ -107,21 +107,15 @@ def fit_scorer(
     groups = [{"params": scorer.backbone.parameters(), "lr": cfg.lr}, {"params": scorer.head.parameters(), "lr": cfg.head_lr}]
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     scorer.train()
-    n_rows, losses, epoch, order = len(tokens), [], 0, torch.empty(0, dtype=torch.long)
+    losses, batches = [], keyed_batches(len(tokens), cfg.batch_size, (cfg.seed, "prm-batches"))
     for _ in range(cfg.steps):
-        if len(order) < min(cfg.batch_size, n_rows):
-            gen = torch.Generator().manual_seed(row_key(cfg.seed, "prm-batches", epoch))
-            order, epoch = torch.cat([order, torch.randperm(n_rows, generator=gen)]), epoch + 1
-        rows, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        rows = torch.tensor([row for _, row in next(batches)])
         mask = where[rows]
         if not mask.any():
             continue
         width = int(mask.any(0).nonzero().max()) + 1
         loss = loss_fn(scorer(tokens[rows, :width]), targets[rows, :width], mask[:, :width])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(scorer.parameters(), 1.0)
-        optimizer.step()
+        optimizer_step(optimizer, loss, scorer.parameters(), 1.0)
         losses.append(loss.item())
     scorer.eval()
     return losses
