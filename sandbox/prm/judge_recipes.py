@@ -40,7 +40,8 @@ from sandbox.train.judge_sft import JudgeTrainConfig, train_thinkprm
 from sandbox.train.warmstart import load_warmstart, preset_path
 from toy_envs.base import ConfigError, check
 
-SOURCES = ("sandbox/prm", "sandbox/train/judge_sft.py", "sandbox/train/prm_train.py", "sandbox/train/sft.py")
+SOURCES = ("sandbox/prm", "sandbox/train/judge_sft.py", "sandbox/train/prm_train.py", "sandbox/train/toolkit.py",
+           "sandbox/rollout/batching.py")
 """The sources that define a ThinkPRM judge beyond its warm start."""
 ROLES = ("student", "teacher")
 

@@ -42,7 +42,7 @@ from sandbox.prm.labels import LABELLERS
 from sandbox.prm.verification import parse_passes, template_chain
 from sandbox.rng import row_key
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
-from sandbox.train.sft import SFTConfig
+from sandbox.train.toolkit import keyed_batches, learning_rate, optimizer_step, pad_rows, set_learning_rate
 from toy_envs.base import check
 
 JUDGE_SEQ_LEN = 192
@@ -142,37 +142,24 @@ def chain_batch(inputs: list[str], chains: list[str], tokenizer: CharTokenizer, 
         row = (head + tail)[:width_cap]
         rows.append(row)
         masks.append(([False] * len(head) + [True] * len(tail))[:width_cap])
-    width = max(len(r) for r in rows)
-    tokens = torch.full((len(rows), width), tokenizer.pad_id, dtype=torch.long)
-    mask = torch.zeros(len(rows), width, dtype=torch.bool)
-    for b, (r, m) in enumerate(zip(rows, masks)):
-        tokens[b, : len(r)] = torch.tensor(r)
-        mask[b, : len(m)] = torch.tensor(m)
-    return tokens, mask
+    return pad_rows(rows, tokenizer.pad_id), pad_rows(masks, False, torch.bool)
 
 
 def fit_chains(judge: TinyLlama, inputs: list[str], chains: list[str], steps: int, cfg: JudgeTrainConfig, tag: str) -> list[float]:
     """SFT of ``judge`` on the chains (loss on chain tokens only); keyed minibatch order; returns the losses."""
     check(len(chains) >= 1, "chains", "at least one training chain (all were filtered out?)", len(chains))
     tok = CharTokenizer()
-    schedule = SFTConfig(steps=steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup_steps=min(10, steps))
     optimizer = torch.optim.AdamW(judge.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
     judge.train()
-    losses, epoch, order = [], 0, torch.empty(0, dtype=torch.long)
+    losses, batches = [], keyed_batches(len(chains), cfg.batch_size, (cfg.seed, "judge-batches", tag))
     for step in range(steps):
-        if len(order) < min(cfg.batch_size, len(chains)):
-            gen = torch.Generator().manual_seed(row_key(cfg.seed, "judge-batches", tag, epoch))
-            order, epoch = torch.cat([order, torch.randperm(len(chains), generator=gen)]), epoch + 1
-        rows, order = order[: cfg.batch_size].tolist(), order[cfg.batch_size :]
+        rows = [row for _, row in next(batches)]
         tokens, mask = chain_batch([inputs[i] for i in rows], [chains[i] for i in rows], tok, judge.cfg.max_seq_len)
         logp = token_logprobs(judge(tokens), tokens)
         loss = -(logp * mask).sum() / mask.sum()
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.lr_at(step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(judge.parameters(), 1.0)
-        optimizer.step()
+        # SFT's schedule and its defaults: warm-up over 10 steps, cosine to a tenth of lr at the end
+        set_learning_rate(optimizer, learning_rate(step, cfg.lr, min(10, steps), steps, 0.1, warmup="product"))
+        optimizer_step(optimizer, loss, judge.parameters(), 1.0)
         losses.append(loss.item())
     judge.eval()
     return losses
