@@ -121,6 +121,7 @@ def load_judge(spec: str) -> TinyLlama:
 # ---- StepWiser chunk judges --------------------------------------------------------------------
 
 STEPWISER_SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/train/rl.py", "sandbox/train/ppo.py", "sandbox/train/policy_loss.py",
+                     "sandbox/train/toolkit.py", "sandbox/train/judge_sft.py",
                      "sandbox/rewards", "sandbox/rollout", "sandbox/eval/accuracy.py")
 """The sources that define a StepWiser judge beyond its warm start (whose own key covers tasks, model, SFT)."""
 

@@ -52,6 +52,7 @@ from sandbox.rng import row_key
 from sandbox.train.judge_sft import chain_batch
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
+from sandbox.train.toolkit import keyed_batches, learning_rate, optimizer_step, set_learning_rate
 from toy_envs.base import SPLITS, ConfigError, Rubric, Step, Verdict, check, is_int
 
 
@@ -262,24 +263,17 @@ def cold_start(model: TinyLlama, chunk_task: ChunkTask, modulus: int | None, cfg
     judge.load_state_dict(model.state_dict())
     tok = TinyPolicy(judge).tokenizer
     optimizer = torch.optim.AdamW(judge.parameters(), lr=cfg.sft_lr, betas=(0.9, 0.98))
-    pool, order, epoch, losses, t0 = chunk_task.train_pool, [], 0, [], time.perf_counter()
+    pool, losses, t0 = chunk_task.train_pool, [], time.perf_counter()
+    batches = keyed_batches(len(pool), cfg.sft_batch_size, (cfg.seed, "judge-sft"), span_epochs=True)
     judge.train()
     for step in range(cfg.sft_steps):
-        while len(order) < cfg.sft_batch_size:
-            gen = torch.Generator().manual_seed(row_key(cfg.seed, "judge-sft", epoch))
-            order += [(epoch, i) for i in torch.randperm(len(pool), generator=gen).tolist()]
-            epoch += 1
-        batch, order = order[: cfg.sft_batch_size], order[cfg.sft_batch_size:]
+        batch = next(batches)
         lines = [templated_line(pool[i], modulus, cfg.error_rate, random.Random(row_key(cfg.seed, "judge-sft-line", e, i)))
                  for e, i in batch]
         tokens, mask = chain_batch([chunk_task.prompt(pool[i]) for _, i in batch], lines, tok, judge.cfg.max_seq_len)
         loss = -(token_logprobs(judge(tokens), tokens) * mask).sum() / mask.sum()
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.sft_lr * min(1.0, (step + 1) / 10)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(judge.parameters(), 1.0)
-        optimizer.step()
+        set_learning_rate(optimizer, learning_rate(step, cfg.sft_lr, 10))
+        optimizer_step(optimizer, loss, judge.parameters(), 1.0)
         losses.append(loss.item())
     judge.eval()
     return judge, {"judge/sft_loss": sum(losses[-10:]) / len(losses[-10:]), "judge/sft_s": time.perf_counter() - t0}
