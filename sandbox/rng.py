@@ -9,13 +9,21 @@ platforms). ``keyed_uniform(keys, counter, n)`` is a counter-based generator: un
 u[b, j] = fmix32(fmix32(key_b ⊕ fmix32(counter)) + j·φ) / 2^32 in (0, 1), where fmix32 is
 MurmurHash3's 32-bit finaliser. All arithmetic stays below 2^63 in int64, so it is exact and
 identical on CPU and GPU.
+
+Batch order is keyed the same way: ``keyed_permutation(n, key)`` is ``torch.randperm`` from a
+generator seeded with ``row_key(*key)``; ``keyed_minibatches`` cuts one such pass into minibatches
+(PPO, the critic) and ``keyed_batches`` streams batches from keyed epochs (SFT of scorers and
+judges).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 import torch
+
+from toy_envs.base import check, is_int
 
 _MASK32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B9
@@ -54,3 +62,44 @@ def keyed_uniform(keys: torch.Tensor, counter: int, n: int) -> torch.Tensor:
     cols = _mul32(torch.arange(n, dtype=torch.int64, device=keys.device), _GOLDEN)
     bits = fmix32((base[:, None] + cols[None, :]) & _MASK32)
     return (bits.double() + 0.5) / 2.0**32
+
+
+def keyed_permutation(n: int, key: tuple) -> torch.Tensor:
+    """A permutation of 0..n−1 drawn by ``torch.randperm`` from a generator seeded with
+    ``row_key(*key)``: a pure function of (n, key)."""
+    check(is_int(n) and n >= 0, "n", "an integer >= 0 (rows to permute)", n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(row_key(*key)))
+
+
+def keyed_minibatches(n_rows: int, minibatches: int, key: tuple) -> list[torch.Tensor]:
+    """One keyed pass over ``n_rows`` rows (``keyed_permutation(n_rows, key)``) cut by
+    ``torch.chunk`` into ``min(minibatches, n_rows)`` parts: chunks of ⌈n / k⌉ rows, the last
+    one smaller, and fewer than k chunks where ⌈n / k⌉ · (k − 1) ≥ n; no chunks for no rows. The PPO epochs and the critic's epochs use it, with the
+    (seed, tag, step, epoch) of the pass as ``key``."""
+    check(is_int(minibatches) and minibatches >= 1, "minibatches", "an integer >= 1", minibatches)
+    if n_rows == 0:
+        return []
+    return list(keyed_permutation(n_rows, key).chunk(min(minibatches, n_rows)))
+
+
+def keyed_batches(n_rows: int, batch_size: int, key: tuple, span_epochs: bool = False) -> Iterator[list[tuple[int, int]]]:
+    """Endless batches of ``(epoch, row)`` pairs: epoch e is ``keyed_permutation(n_rows, key + (e,))``,
+    the epochs one after the other, each batch the next ``batch_size`` rows of that stream.
+
+    With ``batch_size <= n_rows`` both settings give the same batches. With more rows asked
+    than there are, ``span_epochs=False`` (the scorer and ThinkPRM judge SFT) returns the rest
+    of the stream but at most one new epoch per batch, so a batch holds each row at most once
+    when it starts on an epoch boundary; ``span_epochs=True`` (the StepWiser cold start) draws
+    epochs until ``batch_size`` rows are there, so every batch is full and may repeat rows."""
+    check(is_int(n_rows) and n_rows >= 1, "n_rows", "an integer >= 1 (rows to draw batches from)", n_rows)
+    check(is_int(batch_size) and batch_size >= 1, "batch_size", "an integer >= 1", batch_size)
+    stream: list[tuple[int, int]] = []
+    epoch = 0
+    while True:
+        while len(stream) < (batch_size if span_epochs else min(batch_size, n_rows)):
+            stream += [(epoch, row) for row in keyed_permutation(n_rows, (*key, epoch)).tolist()]
+            epoch += 1
+            if not span_epochs:
+                break
+        batch, stream = stream[:batch_size], stream[batch_size:]
+        yield batch

@@ -15,68 +15,29 @@ with different floating-point rounding (the warm-up of the learning rate; whethe
 span two epochs), the function takes the variant as an argument so that every loop keeps its
 exact numbers.
 
-``pad_rows`` and ``evaluating`` live in ``sandbox.rollout.batching`` (samplers and scorers below
-this floor need them too) and are re-exported here.
+Each piece lives on the lowest floor that uses it and is re-exported here: the keyed batch
+order in ``sandbox.rng`` (the critic, a reward-floor auxiliary model, draws minibatches),
+``optimizer_step`` in ``sandbox.model.optimizer`` (the critic and the implicit PRM step their own
+optimizers), ``pad_rows`` and ``evaluating`` in ``sandbox.rollout.batching`` (samplers and scorers
+batch rows and switch models to eval mode); the learning-rate schedule, used by training loops
+only, is defined here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
 
 import torch
 
-from sandbox.errors import require_finite
-from sandbox.rng import row_key
+from sandbox.model.optimizer import optimizer_step
+from sandbox.rng import keyed_batches, keyed_minibatches, keyed_permutation
 from sandbox.rollout.batching import evaluating, pad_rows
-from sandbox.train.accel import as_float
 from toy_envs.base import check, is_int
 
 __all__ = [
     "WARMUP_FORMS", "evaluating", "keyed_batches", "keyed_minibatches", "keyed_permutation", "learning_rate",
     "optimizer_step", "pad_rows", "set_learning_rate",
 ]
-
-
-def keyed_permutation(n: int, key: tuple) -> torch.Tensor:
-    """A permutation of 0..n−1 drawn by ``torch.randperm`` from a generator seeded with
-    ``row_key(*key)``: a pure function of (n, key)."""
-    check(is_int(n) and n >= 0, "n", "an integer >= 0 (rows to permute)", n)
-    return torch.randperm(n, generator=torch.Generator().manual_seed(row_key(*key)))
-
-
-def keyed_minibatches(n_rows: int, minibatches: int, key: tuple) -> list[torch.Tensor]:
-    """One keyed pass over ``n_rows`` rows (``keyed_permutation(n_rows, key)``) cut by
-    ``torch.chunk`` into ``min(minibatches, n_rows)`` parts: chunks of ⌈n / k⌉ rows, the last
-    one smaller, and fewer than k chunks where ⌈n / k⌉ · (k − 1) ≥ n; no chunks for no rows. The PPO epochs and the critic's epochs use it, with the
-    (seed, tag, step, epoch) of the pass as ``key``."""
-    check(is_int(minibatches) and minibatches >= 1, "minibatches", "an integer >= 1", minibatches)
-    if n_rows == 0:
-        return []
-    return list(keyed_permutation(n_rows, key).chunk(min(minibatches, n_rows)))
-
-
-def keyed_batches(n_rows: int, batch_size: int, key: tuple, span_epochs: bool = False) -> Iterator[list[tuple[int, int]]]:
-    """Endless batches of ``(epoch, row)`` pairs: epoch e is ``keyed_permutation(n_rows, key + (e,))``,
-    the epochs one after the other, each batch the next ``batch_size`` rows of that stream.
-
-    With ``batch_size <= n_rows`` both settings give the same batches. With more rows asked
-    than there are, ``span_epochs=False`` (the scorer and ThinkPRM judge SFT) returns the rest
-    of the stream but at most one new epoch per batch, so a batch holds each row at most once
-    when it starts on an epoch boundary; ``span_epochs=True`` (the StepWiser cold start) draws
-    epochs until ``batch_size`` rows are there, so every batch is full and may repeat rows."""
-    check(is_int(n_rows) and n_rows >= 1, "n_rows", "an integer >= 1 (rows to draw batches from)", n_rows)
-    check(is_int(batch_size) and batch_size >= 1, "batch_size", "an integer >= 1", batch_size)
-    stream: list[tuple[int, int]] = []
-    epoch = 0
-    while True:
-        while len(stream) < (batch_size if span_epochs else min(batch_size, n_rows)):
-            stream += [(epoch, row) for row in keyed_permutation(n_rows, (*key, epoch)).tolist()]
-            epoch += 1
-            if not span_epochs:
-                break
-        batch, stream = stream[:batch_size], stream[batch_size:]
-        yield batch
 
 
 WARMUP_FORMS = ("fraction", "product")
@@ -115,41 +76,3 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Every parameter group of ``optimizer`` at ``lr``."""
     for group in optimizer.param_groups:
         group["lr"] = lr
-
-
-def optimizer_step(
-    optimizer: torch.optim.Optimizer,
-    loss: torch.Tensor | None,
-    parameters: Iterable[torch.nn.Parameter],
-    max_norm: float,
-    scaler: torch.amp.GradScaler | None = None,
-    sync_gradients: Callable[[], None] | None = None,
-    where: str | None = None,
-    what: str = "the gradient norm",
-) -> float:
-    """One clipped optimizer step on ``loss``; returns the global gradient norm before clipping.
-
-    In order: clear the gradients; backward of ``loss`` (scaled by ``scaler``, fp16 loss
-    scaling; no backward for ``None``, a process with nothing to add); ``sync_gradients()``
-    (data parallelism's all-reduce); unscale; clip the global norm of ``parameters``'
-    gradients to ``max_norm``; with ``where`` given and no loss scaling active, a
-    ``NonFiniteError`` naming ``where`` and ``what`` for a non-finite norm (an active scaler
-    skips such a step itself); the step; the scaler's update. Without a scaler (or with a
-    disabled one) this is plain backward, clip, step: the same numbers."""
-    check(max_norm > 0, "max_norm", "> 0 (the gradient clip)", max_norm)
-    optimizer.zero_grad(set_to_none=True)
-    if loss is not None:
-        (loss if scaler is None else scaler.scale(loss)).backward()
-    if sync_gradients is not None:
-        sync_gradients()
-    if scaler is not None:
-        scaler.unscale_(optimizer)
-    norm = as_float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
-    if where is not None and (scaler is None or not scaler.is_enabled()):
-        require_finite(norm, where, what)
-    if scaler is None:
-        optimizer.step()
-    else:
-        scaler.step(optimizer)
-        scaler.update()
-    return norm
