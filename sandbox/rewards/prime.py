@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from sandbox.model.model import token_logprobs
+from sandbox.model.optimizer import optimizer_step
 from sandbox.rewards.auxiliary import auxiliary
 from sandbox.rewards.base import RewardContext
 from sandbox.rollout.rollouts import Rollouts
@@ -103,10 +104,7 @@ class ImplicitPRM:
         losses = []
         for _ in range(self.updates):
             loss = self.loss(rollouts)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.psi.parameters(), 1.0)
-            self.optimizer.step()
+            optimizer_step(self.optimizer, loss, self.psi.parameters(), 1.0)
             losses.append(loss.item())
         self.psi.eval()
         if losses:

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import torch
 
+from sandbox.model.optimizer import optimizer_step
 from sandbox.prm.discriminative import StepScorer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.gae import gae, value_targets
-from sandbox.rng import row_key
+from sandbox.rng import keyed_minibatches
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from toy_envs.base import check
@@ -84,15 +85,11 @@ class ValueHead:
         self.scorer.train()
         losses = []
         for epoch in range(self.epochs):
-            gen = torch.Generator().manual_seed(row_key(self.seed, "critic", step, epoch))
-            for rows in torch.randperm(len(rollouts), generator=gen).chunk(min(self.minibatches, len(rollouts))):
+            for rows in keyed_minibatches(len(rollouts), self.minibatches, (self.seed, "critic", step, epoch)):
                 m = mask[rows].float()
                 error = (self.values(rollouts.tokens[rows]) - targets[rows]) * m
                 loss = error.pow(2).sum() / m.sum().clamp(min=1)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.scorer.parameters(), 1.0)
-                self.optimizer.step()
+                optimizer_step(self.optimizer, loss, self.scorer.parameters(), 1.0)
                 losses.append(loss.item())
         self.scorer.eval()
         explained = ((inputs["values"] - targets).abs() * mask).sum() / mask.sum().clamp(min=1)
