@@ -52,7 +52,7 @@ def test_edge_bench_rejects_bad_values():
     ):
         with pytest.raises(ConfigError, match=f"^{name}="):
             EdgeBenchConfig(**fields).validate()
-    assert EdgeBenchConfig(presets="edge-tree,edge-tree-control").edge_mix("tree") == "3:1"
+    assert EdgeBenchConfig(presets="edge-tree,edge-tree-control").edge_mix("tree") == "2:1"
 
 
 def test_edge_bench_runs_on_tree_puzzles_with_per_depth_metrics(tmp_path):

@@ -151,8 +151,8 @@ def test_mixture_respects_the_digit_limit():
 @pytest.mark.parametrize("exposed, control", [("edge", "edge-control"), ("edge-tree", "edge-tree-control")])
 def test_edge_warm_start_pairs_differ_only_in_a_small_share_of_the_edge(exposed, control):
     """The edge testbed's warm-start pairs (configs only; no model is built): each task config
-    validates; the pair is identical but for the length mixture; the exposed preset puts 0.5-2% of
-    its demonstrations on lengths past the control's range, the control none, and the bench's
+    validates; the pair is identical but for the length mixture; the exposed preset puts 0.5-5% of
+    its demonstrations on lengths past the control's range (chains 1%, trees 5%), the control none, and the bench's
     default edge length is among the exposed lengths."""
     from sandbox.bench.edge import DEFAULT_MIX, MIX_FIELDS
     from sandbox.train.warmstart import PRESETS
@@ -166,7 +166,7 @@ def test_edge_warm_start_pairs_differ_only_in_a_small_share_of_the_edge(exposed,
     high = 5 if a.task == "arithmetic" else 6
     weights = [dict(parse_mixture(field, p.task_fields[field], 1, high)) for p in (a, b)]
     control_range = max(tasks[1].lengths())
-    assert 0.005 <= sum(w for length, w in weights[0].items() if length > control_range) <= 0.02
+    assert 0.005 <= sum(w for length, w in weights[0].items() if length > control_range) <= 0.05
     assert all(length <= control_range for length in tasks[1].lengths())
     edge = int(DEFAULT_MIX[a.task].split(":")[0])
     assert edge > control_range and edge in tasks[0].lengths()

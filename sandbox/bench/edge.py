@@ -46,7 +46,7 @@ from toy_envs.base import ConfigError, check
 
 MIX_FIELDS = {"arithmetic": "n_steps_mix", "tree": "depth_mix"}
 """The task field that ``mix`` sets, per task the testbed runs on."""
-DEFAULT_MIX = {"arithmetic": "4:1", "tree": "3:1"}
+DEFAULT_MIX = {"arithmetic": "4:1", "tree": "2:1"}
 """The edge when ``mix`` is empty: one length past the warm starts' common range."""
 
 
@@ -59,7 +59,7 @@ class EdgeBenchConfig:
     """Comma-separated RL seeds, run from each preset."""
     mix: str = ""
     """The length mixture of the RL and evaluation task: its ``n_steps_mix`` (arithmetic) or
-    ``depth_mix`` (tree); the preset's other task fields are kept. Empty: 4:1 (arithmetic), 3:1 (tree)."""
+    ``depth_mix`` (tree); the preset's other task fields are kept. Empty: 4:1 (arithmetic), 2:1 (tree)."""
     variant: str = "outcome-grpo"
     """RL variant."""
     steps: int = 70
