@@ -81,11 +81,11 @@ def test_env() -> dict[str, str]:
 WARM_STARTS = ("tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib")
 """The warm-start presets the tests and tutorials load."""
 PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle")
-"""The cached PRM recipes (``sandbox.prm.recipes``) that the prm-mc / prm-rpe / sprm variants and tutorial 04 load."""
+"""The cached PRM recipes (``sandbox.train.prm_recipes``) that the prm-mc / prm-rpe / sprm variants and tutorial 04 load."""
 JUDGE_RECIPES = ("tiny-thinkprm",)
-"""The cached ThinkPRM judge recipes (``sandbox.prm.judge_recipes``) that the genprm variant and its tests load."""
+"""The cached ThinkPRM judge recipes (``sandbox.train.judge_recipes``) that the genprm variant and its tests load."""
 STEPWISER_RECIPES = ("tiny-stepwiser",)
-"""The cached StepWiser chunk judges (``sandbox.prm.judge_recipes``) that the tests load."""
+"""The cached StepWiser chunk judges (``sandbox.train.stepwiser_train``) that the tests load."""
 
 
 def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
@@ -174,20 +174,21 @@ def fingerprint_sections(scratch: Path) -> dict:
 
     import torch
 
-    from toy_envs.base import ConfigError
     from sandbox.model.policy import TinyPolicy
     from sandbox.model.sampler import SamplingConfig
     from sandbox.prm.discriminative import save_scorer, step_scores
     from sandbox.prm.generative import JudgeConfig, judge_rollouts
-    from sandbox.prm.judge_recipes import save_judges
-    from sandbox.prm.stepwiser_judge import StepWiserConfig, judge_step_scores, train_stepwiser
+    from sandbox.prm.stepwiser_judge import judge_step_scores
     from sandbox.rewards.registry import VARIANTS
     from sandbox.rollout.group_sampler import sample_groups
+    from sandbox.train.judge_recipes import save_judges
     from sandbox.train.judge_sft import JudgeTrainConfig, train_thinkprm
     from sandbox.train.prm_train import PRMTrainConfig, train_prm
     from sandbox.train.rl import RLConfig, Trainer
     from sandbox.train.sft import SFTConfig, train_sft
+    from sandbox.train.stepwiser_train import StepWiserConfig, train_stepwiser
     from sandbox.train.warmstart import PRESETS, load_warmstart
+    from toy_envs.base import ConfigError
 
     out: dict[str, dict] = {}
     warm = {}
@@ -262,7 +263,7 @@ def fingerprint_sections(scratch: Path) -> dict:
         with torch.no_grad():
             rollouts = sample_groups(policy, task, [0, 1, 2], 2, SamplingConfig(max_new_tokens=40), 7, 0)
         from sandbox.prm.discriminative import load_scorer
-        from sandbox.prm.judge_recipes import load_judge
+        from sandbox.train.judge_recipes import load_judge
 
         scorer, _ = load_scorer(prm_dirs[("prm", "mc-hard")])
         judged = judge_rollouts(load_judge(str(judge_dir)), rollouts, task, JudgeConfig(n_chains=2), seed=3)

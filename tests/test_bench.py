@@ -20,7 +20,7 @@ def test_edge_bench_reports_both_warm_starts_side_by_side(tmp_path):
     as a checkpoint directory stand in for the two presets, one RL step each; it runs, evaluates
     before and after, and formats one table."""
     from sandbox.bench.edge import EdgeBenchConfig, format_edge_bench, run_edge_bench
-    from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
+    from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
     from sandbox.train.warmstart import warmstart
 
     model, state = load_checkpoint(warmstart("tiny"))
@@ -60,9 +60,9 @@ def test_edge_bench_runs_on_tree_puzzles_with_per_depth_metrics(tmp_path):
     a one-layer model stand in for the presets): the RL and evaluation task is the warm start's
     tree task with its depth_mix replaced by the bench's mix, and every evaluation reports per depth."""
     from sandbox.bench.edge import EdgeBenchConfig, format_edge_bench, load_start, run_edge_bench
+    from sandbox.model.checkpoint import save_checkpoint
     from sandbox.model.model import ModelConfig
     from sandbox.model.tokenizer import CharTokenizer
-    from sandbox.train.checkpoint import save_checkpoint
     from sandbox.train.sft import SFTConfig, train_sft
     import toy_envs
 

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from sandbox.errors import DamagedFileError
+from sandbox.model import checkpoint as ckpt
 from sandbox.model.model import ModelConfig, TinyLlama
-from sandbox.train import checkpoint as ckpt
 
 
 def tiny(tie=False):

@@ -1,7 +1,7 @@
 """``reward-sandbox prm``: bad values rejected before compute; a trained PRM is usable as RLConfig.prm."""
 
 from sandbox.cli import main
-from sandbox.prm.recipes import load_prm
+from sandbox.train.prm_recipes import load_prm
 
 
 def test_bad_values_are_rejected_naming_the_field(capsys):

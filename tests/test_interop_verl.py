@@ -20,8 +20,8 @@ from sandbox.interop.verl import (
     verl_estimator,
     verl_row,
 )
-from sandbox.rewards.process_grpo import step_ends
 from sandbox.rewards.registry import ESTIMATORS
+from sandbox.rollout.rollouts import step_ends
 from sandbox.testing.strategies import TEXT_KINDS, estimator_batches, response_text
 from toy_envs import ArithmeticChain, ConfigError, TreePuzzle
 

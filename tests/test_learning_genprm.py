@@ -42,7 +42,7 @@ from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.eval.processbench import build_processbench
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.generative import JudgeConfig, judge_rollouts
-from sandbox.prm.judge_recipes import load_judge
+from sandbox.train.judge_recipes import load_judge
 from sandbox.train.rl import Trainer
 
 from learning_settings import measured_rl_config

@@ -17,8 +17,8 @@ lr, steps, group size, problems per step) on ``LARGE_UPDATE``, as measured.
 """
 
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm.judge_recipes import STEPWISER_RECIPES, load_stepwiser
-from sandbox.prm.stepwiser_judge import build_chunk_task, verdict_accuracy
+from sandbox.prm.stepwiser_judge import verdict_accuracy
+from sandbox.train.stepwiser_train import STEPWISER_RECIPES, build_chunk_task, load_stepwiser
 from sandbox.train.warmstart import load_warmstart
 
 MEASURED_GAINS = {0: (0.537, 0.689), 1: (0.531, 0.667), 2: (0.533, 0.699)}

@@ -12,9 +12,9 @@ from sandbox.eval.accuracy import default_max_new_tokens
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.sampler import SamplingConfig
 from sandbox.prm.generative import JudgeConfig, end_of_pass, judge_rollouts, step_counts
-from sandbox.prm.judge_recipes import load_judge
 from sandbox.prm.verification import AGAIN, parse_passes
 from sandbox.rollout.group_sampler import sample_groups
+from sandbox.train.judge_recipes import load_judge
 from toy_envs import ConfigError
 
 

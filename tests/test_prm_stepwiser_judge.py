@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 from sandbox.prm.stepwiser_judge import (
     Chunk,
     ChunkTask,
-    StepWiserConfig,
     balanced_pool,
     chunks_of,
     judge_step_scores,
     read_verdict,
-    templated_line,
 )
 from sandbox.prm.verification import CHECK
+from sandbox.train.stepwiser_train import StepWiserConfig, templated_line
 from toy_envs import make_task
 from toy_envs.base import ConfigError, Task
 
@@ -138,7 +137,7 @@ class RaisingOracle:
 
 
 def test_trained_judge_never_consults_the_oracle():
-    from sandbox.prm.judge_recipes import load_stepwiser
+    from sandbox.train.stepwiser_train import load_stepwiser
 
     judge, _ = load_stepwiser("tiny-stepwiser")
     solutions = fake_solutions(6, 1)

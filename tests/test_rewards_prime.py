@@ -36,7 +36,7 @@ IMPLICIT = perturbed(ImplicitPRM(POLICY, beta=0.3))
 
 
 def context(implicit: ImplicitPRM) -> RewardContext:
-    return RewardContext(task=TASK, extras={"auxiliaries": {"implicit_prm": implicit}})
+    return RewardContext(task=TASK, auxiliaries={"implicit_prm": implicit})
 
 
 def sequence_logprob(model, rollouts) -> torch.Tensor:
@@ -85,7 +85,7 @@ def test_the_online_update_lowers_the_bce_and_leaves_the_reference_alone(rollout
     ctx = context(implicit)
     implicit.observe(rollouts, ctx)
     assert implicit.loss(rollouts).item() < before
-    assert "prime/implicit_bce" in ctx.extras["metrics"]
+    assert "prime/implicit_bce" in ctx.metrics
     assert all(torch.equal(a, b) for a, b in zip(reference, implicit.reference.parameters()))
 
 

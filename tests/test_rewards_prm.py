@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.discriminative import StepScorer, save_scorer, step_end_mask, step_scores
-from sandbox.prm.recipes import load_prm
 from sandbox.prm.oracle_labels import oracle_labels
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.prm_reward import prm_learned, prm_oracle, step_rewards
 from sandbox.testing.fake_rollouts import rollouts_from_texts
 from sandbox.testing.strategies import rollouts_batches
+from sandbox.train.prm_recipes import load_prm
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -66,8 +66,8 @@ def tiny_scorer() -> StepScorer:
 def test_learned_prm_reward_from_a_checkpoint_directory_logs_its_mean_score(tmp_path_factory, rollouts):
     path = tmp_path_factory.mktemp("prm") / "ckpt"
     save_scorer(path, tiny_scorer(), {})
-    ctx = RewardContext(task=TASK, extras={"prm": str(path)})
-    rewards = prm_learned(rollouts, ctx, prm="ignored-when-the-context-names-one")
+    ctx = RewardContext(task=TASK, prm=load_prm(str(path)))
+    rewards = prm_learned(rollouts, ctx)
     ends = step_end_mask(rollouts)
     assert (rewards[~ends] == 0).all()
     scores = step_scores(load_prm(str(path)), rollouts)
@@ -76,7 +76,7 @@ def test_learned_prm_reward_from_a_checkpoint_directory_logs_its_mean_score(tmp_
         if len(expected) and rollouts.verdicts[row].parse_status in ("no_answer", "bad_answer"):
             expected[-1] = 0.0  # the failed answer step, whatever the PRM says
         assert torch.allclose(rewards[row][ends[row]], expected, atol=1e-6)
-    metrics = ctx.extras["metrics"]
+    metrics = ctx.metrics
     assert set(metrics) == {"prm/mean_score", "prm/oracle_correct", "prm/oracle_step_valid"}
     flat = [x for row in scores for x in row]
     if flat:  # the PRM's own mean score, so that hacking it stays visible
@@ -84,8 +84,6 @@ def test_learned_prm_reward_from_a_checkpoint_directory_logs_its_mean_score(tmp_
 
 
 def test_unknown_prm_or_mode_is_rejected():
-    from sandbox.prm.recipes import load_prm
-
     with pytest.raises(ConfigError, match="prm"):
         load_prm("no-such-recipe")
     with pytest.raises(ConfigError, match="mode"):
@@ -145,7 +143,7 @@ def test_truncating_before_the_answer_never_raises_the_oracle_step_reward(pair, 
 def test_truncating_before_the_answer_never_raises_a_learned_prm_step_reward(tmp_path_factory, pair, mode):
     path = tmp_path_factory.mktemp("prm") / "ckpt"
     save_scorer(path, tiny_scorer(), {})
-    full, cut = summed(prm_learned(pair, RewardContext(task=TASK, extras={"prm": str(path)}), mode=mode), pair)
+    full, cut = summed(prm_learned(pair, RewardContext(task=TASK, prm=load_prm(str(path))), mode=mode), pair)
     assert cut <= full + 1e-5, (pair.texts, full, cut)
 
 
@@ -154,11 +152,12 @@ def test_truncating_before_the_answer_never_raises_a_learned_prm_step_reward(tmp
 def test_truncating_before_the_answer_never_raises_a_judge_step_reward_in_difference_mode(tmp_path_factory, pair):
     """A generative judge re-reads the whole (truncated) response, so its scores of the shared
     steps may change; the differences still telescope to the last step, the failed answer's 0."""
+    from sandbox.model.checkpoint import save_checkpoint
     from sandbox.rewards.genprm_reward import prm_generative
-    from sandbox.train.checkpoint import save_checkpoint
+    from sandbox.train.judge_recipes import load_judge
 
     path = save_checkpoint(tmp_path_factory.mktemp("judge") / "random", tiny_scorer().backbone, {"judge": "random"})
-    ctx = RewardContext(task=TASK, extras={"prm": str(path)})
+    ctx = RewardContext(task=TASK, judge=load_judge(str(path)))
     full, cut = summed(prm_generative(pair, ctx, mode="difference"), pair)
     assert cut <= full + 1e-5, (pair.texts, full, cut)
     scores = prm_generative(pair, ctx)  # score mode: the cut row's last token holds the failed answer

@@ -7,9 +7,8 @@ from hypothesis import given
 
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
-from sandbox.rewards.base import RewardContext
+from sandbox.rewards.base import LOSS_AGGREGATIONS, RewardContext
 from sandbox.rewards.registry import (
-    AGGREGATIONS,
     ESTIMATOR_EXTRAS,
     ESTIMATORS,
     FILTERS,
@@ -71,7 +70,7 @@ def test_every_variant_names_existing_pieces_with_accepted_params(name):
     extras = dict.fromkeys(ESTIMATOR_EXTRAS.get(variant.estimator, ()))
     inspect.signature(ESTIMATORS[variant.estimator]).bind(None, None, None, None, **extras, **variant.estimator_options)
     assert set(variant.loss) <= set(LOSS_KEYS)
-    assert variant.loss.get("aggregation", AGGREGATIONS[0]) in AGGREGATIONS
+    assert variant.loss.get("aggregation", LOSS_AGGREGATIONS[0]) in LOSS_AGGREGATIONS
 
 
 def test_dapo_composition():
@@ -105,7 +104,7 @@ def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rol
     rollouts = rollouts.with_extras(tree=rollouts.rollout_index % 2)  # tree ids, as the tree sampler gives them
     for variant in VARIANTS.values():
         auxiliaries = build_auxiliaries(variant, SCORING_POLICY, TASK, 0)  # e.g. PRIME's implicit PRM, PPO's critic
-        ctx.extras["auxiliaries"] = auxiliaries
+        ctx.auxiliaries = auxiliaries
         rewards = compute_token_rewards(variant, rollouts, ctx)
         assert (rewards[~rollouts.response_mask] == 0).all()
         kept = apply_filters(variant, rollouts, rewards, ctx)

@@ -28,9 +28,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm import judge_recipes, recipes
 from sandbox.prm.discriminative import StepScorer, save_scorer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import (
@@ -42,7 +42,7 @@ from sandbox.rewards.registry import (
 )
 from sandbox.testing.fake_rollouts import rollouts_from_texts
 from sandbox.testing.trees import tree_layouts
-from sandbox.train.checkpoint import save_checkpoint
+from sandbox.train.reward_models import KINDS
 from toy_envs import make_task
 
 TASKS = (make_task("arithmetic", n_steps=2, confidence_line=True), make_task("arithmetic", n_steps=2))
@@ -65,9 +65,9 @@ def random_model(seed: int) -> TinyLlama:
     return TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64))
 
 
-def model_names(field: str) -> set[str]:
-    """The PRM (``prm``) or judge (``judge``) recipe names the variants' sources use."""
-    return {params[field] for v in VARIANTS.values() for _, _, params in v.sources if field in params}
+def model_names(kind: str) -> set[str]:
+    """The PRM (``prm``) or judge (``judge``) recipe names the variants declare (``Variant.models``)."""
+    return {v.models[kind] for v in VARIANTS.values() if kind in v.models}
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +96,9 @@ def perturbed(auxiliaries: dict) -> dict:
     return auxiliaries
 
 
-def training_signal(variant, task, rollouts, policy, auxiliaries) -> tuple[torch.Tensor, torch.Tensor]:
+def training_signal(variant, task, rollouts, policy, auxiliaries, models) -> tuple[torch.Tensor, torch.Tensor]:
     """(kept rows [B] bool, advantages of the kept rows): what the trainer's update would see."""
-    ctx = RewardContext(task=task, max_new_tokens=BUDGET, policy=policy, extras={"auxiliaries": auxiliaries})
+    ctx = RewardContext(task=task, max_new_tokens=BUDGET, policy=policy, auxiliaries=auxiliaries, **models)
     rewards = compute_token_rewards(variant, rollouts, ctx)
     keep = apply_filters(variant, rollouts, rewards, ctx).keep
     kept = rollouts.select(keep)
@@ -145,6 +145,8 @@ def batches_with_trees(draw):
 def test_no_two_variants_give_the_same_advantages_on_every_batch(model_dirs):
     policy = TinyPolicy(random_model(0))
     auxiliaries = {name: perturbed(build_auxiliaries(v, policy, TASKS[0], seed=0)) for name, v in VARIANTS.items()}
+    # each declared model replaced by its random stand-in, loaded as the trainer loads models
+    models = {name: {kind: KINDS[kind][1](model_dirs[spec]) for kind, spec in v.models.items()} for name, v in VARIANTS.items()}
     names = sorted(VARIANTS)
     differ: set[tuple[str, str]] = set()
 
@@ -152,16 +154,12 @@ def test_no_two_variants_give_the_same_advantages_on_every_batch(model_dirs):
     @given(batches_with_trees())
     def explore(batch):
         task, rollouts = batch
-        signals = {name: training_signal(VARIANTS[name], task, rollouts, policy, auxiliaries[name]) for name in names}
+        signals = {name: training_signal(VARIANTS[name], task, rollouts, policy, auxiliaries[name], models[name]) for name in names}
         for a, b in itertools.combinations(names, 2):
             if not same(signals[a], signals[b]):
                 differ.add((a, b))
 
-    original_prm, original_judge = recipes.load_prm, judge_recipes.load_judge
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(recipes, "load_prm", lambda name: original_prm(model_dirs.get(name, name)))
-        patch.setattr(judge_recipes, "load_judge", lambda name: original_judge(model_dirs.get(name, name)))
-        explore()
+    explore()
     identical = [pair for pair in itertools.combinations(names, 2) if pair not in differ]
     unexplained = [pair for pair in identical if pair not in SAME_ADVANTAGES]
     assert not unexplained, f"variants with the same kept rows and advantages on every batch: {unexplained}"

@@ -9,10 +9,10 @@ import torch
 
 import toy_envs
 from sandbox.cli import main
+from sandbox.model.checkpoint import load_checkpoint, load_named_optimizer_state, save_checkpoint, verify_checkpoint
 from sandbox.model.model import ModelConfig
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
-from sandbox.train.checkpoint import load_checkpoint, load_named_optimizer_state, save_checkpoint, verify_checkpoint
 from sandbox.train.rl import RLConfig, Trainer, deterministic
 from sandbox.train.run_dir import RunDir
 from sandbox.train.sft import SFTConfig, train_sft_with_optimizer

@@ -14,6 +14,7 @@ import json
 import pytest
 import torch
 
+from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, save_scorer
@@ -23,7 +24,8 @@ from sandbox.rewards.registry import ESTIMATOR_EXTRAS, ESTIMATORS, FILTERS, SOUR
 from sandbox.testing import check_advantage_estimator, check_filter, check_reward_source
 from sandbox.testing import estimator_checks, filter_checks
 from sandbox.testing.references import REFERENCES
-from sandbox.train.checkpoint import save_checkpoint
+from sandbox.train.judge_recipes import load_judge
+from sandbox.train.prm_recipes import load_prm
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -127,9 +129,9 @@ def source_context(name: str, random_policy, random_prm_dir, random_judge_dir=No
     if needs == "short_budget":
         return RewardContext(task=TASK, max_new_tokens=16)
     if needs == "random_prm":
-        return RewardContext(task=TASK, extras={"prm": random_prm_dir})
+        return RewardContext(task=TASK, prm=load_prm(random_prm_dir))
     if needs == "random_judge":
-        return RewardContext(task=TASK, extras={"prm": random_judge_dir})
+        return RewardContext(task=TASK, judge=load_judge(random_judge_dir))
     if needs == "random_policy":
         return RewardContext(task=TASK, policy=random_policy)
     if needs == "implicit_prm":  # ψ a perturbed copy of the reference, so the token rewards are nonzero
@@ -137,7 +139,7 @@ def source_context(name: str, random_policy, random_prm_dir, random_judge_dir=No
         with torch.no_grad():
             for parameter in implicit.psi.parameters():
                 parameter.add_(0.1 * torch.randn(parameter.shape, generator=gen))
-        return RewardContext(task=TASK, extras={"auxiliaries": {"implicit_prm": implicit}})
+        return RewardContext(task=TASK, auxiliaries={"implicit_prm": implicit})
     if needs == "confidence_task":
         return RewardContext(task=make_task("arithmetic", n_steps=2, confidence_line=True))
     return RewardContext(task=TASK)

@@ -38,9 +38,9 @@ import torch
 import toy_envs
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.eval.pass_at_k import curve_ks, mean_pass_at_k, sample_counts
+from sandbox.model.checkpoint import load_checkpoint, verify_checkpoint
 from sandbox.model.policy import TinyPolicy
 from sandbox.train.rl import RLConfig, Trainer
-from sandbox.train.checkpoint import load_checkpoint, verify_checkpoint
 from sandbox.train.warmstart import PRESETS, warmstart
 from toy_envs.base import ConfigError, check
 

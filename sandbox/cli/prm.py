@@ -35,7 +35,7 @@ def _run_prm_train(args) -> int:
 
 
 def _add_prm_bench(parser, argv):
-    from sandbox.eval.prm_table import PRMTableConfig
+    from sandbox.experiments.prm_table import PRMTableConfig
 
     add_dataclass_args(parser, PRMTableConfig, title="processbench")
     _add_prm_train_config(parser)
@@ -43,7 +43,7 @@ def _add_prm_bench(parser, argv):
 
 
 def _run_prm_bench(args) -> int:
-    from sandbox.eval.prm_table import PRMTableConfig, format_prm_table, run_prm_table
+    from sandbox.experiments.prm_table import PRMTableConfig, format_prm_table, run_prm_table
 
     cfg = dataclass_from_args(PRMTableConfig, args)
     results = run_prm_table(cfg, _prm_train_config(args))
@@ -51,13 +51,13 @@ def _run_prm_bench(args) -> int:
 
 
 def _add_prm_recipe(parser, argv):
-    from sandbox.prm.recipes import PRM_RECIPES
+    from sandbox.train.prm_recipes import PRM_RECIPES
 
     parser.add_argument("--name", required=True, choices=sorted(PRM_RECIPES))
 
 
 def _run_prm_recipe(args) -> int:
-    from sandbox.prm.recipes import prm_checkpoint
+    from sandbox.train.prm_recipes import prm_checkpoint
 
     print(f"PRM recipe '{args.name}': {prm_checkpoint(args.name)}")
     return 0
@@ -79,8 +79,7 @@ def _run_prm_search(args) -> int:
 
 
 def _add_prm_stepwiser(parser, argv):
-    from sandbox.prm.judge_recipes import STEPWISER_RECIPES
-    from sandbox.prm.stepwiser_judge import StepWiserConfig
+    from sandbox.train.stepwiser_train import STEPWISER_RECIPES, StepWiserConfig
 
     add_init(parser, "Warm start: the policy whose samples make the chunks, and the judge's backbone.")
     parser.add_argument("--seeds", default="0,1,2", help="Training seeds, comma-separated.")
@@ -92,9 +91,8 @@ def _add_prm_stepwiser(parser, argv):
 
 def _run_prm_stepwiser(args) -> int:
     """Build a cached judge recipe, or train per seed and print the table."""
-    from sandbox.eval.stepwiser_bench import format_stepwiser_report, stepwiser_report
-    from sandbox.prm.judge_recipes import stepwiser_checkpoint
-    from sandbox.prm.stepwiser_judge import StepWiserConfig
+    from sandbox.experiments.stepwiser_bench import format_stepwiser_report, stepwiser_report
+    from sandbox.train.stepwiser_train import StepWiserConfig, stepwiser_checkpoint
 
     if args.recipe:
         print(f"StepWiser judge recipe '{args.recipe}': {stepwiser_checkpoint(args.recipe)}")
@@ -109,27 +107,27 @@ def _run_prm_stepwiser(args) -> int:
 
 
 def _add_prm_judge(parser, argv):
-    from sandbox.eval.judge_table import JudgeTableConfig
+    from sandbox.experiments.judge_table import JudgeTableConfig
 
     add_dataclass_args(parser, JudgeTableConfig, title="judge table")
     add_json(parser)
 
 
 def _run_prm_judge(args) -> int:
-    from sandbox.eval.judge_table import JudgeTableConfig, format_judge_table, run_judge_table
+    from sandbox.experiments.judge_table import JudgeTableConfig, format_judge_table, run_judge_table
 
     results = run_judge_table(dataclass_from_args(JudgeTableConfig, args))
     return report(args, results, f"{format_judge_table(results)}\n({results['seconds']:.0f} s)")
 
 
 def _add_prm_judge_recipe(parser, argv):
-    from sandbox.prm.judge_recipes import JUDGE_RECIPES
+    from sandbox.train.judge_recipes import JUDGE_RECIPES
 
     parser.add_argument("--name", required=True, choices=sorted(JUDGE_RECIPES))
 
 
 def _run_prm_judge_recipe(args) -> int:
-    from sandbox.prm.judge_recipes import judge_checkpoint
+    from sandbox.train.judge_recipes import judge_checkpoint
 
     print(f"judge recipe '{args.name}': {judge_checkpoint(args.name)}")
     return 0

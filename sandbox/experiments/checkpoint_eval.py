@@ -14,10 +14,10 @@ def evaluate_checkpoint(path: Path, task, problems: int, pass_k: int, pass_probl
     ``temperature`` (keyed by ``seed``) on ``pass_problems`` problems."""
     from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
     from sandbox.eval.pass_at_k import evaluate_pass_curve
+    from sandbox.model.checkpoint import load_checkpoint
     from sandbox.model.policy import TinyPolicy
     from sandbox.model.sampler import SamplingConfig
     from sandbox.model.tokenizer import CharTokenizer
-    from sandbox.train.checkpoint import load_checkpoint
 
     check(problems >= 1, "problems", "an integer >= 1", problems)
     check(pass_problems >= 1, "pass_problems", "an integer >= 1", pass_problems)

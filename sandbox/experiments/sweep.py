@@ -133,7 +133,7 @@ def setting_name(setting: dict, grid_names: list[str]) -> str:
 def load_init(init: str):
     """(model, task) of a warm-start preset name or a checkpoint directory."""
     import toy_envs
-    from sandbox.train.checkpoint import load_checkpoint
+    from sandbox.model.checkpoint import load_checkpoint
     from sandbox.train.warmstart import PRESETS, load_warmstart
 
     if init in PRESETS:

@@ -1,9 +1,11 @@
-"""Process reward models: step labels, trained step scorers, and their aggregation.
+"""Process reward models: step labels, step scorers and generative judges, and their scoring.
 
     labels      oracle (task verdicts), Monte-Carlo (Math-Shepherd), RPE (GenPRM), StepWiser rules
     scorers     discriminative PRM (step head at each step's last token), ORM (outcome head)
     aggregate   trajectory score from step scores: min, product, geometric mean, last
 
 Every labeller returns, per solution, one label in [0, 1] per step of the task's segmentation
-(the answer line is the last step), so any labeller can train any scorer.
+(the answer line is the last step), so any labeller can train any scorer. Nothing here trains or
+caches a model: their training and the named, cached recipes are in ``sandbox.train``
+(``prm_train``, ``judge_sft``, ``stepwiser_train``, ``prm_recipes``, ``judge_recipes``).
 """

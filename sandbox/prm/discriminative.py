@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import TinyLlama
 from sandbox.prm.aggregate import aggregate
-from sandbox.rewards.process_grpo import step_ends
+from sandbox.rollout.rollouts import step_ends
 from sandbox.rollout.rollouts import Rollouts
-from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 
 SCORE_BATCH = 256
 

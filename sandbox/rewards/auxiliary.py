@@ -14,8 +14,8 @@ way, never knowing what it is:
                                                               after the policy update (the value loss)
     checkpoint   aux.save(dir) / aux.load(dir)                weights and optimizer state, so resume is exact
 
-Reward sources reach the models as ``ctx.extras["auxiliaries"][name]``; metrics go to
-``ctx.extras["metrics"]`` (observe) or are returned (learn). Auxiliary models are trained on
+Reward sources reach the models as ``ctx.auxiliaries[name]``; metrics go to ``ctx.metrics``
+(observe) or are returned (learn). Auxiliary models are trained on
 this process's rows only, so the trainer refuses them under data parallelism.
 """
 
@@ -46,10 +46,10 @@ class AuxiliaryModel(Protocol):
 
 def auxiliary(ctx: RewardContext, name: str):
     """The auxiliary model ``name`` the trainer put in ``ctx``; a clear error when it is missing."""
-    models = ctx.extras.get("auxiliaries", {})
+    models = ctx.auxiliaries
     if name not in models:
         raise ValueError(
             f"this reward source reads the auxiliary model {name!r}, which the variant does not declare "
-            f"(Variant.auxiliaries) or the caller did not put in RewardContext.extras['auxiliaries'] (has {sorted(models)})"
+            f"(Variant.auxiliaries) or the caller did not put in RewardContext.auxiliaries (has {sorted(models)})"
         )
     return models[name]

@@ -21,6 +21,10 @@ import torch
 
 from sandbox.rollout.rollouts import Rollouts
 
+LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+"""How the policy loss reduces its per-token terms (``sandbox.train.policy_loss.aggregate``); a
+variant may choose one (``Variant.loss["aggregation"]``, e.g. Dr. GRPO's seq-mean-token-sum-norm)."""
+
 
 @dataclass
 class RewardContext:
@@ -39,7 +43,17 @@ class RewardContext:
     reference: Any = None
     """The trainer's reference policy: frozen at the initial weights, or a lagged copy of the policy
     when ``RLConfig.reference_sync_every`` is set (DRO's ``scorer="reference"`` reads it)."""
-    extras: dict = field(default_factory=dict)
+    prm: Any = None
+    """The trained discriminative PRM (a ``sandbox.prm.discriminative.StepScorer``) the variant
+    declares (``Variant.models["prm"]``), loaded once by the trainer; ``prm_learned`` scores with it."""
+    judge: Any = None
+    """The trained generative judge (a ``TinyLlama``) the variant declares (``Variant.models["judge"]``),
+    loaded once by the trainer; ``prm_generative`` samples its verification chains."""
+    auxiliaries: dict[str, Any] = field(default_factory=dict)
+    """The variant's auxiliary models by name (``Variant.auxiliaries``: a critic, PRIME's implicit
+    PRM), built and trained by the trainer (``sandbox.rewards.auxiliary``)."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Metrics a piece hands to the trainer (e.g. ``prm/mean_score``); it logs those of a step's first draw."""
 
 
 @dataclass

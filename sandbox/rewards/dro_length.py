@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import torch
 
+from sandbox.rewards.answer_line import answer_line_start
 from sandbox.rewards.base import RewardContext, on_last_token
-from sandbox.rewards.dro_r3 import answer_line_start, reference_answer
+from sandbox.rewards.dro_r3 import reference_answer
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 

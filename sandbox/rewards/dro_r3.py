@@ -67,8 +67,10 @@ from dataclasses import dataclass
 
 import torch
 
+from sandbox.rewards.answer_line import answer_line_start
 from sandbox.rewards.base import RewardContext, on_last_token
 from sandbox.rewards.groups import group_index, per_group_sum
+from sandbox.rewards.rubric_gate import gate_keep
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
@@ -77,14 +79,6 @@ SCORERS = ("policy", "reference")
 
 WEIGHTINGS = ("sigma", "uniform")
 """How the reference tokens are weighted: softmax(σ/τ), or 1/J each (the ablation)."""
-
-
-def answer_line_start(task, text: str) -> int:
-    """Character offset where ``text``'s answer line starts (``len(text)`` without one)."""
-    steps = task.segment(text)
-    if steps and steps[-1].kind == "answer":
-        return steps[-1].start
-    return len(text)
 
 
 def reasoning_of(task, text: str) -> str:
@@ -227,8 +221,6 @@ def reflect(
         ell, mask = (ell[: len(rollouts)] - empty[index]) * mask[: len(rollouts)], mask[: len(rollouts)]
     rows = None
     if gate is not None:
-        from sandbox.rewards.rubric_gate import gate_keep  # rubric_checks imports this module
-
         rows = gate_keep(rollouts, task, **gate)[0]
     sigma = token_sigma(ell, mask, rollouts.group, rows)
     weights = sigma_weights(sigma, mask, temperature) if weighting == "sigma" else uniform_weights(mask)

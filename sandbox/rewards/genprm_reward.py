@@ -16,10 +16,11 @@ Think" (ThinkPRM; Khalifa et al. 2025, arXiv 2504.16828) for the judge; the plac
 estimators are those of the discriminative PRM sources ("Let's Verify Step by Step", Lightman
 et al. 2023, arXiv 2305.20050; "DeepSeekMath", Shao et al. 2024, arXiv 2402.03300, 4.1.3).
 
-The judge is a recipe (``sandbox.prm.judge_recipes``, trained once and cached; ``name:teacher``
-for the teacher) or a checkpoint directory; ``RewardContext.extras["prm"]`` (``RLConfig.prm``)
-overrides the variant's default. Chain sampling is keyed by (ctx.seed, ctx.step, problem,
-rollout, chain), so a row's reward does not depend on its batch. The judge reads only the
+The judge is ``ctx.judge``, the model the variant declares (``Variant.models["judge"]``: a judge
+recipe of ``sandbox.train.judge_recipes``, ``name:teacher`` for the teacher, or a checkpoint
+directory; ``RLConfig.prm`` overrides it), which the trainer loads once
+(``sandbox.train.reward_models``): this source loads and trains nothing. Chain sampling is keyed
+by (ctx.seed, ctx.step, problem, rollout, chain), so a row's reward does not depend on its batch. The judge reads only the
 prompt and response text; the oracle is consulted only for the logged
 ``prm/oracle_step_valid`` / ``prm/oracle_correct`` next to ``prm/mean_score`` (reward hacking
 of the judge shows as score up, validity flat or down).
@@ -27,40 +28,21 @@ of the judge shows as score up, validity flat or down).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
+from sandbox.prm.generative import JudgeConfig, judge_rollouts
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.prm_reward import logged_step_rewards
 from sandbox.rollout.rollouts import Rollouts
-from toy_envs.base import check
-
-
-def check_prm_generative(prm_override: str, judge: str = "", **_) -> None:
-    """``ConfigError`` unless the judge ``prm_generative`` would load (``RLConfig.prm`` else the
-    variant's ``judge``) names a judge recipe (``name`` or ``name:teacher``) or a checkpoint
-    directory; loads and trains nothing."""
-    from sandbox.prm.judge_recipes import JUDGE_RECIPES, ROLES
-
-    spec = prm_override or judge
-    name, _, role = spec.partition(":")
-    path = Path(name)
-    found = name in JUDGE_RECIPES or (path / (role or "student") / "state.json").is_file() or (not role and (path / "state.json").is_file())
-    check(bool(spec) and role in ("", *ROLES) and found, "prm",
-          f"a judge recipe {sorted(JUDGE_RECIPES)} (optionally ':teacher') or a judge checkpoint directory (with state.json)", spec)
 
 
 def prm_generative(
-    rollouts: Rollouts, ctx: RewardContext, judge: str = "", n_chains: int = 2, passes: int = 1,
-    temperature: float = 1.0, mode: str = "score",
+    rollouts: Rollouts, ctx: RewardContext, n_chains: int = 2, passes: int = 1, temperature: float = 1.0, mode: str = "score",
 ) -> torch.Tensor:
-    """A generative judge's mean step verdict probability as the step reward."""
-    from sandbox.prm.generative import JudgeConfig, judge_rollouts
-    from sandbox.prm.judge_recipes import load_judge
-
-    name = ctx.extras.get("prm") or judge
-    check_prm_generative(name)
+    """A generative judge's (``ctx.judge``) mean step verdict probability as the step reward."""
+    if ctx.judge is None:
+        raise ValueError("prm_generative samples chains of RewardContext.judge, which is None: declare the judge in the "
+                         "variant's models (Variant.models['judge']) so that the trainer loads it")
     cfg = JudgeConfig(n_chains=n_chains, passes=passes, temperature=temperature)
-    scores = judge_rollouts(load_judge(name), rollouts, ctx.task, cfg, seed=ctx.seed, step=ctx.step).steps
+    scores = judge_rollouts(ctx.judge, rollouts, ctx.task, cfg, seed=ctx.seed, step=ctx.step).steps
     return logged_step_rewards(rollouts, ctx, scores, mode)

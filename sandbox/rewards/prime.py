@@ -16,7 +16,7 @@ the initial (warm-start) policy, so before the first update every r_t is 0.
 Pieces: ``ImplicitPRM`` is an auxiliary model (``sandbox.rewards.auxiliary``): the trainer calls
 ``observe`` on each draw before its rewards (the BCE update: ``updates`` AdamW steps on the whole
 draw), checkpoints ψ with its optimizer (π_ref is rebuilt from the initial policy: it never
-changes), and the source ``prime_implicit`` reads it from ``ctx.extras["auxiliaries"]``.
+changes), and the source ``prime_implicit`` reads it from ``ctx.auxiliaries``.
 
 The ``prime`` variant combines this with the verifier's outcome reward, as PRIME does:
 r = 1[correct] on the last token + r_t on every response token, and the advantage is the
@@ -35,12 +35,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import token_logprobs
 from sandbox.model.optimizer import optimizer_step
 from sandbox.rewards.auxiliary import auxiliary
 from sandbox.rewards.base import RewardContext
 from sandbox.rollout.rollouts import Rollouts
-from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from toy_envs.base import check
 
 SCORE_BATCH = 256
@@ -108,7 +108,7 @@ class ImplicitPRM:
             losses.append(loss.item())
         self.psi.eval()
         if losses:
-            ctx.extras.setdefault("metrics", {})["prime/implicit_bce"] = sum(losses) / len(losses)
+            ctx.metrics["prime/implicit_bce"] = sum(losses) / len(losses)
 
     def estimator_inputs(self, rollouts: Rollouts) -> dict[str, torch.Tensor]:
         return {}
@@ -127,5 +127,5 @@ def prime_implicit(rollouts: Rollouts, ctx: RewardContext, model: str = "implici
     """[B, T] the implicit PRM's token rewards β log π_ψ/π_ref on every response token."""
     implicit = auxiliary(ctx, model)
     rewards = implicit.score(rollouts)
-    ctx.extras.setdefault("metrics", {})["prime/implicit_reward_sum"] = float(rewards.sum(-1).mean()) if len(rollouts) else 0.0
+    ctx.metrics["prime/implicit_reward_sum"] = float(rewards.sum(-1).mean()) if len(rollouts) else 0.0
     return rewards.to(rollouts.device)

@@ -29,17 +29,16 @@ process-supervised GRPO advantage. The score difference is the "progress" reward
 Scorers:
     prm_oracle    s = the task's oracle step validity (``target="valid"``) or value (``"value"``);
                   needs no model: the ceiling a learned PRM can reach
-    prm_learned   s = σ(head) of a trained discriminative PRM (``sandbox.prm``), named by a PRM
-                  recipe (trained once and cached, ``sandbox.prm.recipes``) or a checkpoint
-                  directory; ``RewardContext.extras["prm"]`` (``RLConfig.prm``) overrides the
-                  variant's default. Logs ``prm/mean_score`` next to the oracle's
-                  ``prm/oracle_step_valid`` and ``prm/oracle_correct`` so that reward hacking
-                  of the judge (score up, validity flat or down) is visible.
+    prm_learned   s = σ(head) of a trained discriminative PRM (``sandbox.prm``): ``ctx.prm``, the
+                  model the variant declares (``Variant.models["prm"]``: a PRM recipe of
+                  ``sandbox.train.prm_recipes`` or a checkpoint directory; ``RLConfig.prm``
+                  overrides it), which the trainer loads once (``sandbox.train.reward_models``):
+                  this source loads and trains nothing. Logs ``prm/mean_score`` next to the
+                  oracle's ``prm/oracle_step_valid`` and ``prm/oracle_correct`` so that reward
+                  hacking of the judge (score up, validity flat or down) is visible.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 
@@ -85,8 +84,8 @@ def step_rewards(rollouts: Rollouts, scores: list[list[float]], task, mode: str 
 
 
 def log_metrics(ctx: RewardContext, metrics: dict[str, float]) -> None:
-    """Hand metrics to the trainer (it logs ``ctx.extras["metrics"]`` of the step's first draw)."""
-    ctx.extras.setdefault("metrics", {}).update(metrics)
+    """Hand metrics to the trainer (it logs ``ctx.metrics`` of the step's first draw)."""
+    ctx.metrics.update(metrics)
 
 
 def oracle_step_metrics(rollouts: Rollouts) -> dict[str, float]:
@@ -110,22 +109,10 @@ def prm_oracle(rollouts: Rollouts, ctx: RewardContext, target: str = "valid", mo
     return step_rewards(rollouts, oracle_labels(rollouts.verdicts, target), ctx.task, mode)
 
 
-def check_prm_learned(prm_override: str, prm: str = "", mode: str = "score") -> None:
-    """``ConfigError`` unless the PRM ``prm_learned`` would load (``RLConfig.prm`` else the
-    variant's ``prm``) names a recipe or a checkpoint directory; loads and trains nothing."""
-    from sandbox.prm.recipes import PRM_RECIPES
-
-    name = prm_override or prm
-    check(bool(name) and (name in PRM_RECIPES or (Path(name) / "state.json").is_file()), "prm",
-          f"a PRM recipe {sorted(PRM_RECIPES)} or a PRM checkpoint directory (with state.json)", name)
-
-
-def prm_learned(rollouts: Rollouts, ctx: RewardContext, prm: str = "", mode: str = "score") -> torch.Tensor:
-    """A trained PRM's step scores as the step reward (``prm``: recipe name or checkpoint dir)."""
-    from sandbox.prm.recipes import load_prm
-
-    name = ctx.extras.get("prm") or prm
-    check_prm_learned(name)
-    scorer = load_prm(name)
-    scores = step_scores(scorer, rollouts)
+def prm_learned(rollouts: Rollouts, ctx: RewardContext, mode: str = "score") -> torch.Tensor:
+    """A trained PRM's step scores (``ctx.prm``) as the step reward."""
+    if ctx.prm is None:
+        raise ValueError("prm_learned scores with RewardContext.prm, which is None: declare the PRM in the variant's "
+                         "models (Variant.models['prm']) so that the trainer loads it")
+    scores = step_scores(ctx.prm, rollouts)
     return logged_step_rewards(rollouts, ctx, scores, mode)

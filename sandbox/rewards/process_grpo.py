@@ -22,14 +22,7 @@ from __future__ import annotations
 import torch
 
 from sandbox.rewards.groups import group_deviation, group_std
-
-
-def step_ends(mask: torch.Tensor, step_ids: torch.Tensor) -> torch.Tensor:
-    """[B, T] bool: response tokens that are the last token of their step."""
-    in_step = mask & (step_ids >= 0)
-    next_ids = torch.nn.functional.pad(step_ids[:, 1:], (0, 1), value=-1)
-    next_in_response = torch.nn.functional.pad(mask[:, 1:], (0, 1), value=False)
-    return in_step & ((next_ids != step_ids) | ~next_in_response)
+from sandbox.rollout.rollouts import step_ends
 
 
 def scored_ends(mask: torch.Tensor, step_ids: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from sandbox.errors import require_finite
-from sandbox.rewards.base import FilterResult, RewardContext
+from sandbox.rewards.base import LOSS_AGGREGATIONS, FilterResult, RewardContext
 from sandbox.rewards.brier import brier
 from sandbox.rewards.dr_grpo import dr_grpo
 from sandbox.rewards.dro_length import dro_length
@@ -27,14 +27,14 @@ from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filt
 from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.format_rubric import format_rubric
 from sandbox.rewards.gae import gae
-from sandbox.rewards.genprm_reward import check_prm_generative, prm_generative
+from sandbox.rewards.genprm_reward import prm_generative
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
 from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong
 from sandbox.rewards.prime import ImplicitPRM, prime_implicit
-from sandbox.rewards.prm_reward import check_prm_learned, prm_learned, prm_oracle
+from sandbox.rewards.prm_reward import prm_learned, prm_oracle
 from sandbox.rewards.process_grpo import process_grpo
 from sandbox.rewards.random_reward import random_reward
 from sandbox.rewards.return_to_go import return_to_go
@@ -50,7 +50,6 @@ from sandbox.rollout.gold_sampler import sample_gold
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.rollout.tree_sampler import leaves_per_tree, sample_trees
-from sandbox.train.policy_loss import AGGREGATIONS
 from toy_envs.base import check
 
 SOURCES = {
@@ -70,12 +69,15 @@ SOURCES = {
 }
 """Reward source name -> ``RewardSource``."""
 
-SOURCE_CHECKS = {
-    "prm_learned": check_prm_learned,
-    "prm_generative": check_prm_generative,
+MODEL_KINDS = ("prm", "judge")
+"""The kinds of trained model a variant can declare (``Variant.models``); each reaches the sources
+in the ``RewardContext`` field of that name (``sandbox.train.reward_models`` resolves and loads them)."""
+
+SOURCE_MODELS = {
+    "prm_learned": "prm",
+    "prm_generative": "judge",
 }
-"""Source name -> ``check(prm_override, **params)``: for a source that loads a model, a ``ConfigError``
-when the model it names cannot be found, raised before a run starts (loads and trains nothing)."""
+"""Source name -> the kind of trained model it scores with (its variant must declare one)."""
 
 FILTERS = {
     "variance_filter": variance_filter,
@@ -163,6 +165,11 @@ class Variant:
     problem_filter_every: int = 5
     """The problem filter screens the next ``problem_filter_every`` steps' worth of problems (that many
     times P) at once: before training and again whenever the screened window is used up."""
+    models: dict = field(default_factory=dict)
+    """Trained models the sources score with, by kind (``MODEL_KINDS``) -> the default spec: a recipe
+    name or a checkpoint directory, e.g. ``{"prm": "tiny-mc"}``. Declared like the auxiliaries: the
+    trainer resolves each (``RLConfig.prm`` overrides the spec), loads it once and hands it to the
+    sources in ``RewardContext.prm`` / ``.judge``; a source never loads or trains a model."""
     auxiliaries: tuple[tuple[str, dict], ...] = ()
     """(auxiliary model name, params) of every learned model trained beside the policy (``AUXILIARIES``):
     e.g. PPO's critic, whose values reach the estimator, or PRIME's implicit PRM, which a source reads."""
@@ -189,12 +196,18 @@ class Variant:
             check(name in PROBLEM_FILTERS, "problem_filter", f"one of {sorted(PROBLEM_FILTERS)}", name)
         check(self.problem_filter_every >= 1, "problem_filter_every", "an integer >= 1", self.problem_filter_every)
         check(self.estimator in ESTIMATORS, "estimator", f"one of {sorted(ESTIMATORS)}", self.estimator)
+        for kind in self.models:
+            check(kind in MODEL_KINDS, "models", f"kinds among {MODEL_KINDS}", kind)
+        for source, _, _ in self.sources:
+            if source in SOURCE_MODELS:
+                check(SOURCE_MODELS[source] in self.models, "models", f"a {SOURCE_MODELS[source]!r} entry for source {source!r}",
+                      self.models)
         for auxiliary_name, _ in self.auxiliaries:
             check(auxiliary_name in AUXILIARIES, "auxiliary", f"one of {sorted(AUXILIARIES)}", auxiliary_name)
         for key in self.loss:
             check(key in LOSS_KEYS, "loss", f"keys among {LOSS_KEYS}", key)
-        aggregation = self.loss.get("aggregation", AGGREGATIONS[0])
-        check(aggregation in AGGREGATIONS, "aggregation", f"one of {AGGREGATIONS}", aggregation)
+        aggregation = self.loss.get("aggregation", LOSS_AGGREGATIONS[0])
+        check(aggregation in LOSS_AGGREGATIONS, "aggregation", f"one of {LOSS_AGGREGATIONS}", aggregation)
 
 
 OUTCOME = (("outcome", 1.0, {}),)
@@ -339,27 +352,31 @@ VARIANTS = {
         Variant(
             name="prm-mc",
             description="learned PRM (Math-Shepherd MC hard labels, recipe tiny-mc) step scores, process-supervised GRPO",
-            sources=(("prm_learned", 1.0, {"prm": "tiny-mc"}),),
+            sources=(("prm_learned", 1.0, {}),),
+            models={"prm": "tiny-mc"},
             estimator="process_grpo",
         ),
         Variant(
             name="prm-rpe",
             description="learned PRM (GenPRM relative-progress labels, recipe tiny-rpe) step scores, process-supervised GRPO",
-            sources=(("prm_learned", 1.0, {"prm": "tiny-rpe"}),),
+            sources=(("prm_learned", 1.0, {}),),
+            models={"prm": "tiny-rpe"},
             estimator="process_grpo",
         ),
         Variant(
             name="sprm",
             description="self-supervised PRM (MetaStone SPR loss on outcome pseudo-labels, recipe tiny-sprm) step scores, "
             "process-supervised GRPO",
-            sources=(("prm_learned", 1.0, {"prm": "tiny-sprm"}),),
+            sources=(("prm_learned", 1.0, {}),),
+            models={"prm": "tiny-sprm"},
             estimator="process_grpo",
         ),
         Variant(
             name="genprm",
             description="generative PRM (ThinkPRM-style judge, recipe tiny-thinkprm: mean step-verdict P(Y) over 2 "
             "sampled verification chains) step scores, process-supervised GRPO",
-            sources=(("prm_generative", 1.0, {"judge": "tiny-thinkprm", "n_chains": 2}),),
+            sources=(("prm_generative", 1.0, {"n_chains": 2}),),
+            models={"judge": "tiny-thinkprm"},
             estimator="process_grpo",
         ),
         Variant(
@@ -418,15 +435,12 @@ def get_variant(name: str) -> Variant:
     return VARIANTS[name]
 
 
-def check_variant_options(variant: Variant, group_size: int, prm: str = "") -> None:
+def check_variant_options(variant: Variant, group_size: int) -> None:
     """Before a run: ``ConfigError`` naming the field when the variant's sampler cannot draw
-    ``group_size`` rows per problem, or a model its sources load (``prm`` overriding the
-    variant's) cannot be found -- checked without sampling, loading or training anything."""
+    ``group_size`` rows per problem (checked without sampling anything). The models the variant
+    declares are checked by the trainer (``sandbox.train.reward_models.check_reward_models``)."""
     if variant.sampler in SAMPLER_CHECKS:
         SAMPLER_CHECKS[variant.sampler](group_size, **variant.sampler_options)
-    for source, _, params in variant.sources:
-        if source in SOURCE_CHECKS:
-            SOURCE_CHECKS[source](prm, **params)
 
 
 def sample_rollouts(variant: Variant, policy, task, problem_indices, group_size, sampling, seed, step) -> Rollouts:

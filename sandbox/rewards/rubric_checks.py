@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from sandbox.rewards.dro_r3 import answer_line_start
+from sandbox.rewards.answer_line import answer_line_start
 from toy_envs.base import check
 
 ALL_CHECKS = ("well_formed", "answer_present", "no_forbidden", "step_count")

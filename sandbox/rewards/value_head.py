@@ -25,13 +25,13 @@ from pathlib import Path
 
 import torch
 
+from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.optimizer import optimizer_step
 from sandbox.prm.discriminative import StepScorer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.gae import gae, value_targets
 from sandbox.rng import keyed_minibatches
 from sandbox.rollout.rollouts import Rollouts
-from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from toy_envs.base import check
 
 

@@ -49,7 +49,7 @@ import torch
 from hypothesis import strategies as st
 
 from sandbox.rewards.base import RewardContext
-from sandbox.rewards.process_grpo import step_ends
+from sandbox.rollout.rollouts import step_ends
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.invariants import InvariantError, render_rows, run_property
 from sandbox.testing.strategies import batch_permutations, rollouts_batches

@@ -37,7 +37,7 @@ def task_fields(task) -> dict:
 
 def load_init(init: str):
     """(model, task name, task fields) of a warm-start preset name or a checkpoint directory."""
-    from sandbox.train.checkpoint import load_checkpoint
+    from sandbox.model.checkpoint import load_checkpoint
     from sandbox.train.warmstart import PRESETS, load_warmstart
 
     if init in PRESETS:
@@ -130,7 +130,7 @@ def launch_rl(cfg, task, task_name: str, run_dir: Path, resume: bool, threads: i
 def sft_checkpoint(task, task_name: str, model_cfg, sft_cfg, out: Path) -> int:
     """Train a warm start on ``task``'s gold solutions and write it (with its AdamW state by
     parameter name: RL's ``--init-optimizer-state``) to the new directory ``out``."""
-    from sandbox.train.checkpoint import save_checkpoint
+    from sandbox.model.checkpoint import save_checkpoint
     from sandbox.train.sft import train_sft_with_optimizer
 
     if out.exists():

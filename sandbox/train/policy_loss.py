@@ -32,7 +32,8 @@ from typing import Literal
 
 import torch
 
-AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+from sandbox.rewards.base import LOSS_AGGREGATIONS as AGGREGATIONS
+
 LOG_RATIO_LIMIT = 20.0
 """|log ρ| is clamped to this before exp (verl's bound): ρ ≤ e^20, finite in float32."""
 

@@ -55,6 +55,7 @@ from sandbox.train.drift import DriftProbe
 from sandbox.train.interrupts import GracefulStop, graceful_stop
 from sandbox.train.policy_loss import LossConfig
 from sandbox.train.ppo import PPOUpdate
+from sandbox.train.reward_models import check_reward_models, load_reward_models
 from sandbox.train.run_dir import ModuleCompanion, RunDir
 from sandbox.train.toolkit import learning_rate
 from toy_envs.base import check
@@ -145,9 +146,10 @@ class RLConfig:
     init: str = "tiny"
     """Initial policy: a warm-start preset name, a checkpoint directory, or hf:<dir> (a local Hugging Face model directory)."""
     prm: str = ""
-    """A learned PRM for variants whose reward sources score with one (``prm-mc``, ``prm-rpe``): a
-    recipe name (``sandbox.prm.recipes``, trained once and cached) or a PRM checkpoint directory;
-    empty = the variant's default. Reaches the sources as ``RewardContext.extras["prm"]``."""
+    """The trained model for variants whose reward sources score with one (``Variant.models``: a PRM for
+    ``prm-mc``, ``prm-rpe``, ``sprm``, a judge for ``genprm``): a recipe name (trained once and cached) or a
+    checkpoint directory; empty = the variant's default. The trainer loads it once and passes it to the
+    sources (``RewardContext.prm`` / ``.judge``; ``sandbox.train.reward_models``)."""
     progress: bool = True
     """Show a progress bar."""
     device: str = "cpu"
@@ -161,7 +163,8 @@ class RLConfig:
 
     def validate(self) -> None:
         check_finite_fields(self)
-        check_variant_options(get_variant(self.variant), self.group_size, self.prm)
+        check_variant_options(get_variant(self.variant), self.group_size)
+        check_reward_models(get_variant(self.variant), self.prm)
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(len(self.betas()) == 2 and all(0 <= b < 1 for b in self.betas()), "adam_betas", "two numbers in [0, 1), e.g. 0.9,0.99", self.adam_betas)
@@ -209,7 +212,7 @@ def check_init_optimizer_state(init: str) -> None:
     parameter name: a preset (every preset build saves it) or a checkpoint directory saved with it
     (``reward-sandbox sft``); reads ``state.json`` only. A path that is no directory is left to the
     init's own error."""
-    from sandbox.train.checkpoint import has_named_optimizer_state
+    from sandbox.model.checkpoint import has_named_optimizer_state
     from sandbox.train.warmstart import PRESETS
 
     allowed = "True only with an init that saved its SFT optimizer state (a warm-start preset or a `reward-sandbox sft` checkpoint); "
@@ -231,7 +234,7 @@ def load_sft_optimizer_state(optimizer: torch.optim.Optimizer, model: torch.nn.M
     """Fill ``optimizer`` (an AdamW over ``model``'s parameters, no state yet) with the moments and
     step counts saved by name at ``path``; its own hyper-parameters are kept. A parameter the saved
     state lacks or holds with another shape is a ``ConfigError``."""
-    from sandbox.train.checkpoint import load_named_optimizer_state
+    from sandbox.model.checkpoint import load_named_optimizer_state
 
     saved, _ = load_named_optimizer_state(path)
     names = {id(p): n for n, p in model.named_parameters()}
@@ -378,6 +381,8 @@ class Trainer:
             if hasattr(model, "to"):
                 model.to(self.device)
         """The variant's auxiliary models (``Variant.auxiliaries``: a critic, an implicit PRM) by name."""
+        self.reward_models = load_reward_models(self.variant, cfg.prm)
+        """The trained models the variant's sources score with (``Variant.models``), by RewardContext field."""
         self.step = 0
         self.next_problem = 0
         self.history: list[dict] = []
@@ -392,10 +397,8 @@ class Trainer:
     def collect(self) -> tuple[Rollouts | None, torch.Tensor | None, dict]:
         """Sample, reward and filter until P groups are kept (refilling variants) or once."""
         cfg, P = self.cfg, self.cfg.problems_per_step
-        ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy, reference=self.reference)
-        if cfg.prm:
-            ctx.extras["prm"] = cfg.prm
-        ctx.extras["auxiliaries"] = self.auxiliaries
+        ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy,
+                            reference=self.reference, auxiliaries=self.auxiliaries, **self.reward_models)
         kept_parts, reward_parts, stats = [], [], {"sample_s": 0.0, "reward_s": 0.0, "tokens": 0, "draws": 0}
         sampled_rows, kept_groups, collapsed = 0, 0, {}
         drawn_groups, survived_groups = 0, 0
@@ -427,7 +430,7 @@ class Trainer:
                 stats["tokens"] += int(rollouts.extras.get("generated_tokens", rollouts.response_lens).sum().round())
                 sampled_rows += len(rollouts)
                 stats.setdefault("first_draw", (rollouts, rewards))  # the on-policy batch the rollout/* metrics describe
-                stats.setdefault("source_metrics", dict(ctx.extras.get("metrics", {})))  # e.g. prm/mean_score
+                stats.setdefault("source_metrics", dict(ctx.metrics))  # e.g. prm/mean_score
                 for info in result.info.values():
                     for value, count in info.get("collapsed", {}).items():
                         collapsed[value] = collapsed.get(value, 0) + count

@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from sandbox.errors import DamagedFileError
-from sandbox.train.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
+from sandbox.model.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
 from toy_envs.base import ConfigError, check
 
 

@@ -15,14 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import toy_envs
+from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.train.artifact_cache import artifact_path, build_once
-from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.train.sft import SFTConfig, train_sft_with_optimizer
 
 SOURCES = ("toy_envs", "sandbox/model", "sandbox/train/sft.py", "sandbox/train/toolkit.py", "sandbox/rollout/batching.py",
-           "sandbox/train/checkpoint.py", "sandbox/rng.py")
+           "sandbox/rng.py")
 
 
 @dataclass(frozen=True)

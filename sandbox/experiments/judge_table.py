@@ -2,11 +2,11 @@
 parallel (N chains) and sequential (passes) scaling, next to the baselines, and best-of-N.
 
     bench   ← build_processbench(policy, task)                     (as ``prm_table``)
-    judges  ← a judge recipe (``sandbox.prm.judge_recipes``): teacher, student, and the untrained
+    judges  ← a judge recipe (``sandbox.train.judge_recipes``): teacher, student, and the untrained
               warm start as a control
     for judge, N in chains, P in passes:   F1 / acc_err / acc_corr and the step accuracy
               mean over steps of 1[s(t) ≥ 0.5] = 1[oracle step valid]  on the test half
-    baselines: the answer check, a discriminative PRM recipe (``sandbox.prm.recipes``)
+    baselines: the answer check, a discriminative PRM recipe (``sandbox.train.prm_recipes``)
     best-of-N: candidates reranked by the student's solution score S(x) (mean final P(Y))
 
 The judges read only text (``sandbox.prm.generative``); the oracle is used for the benchmark's
@@ -19,15 +19,15 @@ import json
 import time
 from dataclasses import dataclass
 
-from sandbox.eval.processbench import build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.eval.prm_search import best_of_n, sample_candidates
-from sandbox.eval.prm_table import spread
+from sandbox.eval.processbench import build_processbench, evaluate_answer_check, evaluate_scorer
+from sandbox.experiments.prm_table import spread
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
 from sandbox.prm.generative import JudgeConfig, judge_rollouts
-from sandbox.prm.judge_recipes import JUDGE_RECIPES, judge_checkpoint, load_judge
-from sandbox.prm.recipes import PRM_RECIPES, load_prm
+from sandbox.train.judge_recipes import JUDGE_RECIPES, judge_checkpoint, load_judge
 from sandbox.train.judge_sft import make_judge
+from sandbox.train.prm_recipes import PRM_RECIPES, load_prm
 from sandbox.train.warmstart import load_warmstart
 from toy_envs.base import check
 

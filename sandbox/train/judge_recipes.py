@@ -1,12 +1,9 @@
-"""Trained generative judges by name, cached like the PRM recipes (``sandbox.prm.recipes``).
+"""Trained ThinkPRM judges by name, cached like the PRM recipes (``sandbox.train.prm_recipes``).
 
-Two kinds of judge, each a table of recipes trained once per cache (artifacts of
-``sandbox.train.artifact_cache``: the key hashes the recipe, the warm start's directory name and
-the judge's sources, so a code or config change never serves a stale judge). The judges' methods
-live in their own modules (``sandbox.train.judge_sft``, ``sandbox.prm.stepwiser_judge``); this
-module only names, builds and loads them.
-
-ThinkPRM-style verification-chain judges (``sandbox.train.judge_sft``):
+Recipes trained once per cache (artifacts of ``sandbox.train.artifact_cache``: the key hashes the
+recipe, the warm start's directory name and the judge's sources, so a code or config change never
+serves a stale judge). The method lives in ``sandbox.train.judge_sft``; this module only names,
+builds and loads the judges. ThinkPRM-style verification-chain judges:
 
     JUDGE_RECIPES[name] = (warm-start preset of the policy that writes the training solutions
                            and that teacher and student start from, JudgeTrainConfig)
@@ -16,12 +13,7 @@ checkpoint) and ``info.json`` (rejected fraction, losses, seconds). ``load_judge
 recipe name (its student), ``name:teacher``, or any directory holding one judge checkpoint
 (e.g. written by ``reward-sandbox prm judge --out``).
 
-StepWiser chunk judges (``sandbox.prm.stepwiser_judge``):
-
-    STEPWISER_RECIPES[name] = (warm-start preset, StepWiserConfig)
-
-``stepwiser_checkpoint(name)`` returns a directory holding ``cold/`` (the SFT cold start) and
-``judge/`` (after GRPO); ``load_stepwiser(name, which)`` loads either.
+The StepWiser chunk judges' recipes are in ``sandbox.train.stepwiser_train``.
 """
 
 from __future__ import annotations
@@ -31,14 +23,13 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import TinyLlama
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm.stepwiser_judge import StepWiserConfig, train_stepwiser
 from sandbox.train.artifact_cache import artifact_path, build_once
-from sandbox.train.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.train.judge_sft import JudgeTrainConfig, train_thinkprm
 from sandbox.train.warmstart import load_warmstart, preset_path
-from toy_envs.base import ConfigError, check
+from toy_envs.base import ConfigError
 
 SOURCES = ("sandbox/prm", "sandbox/train/judge_sft.py", "sandbox/train/prm_train.py", "sandbox/train/toolkit.py",
            "sandbox/rollout/batching.py")
@@ -116,44 +107,3 @@ def load_judge(spec: str) -> TinyLlama:
     if (path / "state.json").exists():
         return _load(str(path.resolve()))
     raise ConfigError(f"judge={spec!r} is not allowed: a recipe {sorted(JUDGE_RECIPES)} (optionally ':teacher') or a judge checkpoint directory")
-
-
-# ---- StepWiser chunk judges --------------------------------------------------------------------
-
-STEPWISER_SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/train/rl.py", "sandbox/train/ppo.py", "sandbox/train/policy_loss.py",
-                     "sandbox/train/toolkit.py", "sandbox/train/judge_sft.py",
-                     "sandbox/rewards", "sandbox/rollout", "sandbox/eval/accuracy.py")
-"""The sources that define a StepWiser judge beyond its warm start (whose own key covers tasks, model, SFT)."""
-
-STEPWISER_RECIPES: dict[str, tuple[str, StepWiserConfig]] = {
-    "tiny-stepwiser": ("tiny", StepWiserConfig()),
-}
-"""Recipe name -> (warm-start preset of the policy whose samples make the pools and whose weights
-start the judge, ``StepWiserConfig``). dev.py build_caches builds them with one thread."""
-
-
-def stepwiser_recipe_path(name: str) -> Path:
-    check(name in STEPWISER_RECIPES, "recipe", f"one of {sorted(STEPWISER_RECIPES)}", name)
-    init, cfg = STEPWISER_RECIPES[name]
-    return artifact_path("stepwiser", name, {"init": preset_path(init).name, "cfg": asdict(cfg)}, STEPWISER_SOURCES)
-
-
-def stepwiser_checkpoint(name: str) -> Path:
-    """The directory of recipe ``name`` (``cold/`` and ``judge/`` checkpoints), trained on first use."""
-    path = stepwiser_recipe_path(name)
-    init, cfg = STEPWISER_RECIPES[name]
-
-    def build(out: Path) -> None:
-        model, task, state = load_warmstart(init)
-        cold, judge, _, info = train_stepwiser(TinyPolicy(model), task, cfg)
-        meta = {"recipe": name, "init": init, "task": state["task"], "task_fields": state["task_fields"], "cfg": asdict(cfg), **info}
-        save_checkpoint(out / "cold", cold, meta)
-        save_checkpoint(out / "judge", judge, meta)
-
-    return build_once(path, build, done="judge/state.json")
-
-
-def load_stepwiser(name: str, which: str = "judge") -> tuple[TinyLlama, dict]:
-    """(model, state) of recipe ``name``'s trained judge (``which="judge"``) or its cold start (``"cold"``)."""
-    check(which in ("judge", "cold"), "which", "judge or cold", which)
-    return load_checkpoint(stepwiser_checkpoint(name) / which)

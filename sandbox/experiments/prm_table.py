@@ -133,7 +133,7 @@ def generative_scorer(name: str, budget: float, policy, task, base: PRMTrainConf
     """(score_fn, labelled solutions) of a ThinkPRM judge trained at ``budget`` (see the module
     docstring); ``trained`` keeps the (teacher, student) of each budget for the other name."""
     from sandbox.prm.generative import JudgeConfig, judge_score_fn
-    from sandbox.prm.judge_recipes import JUDGE_RECIPES
+    from sandbox.train.judge_recipes import JUDGE_RECIPES
     from sandbox.train.judge_sft import train_thinkprm
 
     n_problems = max(1, math.ceil(budget * base.n_problems / 2))

@@ -16,7 +16,8 @@ from dataclasses import replace
 
 from sandbox.eval.processbench import build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm.stepwiser_judge import StepWiserConfig, judge_step_scores, train_stepwiser, verdict_accuracy
+from sandbox.prm.stepwiser_judge import judge_step_scores, verdict_accuracy
+from sandbox.train.stepwiser_train import StepWiserConfig, train_stepwiser
 from sandbox.train.warmstart import load_warmstart
 from toy_envs.base import check
 
