@@ -78,34 +78,25 @@ def test_env() -> dict[str, str]:
     return env
 
 
-WARM_STARTS = ("tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib")
-"""The warm-start presets the tests and tutorials load."""
-PRM_RECIPES = ("tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle")
-"""The cached PRM recipes (``sandbox.train.prm_recipes``) that the prm-mc / prm-rpe / sprm variants and tutorial 04 load."""
-JUDGE_RECIPES = ("tiny-thinkprm",)
-"""The cached ThinkPRM judge recipes (``sandbox.train.judge_recipes``) that the genprm variant and its tests load."""
-STEPWISER_RECIPES = ("tiny-stepwiser",)
-"""The cached StepWiser chunk judges (``sandbox.train.stepwiser_train``) that the tests load."""
-
-
 def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
-    """Build (or find) every warm start in ``WARM_STARTS``, then every PRM and judge recipe,
+    """Build (or find) every cached model the tests and tutorials load -- the recipe table says which
+    (``python -m sandbox.train.recipes --tests``: warm starts first, then PRMs and judges) --
     ``jobs`` at a time with one torch thread each (a build that needs another one's checkpoint
     waits on that one's file lock); exit on the first failure."""
-    builds = [["warmstart", "--preset", preset] for preset in WARM_STARTS]
-    builds += [["prm", "recipe", "--name", recipe] for recipe in PRM_RECIPES]
-    builds += [["prm", "judge-recipe", "--name", recipe] for recipe in JUDGE_RECIPES]
-    builds += [["prm", "stepwiser", "--recipe", recipe] for recipe in STEPWISER_RECIPES]
+    recipes = [str(python), "-m", "sandbox.train.recipes"]
+    listed = subprocess.run([*recipes, "--tests"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if listed.returncode != 0:
+        print(listed.stderr, file=sys.stderr)
+        sys.exit(listed.returncode)
+    names = listed.stdout.split()
 
-    def build(args: list[str]) -> subprocess.CompletedProcess:
-        cmd = [str(python), "-m", "sandbox.cli", *args, "--threads", "1"]
-        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    def build(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*recipes, name], cwd=ROOT, env=env, capture_output=True, text=True)
 
-    names = [*WARM_STARTS, *PRM_RECIPES, *JUDGE_RECIPES, *STEPWISER_RECIPES]
     print(f"+ building warm starts, PRMs and judges {', '.join(names)} ({jobs} at a time)", flush=True)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for args, done in zip(builds, pool.map(build, builds)):
-            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else " ".join(args), flush=True)
+        for name, done in zip(names, pool.map(build, names)):
+            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else name, flush=True)
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
                 sys.exit(done.returncode)
@@ -170,7 +161,6 @@ def _seed_all(seed: int = 0) -> None:
 def fingerprint_sections(scratch: Path) -> dict:
     """Run every short training loop of the checkout; returns {section: {key: value}}."""
     import copy
-    from dataclasses import replace
 
     import torch
 
@@ -379,9 +369,9 @@ def fingerprint_compare(a: Path, b: Path) -> int:
         if x != y and not (isinstance(x, float) and isinstance(y, float) and x != x and y != y):  # NaN == NaN here
             differences += 1
             print(f"{key}: {x!r} != {y!r}")
-    sections = {k.split("/")[0] + "/" + k.split("/")[1] if "/" in k else k for k in left}
+    sections = len(json.loads(a.read_text())["sections"])
     print(f"{differences} differences in {len(left)} entries ({a} vs {b})" if differences else
-          f"identical: {len(left)} entries in {len(sections)} sections ({a} vs {b})")
+          f"identical: {len(left)} entries in {sections} sections ({a} vs {b})")
     return 1 if differences else 0
 
 

@@ -21,9 +21,20 @@ imports in a circle. ``tests/test_import_layers.py`` walks every import of ``san
 
 The one import that points up is the torchrun entry point, ``sandbox.train.__main__`` -> ``sandbox.cli``
 (``python -m sandbox.train`` runs the CLI's ``train`` command): ``UPWARD_IMPORTS``.
+
+``import_graph`` reads the imports statically (``ast``, imports inside functions included), for the
+test and for the cached artifacts' keys (``sandbox.train.recipes``: the files a build imports).
 """
 
 from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository root (``sandbox/`` and ``toy_envs/`` lie in it)."""
+PACKAGES = ("sandbox", "toy_envs")
 
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("toy_envs",),
@@ -61,3 +72,79 @@ def allowed(importer: str, imported: str) -> bool:
     if room(importer) == room(imported) or (importer, imported) in UPWARD_IMPORTS:
         return True
     return floor(imported) < floor(importer)
+
+
+def module_files(root: Path = ROOT) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of ``PACKAGES`` under ``root``."""
+    files = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            files[".".join(parts)] = path
+    return files
+
+
+def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
+    """The modules among ``known`` that ``path`` (module ``module``) imports anywhere in its code:
+    ``from pkg import name`` counts as ``pkg.name`` where that is a module, else ``pkg``; relative
+    imports are resolved."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+    def resolve(name: str) -> str | None:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(resolve(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                found.add(resolve(f"{base}.{alias.name}") or resolve(base))
+    return {name for name in found if name and name != module}
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module -> the package modules it imports, for every module under ``root``."""
+    files = module_files(root)
+    return {module: imports_of(path, module, set(files)) for module, path in files.items()}
+
+
+@cache
+def _files() -> dict[str, Path]:
+    return module_files()
+
+
+@cache
+def _imports(module: str) -> frozenset[str]:
+    files = _files()
+    return frozenset(imports_of(files[module], module, set(files)))
+
+
+def imported_closure(module: str) -> list[str]:
+    """``module`` and every package module it imports, directly or through others, with the
+    packages (``__init__``) of each, which run on import; sorted. Reads only the modules reached."""
+    files = _files()
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+        todo += [n for n in (*_imports(name), *parents) if n in files and n not in seen]
+    return sorted(seen)
+
+
+def source_files(module: str) -> tuple[str, ...]:
+    """The files, relative to the repository root, of ``imported_closure(module)``: the code that
+    a build in ``module`` can run."""
+    files = _files()
+    return tuple(str(files[name].relative_to(ROOT)) for name in imported_closure(module))

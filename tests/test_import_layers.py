@@ -8,15 +8,11 @@ module, else of ``pkg``.
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 
 import pytest
 
 from sandbox import layers
-
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("sandbox", "toy_envs")
+from sandbox.layers import import_graph, imports_of
 
 KNOWN_VIOLATIONS = {
     ("sandbox.eval.beam_search", "sandbox.testing.fake_rollouts"),
@@ -25,46 +21,6 @@ KNOWN_VIOLATIONS = {
 entry no longer occurs, so that it is deleted here)."""
 KNOWN_CIRCLES: list[list[str]] = []
 """Import circles being removed (as ``KNOWN_VIOLATIONS``)."""
-
-
-def module_files() -> dict[str, Path]:
-    """Dotted module name -> file, for every module of the packages."""
-    files = {}
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts.pop()
-            files[".".join(parts)] = path
-    return files
-
-
-def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
-    """The package modules that ``path`` imports anywhere in its code (relative imports resolved)."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-
-    def resolve(name: str) -> str | None:
-        while name and name not in known:
-            name = name.rpartition(".")[0]
-        return name or None
-
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(resolve(alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            for alias in node.names:
-                found.add(resolve(f"{base}.{alias.name}") or resolve(base))
-    return {name for name in found if name and name != module}
-
-
-def import_graph() -> dict[str, set[str]]:
-    files = module_files()
-    return {module: imports_of(path, module, set(files)) for module, path in files.items()}
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -5,8 +5,9 @@ An artifact is a directory ``cache_dir() / kind / f"{name}-{key}"`` with
     key = sha256(json(payload, sorted keys) + source_digest(sources))[:12]
 
 where ``payload`` is everything that configures the build (a preset or recipe, and the directory
-name of any cached artifact it starts from -- itself such a key) and ``sources`` the files and
-packages whose code determines the result (``.py`` files, by path and content). Editing any of
+name of any cached artifact it starts from -- itself such a key) and ``sources`` the files whose
+code determines the result (by path and content): the build's module and every package module it
+imports, directly or through others (``sandbox.layers.source_files``), not a hand-kept list. Editing any of
 them, or the config, names a new directory, so a stale artifact is never served.
 
 ``build_once(path, build, done)`` runs ``build(path)`` only when ``path / done`` (the file the

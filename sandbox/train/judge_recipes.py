@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from sandbox.layers import source_files
 from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import TinyLlama
 from sandbox.model.policy import TinyPolicy
@@ -31,9 +32,6 @@ from sandbox.train.judge_sft import JudgeTrainConfig, train_thinkprm
 from sandbox.train.warmstart import load_warmstart, preset_path
 from toy_envs.base import ConfigError
 
-SOURCES = ("sandbox/prm", "sandbox/train/judge_sft.py", "sandbox/train/prm_train.py", "sandbox/train/toolkit.py",
-           "sandbox/rollout/batching.py")
-"""The sources that define a ThinkPRM judge beyond its warm start."""
 ROLES = ("student", "teacher")
 
 
@@ -59,7 +57,8 @@ def recipe_path(name: str) -> Path:
     if name not in JUDGE_RECIPES:
         raise ConfigError(f"judge={name!r} is not allowed: a recipe {sorted(JUDGE_RECIPES)} (optionally ':teacher') or a judge checkpoint directory")
     recipe = JUDGE_RECIPES[name]
-    return artifact_path("judge", name, {"init": preset_path(recipe.init).name, "train": asdict(recipe.train)}, SOURCES)
+    return artifact_path("judge", name, {"init": preset_path(recipe.init).name, "train": asdict(recipe.train)},
+                         source_files("sandbox.train.judge_recipes"))
 
 
 def judge_checkpoint(name: str) -> Path:

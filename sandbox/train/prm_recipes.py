@@ -6,7 +6,7 @@
 ``prm_checkpoint(name)`` returns the checkpoint directory, training it only when the cache lacks
 it (an artifact of ``sandbox.train.artifact_cache``); the cache key hashes the recipe, the warm
 start's directory (itself a hash of its preset and sources) and the sources that determine the
-PRM's weights (``SOURCES``). ``load_prm(name_or_dir)`` accepts a
+PRM's weights (this module and every package module it imports, ``sandbox.layers.source_files``). ``load_prm(name_or_dir)`` accepts a
 recipe name or any directory written by ``save_scorer`` (e.g. by ``reward-sandbox prm train``)
 and keeps loaded scorers in memory for the process.
 """
@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from sandbox.layers import source_files
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, load_scorer, save_scorer
 from sandbox.train.artifact_cache import artifact_path, build_once
@@ -24,8 +25,6 @@ from sandbox.train.prm_train import PRMTrainConfig, train_prm
 from sandbox.train.warmstart import load_warmstart, preset_path
 from toy_envs.base import ConfigError
 
-SOURCES = ("sandbox/prm", "sandbox/train/prm_train.py", "sandbox/train/toolkit.py", "sandbox/rollout/batching.py")
-"""The sources that define a PRM beyond its warm start (whose own key covers tasks, model, SFT)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,8 @@ def recipe_path(name: str) -> Path:
     if name not in PRM_RECIPES:
         raise ConfigError(f"prm={name!r} is not allowed: a recipe {sorted(PRM_RECIPES)} or a PRM checkpoint directory")
     recipe = PRM_RECIPES[name]
-    return artifact_path("prm", name, {"init": preset_path(recipe.init).name, "train": asdict(recipe.train)}, SOURCES)
+    return artifact_path("prm", name, {"init": preset_path(recipe.init).name, "train": asdict(recipe.train)},
+                         source_files("sandbox.train.prm_recipes"))
 
 
 def prm_checkpoint(name: str) -> Path:

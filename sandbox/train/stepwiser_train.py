@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from sandbox.layers import source_files
 from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
@@ -182,11 +183,6 @@ def train_stepwiser(policy, task, cfg: StepWiserConfig) -> tuple[TinyLlama, Tiny
 
 # ---- StepWiser chunk judges --------------------------------------------------------------------
 
-STEPWISER_SOURCES = ("sandbox/prm", "sandbox/train/stepwiser_train.py", "sandbox/train/prm_train.py", "sandbox/train/rl.py",
-                     "sandbox/train/ppo.py", "sandbox/train/policy_loss.py", "sandbox/train/toolkit.py", "sandbox/train/judge_sft.py",
-                     "sandbox/rewards", "sandbox/rollout", "sandbox/eval/accuracy.py")
-"""The sources that define a StepWiser judge beyond its warm start (whose own key covers tasks, model, SFT)."""
-
 STEPWISER_RECIPES: dict[str, tuple[str, StepWiserConfig]] = {
     "tiny-stepwiser": ("tiny", StepWiserConfig()),
 }
@@ -197,7 +193,8 @@ start the judge, ``StepWiserConfig``). dev.py build_caches builds them with one 
 def stepwiser_recipe_path(name: str) -> Path:
     check(name in STEPWISER_RECIPES, "recipe", f"one of {sorted(STEPWISER_RECIPES)}", name)
     init, cfg = STEPWISER_RECIPES[name]
-    return artifact_path("stepwiser", name, {"init": preset_path(init).name, "cfg": asdict(cfg)}, STEPWISER_SOURCES)
+    return artifact_path("stepwiser", name, {"init": preset_path(init).name, "cfg": asdict(cfg)},
+                         source_files("sandbox.train.stepwiser_train"))
 
 
 def stepwiser_checkpoint(name: str) -> Path:

@@ -5,8 +5,9 @@ the checkpoint directory (the weights and SFT's final AdamW state keyed by param
 ``RLConfig.init_optimizer_state`` starts RL from), training it only when the cache lacks it. It is an artifact of
 ``sandbox.train.artifact_cache`` (cache directory, lock, build once): its key hashes the preset
 (with its ``init`` preset's directory name in place of the init's name) *and the source files
-that determine the weights* (``SOURCES``: tasks, tokenizer, model, SFT), so a code change never
-serves a stale checkpoint.
+that determine the weights*: this module and every package module it imports, directly or
+through others (``sandbox.layers.source_files``: tasks, tokenizer, model, SFT, ...), so a code
+change never serves a stale checkpoint.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import toy_envs
+from sandbox.layers import source_files
 from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.sft import SFTConfig, train_sft_with_optimizer
-
-SOURCES = ("toy_envs", "sandbox/model", "sandbox/train/sft.py", "sandbox/train/toolkit.py", "sandbox/rollout/batching.py",
-           "sandbox/rng.py")
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,7 @@ def preset_path(name: str) -> Path:
         raise ValueError(f"preset={name!r} is not known; allowed: {sorted(PRESETS)}")
     preset = PRESETS[name]
     payload = {**preset.to_dict(), "init": preset_path(preset.init).name if preset.init else ""}
-    return artifact_path("warmstart", name, payload, SOURCES)
+    return artifact_path("warmstart", name, payload, source_files("sandbox.train.warmstart"))
 
 
 def warmstart(name: str = "tiny", progress: bool = False) -> Path:
