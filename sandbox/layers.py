@@ -12,11 +12,10 @@ imports in a circle. ``tests/test_import_layers.py`` walks every import of ``san
     3  sandbox.rollout                           Rollouts, the samplers of groups, trees and gold solutions
     4  sandbox.prm                               PRM / judge models, step labels, scoring (no training)
     5  sandbox.rewards | sandbox.eval            pure reward pieces + the registry | metrics
-    6  sandbox.train | sandbox.testing | sandbox.interop
+    6  sandbox.train | sandbox.testing | sandbox.interop | sandbox.viz
                                                  all training (RL, SFT, PRM / judge training, the cached
-                                                 recipes) | the property-testing kit | TRL / verl adapters
-    7  sandbox.experiments | sandbox.bench | sandbox.viz
-                                                 tables, head-to-heads, sweeps, the demo | benchmarks | plots
+                                                 recipes) | the property-testing kit | TRL / verl adapters | plots
+    7  sandbox.experiments | sandbox.bench       tables, head-to-heads, sweeps, the demo | benchmarks
     8  sandbox.cli                               the command line
 
 The one import that points up is the torchrun entry point, ``sandbox.train.__main__`` -> ``sandbox.cli``
@@ -43,8 +42,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("sandbox.rollout",),
     ("sandbox.prm",),
     ("sandbox.rewards", "sandbox.eval"),
-    ("sandbox.train", "sandbox.testing", "sandbox.interop"),
-    ("sandbox.experiments", "sandbox.bench", "sandbox.viz"),
+    ("sandbox.train", "sandbox.testing", "sandbox.interop", "sandbox.viz"),
+    ("sandbox.experiments", "sandbox.bench"),
     ("sandbox.cli", "sandbox"),
 )
 """Rooms by floor, lowest first (``sandbox`` itself: the package's ``__init__``)."""
