@@ -7,6 +7,7 @@ from hypothesis import given
 
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
+from sandbox.prm.discriminative import StepScorer
 from sandbox.rewards.base import LOSS_AGGREGATIONS, RewardContext
 from sandbox.rewards.registry import (
     ESTIMATOR_EXTRAS,
@@ -30,6 +31,8 @@ TASK = make_task("arithmetic", n_steps=2)
 torch.manual_seed(0)
 SCORING_POLICY = TinyPolicy(TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64)))
 """An untrained one-layer policy for sources that score with a model (any weights will do)."""
+STAND_INS = {"prm": StepScorer(SCORING_POLICY.module), "judge": SCORING_POLICY.module}
+"""Untrained stand-ins for the trained models variants declare (``Variant.models``), by kind."""
 REQUIRED = (
     "outcome-grpo",
     "dr-grpo",
@@ -100,11 +103,12 @@ def test_unknown_names_raise_config_errors():
 
 @given(rollouts_batches(TASK))
 def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rollouts):
-    ctx = RewardContext(task=TASK, max_new_tokens=24, policy=SCORING_POLICY)  # model-scored sources (DRO) read the policy
     rollouts = rollouts.with_extras(tree=rollouts.rollout_index % 2)  # tree ids, as the tree sampler gives them
     for variant in VARIANTS.values():
         auxiliaries = build_auxiliaries(variant, SCORING_POLICY, TASK, 0)  # e.g. PRIME's implicit PRM, PPO's critic
-        ctx.auxiliaries = auxiliaries
+        models = {kind: STAND_INS[kind] for kind in variant.models}  # what the trainer would load
+        # model-scored sources (DRO) read the policy
+        ctx = RewardContext(task=TASK, max_new_tokens=24, policy=SCORING_POLICY, auxiliaries=auxiliaries, **models)
         rewards = compute_token_rewards(variant, rollouts, ctx)
         assert (rewards[~rollouts.response_mask] == 0).all()
         kept = apply_filters(variant, rollouts, rewards, ctx)

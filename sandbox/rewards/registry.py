@@ -5,8 +5,9 @@
     advantages     A = estimator(r, response_mask, group, step_ids, **options)
 
 A variant is one ``Variant`` entry in ``VARIANTS``: its sources with weights and params, its
-filters, its estimator and options, its policy-loss overrides, and whether the trainer refills
-dropped groups. The trainer, CLI, experiments and notebooks only call the functions below, so
+filters, its estimator and options, its policy-loss overrides, whether the trainer refills
+dropped groups, and the trained models (``models``) and auxiliary models (``auxiliaries``) its
+pieces read -- declared here, built or loaded by the trainer (``sandbox.train``), never by a piece. The trainer, CLI, experiments and notebooks only call the functions below, so
 adding a variant is adding one entry, and adding a piece is one file plus one line in
 ``SOURCES``, ``FILTERS`` or ``ESTIMATORS`` (side by side, like verl's advantage-estimator
 registry in ``core_algos``).
