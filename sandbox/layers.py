@@ -85,10 +85,16 @@ def module_files(root: Path = ROOT) -> dict[str, Path]:
     return files
 
 
-def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
+@cache
+def _parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+def imports_of(path: Path, module: str, known: set[str], type_checking: bool = True) -> set[str]:
     """The modules among ``known`` that ``path`` (module ``module``) imports anywhere in its code:
     ``from pkg import name`` counts as ``pkg.name`` where that is a module, else ``pkg``; relative
-    imports are resolved."""
+    imports are resolved. ``type_checking=False`` leaves out the imports under ``if TYPE_CHECKING:``
+    (for annotations only: they never run)."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
 
     def resolve(name: str) -> str | None:
@@ -96,8 +102,17 @@ def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
             name = name.rpartition(".")[0]
         return name or None
 
+    tree = _parse(path)
+    skipped = set()
+    if not type_checking:
+        for node in ast.walk(tree):
+            test = getattr(node, "test", None) if isinstance(node, ast.If) else None
+            if getattr(test, "id", getattr(test, "attr", None)) == "TYPE_CHECKING":
+                skipped.update(id(inner) for stmt in node.body for inner in ast.walk(stmt))
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in skipped or not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
         if isinstance(node, ast.Import):
             found.update(resolve(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -110,10 +125,10 @@ def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
     return {name for name in found if name and name != module}
 
 
-def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
-    """Module -> the package modules it imports, for every module under ``root``."""
+def import_graph(root: Path = ROOT, type_checking: bool = True) -> dict[str, set[str]]:
+    """Module -> the package modules it imports, for every module under ``root`` (``imports_of``)."""
     files = module_files(root)
-    return {module: imports_of(path, module, set(files)) for module, path in files.items()}
+    return {module: imports_of(path, module, set(files), type_checking) for module, path in files.items()}
 
 
 @cache
