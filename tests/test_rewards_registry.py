@@ -103,7 +103,7 @@ def test_unknown_names_raise_config_errors():
 
 @given(rollouts_batches(TASK))
 def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rollouts):
-    rollouts = rollouts.with_extras(tree=rollouts.rollout_index % 2)  # tree ids, as the tree sampler gives them
+    rollouts = replace(rollouts, extras={**rollouts.extras, "tree": rollouts.rollout_index % 2})  # tree ids, as the tree sampler gives them
     for variant in VARIANTS.values():
         auxiliaries = build_auxiliaries(variant, SCORING_POLICY, TASK, 0)  # e.g. PRIME's implicit PRM, PPO's critic
         models = {kind: STAND_INS[kind] for kind in variant.models}  # what the trainer would load

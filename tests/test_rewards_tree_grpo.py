@@ -2,6 +2,7 @@
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -143,7 +144,7 @@ def test_the_registry_passes_tree_ids_from_rollouts_extras():
     with pytest.raises(ValueError, match="extras"):
         compute_advantages(variant, rollouts, rewards)
     tree = torch.tensor([0, 0, 1, 1])
-    adv = compute_advantages(variant, rollouts.with_extras(tree=tree), rewards)
+    adv = compute_advantages(variant, replace(rollouts, extras={**rollouts.extras, "tree": tree}), rewards)
     want = tree_grpo(rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, tree, prompt_term=False)
     assert torch.equal(adv, want)
     assert adv[2].abs().sum() == 0 and adv[0].sum() > 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
+from dataclasses import replace
 
 import pytest
 import torch
@@ -139,7 +140,7 @@ def batches_with_trees(draw):
     problems = [task.problem(index) for index in group]
     rollouts = rollouts_from_texts(task, problems, [draw(response(task, p)) for p in problems])
     layout = draw(tree_layouts(rollouts.group))
-    return task, rollouts.with_extras(tree=layout.tree, tree_node=layout.node)
+    return task, replace(rollouts, extras={**rollouts.extras, "tree": layout.tree, "tree_node": layout.node})
 
 
 def test_no_two_variants_give_the_same_advantages_on_every_batch(model_dirs):

@@ -1,5 +1,7 @@
 """Tree view: sibling preferences on hand-built trees (an oracle by hand) and on sampled trees."""
 
+from dataclasses import replace
+
 import networkx as nx
 import torch
 
@@ -30,9 +32,8 @@ def hand_rollouts(rewards: list[float]):
     problem = TASK.problem(0)
     rollouts = rollouts_from_texts(TASK, [problem] * 4, ["x", "y", "z", "w"])
     graph = hand_tree()
-    return rollouts.with_extras(
-        tree=torch.zeros(4, dtype=torch.long), tree_node=torch.tensor([3, 5, 6, 2]), tree_graph=[graph] * 4
-    ), torch.tensor(rewards)
+    extras = {"tree": torch.zeros(4, dtype=torch.long), "tree_node": torch.tensor([3, 5, 6, 2]), "tree_graph": [graph] * 4}
+    return replace(rollouts, extras={**rollouts.extras, **extras}), torch.tensor(rewards)
 
 
 def test_subtree_means_average_the_leaves_below_each_node():

@@ -223,13 +223,4 @@ def split_dataset(dataset: str, options: str, seed: int, split: str, size: int):
     return dataset_cls(config=config)
 
 
-def reasoning_gym_available() -> bool:
-    """Whether reasoning-gym can be imported."""
-    try:
-        dataset_registry()
-    except ImportError:
-        return False
-    return True
-
-
-__all__ = ["STEP_ORACLE", "ReasoningGym", "ReasoningGymProblem", "reasoning_gym_available"]
+__all__ = ["STEP_ORACLE", "ReasoningGym", "ReasoningGymProblem"]

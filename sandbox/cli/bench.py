@@ -9,25 +9,22 @@ from sandbox.config import add_dataclass_args, dataclass_from_args
 
 
 
-def _bench(name: str, help: str, format_takes_config: bool = True) -> Command:
-    """``reward-sandbox bench NAME``, run by ``sandbox.bench.NAME``: flags from its
-    ``<Name>BenchConfig``, ``run_NAME_bench(cfg)``, printed by ``format_NAME_bench``."""
-
-    def config_class():
-        return getattr(importlib.import_module(f"sandbox.bench.{name}"), f"{name.capitalize()}BenchConfig")
+def _bench(module: str, config: str, run: str, format: str, help: str, format_takes_config: bool = True) -> Command:
+    """``reward-sandbox bench ...`` run by ``module``: flags from its ``config`` class, results of
+    ``run(cfg)``, printed by ``format(results[, cfg])``."""
 
     def add(parser, argv):
-        add_dataclass_args(parser, config_class())
+        add_dataclass_args(parser, getattr(importlib.import_module(module), config))
         add_json(parser)
 
-    def run(args):
-        bench = importlib.import_module(f"sandbox.bench.{name}")
-        cfg = dataclass_from_args(config_class(), args)
-        results = getattr(bench, f"run_{name}_bench")(cfg)
-        formatted = getattr(bench, f"format_{name}_bench")(*((results, cfg) if format_takes_config else (results,)))
+    def go(args):
+        bench = importlib.import_module(module)
+        cfg = dataclass_from_args(getattr(bench, config), args)
+        results = getattr(bench, run)(cfg)
+        formatted = getattr(bench, format)(*((results, cfg) if format_takes_config else (results,)))
         return report(args, results, formatted)
 
-    return Command(help, add, run)
+    return Command(help, add, go)
 
 
 def _add_bench_learn(parser, argv):
@@ -56,13 +53,17 @@ def _run_bench_learn(args) -> int:
 
 
 BENCH = {
-    "sampler": _bench("sampler", "Sandbox KV-cache sampler vs transformers generate().", format_takes_config=False),
+    "sampler": _bench("sandbox.bench.sampler", "SamplerBenchConfig", "run_sampler_bench", "format_sampler_bench",
+                      "Sandbox KV-cache sampler vs transformers generate().", format_takes_config=False),
     "learn": Command(
         "Wall-clock time of SFT + RL to a greedy accuracy target, per variant; or (--testbed edge) RL at the edge "
         "of competence from warm starts with and without a little exposure to longer chains (or deeper tree puzzles).",
         _add_bench_learn, _run_bench_learn,
     ),
-    "tree": _bench("tree", "Tree sampling vs independent sampling: generated/prefill tokens and time per leaf."),
-    "scale": _bench("scale", "Train a larger sandbox model on longer chains: tokens/s and model FLOPs utilisation.", format_takes_config=False),
-    "hack": _bench("hack", "Rubric as a gate vs as a dense reward: hack rate, P(well-formed), P(correct | well-formed)."),
+    "tree": _bench("sandbox.bench.tree", "TreeBenchConfig", "run_tree_bench", "format_tree_bench",
+                   "Tree sampling vs independent sampling: generated/prefill tokens and time per leaf."),
+    "scale": _bench("sandbox.bench.scale", "ScaleBenchConfig", "run_scale_bench", "format_scale_bench",
+                    "Train a larger sandbox model on longer chains: tokens/s and model FLOPs utilisation.", format_takes_config=False),
+    "hack": _bench("sandbox.bench.hack", "HackBenchConfig", "run_hack_bench", "format_hack_bench",
+                   "Rubric as a gate vs as a dense reward: hack rate, P(well-formed), P(correct | well-formed)."),
 }

@@ -196,9 +196,6 @@ class TinyLlama(nn.Module):
         Named like the ``transformers`` switch so callers treat both models alike."""
         self.gradient_checkpointing = True
 
-    def gradient_checkpointing_disable(self) -> None:
-        self.gradient_checkpointing = False
-
     def new_cache(self, batch: int, max_len: int | None = None) -> KVCache:
         """Keys and values in the parameters' dtype, or the autocast dtype when autocast is on
         (the attention then reads keys, values and queries of one dtype)."""

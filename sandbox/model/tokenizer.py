@@ -65,6 +65,3 @@ class CharTokenizer:
     def char_counts(self, ids: Sequence[int]) -> list[int]:
         """Characters each token adds to the decoded text: 1 for a character, 0 for a special token."""
         return [int(i >= self._offset) for i in ids]
-
-    def batch_encode(self, texts: Sequence[str], bos: bool = True) -> list[list[int]]:
-        return [self.encode(t, bos=bos) for t in texts]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -138,14 +138,6 @@ class Rollouts:
         """[B] position of each row's last response token."""
         return self.prompt_lens + self.response_lens - 1
 
-    def group_ids(self) -> torch.Tensor:
-        """[B] groups renumbered 0..n_groups−1 in order of first appearance."""
-        _, inverse = torch.unique(self.group, sorted=False, return_inverse=True)
-        order = {}
-        for g in inverse.tolist():
-            order.setdefault(g, len(order))
-        return torch.tensor([order[g] for g in inverse.tolist()], device=self.device)
-
     def select(self, rows: torch.Tensor | list[int]) -> Rollouts:
         """The rows ``rows`` (indices or a bool mask), every field kept aligned."""
         rows = torch.as_tensor(rows, device=self.device, dtype=None if len(rows) else torch.long)
@@ -183,9 +175,6 @@ class Rollouts:
             else:
                 out[f.name] = _concat(values)
         return Rollouts(**out)
-
-    def with_extras(self, **extras) -> Rollouts:
-        return replace(self, extras={**self.extras, **extras})
 
 
 def _take(value, rows: torch.Tensor, idx: list[int]):
