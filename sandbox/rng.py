@@ -35,6 +35,20 @@ def row_key(seed: int, *parts: int | str) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=4).digest(), "little")
 
 
+SAMPLE_STREAMS = {"pass@k": -1, "prm_data": -1, "processbench": -2, "best_of_n": -3}
+"""Tag -> the ``step`` part of the sampling keys (seed, step, problem, rollout) of samples drawn
+outside RL (RL steps are 0, 1, ...): held-out pass@k, PRM/judge training data, the toy
+ProcessBench, best-of-N candidates. Each tag stands for the negative number its samples were
+keyed with before tags existed: ``row_key`` would take the tag itself, but that re-keys every
+sample, so every cached PRM recipe, every fingerprint and every published table would move.
+pass@k and PRM data share -1 (same seed and problem: the same samples)."""
+
+
+def sample_stream(tag: str) -> int:
+    """The ``step`` that keys the samples of ``tag`` (``SAMPLE_STREAMS``)."""
+    return SAMPLE_STREAMS[tag]
+
+
 def row_keys(seed: int, rows: list[tuple[int | str, ...]]) -> torch.Tensor:
     """Keys for many rows at once, as an int64 tensor [len(rows)]."""
     return torch.tensor([row_key(seed, *parts) for parts in rows], dtype=torch.int64)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from sandbox.model.sampler import SamplingConfig
+from sandbox.rng import sample_stream
 from sandbox.rollout.group_sampler import sample_groups
 
 SAMPLE_ROWS = 512
@@ -49,12 +50,13 @@ def mean_pass_at_k(n: int, counts: list[int], k: int) -> float:
 def sample_counts(policy, task, n: int, n_problems: int, sampling: SamplingConfig, seed: int) -> tuple[list[int], list[int], list[int]]:
     """Per eval-split problem 0..n_problems−1: (correct, process-correct) counts among n samples,
     and its length (``task.length``; 0 for a task without one). Sampled in chunks of whole
-    problems; each row is keyed by (seed, -1, problem, rollout), so chunking changes nothing."""
+    problems; each row is keyed by (seed, ``sample_stream("pass@k")``, problem, rollout), so chunking
+    changes nothing."""
     correct, process, lengths = [], [], []
     per_call = max(1, SAMPLE_ROWS // n)
     for lo in range(0, n_problems, per_call):
         indices = list(range(lo, min(n_problems, lo + per_call)))
-        rollouts = sample_groups(policy, task, indices, n, sampling, seed, step=-1, split="eval")
+        rollouts = sample_groups(policy, task, indices, n, sampling, seed, step=sample_stream("pass@k"), split="eval")
         for at in range(len(indices)):
             verdicts = [rollouts.verdicts[at * n + j] for j in range(n)]
             correct.append(sum(v.correct for v in verdicts))

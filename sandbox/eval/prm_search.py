@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from sandbox.eval.accuracy import default_max_new_tokens
 from sandbox.model.sampler import SamplingConfig
+from sandbox.rng import sample_stream
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
-SEARCH_STEP = -3
-"""The step tag in the sampling keys of search samples (RL steps are >= 0)."""
 
 
 def rerank_accuracy(correct: list[list[bool]], scores: list[list[float]], n: int) -> float:
@@ -42,7 +41,7 @@ def sample_candidates(policy, task, n_problems: int, n_max: int, seed: int = 0, 
     check(n_problems >= 1, "n_problems", "an integer >= 1", n_problems)
     check(n_max >= 1, "n_max", "an integer >= 1", n_max)
     sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=temperature)
-    return sample_groups(policy, task, list(range(n_problems)), n_max, sampling, seed, SEARCH_STEP, split="eval")
+    return sample_groups(policy, task, list(range(n_problems)), n_max, sampling, seed, sample_stream("best_of_n"), split="eval")
 
 
 def best_of_n(candidates: Rollouts, trajectory_scores: list[float], n_max: int, ns: list[int]) -> dict[int, dict[str, float]]:

@@ -26,13 +26,12 @@ from dataclasses import dataclass
 
 from sandbox.eval.accuracy import default_max_new_tokens
 from sandbox.model.sampler import SamplingConfig
+from sandbox.rng import sample_stream
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import Verdict, check
 
 ERROR_KINDS = ("invalid", "dead_end")
-BENCH_STEP = -2
-"""The step tag in the sampling keys of benchmark samples (RL steps are >= 0, PRM data −1)."""
 
 
 def first_error(verdict: Verdict, kind: str = "invalid") -> int | None:
@@ -102,7 +101,7 @@ def build_processbench(
     check(error_kind in ERROR_KINDS, "error_kind", f"one of {ERROR_KINDS}", error_kind)
     check(n_problems >= 2, "n_problems", "an integer >= 2", n_problems)
     sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=temperature)
-    rollouts = sample_groups(policy, task, list(range(n_problems)), group_size, sampling, seed, BENCH_STEP, split="eval")
+    rollouts = sample_groups(policy, task, list(range(n_problems)), group_size, sampling, seed, sample_stream("processbench"), split="eval")
     halves = []
     for parity in (0, 1):
         part = rollouts.select((rollouts.problem_index % 2 == parity))

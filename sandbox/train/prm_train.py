@@ -25,13 +25,12 @@ from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
 from sandbox.prm.mc_labels import PolicyCompleter, mc_values
 from sandbox.prm.orm import orm_targets
 from sandbox.prm.sprm import WEIGHTINGS, sprm_head_init, sprm_loss, sprm_targets
+from sandbox.rng import sample_stream
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.toolkit import keyed_batches, optimizer_step
 from toy_envs.base import check
 
-DATA_STEP = -1
-"""The step tag in the sampling keys of PRM training data (RL steps are >= 0)."""
 KINDS = ("prm", "orm", "sprm")
 
 
@@ -81,7 +80,7 @@ def sample_solutions(policy, task, cfg: PRMTrainConfig, split: str = "train", fi
     """``group_size`` policy samples of ``n_problems`` problems of ``split``."""
     sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=cfg.temperature)
     indices = list(range(first_problem, first_problem + cfg.n_problems))
-    return sample_groups(policy, task, indices, cfg.group_size, sampling, cfg.seed, DATA_STEP, split=split)
+    return sample_groups(policy, task, indices, cfg.group_size, sampling, cfg.seed, sample_stream("prm_data"), split=split)
 
 
 def label_solutions(policy, task, solutions: Rollouts, cfg: PRMTrainConfig) -> list[list[float]]:
