@@ -61,7 +61,7 @@ def groups_of(batch: EstimatorBatch) -> dict[int, list[int]]:
 
 
 def test_the_estimators_here_are_registered():
-    # every registered estimator (tree_grpo, gae, rtg_loo included, each with its own module)
+    # every registered estimator (tree_grpo and gae included, each with its own module)
     # is checked under its kind by the property-testing kit in tests/test_testing_registry.py
     assert {case[0] for case in ESTIMATOR_CASES} <= set(ESTIMATORS.values())
 

@@ -39,7 +39,6 @@ ESTIMATOR_KINDS = {
     "return_to_go": "return_to_go",
     "process_grpo": "process_grpo",
     "gae": lambda options: "dense" if options.get("whiten") is False else "dense_whitened",
-    "rtg_loo": "rtg_loo",
 }
 """Estimator name -> kit kind: a standard estimator's name (its structural kind plus the kit's
 reference implementation as an oracle, ``sandbox.testing.references``) or a structural kind
@@ -70,10 +69,10 @@ SOURCE_KINDS = {
 """Source name -> ``check_reward_source`` placement/locality/bounds, and the context it needs."""
 
 EXTRA_OPTIONS = {
-    "return_to_go": [{"gamma": 0.9}, {"gamma": 0.9, "baseline": "group_mean"}],
+    "return_to_go": [{"gamma": 0.9}, {"gamma": 0.9, "baseline": "group_mean"}, {"baseline": "leave_one_out"},
+                     {"gamma": 0.9, "baseline": "leave_one_out", "whiten": True}],
     "tree_grpo": [{"prompt_term": False}],
     "gae": [{"whiten": False}],
-    "rtg_loo": [{"whiten": False}],
     "variance_filter": [{"metric": "reward"}],
     "rubric_gate": [{"mode": "group", "min_pass": 1.0}, {"mode": "row"}],
     "format_rubric": [{"binary": True}],

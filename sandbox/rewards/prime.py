@@ -20,7 +20,8 @@ changes), and the source ``prime_implicit`` reads it from ``ctx.auxiliaries``.
 
 The ``prime`` variant combines this with the verifier's outcome reward, as PRIME does:
 r = 1[correct] on the last token + r_t on every response token, and the advantage is the
-return-to-go minus the leave-one-out mean of the other rows' total returns (``rtg_loo``; with
+return-to-go minus the leave-one-out mean of the other rows' total returns (``return_to_go``
+with ``baseline="leave_one_out"``, whitened; with
 the outcome reward alone it is RLOO). Cut down from the paper: PRIME computes the leave-one-out
 baseline separately for each reward kind (outcome: other rows' outcomes; process: other rows'
 mean token rewards) before the return; here the two rewards are summed first and one

@@ -41,7 +41,6 @@ from sandbox.rewards.random_reward import random_reward
 from sandbox.rewards.return_to_go import return_to_go
 from sandbox.rewards.rloo import rloo
 from sandbox.rewards.rpp_baseline import rpp_baseline
-from sandbox.rewards.rtg_loo import rtg_loo
 from sandbox.rewards.rubric_dense import rubric_dense
 from sandbox.rewards.rubric_gate import rubric_gate
 from sandbox.rewards.tree_grpo import tree_grpo
@@ -102,7 +101,6 @@ ESTIMATORS = {
     "process_grpo": process_grpo,
     "tree_grpo": tree_grpo,
     "gae": gae,
-    "rtg_loo": rtg_loo,
 }
 """Advantage estimator name -> ``AdvantageEstimator``."""
 
@@ -403,7 +401,8 @@ VARIANTS = {
             description="PRIME: 1[correct] + implicit PRM token rewards β·log πψ/πref (ψ trained online on outcomes), "
             "return-to-go minus the leave-one-out mean return, whitened over the batch",
             sources=(("outcome", 1.0, {}), ("prime_implicit", 1.0, {})),
-            estimator="rtg_loo",
+            estimator="return_to_go",
+            estimator_options={"baseline": "leave_one_out", "whiten": True},
             loss={"aggregation": "token-mean"},
             auxiliaries=(("implicit_prm", {"beta": 0.05, "lr": 1e-3}),),
         ),

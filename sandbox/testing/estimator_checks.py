@@ -34,10 +34,10 @@ Kinds, and what each is promised (✓ = checked):
     zero token mean                                                       ✓               ✓
 
 A standard estimator's name is a kind too (``sandbox.testing.references.REFERENCES``: grpo,
-dr_grpo, rloo, tree_grpo, rpp_baseline, return_to_go, rtg_loo, process_grpo): it gets the
+dr_grpo, rloo, tree_grpo, rpp_baseline, return_to_go, process_grpo): it gets the
 structural checks of its kind above *and* an "oracle" check against the kit's own reference
 implementation (naive loops, independent of ``sandbox.rewards``), called with the entries of
-``options`` the reference accepts (``eps``, ``std``, ``gamma``, ``baseline``, ``prompt_term``)
+``options`` the reference accepts (``eps``, ``std``, ``gamma``, ``baseline``, ``whiten``, ``prompt_term``)
 or with ``reference_options``; ``tree_grpo`` passes the tree ids (``extras=("tree",)``).
 
 - ``outcome_group``: one advantage per row from the rows' summed rewards, relative to the

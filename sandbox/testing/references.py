@@ -15,10 +15,10 @@ float64 advantages [B, T], 0 off the mask. R_i = Σ_t r_{i,t} m_{i,t} is row i's
     rloo          outcome_group   R_i − mean_{j≠i} R_j;  0 for n_g = 1
     tree_grpo     outcome_group   z-score within (group, tree) + z-score within group          eps, std, prompt_term
     rpp_baseline  batch_whitened  a_i = R_i − mean_g, whitened over all response tokens       eps
-    return_to_go  dense           G_{i,t} = Σ_{t'≥t} γ^{t'−t} r m  (− mean_g G_{j,start})     gamma, baseline
-    rtg_loo       dense_whitened  G_{i,t} − mean_{j≠i} G_{j,start}  (own total for n_g = 1),  gamma, whiten, eps
-                                  whitened over all response tokens (``whiten=False``: not,
-                                  and the kind is ``dense``)
+    return_to_go  dense           G_{i,t} = Σ_{t'≥t} γ^{t'−t} r m  − b_i, b_i = 0,            gamma, baseline,
+                                  mean_g G_{j,start} or mean_{j≠i} G_{j,start} (own total     whiten, eps
+                                  for n_g = 1); ``whiten=True``: whitened over all response
+                                  tokens, and the kind is ``dense_whitened``
     process_grpo  dense_group     Σ_{step ends e ≥ t in row i} z_e, z over the group's ends   eps, std
                                   (a row's last response token always ends a step)
 
@@ -184,7 +184,8 @@ def rewards_to_go(rewards, mask, gamma: float) -> list[dict[int, float]]:
     return out
 
 
-def return_to_go(rewards, mask, group, step_ids, gamma: float = 1.0, baseline: str = "none") -> Result:
+def return_to_go(rewards, mask, group, step_ids, gamma: float = 1.0, baseline: str = "none", whiten: bool = False,
+                 eps: float = 1e-6) -> Result:
     G = rewards_to_go(rewards, mask, gamma)
     starts = [g[min(g)] if g else 0.0 for g in G]
     base = [0.0] * len(G)
@@ -194,18 +195,13 @@ def return_to_go(rewards, mask, group, step_ids, gamma: float = 1.0, baseline: s
             equal = all(v == values[0] for v in values)
             for i in rows:
                 base[i] = values[0] if equal else mean(values)
-    return Result(dense(G, base, mask), all_rows(len(G)))
-
-
-def rtg_loo(rewards, mask, group, step_ids, gamma: float = 1.0, whiten: bool = True, eps: float = 1e-6) -> Result:
-    G = rewards_to_go(rewards, mask, gamma)
-    starts = [g[min(g)] if g else 0.0 for g in G]
-    base = list(starts)
-    for rows in members(group.tolist()).values():
-        for i in rows:
-            others = [starts[j] for j in rows if j != i]
-            if others and not all(starts[j] == starts[i] for j in rows):
-                base[i] = mean(others)
+    elif baseline == "leave_one_out":
+        base = list(starts)
+        for rows in members(group.tolist()).values():
+            for i in rows:
+                others = [starts[j] for j in rows if j != i]
+                if others and not all(starts[j] == starts[i] for j in rows):
+                    base[i] = mean(others)
     out = dense(G, base, mask)
     if not whiten:
         return Result(out, all_rows(len(G)))
@@ -268,8 +264,8 @@ REFERENCES: dict[str, Reference] = {
     "rloo": Reference("outcome_group", rloo, ()),
     "tree_grpo": Reference("outcome_group", tree_grpo, ("eps", "std", "prompt_term"), ("tree",)),
     "rpp_baseline": Reference("batch_whitened", rpp_baseline, ("eps",)),
-    "return_to_go": Reference("dense", return_to_go, ("gamma", "baseline")),
-    "rtg_loo": Reference(lambda options: "dense" if options.get("whiten") is False else "dense_whitened", rtg_loo, ("gamma", "whiten", "eps")),
+    "return_to_go": Reference(lambda options: "dense_whitened" if options.get("whiten") else "dense", return_to_go,
+                              ("gamma", "baseline", "whiten", "eps")),
     "process_grpo": Reference("dense_group", process_grpo, ("eps", "std")),
 }
 """Standard estimator name -> its reference (see the module docstring)."""

@@ -1,4 +1,4 @@
-"""Return-to-go with a leave-one-out baseline: a naive oracle (with and without PRIME's batch
+"""Return-to-go with the leave-one-out baseline (``baseline="leave_one_out"``): a naive oracle (with and without PRIME's batch
 whitening), outcome rewards reduce to RLOO, lone rows, and the kit."""
 
 import torch
@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.rewards.rloo import rloo
-from sandbox.rewards.rtg_loo import rtg_loo
+from sandbox.rewards.return_to_go import return_to_go
 from sandbox.testing import check_advantage_estimator
 from sandbox.testing.strategies import estimator_batches
 
@@ -40,26 +40,26 @@ def naive_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) ->
 
 
 @given(batch=estimator_batches(), gamma=st.sampled_from([1.0, 0.9, 0.5]))
-def test_rtg_loo_matches_a_naive_loop(batch, gamma):
-    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids, gamma=gamma, whiten=False)
+def test_leave_one_out_matches_a_naive_loop(batch, gamma):
+    adv = return_to_go(batch.rewards, batch.mask, batch.group, batch.step_ids, gamma=gamma, baseline="leave_one_out")
     assert torch.allclose(adv.double(), naive(batch.rewards, batch.mask, batch.group, gamma), atol=1e-4)
 
 
 @given(batch=estimator_batches(), gamma=st.sampled_from([1.0, 0.9, 0.5]))
-def test_rtg_loo_is_whitened_over_the_batch_by_default(batch, gamma):
+def test_leave_one_out_whitened_over_the_batch(batch, gamma):
     """PRIME's released code whitens the RLOO returns over every response token of the batch."""
-    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids, gamma=gamma)
+    adv = return_to_go(batch.rewards, batch.mask, batch.group, batch.step_ids, gamma=gamma, baseline="leave_one_out", whiten=True)
     expected = naive_whiten(naive(batch.rewards, batch.mask, batch.group, gamma), batch.mask)
     assert torch.allclose(adv.double(), expected, atol=1e-3, rtol=1e-4)
 
 
 @given(batch=estimator_batches(layouts=("last",)))
 def test_outcome_rewards_give_rloo(batch):
-    adv = rtg_loo(batch.rewards, batch.mask, batch.group, batch.step_ids, whiten=False)
+    adv = return_to_go(batch.rewards, batch.mask, batch.group, batch.step_ids, baseline="leave_one_out")
     assert torch.allclose(adv, rloo(batch.rewards, batch.mask, batch.group, batch.step_ids), atol=1e-5)
 
 
-def test_rtg_loo_passes_the_kit_whitened_and_as_a_dense_estimator_without_whitening():
-    check_advantage_estimator(rtg_loo, "dense_whitened")
-    check_advantage_estimator(rtg_loo, "dense", options={"whiten": False})
-    check_advantage_estimator(rtg_loo, "dense", options={"gamma": 0.9, "whiten": False})
+def test_leave_one_out_passes_the_kit_whitened_and_as_a_dense_estimator_without_whitening():
+    check_advantage_estimator(return_to_go, "dense_whitened", options={"baseline": "leave_one_out", "whiten": True})
+    check_advantage_estimator(return_to_go, "dense", options={"baseline": "leave_one_out"})
+    check_advantage_estimator(return_to_go, "dense", options={"gamma": 0.9, "baseline": "leave_one_out"})
