@@ -104,11 +104,11 @@ def test_bad_configs_are_rejected():
         load_judge("tiny-thinkprm:critic")
 
 
-def test_rl_with_genprm_logs_the_judge_score_beside_the_oracle(warmstart_tiny, judge):
+def test_rl_with_thinkprm_logs_the_judge_score_beside_the_oracle(warmstart_tiny, judge):
     from sandbox.train.rl import RLConfig, Trainer
 
     model, task, _ = warmstart_tiny
-    cfg = RLConfig(variant="genprm", steps=1, problems_per_step=2, group_size=2, eval_every=0, eval_problems=4,
+    cfg = RLConfig(variant="thinkprm", steps=1, problems_per_step=2, group_size=2, eval_every=0, eval_problems=4,
                    pass_problems=0, progress=False)
     metrics = Trainer(cfg, task, TinyPolicy(copy.deepcopy(model))).train()[-1]  # the fixture is shared
     assert 0 < metrics["prm/mean_score"] < 1

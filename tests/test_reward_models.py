@@ -8,7 +8,7 @@ import torch
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.prm.discriminative import StepScorer, save_scorer
 from sandbox.rewards.base import RewardContext
-from sandbox.rewards.genprm_reward import prm_generative
+from sandbox.rewards.thinkprm_reward import prm_generative
 from sandbox.rewards.prm_reward import prm_learned
 from sandbox.rewards.registry import MODEL_KINDS, SOURCE_MODELS, VARIANTS, Variant, get_variant
 from sandbox.testing.fake_rollouts import rollouts_from_texts
@@ -49,7 +49,7 @@ def test_specs_are_checked_before_a_run_and_the_override_replaces_the_default(pr
     with pytest.raises(ConfigError, match="prm="):
         check_reward_models(variant, str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="prm="):
-        check_reward_models(get_variant("genprm"), "no-such-judge")
+        check_reward_models(get_variant("thinkprm"), "no-such-judge")
     with pytest.raises(ConfigError, match="scores with no PRM or judge"):
         check_reward_models(get_variant("outcome-grpo"), prm_dir)
     assert load_reward_models(get_variant("outcome-grpo")) == {}

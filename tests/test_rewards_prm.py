@@ -153,7 +153,7 @@ def test_truncating_before_the_answer_never_raises_a_judge_step_reward_in_differ
     """A generative judge re-reads the whole (truncated) response, so its scores of the shared
     steps may change; the differences still telescope to the last step, the failed answer's 0."""
     from sandbox.model.checkpoint import save_checkpoint
-    from sandbox.rewards.genprm_reward import prm_generative
+    from sandbox.rewards.thinkprm_reward import prm_generative
     from sandbox.train.judge_recipes import load_judge
 
     path = save_checkpoint(tmp_path_factory.mktemp("judge") / "random", tiny_scorer().backbone, {"judge": "random"})

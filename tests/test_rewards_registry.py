@@ -157,3 +157,12 @@ def test_filters_are_combined_with_and():
     assert result.keep.tolist() == [False, False, True, True, True, False, False]
     assert torch.equal(result.keep, alone[0] & alone[1]) and not torch.equal(result.keep, alone[1])
     assert set(result.info) == {"variance_filter", "mean_range_filter"}
+
+
+def test_a_renamed_variant_is_refused_with_its_new_name():
+    from sandbox.rewards.registry import RENAMED_VARIANTS, VARIANTS, get_variant
+
+    for old, new in RENAMED_VARIANTS.items():
+        assert old not in VARIANTS and new in VARIANTS
+        with pytest.raises(ConfigError, match=f"variant='{old}' is not allowed: renamed '{new}'"):
+            get_variant(old)

@@ -17,7 +17,7 @@
     reward-sandbox prm search --n-max 8 [--beam]                best-of-N (and step-level beam search) guided by a trained PRM
     reward-sandbox prm stepwiser --seeds 0,1,2 [--judge-labels rel-ratio]   StepWiser chunk judge: GRPO vs cold start
     reward-sandbox prm judge [--chains 1,2,4,8 --passes 1,2]    ThinkPRM-style judges: ProcessBench, parallel/sequential scaling
-    reward-sandbox prm judge-recipe --name tiny-thinkprm        build (or find) a cached ThinkPRM judge recipe (genprm)
+    reward-sandbox prm judge-recipe --name tiny-thinkprm        build (or find) a cached ThinkPRM judge recipe (thinkprm)
     reward-sandbox sweep --out DIR --grid 'lr=1e-5,3e-5' --variants outcome-grpo,random,sft --seeds 0,1,2
                                                  a grid of RL runs x variants x seeds: a table of accuracy change and drift
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf

@@ -142,5 +142,5 @@ PRM = {
                          _add_prm_stepwiser, _run_prm_stepwiser),
     "judge": Command("ThinkPRM-style judges (teacher/student of a judge recipe) on the toy ProcessBench: N chains, passes, baselines, best-of-N.",
                      _add_prm_judge, _run_prm_judge),
-    "judge-recipe": Command("Build (or find) the cached ThinkPRM judges of a recipe (what genprm loads).", _add_prm_judge_recipe, _run_prm_judge_recipe),
+    "judge-recipe": Command("Build (or find) the cached ThinkPRM judges of a recipe (what thinkprm loads).", _add_prm_judge_recipe, _run_prm_judge_recipe),
 }

@@ -28,7 +28,7 @@ from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filt
 from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.format_rubric import format_rubric
 from sandbox.rewards.gae import gae
-from sandbox.rewards.genprm_reward import prm_generative
+from sandbox.rewards.thinkprm_reward import prm_generative
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
 from sandbox.rewards.mean_range_filter import mean_range_filter
@@ -371,7 +371,7 @@ VARIANTS = {
             estimator="process_grpo",
         ),
         Variant(
-            name="genprm",
+            name="thinkprm",
             description="generative PRM (ThinkPRM-style judge, recipe tiny-thinkprm: mean step-verdict P(Y) over 2 "
             "sampled verification chains) step scores, process-supervised GRPO",
             sources=(("prm_generative", 1.0, {"n_chains": 2}),),
@@ -429,8 +429,15 @@ VARIANTS = {
 """Variant name -> ``Variant``."""
 
 
+RENAMED_VARIANTS = {"genprm": "thinkprm"}
+"""Old variant name -> its new name: ``get_variant`` refuses the old one and names the new one
+(``genprm`` was the ThinkPRM judge; GenPRM is another paper, whose labels ``prm-rpe`` uses)."""
+
+
 def get_variant(name: str) -> Variant:
     """The variant called ``name``; ``ConfigError`` naming ``variant`` and the allowed names."""
+    if name in RENAMED_VARIANTS:
+        check(False, "variant", f"renamed {RENAMED_VARIANTS[name]!r} (one of {sorted(VARIANTS)})", name)
     check(name in VARIANTS, "variant", f"one of {sorted(VARIANTS)}", name)
     return VARIANTS[name]
 

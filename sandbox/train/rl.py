@@ -147,7 +147,7 @@ class RLConfig:
     """Initial policy: a warm-start preset name, a checkpoint directory, or hf:<dir> (a local Hugging Face model directory)."""
     prm: str = ""
     """The trained model for variants whose reward sources score with one (``Variant.models``: a PRM for
-    ``prm-mc``, ``prm-rpe``, ``sprm``, a judge for ``genprm``): a recipe name (trained once and cached) or a
+    ``prm-mc``, ``prm-rpe``, ``sprm``, a judge for ``thinkprm``): a recipe name (trained once and cached) or a
     checkpoint directory; empty = the variant's default. The trainer loads it once and passes it to the
     sources (``RewardContext.prm`` / ``.judge``; ``sandbox.train.reward_models``)."""
     progress: bool = True

@@ -16,7 +16,7 @@ chain seeds 0-4 on two builds of the cached models (this machine's AVX512 kernel
 reliably better or worse than its teacher); the suite checks seed 0 with MARGIN half the smallest
 effect (0.082).
 
-RL with the variant ``genprm`` (the student's step scores as dense rewards, process-supervised GRPO)
+RL with the variant ``thinkprm`` (the student's step scores as dense rewards, process-supervised GRPO)
 from the 'tiny' warm start does not raise the judge's own score here, nor accuracy (presumably the
 per-sample score from 2 chains is too noisy to climb; README). What the second test asserts is the
 over-optimisation view: pushed hard (lr 2e-4 without warm-up, 10 steps of 8 problems x 4), the
@@ -75,10 +75,10 @@ def test_judge_step_scores_separate_valid_from_invalid_steps(warmstart_tiny, rol
 
 def drift_under_the_judge(model, task, seed: int, steps: int = 10, window: int = 3) -> tuple[float, float, float]:
     """(greedy accuracy before, after, change of the logged ``prm/mean_score``: mean of the last
-    ``window`` steps minus the first ``window``) of a short genprm run on a copy of ``model``."""
+    ``window`` steps minus the first ``window``) of a short thinkprm run on a copy of ``model``."""
     policy = TinyPolicy(copy.deepcopy(model))
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
-    cfg = measured_rl_config("genprm", seed=seed, steps=steps, problems_per_step=8, group_size=4, lr=2e-4,
+    cfg = measured_rl_config("thinkprm", seed=seed, steps=steps, problems_per_step=8, group_size=4, lr=2e-4,
                              warmup_steps=0, eval_problems=256)
     history = Trainer(cfg, task, policy).train()
     score = [h["prm/mean_score"] for h in history]
