@@ -4,6 +4,7 @@
     reward-sandbox train --variant dapo --seed 0 --run-dir runs/x [--resume] [rl, --task-* flags]
     reward-sandbox train --model hf:DIR --device cuda --precision bf16 [--gradient-checkpointing] [--fsdp] ...
     reward-sandbox variants                      the registered reward variants, one line each
+    reward-sandbox variants --explain prime      one variant piece by piece: each piece's file and equation
     reward-sandbox sft --task arithmetic --out DIR [--task-*, --model-*, --sft-* flags]
     reward-sandbox warmstart --preset tiny       build (or find) the cached warm-start checkpoint
     reward-sandbox eval --checkpoint DIR --task arithmetic [--pass-k 64] [--task-* flags]
@@ -46,7 +47,7 @@ COMMANDS = {
     "sweep": Command("A grid of ordinary RL runs (settings x variants x seeds) from one warm start; prints the change of greedy "
                      "held-out accuracy and the drift per setting.", commands.add_sweep, commands.run_sweep),
     "train": Command("RL from a warm start with a registered reward variant.", commands.add_train, commands.run_train, respell=commands.train_args),
-    "variants": Command("List the reward variants.", run=commands.run_variants),
+    "variants": Command("List the reward variants.", commands.add_variants, commands.run_variants),
     "sft": Command("Supervised warm start on gold solutions.", commands.add_sft, commands.run_sft),
     "warmstart": Command("Build or find a cached warm-start checkpoint.", commands.add_warmstart, commands.run_warmstart),
     "eval": Command("Held-out greedy and process-verified accuracy (per length), and the pass@k curve, of a checkpoint.", commands.add_eval, commands.run_eval),

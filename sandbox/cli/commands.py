@@ -131,9 +131,19 @@ def run_sweep(args) -> int:
     return report(args, results, format_sweep(results))
 
 
+def add_variants(parser, argv):
+    parser.add_argument("--explain", default="", metavar="NAME",
+                        help="Print each piece of variant NAME (sources, filters, estimator, sampler, auxiliaries) with its file and equation.")
+
+
 def run_variants(args) -> int:
     from sandbox.rewards.registry import VARIANTS
 
+    if args.explain:
+        from sandbox.rewards.explain import explain_variant
+
+        print(explain_variant(args.explain))
+        return 0
     width = max(map(len, VARIANTS))
     for name, variant in VARIANTS.items():
         print(f"{name:<{width}}  {variant.description}")
