@@ -19,6 +19,7 @@ from sandbox.eval.calibration import calibration_metrics
 from sandbox.model.sampler import SamplingConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_keys
+from sandbox.rollout.batching import evaluating
 
 
 def default_max_new_tokens(task, margin: int = 16, probe: int = 256) -> int:
@@ -45,18 +46,16 @@ def as_policy(model_or_policy, tokenizer):
 def greedy_responses(model, task, problems, tokenizer: CharTokenizer, max_new_tokens: int, batch_size: int = 256):
     """Greedy response text for each problem; ``model`` is a tiny model or any policy."""
     policy = as_policy(model, tokenizer)
-    was_training = policy.module.training
-    policy.module.eval()
-    texts = []
-    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
-    for lo in range(0, len(problems), batch_size):
-        chunk = problems[lo : lo + batch_size]
-        prompts = [tokenizer.encode(task.prompt(p), bos=True) for p in chunk]
-        out = policy.sample(prompts, cfg, row_keys(0, [(i,) for i in range(len(chunk))]))
-        for row in range(len(chunk)):
-            start = int(out.prompt_lens[row])
-            texts.append(tokenizer.decode(out.tokens[row, start:]))
-    policy.module.train(was_training)
+    with evaluating(policy.module):
+        texts = []
+        cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+        for lo in range(0, len(problems), batch_size):
+            chunk = problems[lo : lo + batch_size]
+            prompts = [tokenizer.encode(task.prompt(p), bos=True) for p in chunk]
+            out = policy.sample(prompts, cfg, row_keys(0, [(i,) for i in range(len(chunk))]))
+            for row in range(len(chunk)):
+                start = int(out.prompt_lens[row])
+                texts.append(tokenizer.decode(out.tokens[row, start:]))
     return texts
 
 

@@ -23,6 +23,7 @@ from torch import nn
 from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import TinyLlama
 from sandbox.prm.aggregate import aggregate
+from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import step_ends
 from sandbox.rollout.rollouts import Rollouts
 
@@ -57,16 +58,14 @@ def step_end_mask(rollouts: Rollouts) -> torch.Tensor:
 @torch.no_grad()
 def step_scores(scorer: StepScorer, rollouts: Rollouts) -> list[list[float]]:
     """σ(logit) at each step end of each row, in step order."""
-    was_training = scorer.training
-    scorer.eval()
-    ends = step_end_mask(rollouts)
-    out: list[list[float]] = []
-    for lo in range(0, len(rollouts), SCORE_BATCH):
-        rows = slice(lo, lo + SCORE_BATCH)
-        probs = torch.sigmoid(scorer(rollouts.tokens[rows]).float())
-        for p, e in zip(probs, ends[rows]):
-            out.append(p[e].tolist())
-    scorer.train(was_training)
+    with evaluating(scorer):
+        ends = step_end_mask(rollouts)
+        out: list[list[float]] = []
+        for lo in range(0, len(rollouts), SCORE_BATCH):
+            rows = slice(lo, lo + SCORE_BATCH)
+            probs = torch.sigmoid(scorer(rollouts.tokens[rows]).float())
+            for p, e in zip(probs, ends[rows]):
+                out.append(p[e].tolist())
     return out
 
 

@@ -40,6 +40,7 @@ from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.discriminative import step_end_mask
 from sandbox.prm.verification import AGAIN, CHECK, FINAL, NO, YES, verdict_offsets
 from sandbox.rng import row_keys
+from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
@@ -95,34 +96,32 @@ def sample_chains(
     AGAIN``; a pass that never writes a final line ends the chain there."""
     cfg.validate()
     tok = tokenizer or CharTokenizer()
-    was_training = judge.training
-    judge.eval()
-    chains = [""] * len(inputs)
-    live = list(range(len(inputs)))
-    starts: dict[int, int] = {}
-    for k in range(cfg.passes):
-        if k > 0:  # only chains whose previous pass ended with a final line go on
-            live = [i for i in live if chains[i].endswith("\n") and end_of_pass(chains[i], starts[i]) == len(chains[i])]
-            for i in live:
-                chains[i] += AGAIN
-        starts = {i: len(chains[i]) for i in live}
-        if not live:
-            break
-        # one budget for every row (not per batch), so a row's chain does not depend on its batch
-        budget = min(cfg.max_pass_tokens, judge.cfg.max_seq_len - 1 - max(len(inputs[i]) + len(chains[i]) for i in live))
-        if budget < 1:
-            break
-        sampling = SamplingConfig(max_new_tokens=budget, temperature=cfg.temperature)
-        for lo in range(0, len(live), SAMPLE_BATCH):
-            rows = live[lo : lo + SAMPLE_BATCH]
-            prompts = [tok.encode(inputs[i] + chains[i], bos=True) for i in rows]
-            out = sample(judge, prompts, sampling, row_keys(seed, [("judge", *keys[i], k) for i in rows]), tok.eos_id, tok.pad_id)
-            for b, i in enumerate(rows):
-                start, length = int(out.prompt_lens[b]), int(out.response_lens[b])
-                text = chains[i] + tok.decode(out.tokens[b, start : start + length].tolist())
-                end = end_of_pass(text, starts[i])  # a pass ends at its final line (an own "again" is dropped)
-                chains[i] = text if end is None else text[:end]
-    judge.train(was_training)
+    with evaluating(judge):
+        chains = [""] * len(inputs)
+        live = list(range(len(inputs)))
+        starts: dict[int, int] = {}
+        for k in range(cfg.passes):
+            if k > 0:  # only chains whose previous pass ended with a final line go on
+                live = [i for i in live if chains[i].endswith("\n") and end_of_pass(chains[i], starts[i]) == len(chains[i])]
+                for i in live:
+                    chains[i] += AGAIN
+            starts = {i: len(chains[i]) for i in live}
+            if not live:
+                break
+            # one budget for every row (not per batch), so a row's chain does not depend on its batch
+            budget = min(cfg.max_pass_tokens, judge.cfg.max_seq_len - 1 - max(len(inputs[i]) + len(chains[i]) for i in live))
+            if budget < 1:
+                break
+            sampling = SamplingConfig(max_new_tokens=budget, temperature=cfg.temperature)
+            for lo in range(0, len(live), SAMPLE_BATCH):
+                rows = live[lo : lo + SAMPLE_BATCH]
+                prompts = [tok.encode(inputs[i] + chains[i], bos=True) for i in rows]
+                out = sample(judge, prompts, sampling, row_keys(seed, [("judge", *keys[i], k) for i in rows]), tok.eos_id, tok.pad_id)
+                for b, i in enumerate(rows):
+                    start, length = int(out.prompt_lens[b]), int(out.response_lens[b])
+                    text = chains[i] + tok.decode(out.tokens[b, start : start + length].tolist())
+                    end = end_of_pass(text, starts[i])  # a pass ends at its final line (an own "again" is dropped)
+                    chains[i] = text if end is None else text[:end]
     return chains
 
 
@@ -135,25 +134,23 @@ def verdict_probs(judge: TinyLlama, inputs: list[str], chains: list[str], tokeni
     character); the distribution over it is the logits at the position before."""
     tok = tokenizer or CharTokenizer()
     yes, no = tok.encode(YES)[0], tok.encode(NO)[0]
-    was_training = judge.training
-    judge.eval()
-    out = []
-    for lo in range(0, len(inputs), SAMPLE_BATCH):
-        rows = list(range(lo, min(lo + SAMPLE_BATCH, len(inputs))))
-        seqs = [tok.encode(inputs[i] + chains[i], bos=True)[: judge.cfg.max_seq_len] for i in rows]
-        width = max(len(s) for s in seqs)
-        tokens = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
-        for b, s in enumerate(seqs):
-            tokens[b, : len(s)] = torch.tensor(s)
-        logits = judge(tokens).float()
-        share = torch.sigmoid(logits[..., yes] - logits[..., no])  # P(Y) / (P(Y) + P(N)), [b, T]
-        for b, i in enumerate(rows):
-            base = 1 + len(inputs[i])
-            steps, final = verdict_offsets(chains[i])
-            step_p = [float(share[b, base + o - 1]) for o in steps if base + o < len(seqs[b])]
-            final_p = float(share[b, base + final - 1]) if final is not None and base + final < len(seqs[b]) else None
-            out.append((step_p, final_p))
-    judge.train(was_training)
+    with evaluating(judge):
+        out = []
+        for lo in range(0, len(inputs), SAMPLE_BATCH):
+            rows = list(range(lo, min(lo + SAMPLE_BATCH, len(inputs))))
+            seqs = [tok.encode(inputs[i] + chains[i], bos=True)[: judge.cfg.max_seq_len] for i in rows]
+            width = max(len(s) for s in seqs)
+            tokens = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
+            for b, s in enumerate(seqs):
+                tokens[b, : len(s)] = torch.tensor(s)
+            logits = judge(tokens).float()
+            share = torch.sigmoid(logits[..., yes] - logits[..., no])  # P(Y) / (P(Y) + P(N)), [b, T]
+            for b, i in enumerate(rows):
+                base = 1 + len(inputs[i])
+                steps, final = verdict_offsets(chains[i])
+                step_p = [float(share[b, base + o - 1]) for o in steps if base + o < len(seqs[b])]
+                final_p = float(share[b, base + final - 1]) if final is not None and base + final < len(seqs[b]) else None
+                out.append((step_p, final_p))
     return out
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rng import row_key, row_keys
+from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
@@ -61,18 +62,16 @@ class PolicyCompleter:
 
     def __call__(self, requests: list[CompletionRequest]) -> list[str]:
         tok = self.policy.tokenizer
-        was_training = self.policy.module.training
-        self.policy.module.eval()
-        texts = []
-        for lo in range(0, len(requests), self.batch_size):
-            chunk = requests[lo : lo + self.batch_size]
-            prompts = [tok.encode(self.task.prompt(r.problem) + r.prefix, bos=True) for r in chunk]
-            keys = row_keys(0, [(r.key,) for r in chunk])
-            out = self.policy.sample(prompts, self.sampling, keys)
-            for row in range(len(chunk)):
-                start = int(out.prompt_lens[row])
-                texts.append(tok.decode(out.tokens[row, start : start + int(out.response_lens[row])]))
-        self.policy.module.train(was_training)
+        with evaluating(self.policy.module):
+            texts = []
+            for lo in range(0, len(requests), self.batch_size):
+                chunk = requests[lo : lo + self.batch_size]
+                prompts = [tok.encode(self.task.prompt(r.problem) + r.prefix, bos=True) for r in chunk]
+                keys = row_keys(0, [(r.key,) for r in chunk])
+                out = self.policy.sample(prompts, self.sampling, keys)
+                for row in range(len(chunk)):
+                    start = int(out.prompt_lens[row])
+                    texts.append(tok.decode(out.tokens[row, start : start + int(out.response_lens[row])]))
         return texts
 
 

@@ -47,6 +47,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.model.sampler import SamplingConfig
 from sandbox.prm.verification import CHECK, NO, YES, line_verdict, recompute
 from sandbox.rng import row_key
+from sandbox.rollout.batching import evaluating
 from toy_envs.base import SPLITS, Rubric, Step, Verdict, check, is_int
 
 
@@ -205,8 +206,6 @@ def judge_step_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, seed
     """Per row of ``rollouts``, per step (``task.segment``): the mean over ``n_samples`` sampled
     chains of P(Y)/(P(Y)+P(N)) at the verdict token. All chunks are judged in one batch; reads
     only ``task.prompt`` and ``task.segment`` (never the oracle)."""
-    was_training = judge.training
-    judge.eval()
     contexts, keys, slots = [], [], []
     for row, (problem, text) in enumerate(zip(rollouts.problems, rollouts.texts)):
         p, r = int(rollouts.problem_index[row]), int(rollouts.rollout_index[row])
@@ -216,12 +215,12 @@ def judge_step_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, seed
                 contexts.append(prompt + text[: step.end])
                 keys.append(row_key(seed, "judge", p, r, step.index, k))
                 slots.append((row, step.index))
-    outputs = judge_outputs(judge, contexts, keys, temperature, max_new_tokens) if contexts else []
-    probs = verdict_probabilities(judge, contexts, outputs) if contexts else []
+    with evaluating(judge):
+        outputs = judge_outputs(judge, contexts, keys, temperature, max_new_tokens) if contexts else []
+        probs = verdict_probabilities(judge, contexts, outputs) if contexts else []
     scores: list[list[float]] = [[0.0] * len(task.segment(text)) for text in rollouts.texts]
     for (row, t), prob in zip(slots, probs):
         scores[row][t] += prob / n_samples
-    judge.train(was_training)
     return scores
 
 
@@ -233,17 +232,15 @@ def verdict_accuracy(judge: TinyLlama, chunk_task: ChunkTask, split: str = "eval
     (``greedy``) and the fraction of P(Y)/(P(Y)+P(N)) ≥ 0.5 on the label's side (``score``, the
     step-score rule of ``judge_step_scores``)."""
     pool = chunk_task.pool(split)
-    was_training = judge.training
-    judge.eval()
-    repeated = [c for c in pool for _ in range(n_samples)]
-    keys = [row_key(seed, "judge-acc", split, i, k) for i in range(len(pool)) for k in range(n_samples)]
-    sampled = judge_outputs(judge, [c.context for c in repeated], keys, temperature, 24)
-    out = {"sampled": sum(chunk_task.score(c, o).correct for c, o in zip(repeated, sampled)) / len(sampled)}
-    if not sampled_only:
-        greedy = judge_outputs(judge, [c.context for c in pool], [0] * len(pool), 0.0, 24)
-        probs = verdict_probabilities(judge, [c.context for c in repeated], sampled)
-        out["greedy"] = sum(chunk_task.score(c, o).correct for c, o in zip(pool, greedy)) / len(pool)
-        out["score"] = sum((p >= 0.5) == c.good for p, c in zip(probs, repeated)) / len(probs)
-    judge.train(was_training)
+    with evaluating(judge):
+        repeated = [c for c in pool for _ in range(n_samples)]
+        keys = [row_key(seed, "judge-acc", split, i, k) for i in range(len(pool)) for k in range(n_samples)]
+        sampled = judge_outputs(judge, [c.context for c in repeated], keys, temperature, 24)
+        out = {"sampled": sum(chunk_task.score(c, o).correct for c, o in zip(repeated, sampled)) / len(sampled)}
+        if not sampled_only:
+            greedy = judge_outputs(judge, [c.context for c in pool], [0] * len(pool), 0.0, 24)
+            probs = verdict_probabilities(judge, [c.context for c in repeated], sampled)
+            out["greedy"] = sum(chunk_task.score(c, o).correct for c, o in zip(pool, greedy)) / len(pool)
+            out["score"] = sum((p >= 0.5) == c.good for p, c in zip(probs, repeated)) / len(probs)
     return out
 

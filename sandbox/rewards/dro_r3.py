@@ -71,6 +71,7 @@ from sandbox.rewards.answer_line import answer_line_start
 from sandbox.rewards.base import RewardContext, on_last_token
 from sandbox.rewards.groups import group_index, per_group_sum
 from sandbox.rewards.rubric_gate import gate_keep
+from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
@@ -113,10 +114,8 @@ def reference_logprobs(model, prompts: list[str], reasonings: list[str], referen
     for n, (c, a) in enumerate(zip(contexts, answers)):
         tokens[n, : len(c) + len(a)] = torch.tensor(c + a)
     device = next(model.module.parameters()).device
-    was_training = model.module.training
-    model.module.eval()
-    logp = model.logits(tokens.to(device)).float().log_softmax(-1)
-    model.module.train(was_training)
+    with evaluating(model.module):
+        logp = model.logits(tokens.to(device)).float().log_softmax(-1)
     longest = max(len(a) for a in answers)
     ell = torch.zeros((len(contexts), longest))
     mask = torch.zeros((len(contexts), longest), dtype=torch.bool)

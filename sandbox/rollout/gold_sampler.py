@@ -14,6 +14,7 @@ import torch
 
 from sandbox.model.model import token_logprobs
 from sandbox.model.sampler import SamplingConfig
+from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import Rollouts, Verdicts, response_step_ids
 
 
@@ -52,10 +53,8 @@ def sample_gold(
         step_ids[b, start : start + len(response)] = torch.tensor(ids, dtype=torch.long)
         texts.append(text)
         row_problems.append(problems[i])
-    was_training = policy.module.training
-    policy.module.eval()
-    logprobs = token_logprobs(policy.logits(tokens).cpu(), tokens, sampling.temperature) * response_mask
-    policy.module.train(was_training)
+    with evaluating(policy.module):
+        logprobs = token_logprobs(policy.logits(tokens).cpu(), tokens, sampling.temperature) * response_mask
     return Rollouts(
         tokens=tokens,
         response_mask=response_mask,

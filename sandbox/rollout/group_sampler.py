@@ -13,6 +13,7 @@ import torch
 
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rng import row_keys
+from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import Rollouts, Verdicts, response_step_ids
 
 
@@ -34,10 +35,8 @@ def sample_groups(
     prompt_ids = [tok.encode(task.prompt(p), bos=True) for p in problems]
     rows = [(i, j) for i in range(len(problems)) for j in range(group_size)]
     keys = row_keys(seed, [(step, problem_indices[i], j) for i, j in rows])
-    was_training = policy.module.training
-    policy.module.eval()
-    out = policy.sample([prompt_ids[i] for i, _ in rows], sampling, keys)
-    policy.module.train(was_training)
+    with evaluating(policy.module):
+        out = policy.sample([prompt_ids[i] for i, _ in rows], sampling, keys)
 
     texts, row_problems = [], []
     step_ids = torch.full_like(out.tokens, -1)

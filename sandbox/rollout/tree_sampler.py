@@ -60,6 +60,7 @@ import torch
 from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import SamplingConfig, decode
 from sandbox.rng import keyed_uniform, row_key
+from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import Rollouts, Verdicts, response_step_ids
 from toy_envs.base import check
 
@@ -159,16 +160,12 @@ def grow_trees(
         problem = task.problem(p, split=split)
         prompt = tok.encode(task.prompt(problem), bos=True)
         forest += [_Tree(problem, prompt, (step, p, m)) for m in range(trees)]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         first = [(tree, None, 0) for tree in forest]
         _grow(model, tok, task, sampling, seed, 0, first, cost)
         for r in range(1, rounds + 1):
             draws = [(tree, node, j) for tree in forest for j, node in enumerate(_draw_nodes(tree, seed, r, branches))]
             _grow(model, tok, task, sampling, seed, r, draws, cost)
-    finally:
-        model.train(was_training)
     for tree in forest:
         _release_caches(tree)
     rows = []

@@ -20,6 +20,7 @@ import torch
 from sandbox.eval.accuracy import greedy_responses
 from sandbox.model.model import token_logprobs
 from sandbox.train.sft import sft_batch
+from sandbox.train.toolkit import evaluating
 
 
 def probe_problems(task, n: int) -> list:
@@ -36,11 +37,9 @@ def greedy_answers(policy, task, problems, max_new_tokens: int) -> list[str]:
 @torch.no_grad()
 def gold_logp(policy, task, n: int) -> float:
     """Mean per-token log-likelihood of the gold solutions of eval problems 0..n-1."""
-    was_training = policy.module.training
-    policy.module.eval()
-    tokens, mask = sft_batch(task, policy.tokenizer, range(n), split="eval")
-    logp = token_logprobs(policy.logits(tokens), tokens.to(next(policy.module.parameters()).device)).cpu()
-    policy.module.train(was_training)
+    with evaluating(policy.module):
+        tokens, mask = sft_batch(task, policy.tokenizer, range(n), split="eval")
+        logp = token_logprobs(policy.logits(tokens), tokens.to(next(policy.module.parameters()).device)).cpu()
     return float((logp * mask).sum() / mask.sum())
 
 
