@@ -40,7 +40,7 @@ from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.discriminative import step_end_mask
 from sandbox.prm.verification import AGAIN, CHECK, FINAL, NO, YES, verdict_offsets
 from sandbox.rng import row_keys
-from sandbox.rollout.batching import evaluating
+from sandbox.rollout.batching import evaluating, pad_rows
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
@@ -139,11 +139,7 @@ def verdict_probs(judge: TinyLlama, inputs: list[str], chains: list[str], tokeni
         for lo in range(0, len(inputs), SAMPLE_BATCH):
             rows = list(range(lo, min(lo + SAMPLE_BATCH, len(inputs))))
             seqs = [tok.encode(inputs[i] + chains[i], bos=True)[: judge.cfg.max_seq_len] for i in rows]
-            width = max(len(s) for s in seqs)
-            tokens = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
-            for b, s in enumerate(seqs):
-                tokens[b, : len(s)] = torch.tensor(s)
-            logits = judge(tokens).float()
+            logits = judge(pad_rows(seqs, tok.pad_id)).float()
             share = torch.sigmoid(logits[..., yes] - logits[..., no])  # P(Y) / (P(Y) + P(N)), [b, T]
             for b, i in enumerate(rows):
                 base = 1 + len(inputs[i])

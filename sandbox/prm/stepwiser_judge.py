@@ -47,7 +47,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.model.sampler import SamplingConfig
 from sandbox.prm.verification import CHECK, NO, YES, line_verdict, recompute
 from sandbox.rng import row_key
-from sandbox.rollout.batching import evaluating
+from sandbox.rollout.batching import evaluating, pad_rows
 from toy_envs.base import SPLITS, Rubric, Step, Verdict, check, is_int
 
 
@@ -192,10 +192,7 @@ def verdict_probabilities(judge: TinyLlama, contexts: list[str], outputs: list[s
         rows = [tok.encode(c + CHECK + recomputation(o) + " ", bos=True)[-judge.cfg.max_seq_len:]
                 for c, o in zip(contexts[lo: lo + 512], outputs[lo: lo + 512])]
         lengths = torch.tensor([len(r) for r in rows])
-        tokens = torch.full((len(rows), int(lengths.max())), tok.pad_id, dtype=torch.long)
-        for b, r in enumerate(rows):
-            tokens[b, : len(r)] = torch.tensor(r)
-        logits = judge(tokens)[torch.arange(len(rows)), lengths - 1].float()
+        logits = judge(pad_rows(rows, tok.pad_id))[torch.arange(len(rows)), lengths - 1].float()
         pair = logits[:, [yes, no]].softmax(-1)
         probs += pair[:, 0].tolist()
     return probs

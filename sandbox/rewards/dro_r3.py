@@ -71,7 +71,7 @@ from sandbox.rewards.answer_line import answer_line_start
 from sandbox.rewards.base import RewardContext, on_last_token
 from sandbox.rewards.groups import group_index, per_group_sum
 from sandbox.rewards.rubric_gate import gate_keep
-from sandbox.rollout.batching import evaluating
+from sandbox.rollout.batching import evaluating, pad_rows
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
@@ -109,10 +109,7 @@ def reference_logprobs(model, prompts: list[str], reasonings: list[str], referen
     tok = model.tokenizer
     contexts = [tok.encode(p + r, bos=True) for p, r in zip(prompts, reasonings)]
     answers = [tok.encode(y) for y in references]
-    width = max(len(c) + len(a) for c, a in zip(contexts, answers))
-    tokens = torch.full((len(contexts), width), tok.pad_id, dtype=torch.long)
-    for n, (c, a) in enumerate(zip(contexts, answers)):
-        tokens[n, : len(c) + len(a)] = torch.tensor(c + a)
+    tokens = pad_rows([c + a for c, a in zip(contexts, answers)], tok.pad_id)
     device = next(model.module.parameters()).device
     with evaluating(model.module):
         logp = model.logits(tokens.to(device)).float().log_softmax(-1)
