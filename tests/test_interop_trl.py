@@ -13,7 +13,7 @@ from sandbox.interop.trl import SEQUENCE_LEVEL_SOURCES, SandboxReward, reward_ro
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rewards.base import RewardContext, sequence_rewards
 from sandbox.rewards.registry import SOURCES, VARIANTS, compute_token_rewards
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import TEXT_KINDS, group_layouts, response_text, rollouts_batches
 from toy_envs import ArithmeticChain, ConfigError, TreePuzzle
 
@@ -74,7 +74,7 @@ def test_reward_function_returns_the_registrys_sequence_rewards(variant, data, s
         problem_index=[p.index for p in problems],
         split=["train"] * len(problems),
     )
-    rollouts = rollouts_from_texts(task, problems, texts)
+    rollouts = Rollouts.from_texts(task, problems, texts)
     ctx = RewardContext(task=task, seed=seed, step=step, max_new_tokens=BUDGET)
     expected = sequence_rewards(compute_token_rewards(VARIANTS[variant], rollouts, ctx), rollouts.response_mask)
     assert got == expected.tolist()
@@ -212,7 +212,7 @@ def test_grpo_trainer_trains_a_tiny_local_llama_on_a_sandbox_reward(tmp_path):
     for kwargs, step, out in calls:
         problems = [task.problem(i) for i in kwargs["problem_index"]]
         texts = kwargs["completions"]
-        rollouts = rollouts_from_texts(task, problems, texts)  # TRL decoded the character vocabulary: ASCII
+        rollouts = Rollouts.from_texts(task, problems, texts)  # TRL decoded the character vocabulary: ASCII
         ctx = RewardContext(task=task, seed=1, step=step, max_new_tokens=8)
         expected = sequence_rewards(compute_token_rewards(VARIANTS["random"], rollouts, ctx), rollouts.response_mask)
         assert out == expected.tolist()

@@ -9,7 +9,7 @@ from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.discriminative import StepScorer, load_scorer, prm_targets, save_scorer, step_end_mask, step_scores, trajectory_scores
 from sandbox.prm.oracle_labels import oracle_labels
 from sandbox.prm.orm import orm_targets
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from toy_envs import make_task
 
@@ -37,7 +37,7 @@ def test_targets_sit_at_step_ends_and_match_the_labels(rollouts):
 
 def test_a_fresh_head_scores_one_half_and_a_saved_scorer_scores_the_same(tmp_path):
     problems = [TASK.problem(i) for i in range(3)]
-    rollouts = rollouts_from_texts(TASK, problems, [TASK.gold_solution(p) for p in problems])
+    rollouts = Rollouts.from_texts(TASK, problems, [TASK.gold_solution(p) for p in problems])
     scorer = StepScorer.from_model(tiny_model())
     assert all(s == 0.5 for row in step_scores(scorer, rollouts) for s in row)
     with torch.no_grad():
@@ -53,6 +53,6 @@ def test_a_fresh_head_scores_one_half_and_a_saved_scorer_scores_the_same(tmp_pat
 
 def test_label_count_mismatch_is_an_error():
     problem = TASK.problem(0)
-    rollouts = rollouts_from_texts(TASK, [problem], [TASK.gold_solution(problem)])
+    rollouts = Rollouts.from_texts(TASK, [problem], [TASK.gold_solution(problem)])
     with pytest.raises(ValueError, match="labels for"):
         prm_targets(rollouts, [[1.0]])

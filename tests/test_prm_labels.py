@@ -11,7 +11,7 @@ from sandbox.prm.mc_labels import MCValues, mc_hard_labels, mc_soft_labels, mc_v
 from sandbox.prm.oracle_labels import oracle_labels
 from sandbox.prm.rpe_labels import rpe_labels
 from sandbox.prm.stepwiser_labels import abs_q_labels, prover_value, rel_effective_labels, rel_ratio_labels
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from toy_envs import ConfigError, gold_intermediates, make_task
 from toy_envs.ops import apply_op, format_op
@@ -75,7 +75,7 @@ def test_mc_hard_at_least_soft_and_soft_positive_iff_hard(rollouts, k):
 @given(case=chains_with_a_first_error(), k=st.integers(1, 3))
 def test_mc_labels_with_an_exact_completer_are_zero_from_the_first_error_on(case, k):
     problem, text, e = case
-    rollouts = rollouts_from_texts(TASK, [problem], [text])
+    rollouts = Rollouts.from_texts(TASK, [problem], [text])
     (values,) = mc_values(rollouts, TASK, lambda reqs: [continue_correctly(r) for r in reqs], n_completions=k)
     assert values.prompt_value == 1.0
     assert rollouts.verdicts[0].first_error == e
@@ -86,7 +86,7 @@ def test_mc_labels_with_an_exact_completer_are_zero_from_the_first_error_on(case
 def test_mc_values_are_the_answer_check_on_the_answer_step_and_keyed():
     problem = TASK.problem(3)
     texts = [TASK.gold_solution(problem), "1+1=2\n#5\n"]
-    rollouts = rollouts_from_texts(TASK, [problem, problem], texts)
+    rollouts = Rollouts.from_texts(TASK, [problem, problem], texts)
     first = mc_values(rollouts, TASK, coin_completer, n_completions=4, seed=1)
     assert first == mc_values(rollouts, TASK, coin_completer, n_completions=4, seed=1)
     assert first[0].step_values[-1] == 1.0 and first[1].step_values[-1] == 0.0
@@ -153,7 +153,7 @@ def test_oracle_labels_are_the_verdicts(rollouts):
 
 def test_every_labeller_runs_and_unknown_or_unfed_ones_are_rejected():
     problem = TASK.problem(0)
-    rollouts = rollouts_from_texts(TASK, [problem], [TASK.gold_solution(problem)])
+    rollouts = Rollouts.from_texts(TASK, [problem], [TASK.gold_solution(problem)])
     mc = mc_values(rollouts, TASK, coin_completer, 2)
     for name in LABELLERS:
         labels = step_labels(name, rollouts.verdicts, mc)

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.eval.prm_search import best_of_n, pass_at, rerank_accuracy
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -35,7 +35,7 @@ def test_reranked_accuracy_matches_a_brute_force_pick(seed, n):
 def test_best_of_n_on_rollouts_groups_rows_by_problem():
     problems = [TASK.problem(i) for i in range(2) for _ in range(2)]
     texts = ["#0\n", TASK.gold_solution(problems[0]), TASK.gold_solution(problems[2]), "#0\n"]
-    rollouts = rollouts_from_texts(TASK, problems, texts)
+    rollouts = Rollouts.from_texts(TASK, problems, texts)
     out = best_of_n(rollouts, [0.1, 0.9, 0.2, 0.8], n_max=2, ns=[1, 2])
     assert out[1] == {"accuracy": 0.5, "pass": 0.5}
     assert out[2] == {"accuracy": 0.5, "pass": 1.0}

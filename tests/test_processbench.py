@@ -15,7 +15,7 @@ from sandbox.eval.processbench import (
     predict_first_error,
     processbench_scores,
 )
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from toy_envs import make_task
 from toy_envs.ops import apply_op, format_op
 
@@ -88,8 +88,8 @@ def test_answer_check_baseline_uses_the_most_frequent_validation_position():
     problems = [task.problem(i) for i in range(4)]
     gold = [task.gold_solution(p) for p in problems]
     wrong_first = ["1+1=3\n#3\n"] * 4
-    val = rollouts_from_texts(task, problems[:3], [wrong_first[0], wrong_first[1], gold[2]])
-    test = rollouts_from_texts(task, problems[3:] * 2, [gold[3], wrong_first[3]])
+    val = Rollouts.from_texts(task, problems[:3], [wrong_first[0], wrong_first[1], gold[2]])
+    test = Rollouts.from_texts(task, problems[3:] * 2, [gold[3], wrong_first[3]])
     bench = ProcessBench(val, [0, 0, None], test, [None, 0], "invalid")
     out = evaluate_answer_check(bench)
     assert out["position"] == 0 and out["f1"] == 1.0

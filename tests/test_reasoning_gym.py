@@ -10,7 +10,7 @@ pytest.importorskip("reasoning_gym")
 
 from sandbox.rewards.registry import compute_token_rewards, get_variant  # noqa: E402
 from sandbox.rewards.base import RewardContext, sequence_rewards  # noqa: E402
-from sandbox.testing.fake_rollouts import rollouts_from_texts  # noqa: E402
+from sandbox.rollout.rollouts import Rollouts  # noqa: E402
 from toy_envs import TASKS, ConfigError, Task, make_task  # noqa: E402
 from toy_envs.reasoning_gym import ReasoningGym, split_dataset, split_seed  # noqa: E402
 
@@ -146,7 +146,7 @@ def test_bad_problem_keys_raise():
 def test_registry_rewards_run_on_it():
     problems = [CHAIN_SUM.problem(i) for i in (0, 0, 1)]
     texts = [CHAIN_SUM.gold_solution(problems[0]), "#nonsense\n", "thinking\n" + CHAIN_SUM.gold_solution(problems[2])]
-    rollouts = rollouts_from_texts(CHAIN_SUM, problems, texts)
+    rollouts = Rollouts.from_texts(CHAIN_SUM, problems, texts)
     ctx = RewardContext(task=CHAIN_SUM)
     outcome = sequence_rewards(compute_token_rewards(get_variant("outcome-grpo"), rollouts, ctx), rollouts.response_mask)
     assert outcome.tolist() == [1.0, 0.0, 1.0]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.brier import brier, brier_reward, stated_confidences
 from sandbox.rewards.outcome import outcome
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50, confidence_line=True)
@@ -60,7 +60,7 @@ def test_source_places_the_reward_on_the_last_token_and_parses_each_row():
     gold = TASK.gold_solution(problem).split("conf:")[0]
     wrong = gold.replace("#", "#1")
     texts = [gold + "conf: 0.9\n", gold + "conf: 0.3", wrong + "conf: 0.2\n", wrong + "conf: 2\n", gold, "garbage"]
-    rollouts = rollouts_from_texts(TASK, [problem] * len(texts), texts)
+    rollouts = Rollouts.from_texts(TASK, [problem] * len(texts), texts)
     rewards = brier(rollouts, RewardContext(task=TASK))
     rows = torch.arange(len(texts))
     assert (rewards.sum(-1) == rewards[rows, rollouts.last_token]).all()
@@ -73,6 +73,6 @@ def test_on_a_task_without_confidence_lines_it_is_the_outcome_reward_minus_one()
     task = make_task("arithmetic", n_steps=2)
     problems = [task.problem(i) for i in (0, 0, 1)]
     texts = [task.gold_solution(problems[0]), "#-1\n", "garbage"]
-    rollouts = rollouts_from_texts(task, problems, texts)
+    rollouts = Rollouts.from_texts(task, problems, texts)
     ctx = RewardContext(task=task)
     assert torch.equal(brier(rollouts, ctx).sum(-1), outcome(rollouts, ctx).sum(-1) - 1)

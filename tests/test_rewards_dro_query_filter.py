@@ -16,7 +16,7 @@ from sandbox.rewards.base import RewardContext
 from sandbox.rewards.dro_query_filter import choose_dropped, dro_query_filter, max_sigma_per_problem
 from sandbox.rewards.dro_r3 import token_sigma
 from sandbox.rewards.registry import VARIANTS, Variant
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import group_layouts
 from sandbox.train.rl import RLConfig, Trainer, deterministic
 from sandbox.train.run_dir import RunDir
@@ -72,7 +72,7 @@ def test_screening_drops_the_problem_whose_rollouts_all_reason_alike():
 
     def sample(indices, group_size):
         problems = [TASK.problem(i) for i in indices for _ in range(group_size)]
-        return rollouts_from_texts(TASK, problems, [t for i in indices for t in texts[i][:group_size]])
+        return Rollouts.from_texts(TASK, problems, [t for i in indices for t in texts[i][:group_size]])
 
     result = dro_query_filter([same.index, varied.index], sample, RewardContext(task=TASK, policy=POLICY), group_size=4)
     assert result.excluded == [0]

@@ -25,7 +25,7 @@ from sandbox.rewards.dro_r3 import (
 )
 from sandbox.rewards.registry import VARIANTS
 from sandbox.rollout.group_sampler import sample_groups
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import group_layouts, rollouts_batches
 from sandbox.train.rl import RLConfig, Trainer
 from toy_envs import ConfigError, make_task
@@ -107,7 +107,7 @@ def test_dro_uniform_differs_from_dro_only_in_its_weights():
     """Same ℓ, σ and references; uniform weights; a bad weighting is a ConfigError."""
     problems = [TASK.problem(i) for i in (0, 0, 0, 1, 1, 1)]
     texts = [TASK.gold_solution(p) for p in problems[:1]] + ["1+1=2\n#5,7\n", "#3\n"] + [TASK.gold_solution(problems[3]), "#9\n", "2\n#4,4\n"]
-    batch = rollouts_from_texts(TASK, problems, texts)
+    batch = Rollouts.from_texts(TASK, problems, texts)
     sigma_run, uniform_run = reflect(batch, TASK, POLICY), reflect(batch, TASK, POLICY, weighting="uniform")
     assert torch.equal(sigma_run.ell, uniform_run.ell) and torch.equal(sigma_run.sigma, uniform_run.sigma)
     assert torch.equal(uniform_run.weights, uniform_weights(sigma_run.mask))
@@ -181,7 +181,7 @@ def test_r3_sits_on_the_last_response_token_only(warmstart_long_answer):
     model, task, _ = warmstart_long_answer
     problem = task.problem(0)
     texts = ["17+2=19\n19+3=22\n#19,22\n", "17+2=20\n20+3=23\n#20,23\n", "17+2=19\n19+3=23\n#19,23\n"]
-    rollouts = rollouts_from_texts(task, [problem] * 3, texts)
+    rollouts = Rollouts.from_texts(task, [problem] * 3, texts)
     rewards = dro_r3(rollouts, RewardContext(task=task, policy=TinyPolicy(model)))
     rows = torch.arange(3)
     assert (rewards.count_nonzero(-1) <= 1).all()
@@ -190,7 +190,7 @@ def test_r3_sits_on_the_last_response_token_only(warmstart_long_answer):
 
 
 def test_bad_scorer_and_temperature_are_config_errors():
-    batch = rollouts_from_texts(TASK, [TASK.problem(0)] * 2, ["#1\n", "#2\n"])
+    batch = Rollouts.from_texts(TASK, [TASK.problem(0)] * 2, ["#1\n", "#2\n"])
     with pytest.raises(ConfigError, match="scorer"):
         dro_r3(batch, RewardContext(task=TASK, policy=POLICY), scorer="judge")
     with pytest.raises(ConfigError, match="temperature"):

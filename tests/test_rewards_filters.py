@@ -7,7 +7,7 @@ from sandbox.rewards.base import RewardContext
 from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.variance_filter import variance_filter
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import REWARD_POOLS, permuted_token_rewards, rollouts_batches
 from toy_envs import ConfigError, make_task
 
@@ -90,7 +90,7 @@ def test_variance_filter_on_outcome_reward_agrees_with_accuracy(case):
 def test_variance_filter_drops_single_rows_and_keeps_split_pairs():
     problems = [TASK.problem(0), TASK.problem(1), TASK.problem(1), TASK.problem(2), TASK.problem(2)]
     gold = [TASK.gold_solution(p) for p in problems]
-    rollouts = rollouts_from_texts(TASK, problems, [gold[0], gold[1], "#x", gold[3], gold[4]])
+    rollouts = Rollouts.from_texts(TASK, problems, [gold[0], gold[1], "#x", gold[3], gold[4]])
     result = variance_filter(rollouts, outcome(rollouts, CTX), CTX)
     assert result.keep.tolist() == [False, True, True, False, False]
     assert result.info == {"groups": 3, "kept_groups": 1, "collapsed": {1.0: 2}}
@@ -106,7 +106,7 @@ def test_mean_range_filter_matches_a_naive_check(case, bounds):
 
 
 def test_filter_params_are_checked():
-    rollouts = rollouts_from_texts(TASK, [TASK.problem(0)], ["#1"])
+    rollouts = Rollouts.from_texts(TASK, [TASK.problem(0)], ["#1"])
     with pytest.raises(ConfigError, match="metric"):
         variance_filter(rollouts, outcome(rollouts, CTX), CTX, metric="loss")
     with pytest.raises(ConfigError, match="lo"):
@@ -117,7 +117,7 @@ def dense_rewards_on_gold(rows: torch.Tensor):
     """Rollouts of one problem answered with its gold solution G times, and token rewards
     ``rows`` [G, L] on the first L response tokens of each row."""
     problem = TASK.problem(3)
-    rollouts = rollouts_from_texts(TASK, [problem] * len(rows), [TASK.gold_solution(problem)] * len(rows))
+    rollouts = Rollouts.from_texts(TASK, [problem] * len(rows), [TASK.gold_solution(problem)] * len(rows))
     rewards = torch.zeros(rollouts.tokens.shape)
     start = int(rollouts.prompt_lens[0])
     rewards[:, start : start + rows.shape[1]] = rows

@@ -91,9 +91,9 @@ def test_the_online_update_lowers_the_bce_and_leaves_the_reference_alone(rollout
 
 def test_save_and_load_restore_psi_and_its_optimizer(tmp_path):
     problems = [TASK.problem(i) for i in range(4)]
-    from sandbox.testing.fake_rollouts import rollouts_from_texts
+    from sandbox.rollout.rollouts import Rollouts
 
-    rollouts = rollouts_from_texts(TASK, problems, [TASK.gold_solution(p) for p in problems[:2]] + ["1", "x"])
+    rollouts = Rollouts.from_texts(TASK, problems, [TASK.gold_solution(p) for p in problems[:2]] + ["1", "x"])
     implicit = ImplicitPRM(POLICY, lr=1e-2)
     implicit.observe(rollouts, context(implicit))
     implicit.save(tmp_path / "psi")

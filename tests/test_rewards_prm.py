@@ -13,7 +13,7 @@ from sandbox.prm.discriminative import StepScorer, save_scorer, step_end_mask, s
 from sandbox.prm.oracle_labels import oracle_labels
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.prm_reward import prm_learned, prm_oracle, step_rewards
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from sandbox.train.prm_recipes import load_prm
 from toy_envs import ConfigError, make_task
@@ -118,7 +118,7 @@ def truncations(draw):
     answer_start = steps[-1].start if steps and steps[-1].kind == "answer" else len(text)
     cut = draw(st.integers(0, max(answer_start - 1, 0))) if answer_start else 0
     problem = rollouts.problems[0]
-    return rollouts_from_texts(TASK, [problem, problem], [text, text[:cut]], [bool(rollouts.truncated[0]), draw(st.booleans()) and cut > 0])
+    return Rollouts.from_texts(TASK, [problem, problem], [text, text[:cut]], [bool(rollouts.truncated[0]), draw(st.booleans()) and cut > 0])
 
 
 def summed(rewards: torch.Tensor, rollouts) -> list[float]:
@@ -129,7 +129,7 @@ def wrong_answer_and_its_reasoning():
     """A valid first step then a wrong answer, and that step alone (cut before the answer line)."""
     problem = TASK.problem(0)
     first = TASK.gold_solution(problem).splitlines(keepends=True)[0]
-    return rollouts_from_texts(TASK, [problem, problem], [first + "#1234567\n", first])
+    return Rollouts.from_texts(TASK, [problem, problem], [first + "#1234567\n", first])
 
 
 @given(pair=truncations(), mode=st.sampled_from(["score", "difference"]), target=st.sampled_from(["valid", "value"]))
@@ -174,7 +174,7 @@ def test_stopping_before_the_answer_is_worse_than_a_wrong_answer_under_process_g
     problem = TASK.problem(0)
     gold = TASK.gold_solution(problem).splitlines(keepends=True)
     texts = [gold[0] + "#1234567\n", gold[0], ""]
-    rollouts = rollouts_from_texts(TASK, [problem] * 3, texts)
+    rollouts = Rollouts.from_texts(TASK, [problem] * 3, texts)
     variant = get_variant("prm-oracle")
     rewards = prm_oracle(rollouts, RewardContext(task=TASK))
     advantages = compute_advantages(variant, rollouts, rewards)

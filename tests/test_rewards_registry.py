@@ -23,7 +23,7 @@ from sandbox.rewards.registry import (
     compute_token_rewards,
     get_variant,
 )
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from toy_envs import ConfigError, make_task
 
@@ -52,7 +52,7 @@ def mixed_rollouts():
     problems = [TASK.problem(i) for i in (0, 0, 1, 1, 1, 2, 2)]
     gold = [TASK.gold_solution(p) for p in problems]
     texts = [gold[0], gold[1], gold[2], "#-1\n", gold[4], "1+1=2\n", "12345"]
-    return rollouts_from_texts(TASK, problems, texts, truncated=[False] * 6 + [True])
+    return Rollouts.from_texts(TASK, problems, texts, truncated=[False] * 6 + [True])
 
 
 def test_required_variants_are_registered_under_their_names():

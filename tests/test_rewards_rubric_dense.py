@@ -6,7 +6,7 @@ from hypothesis import given
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.rubric_checks import ALL_CHECKS, rubric_checks, rubric_score
 from sandbox.rewards.rubric_dense import rubric_dense
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from toy_envs import make_task
 
@@ -26,6 +26,6 @@ def test_the_term_is_the_rubric_score_on_the_last_token_and_in_unit_range(rollou
 
 def test_by_default_an_answer_only_guess_earns_as_much_as_the_right_reasoning():
     problem = TASK.problem(0)
-    rollouts = rollouts_from_texts(TASK, [problem] * 2, ["17+2=19\n19+3=22\n#19,22\n", "#1,2\n"])
+    rollouts = Rollouts.from_texts(TASK, [problem] * 2, ["17+2=19\n19+3=22\n#19,22\n", "#1,2\n"])
     rewards = rubric_dense(rollouts, CTX)
     assert rewards.sum(-1).tolist() == [1.0, 1.0]

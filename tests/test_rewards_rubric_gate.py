@@ -16,7 +16,7 @@ from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import Variant, apply_filters, compute_advantages, compute_token_rewards
 from sandbox.rewards.rubric_checks import rubric_checks
 from sandbox.rewards.rubric_gate import rubric_gate
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from sandbox.train.policy_loss import LossConfig, policy_loss
 from toy_envs import ConfigError, make_task
@@ -61,14 +61,14 @@ def test_the_group_gate_is_the_default_and_dro_gate_uses_it():
 
     problem = TASK.problem(0)
     texts = [TASK.gold_solution(problem)] + list(MALFORMED[:3])  # one valid row of four
-    rollouts = rollouts_from_texts(TASK, [problem] * 4, texts)
+    rollouts = Rollouts.from_texts(TASK, [problem] * 4, texts)
     assert not rubric_gate(rollouts, torch.zeros(rollouts.tokens.shape), CTX).keep.any()
     assert rubric_gate(rollouts, torch.zeros(rollouts.tokens.shape), CTX, mode="row").keep.tolist() == [True, False, False, False]
     assert get_variant("dro+gate").filters[0][1]["mode"] == "group"
 
 
 def test_bad_gate_settings_are_config_errors():
-    rollouts = rollouts_from_texts(TASK, [TASK.problem(0)], ["#1\n"])
+    rollouts = Rollouts.from_texts(TASK, [TASK.problem(0)], ["#1\n"])
     for kwargs, field in (({"mode": "batch"}, "mode"), ({"min_pass": 0.0}, "min_pass"), ({"checks": ("vibes",)}, "checks")):
         with pytest.raises(ConfigError, match=field):
             rubric_gate(rollouts, torch.zeros(rollouts.tokens.shape), CTX, **kwargs)
@@ -101,8 +101,8 @@ ROW_GATED_DRO = Variant(name="row-gated-dro", description="R3, row gate", source
 def test_a_rejected_row_contributes_nothing_to_the_loss_or_gradient(good, bad, data):
     problem = TASK.problem(0)
     other_bad = data.draw(st.lists(st.sampled_from(MALFORMED), min_size=len(bad), max_size=len(bad)))
-    base = rollouts_from_texts(TASK, [problem] * (len(good) + len(bad)), good + bad)
-    swapped = rollouts_from_texts(TASK, [problem] * (len(good) + len(bad)), good + other_bad)
+    base = Rollouts.from_texts(TASK, [problem] * (len(good) + len(bad)), good + bad)
+    swapped = Rollouts.from_texts(TASK, [problem] * (len(good) + len(bad)), good + other_bad)
     loss_a, grad_a = kept_loss_and_grad(ROW_GATED, base, CTX)
     loss_b, grad_b = kept_loss_and_grad(ROW_GATED, swapped, CTX)
     assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
@@ -117,8 +117,8 @@ def test_a_rejected_group_contributes_nothing_to_the_loss_or_gradient(good, mixe
     other = [MALFORMED[1], *data.draw(st.lists(st.sampled_from(MALFORMED + WELL_FORMED), min_size=len(mixed) - 1, max_size=len(mixed) - 1))]
     problems = [TASK.problem(0)] * len(good) + [TASK.problem(1)] * len(mixed)
     ctx = RewardContext(task=TASK, policy=POLICY)
-    loss_a, grad_a = kept_loss_and_grad(GROUP_GATED_DRO, rollouts_from_texts(TASK, problems, good + mixed), ctx)
-    loss_b, grad_b = kept_loss_and_grad(GROUP_GATED_DRO, rollouts_from_texts(TASK, problems, good + other), ctx)
+    loss_a, grad_a = kept_loss_and_grad(GROUP_GATED_DRO, Rollouts.from_texts(TASK, problems, good + mixed), ctx)
+    loss_b, grad_b = kept_loss_and_grad(GROUP_GATED_DRO, Rollouts.from_texts(TASK, problems, good + other), ctx)
     assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
 
 
@@ -131,8 +131,8 @@ def test_rejected_rows_do_not_move_r3_weights_of_the_rows_kept_beside_them(good,
     other_bad = data.draw(st.lists(st.sampled_from(MALFORMED), min_size=len(bad), max_size=len(bad)))
     problems = [TASK.problem(0)] * (len(good) + len(bad))
     ctx = RewardContext(task=TASK, policy=POLICY)
-    loss_a, grad_a = kept_loss_and_grad(ROW_GATED_DRO, rollouts_from_texts(TASK, problems, good + bad), ctx)
-    loss_b, grad_b = kept_loss_and_grad(ROW_GATED_DRO, rollouts_from_texts(TASK, problems, good + other_bad), ctx)
+    loss_a, grad_a = kept_loss_and_grad(ROW_GATED_DRO, Rollouts.from_texts(TASK, problems, good + bad), ctx)
+    loss_b, grad_b = kept_loss_and_grad(ROW_GATED_DRO, Rollouts.from_texts(TASK, problems, good + other_bad), ctx)
     assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
 
 

@@ -11,7 +11,7 @@ from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong, soft_overlong_penalty
 from sandbox.rewards.random_reward import random_reward
 from sandbox.rewards.registry import SOURCES
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from toy_envs import ConfigError, make_task
 
@@ -74,7 +74,7 @@ def test_format_rubric_is_the_task_rubric(rollouts):
 def rows_of_lengths(lengths: list[int]):
     """One row per response length (``<eos>`` included), all answering problem 0."""
     problems = [TASK.problem(0)] * len(lengths)
-    return rollouts_from_texts(TASK, problems, ["1" * (n - 1) for n in lengths])
+    return Rollouts.from_texts(TASK, problems, ["1" * (n - 1) for n in lengths])
 
 
 def test_overlong_penalty_at_its_boundaries():
@@ -116,7 +116,7 @@ def test_dapo_penalty_is_in_dapos_proportion_to_the_outcome():
     gold = TASK.gold_solution(TASK.problem(0))
     wrong = gold.replace("#", "#9")
     long = gold + "1" * 30
-    rollouts = rollouts_from_texts(TASK, [TASK.problem(0)] * 3, [gold, wrong, long])
+    rollouts = Rollouts.from_texts(TASK, [TASK.problem(0)] * 3, [gold, wrong, long])
     ctx = RewardContext(task=TASK, max_new_tokens=40)  # gold and wrong rows end before the cache, long past it
     totals = compute_token_rewards(get_variant("dapo"), rollouts, ctx).sum(-1)
     span = float(totals[0] - totals[1])
@@ -126,7 +126,7 @@ def test_dapo_penalty_is_in_dapos_proportion_to_the_outcome():
 
 def many_rows(n_problems: int, group_size: int):
     problems = [TASK.problem(i) for i in range(n_problems) for _ in range(group_size)]
-    return rollouts_from_texts(TASK, problems, ["#1"] * len(problems))
+    return Rollouts.from_texts(TASK, problems, ["#1"] * len(problems))
 
 
 def test_random_reward_is_keyed_by_seed_step_problem_and_rollout():
@@ -174,7 +174,7 @@ def test_incorrect_label_rewards_the_derived_wrong_answer_not_the_gold_one(task,
         gold = task.gold_solution(problem)
         steps = "".join(gold.splitlines(keepends=True)[:-1])
         texts += [gold, f"{steps}#{plus_one_on_last_number(gold_answer_content(task, problem), op_path)}\n"]
-    rollouts = rollouts_from_texts(task, [p for p in problems for _ in range(2)], texts)
+    rollouts = Rollouts.from_texts(task, [p for p in problems for _ in range(2)], texts)
     values = incorrect_label(rollouts, RewardContext(task=task))[last_token_mask(rollouts)]
     assert values.tolist() == [0.0, 1.0] * len(problems)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sandbox.rewards.registry import ESTIMATOR_EXTRAS, compute_advantages, get_variant
 from sandbox.rewards.tree_grpo import tree_grpo
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import EstimatorBatch, estimator_batches
 from toy_envs import make_task
 
@@ -136,7 +136,7 @@ def test_the_registry_passes_tree_ids_from_rollouts_extras():
     task = make_task("arithmetic", n_steps=2, operators="+-", start_max=50)
     problem = task.problem(0)
     texts = [task.gold_solution(problem), "garbage", "also garbage", "more garbage"]
-    rollouts = rollouts_from_texts(task, [problem] * 4, texts)
+    rollouts = Rollouts.from_texts(task, [problem] * 4, texts)
     rewards = torch.zeros(rollouts.tokens.shape)
     rewards[torch.arange(4), rollouts.last_token] = torch.tensor([1.0, 0.0, 0.0, 0.0])
     variant = get_variant("tree-inner")

@@ -9,7 +9,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.rewards.base import on_last_token
 from sandbox.rewards.gae import gae
 from sandbox.rewards.value_head import ValueHead, shift_right
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -23,7 +23,7 @@ def tiny_policy() -> TinyPolicy:
 def some_rollouts():
     problems = [TASK.problem(i) for i in range(6)]
     texts = [TASK.gold_solution(p) for p in problems[:3]] + ["1 + 1 = 3", "", "x"]
-    return rollouts_from_texts(TASK, problems, texts)
+    return Rollouts.from_texts(TASK, problems, texts)
 
 
 def test_shift_right_reads_the_prefix_before_each_token():

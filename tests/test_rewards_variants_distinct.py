@@ -41,7 +41,7 @@ from sandbox.rewards.registry import (
     compute_advantages,
     compute_token_rewards,
 )
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.trees import tree_layouts
 from sandbox.train.reward_models import KINDS
 from toy_envs import make_task
@@ -138,7 +138,7 @@ def batches_with_trees(draw):
     group = [g for g in ids for _ in range(draw(st.integers(3, 4)))]
     group = draw(st.permutations(group))
     problems = [task.problem(index) for index in group]
-    rollouts = rollouts_from_texts(task, problems, [draw(response(task, p)) for p in problems])
+    rollouts = Rollouts.from_texts(task, problems, [draw(response(task, p)) for p in problems])
     layout = draw(tree_layouts(rollouts.group))
     return task, replace(rollouts, extras={**rollouts.extras, "tree": layout.tree, "tree_node": layout.node})
 

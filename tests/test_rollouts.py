@@ -53,9 +53,52 @@ def test_same_keys_same_rollouts_regardless_of_batch(warmstart_tiny):
 
 
 def test_selecting_no_rows_gives_empty_rollouts():
-    from sandbox.testing.fake_rollouts import rollouts_from_texts
+    from sandbox.rollout.rollouts import Rollouts
     from toy_envs import make_task
 
     task = make_task("arithmetic", n_steps=2)
-    rollouts = rollouts_from_texts(task, [task.problem(0)], ["#1\n"])
+    rollouts = Rollouts.from_texts(task, [task.problem(0)], ["#1\n"])
     assert len(rollouts.select([])) == 0
+
+
+def test_from_texts_rows_match_a_row_by_row_build():
+    """Each row against its own pieces: prompt then response tokens, the mask on the response,
+    step ids from the segmentation, group and rollout index by problem, lazy verdicts."""
+    task = toy_envs.make_task("arithmetic", n_steps=2)
+    problems = [task.problem(0), task.problem(1), task.problem(0), task.problem(2)]
+    texts = [task.gold_solution(problems[0]), "1+1=3\n#3\n", "#", "x" * 40]
+    truncated = [False, False, True, False]
+    rollouts = Rollouts.from_texts(task, problems, texts, truncated)
+    assert rollouts.verdicts.scored() == 0
+    width = max(len(tok.encode(task.prompt(p), bos=True)) + len(tok.encode(t, eos=not c)) for p, t, c in zip(problems, texts, truncated))
+    assert rollouts.tokens.shape == (4, width)
+    for b, (problem, text, cut) in enumerate(zip(problems, texts, truncated)):
+        prompt, response = tok.encode(task.prompt(problem), bos=True), tok.encode(text, eos=not cut)
+        n, end = len(prompt), len(prompt) + len(response)
+        assert rollouts.tokens[b].tolist() == prompt + response + [tok.pad_id] * (width - end)
+        assert rollouts.response_mask[b].tolist() == [False] * n + [True] * len(response) + [False] * (width - end)
+        ids = response_step_ids(response, task.segment(text), tok.char_counts(response))
+        assert rollouts.step_ids[b].tolist() == [-1] * n + ids + [-1] * (width - end)
+        assert int(rollouts.last_token[b]) == end - 1 and bool(rollouts.truncated[b]) == cut
+        assert float(rollouts.logprobs[b].abs().sum()) == 0.0
+    assert rollouts.group.tolist() == rollouts.problem_index.tolist() == [0, 1, 0, 2]
+    assert rollouts.rollout_index.tolist() == [0, 0, 1, 0]
+    assert list(rollouts.verdicts) == [task.score(p, t) for p, t in zip(problems, texts)]
+
+
+def test_from_texts_takes_given_tokens_and_logprobs():
+    task = toy_envs.make_task("arithmetic", n_steps=2)
+    problem = task.problem(3)
+    response = tok.encode("#5\n") + [tok.pad_id]  # a stray special token is kept as given
+    rollouts = Rollouts.from_texts(task, [problem], [tok.decode(response)], [True], responses=[response],
+                                   logprobs=[[-0.5, -1.0, -1.5, -2.0]], rollout_index=[7], extras={"tag": [1]})
+    n = len(tok.encode(task.prompt(problem), bos=True))
+    assert rollouts.tokens[0, n:].tolist() == response
+    assert rollouts.logprobs[0, n:].tolist() == [-0.5, -1.0, -1.5, -2.0]
+    assert rollouts.rollout_index.tolist() == [7] and rollouts.extras == {"tag": [1]}
+    try:
+        Rollouts.from_texts(task, [problem], [""], [True])
+    except ValueError as err:
+        assert "truncated row" in str(err)
+    else:
+        raise AssertionError("an empty truncated row was accepted")

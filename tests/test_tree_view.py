@@ -12,7 +12,7 @@ from sandbox.rollout.tree_view import (
     subtree_means,
     tree_layout,
 )
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50)
@@ -30,7 +30,7 @@ def hand_tree() -> nx.DiGraph:
 
 def hand_rollouts(rewards: list[float]):
     problem = TASK.problem(0)
-    rollouts = rollouts_from_texts(TASK, [problem] * 4, ["x", "y", "z", "w"])
+    rollouts = Rollouts.from_texts(TASK, [problem] * 4, ["x", "y", "z", "w"])
     graph = hand_tree()
     extras = {"tree": torch.zeros(4, dtype=torch.long), "tree_node": torch.tensor([3, 5, 6, 2]), "tree_graph": [graph] * 4}
     return replace(rollouts, extras={**rollouts.extras, **extras}), torch.tensor(rewards)

@@ -30,7 +30,7 @@ from sandbox.model.sampler import SamplingConfig
 from sandbox.prm.aggregate import AGGREGATIONS, aggregate
 from sandbox.prm.mc_labels import CompletionRequest, PolicyCompleter
 from sandbox.rng import row_key
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
 
@@ -100,7 +100,7 @@ def beam_search(policy, task, problems: list, score_fn, cfg: BeamSearchConfig) -
             break
         stepped = [cut_step(r.prefix, sampled, task) for r, sampled in zip(requests, completer(requests))]
         texts = [text for text, _ in stepped]
-        rollouts = rollouts_from_texts(task, [r.problem for r in requests], texts, truncated=[not done for _, done in stepped])
+        rollouts = Rollouts.from_texts(task, [r.problem for r in requests], texts, truncated=[not done for _, done in stepped])
         scores = [aggregate(s, cfg.aggregation) for s in score_fn(rollouts)]
         fresh: list[list[Candidate]] = [[] for _ in problems]
         for p, (text, done), score in zip(owners, stepped, scores):

@@ -10,12 +10,14 @@ aggregation, the policy-loss gradient is then exactly the SFT gradient
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from sandbox.model.model import token_logprobs
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rollout.batching import evaluating
-from sandbox.rollout.rollouts import Rollouts, Verdicts, response_step_ids
+from sandbox.rollout.rollouts import Rollouts
 
 
 @torch.no_grad()
@@ -36,37 +38,10 @@ def sample_gold(
     tok = policy.tokenizer
     problems = [task.problem(i, split=split) for i in problem_indices]
     rows = [(i, j) for i in range(len(problems)) for j in range(group_size)]
-    prompts = [tok.encode(task.prompt(p), bos=True) for p in problems]
-    responses = [tok.encode(task.gold_solution(p), eos=True) for p in problems]
-    width = max(len(prompts[i]) + len(responses[i]) for i, _ in rows)
-    tokens = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
-    response_mask = torch.zeros(len(rows), width, dtype=torch.bool)
-    step_ids = torch.full((len(rows), width), -1, dtype=torch.long)
-    texts, row_problems = [], []
-    for b, (i, _) in enumerate(rows):
-        start, response = len(prompts[i]), responses[i]
-        tokens[b, :start] = torch.tensor(prompts[i])
-        tokens[b, start : start + len(response)] = torch.tensor(response)
-        response_mask[b, start : start + len(response)] = True
-        text = tok.decode(response)
-        ids = response_step_ids(response, task.segment(text), tok.char_counts(response))
-        step_ids[b, start : start + len(response)] = torch.tensor(ids, dtype=torch.long)
-        texts.append(text)
-        row_problems.append(problems[i])
+    responses = [tok.encode(task.gold_solution(problems[i]), eos=True) for i, _ in rows]
+    rollouts = Rollouts.from_texts(task, [problems[i] for i, _ in rows], [tok.decode(r) for r in responses], tokenizer=tok,
+                                   responses=responses, rollout_index=[j for _, j in rows])
     with evaluating(policy.module):
-        logprobs = token_logprobs(policy.logits(tokens).cpu(), tokens, sampling.temperature) * response_mask
-    return Rollouts(
-        tokens=tokens,
-        response_mask=response_mask,
-        logprobs=logprobs,
-        group=torch.tensor([problem_indices[i] for i, _ in rows]),
-        step_ids=step_ids,
-        truncated=torch.zeros(len(rows), dtype=torch.bool),
-        prompt_lens=torch.tensor([len(prompts[i]) for i, _ in rows]),
-        response_lens=torch.tensor([len(responses[i]) for i, _ in rows]),
-        texts=texts,
-        problems=row_problems,
-        verdicts=Verdicts.lazy(task, row_problems, texts),
-        problem_index=torch.tensor([problem_indices[i] for i, _ in rows]),
-        rollout_index=torch.tensor([j for _, j in rows]),
-    )
+        logits = policy.logits(rollouts.tokens).cpu()
+    logprobs = token_logprobs(logits, rollouts.tokens, sampling.temperature) * rollouts.response_mask
+    return replace(rollouts, logprobs=logprobs)

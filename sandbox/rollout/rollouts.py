@@ -121,6 +121,69 @@ class Rollouts:
             if isinstance(value, (torch.Tensor, list, Verdicts)) and len(value) != b:
                 raise ValueError(f"Rollouts.{f.name} has {len(value)} rows, expected {b}")
 
+    @classmethod
+    def from_texts(
+        cls,
+        task,
+        problems: Sequence,
+        texts: Sequence[str],
+        truncated: Sequence[bool] | None = None,
+        *,
+        tokenizer=None,
+        responses: Sequence[Sequence[int]] | None = None,
+        logprobs: Sequence[Sequence[float]] | None = None,
+        rollout_index: Sequence[int] | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> Rollouts:
+        """Rollouts of ``texts`` as responses to ``problems`` (one problem per row; rows of one
+        problem form its group), right-padded: the one constructor for rows that are not a
+        policy's padded samples (gold solutions, tree leaves, test and adapter batches).
+
+        Row b is ``<bos> task.prompt(problems[b])`` then ``responses[b]`` (default: the encoded
+        text with ``<eos>``, none where ``truncated[b]``) with behaviour log-probs ``logprobs[b]``
+        (default 0). Step ids come from ``task.segment`` and the tokenizer's ``char_counts``
+        (``response_step_ids``); group and problem index are ``problem.index``; ``rollout_index``
+        defaults to each row's number among its problem's rows in batch order; the verdicts are
+        ``Verdicts.lazy`` (the task's score, computed when first read). ``tokenizer`` defaults
+        to the character tokenizer."""
+        from sandbox.model.tokenizer import CharTokenizer
+        from sandbox.rollout.batching import pad_rows
+
+        tok = tokenizer or CharTokenizer()
+        n = len(texts)
+        truncated = [False] * n if truncated is None else [bool(cut) for cut in truncated]
+        prompts = [tok.encode(task.prompt(problem), bos=True) for problem in problems]
+        if responses is None:
+            responses = [tok.encode(text, eos=not cut) for text, cut in zip(texts, truncated)]
+        responses = [list(r) for r in responses]
+        if any(cut and not r for r, cut in zip(responses, truncated)):
+            raise ValueError("a truncated row needs a non-empty response (its last token carries its reward)")
+        steps = [response_step_ids(r, task.segment(text), tok.char_counts(r)) for r, text in zip(responses, texts)]
+        problem_index = [problem.index for problem in problems]
+        if rollout_index is None:
+            seen: dict[int, int] = {}
+            rollout_index = []
+            for index in problem_index:
+                rollout_index.append(seen.get(index, 0))
+                seen[index] = rollout_index[-1] + 1
+        zeros = [[0.0] * len(r) for r in responses] if logprobs is None else [list(lp) for lp in logprobs]
+        return cls(
+            tokens=pad_rows([p + r for p, r in zip(prompts, responses)], tok.pad_id),
+            response_mask=pad_rows([[False] * len(p) + [True] * len(r) for p, r in zip(prompts, responses)], False, torch.bool),
+            logprobs=pad_rows([[0.0] * len(p) + lp for p, lp in zip(prompts, zeros)], 0.0, torch.float32),
+            group=torch.tensor(problem_index, dtype=torch.long),
+            step_ids=pad_rows([[-1] * len(p) + ids for p, ids in zip(prompts, steps)], -1),
+            truncated=torch.tensor(truncated, dtype=torch.bool),
+            prompt_lens=torch.tensor([len(p) for p in prompts], dtype=torch.long),
+            response_lens=torch.tensor([len(r) for r in responses], dtype=torch.long),
+            texts=list(texts),
+            problems=list(problems),
+            verdicts=Verdicts.lazy(task, list(problems), list(texts)),
+            problem_index=torch.tensor(problem_index, dtype=torch.long),
+            rollout_index=torch.tensor(list(rollout_index), dtype=torch.long),
+            extras=dict(extras or {}),
+        )
+
     def __len__(self) -> int:
         return self.tokens.shape[0]
 

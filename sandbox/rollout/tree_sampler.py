@@ -61,7 +61,7 @@ from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import SamplingConfig, decode
 from sandbox.rng import keyed_uniform, row_key
 from sandbox.rollout.batching import evaluating
-from sandbox.rollout.rollouts import Rollouts, Verdicts, response_step_ids
+from sandbox.rollout.rollouts import Rollouts, response_step_ids
 from toy_envs.base import check
 
 
@@ -176,7 +176,7 @@ def grow_trees(
         rows += [(t, tree, i, graph, share) for i in keep]
     cost.sampled_leaves = sum(len(tree.paths) for tree in forest)
     cost.kept_leaves = len(rows)
-    rollouts = _as_rollouts(task, rows, trees, kept, tok.pad_id)
+    rollouts = _as_rollouts(task, rows, trees, kept, tok)
     cost.seconds = time.perf_counter() - start
     return rollouts, cost
 
@@ -330,37 +330,14 @@ def _release_caches(tree: _Tree) -> None:
         path.cache = None
 
 
-def _as_rollouts(task, rows, trees: int, kept: int, pad_id: int) -> Rollouts:
+def _as_rollouts(task, rows, trees: int, kept: int, tok) -> Rollouts:
     """Right-padded ``Rollouts`` of the kept paths, with the tree extras; the kept leaves'
     verdicts are computed when first read (pruned leaves are never scored)."""
-    width = max(len(tree.prompt) + len(tree.paths[i].response) for _, tree, i, _, _ in rows)
-    b = len(rows)
-    tokens = torch.full((b, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((b, width), dtype=torch.bool)
-    logprobs = torch.zeros((b, width))
-    step_ids = torch.full((b, width), -1, dtype=torch.long)
-    for row, (_, tree, i, _, _) in enumerate(rows):
-        path, n = tree.paths[i], len(tree.prompt)
-        end = n + len(path.response)
-        tokens[row, :end] = torch.tensor(tree.prompt + path.response)
-        mask[row, n:end] = True
-        logprobs[row, n:end] = torch.tensor(path.logprobs)
-        step_ids[row, n:end] = torch.tensor(path.step_ids, dtype=torch.long)
-    problem = [tree.keys[1] for _, tree, _, _, _ in rows]
-    return Rollouts(
-        tokens=tokens,
-        response_mask=mask,
-        logprobs=logprobs,
-        group=torch.tensor(problem),
-        step_ids=step_ids,
-        truncated=torch.tensor([tree.paths[i].truncated for _, tree, i, _, _ in rows]),
-        prompt_lens=torch.tensor([len(tree.prompt) for _, tree, _, _, _ in rows]),
-        response_lens=torch.tensor([len(tree.paths[i].response) for _, tree, i, _, _ in rows]),
-        texts=[tree.paths[i].text for _, tree, i, _, _ in rows],
-        problems=[tree.problem for _, tree, _, _, _ in rows],
-        verdicts=Verdicts.lazy(task, [tree.problem for _, tree, _, _, _ in rows], [tree.paths[i].text for _, tree, i, _, _ in rows]),
-        problem_index=torch.tensor(problem),
-        rollout_index=torch.tensor([r % (trees * kept) for r in range(b)]),
+    paths = [tree.paths[i] for _, tree, i, _, _ in rows]
+    return Rollouts.from_texts(
+        task, [tree.problem for _, tree, _, _, _ in rows], [path.text for path in paths], [path.truncated for path in paths],
+        tokenizer=tok, responses=[path.response for path in paths], logprobs=[path.logprobs for path in paths],
+        rollout_index=[r % (trees * kept) for r in range(len(rows))],
         extras={
             "tree": torch.tensor([tree.keys[1] * trees + tree.keys[2] for _, tree, _, _, _ in rows]),
             "tree_node": torch.tensor([tree.leaves[i] for _, tree, i, _, _ in rows]),

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import torch
 from hypothesis import strategies as st
 
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 
 REWARD_POOLS = (
     st.sampled_from([0.0, 1.0]),
@@ -204,4 +204,4 @@ def rollouts_batches(
     problems = [task.problem(index) for index in group]
     texts = [response_text(draw, task, problem, draw(st.sampled_from(kinds))) for problem in problems]
     truncated = [bool(text) and draw(st.booleans()) for text in texts]
-    return rollouts_from_texts(task, problems, texts, truncated)
+    return Rollouts.from_texts(task, problems, texts, truncated)
