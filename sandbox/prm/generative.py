@@ -38,6 +38,7 @@ from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import SamplingConfig, sample
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.discriminative import step_end_mask
+from sandbox.prm.verdict import verdict_probability
 from sandbox.prm.verification import AGAIN, CHECK, FINAL, NO, YES, verdict_offsets
 from sandbox.rng import row_keys
 from sandbox.rollout.batching import evaluating, pad_rows
@@ -139,8 +140,7 @@ def verdict_probs(judge: TinyLlama, inputs: list[str], chains: list[str], tokeni
         for lo in range(0, len(inputs), SAMPLE_BATCH):
             rows = list(range(lo, min(lo + SAMPLE_BATCH, len(inputs))))
             seqs = [tok.encode(inputs[i] + chains[i], bos=True)[: judge.cfg.max_seq_len] for i in rows]
-            logits = judge(pad_rows(seqs, tok.pad_id)).float()
-            share = torch.sigmoid(logits[..., yes] - logits[..., no])  # P(Y) / (P(Y) + P(N)), [b, T]
+            share = verdict_probability(judge(pad_rows(seqs, tok.pad_id)), yes, no)  # P(Y) / (P(Y) + P(N)), [b, T]
             for b, i in enumerate(rows):
                 base = 1 + len(inputs[i])
                 steps, final = verdict_offsets(chains[i])

@@ -45,6 +45,7 @@ import torch
 from sandbox.model.model import TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.sampler import SamplingConfig
+from sandbox.prm.verdict import verdict_probability
 from sandbox.prm.verification import CHECK, NO, YES, line_verdict, recompute
 from sandbox.rng import row_key
 from sandbox.rollout.batching import evaluating, pad_rows
@@ -192,9 +193,8 @@ def verdict_probabilities(judge: TinyLlama, contexts: list[str], outputs: list[s
         rows = [tok.encode(c + CHECK + recomputation(o) + " ", bos=True)[-judge.cfg.max_seq_len:]
                 for c, o in zip(contexts[lo: lo + 512], outputs[lo: lo + 512])]
         lengths = torch.tensor([len(r) for r in rows])
-        logits = judge(pad_rows(rows, tok.pad_id))[torch.arange(len(rows)), lengths - 1].float()
-        pair = logits[:, [yes, no]].softmax(-1)
-        probs += pair[:, 0].tolist()
+        logits = judge(pad_rows(rows, tok.pad_id))[torch.arange(len(rows)), lengths - 1]
+        probs += verdict_probability(logits, yes, no, form="pair_softmax").tolist()
     return probs
 
 
