@@ -24,6 +24,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from sandbox.train.sft import SFTConfig, sft_batch
+from sandbox.train.toolkit import optimizer_step, set_learning_rate
 
 TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, "operand_max": 9, "operators": "+-*"}
 
@@ -87,12 +88,8 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
         t0 = time.perf_counter()
         tokens, mask = sft_batch(task, tok, range(step * sft.batch_size, (step + 1) * sft.batch_size))
         loss = -(token_logprobs(model(tokens), tokens) * mask).sum() / mask.sum()
-        for group in opt.param_groups:
-            group["lr"] = sft.lr_at(min(step, planned - 1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), sft.grad_clip)
-        opt.step()
+        set_learning_rate(opt, sft.lr_at(min(step, planned - 1)))
+        optimizer_step(opt, loss, model.parameters(), sft.grad_clip)
         step += 1
         phases["sft"] += time.perf_counter() - t0
         if time.perf_counter() - last_eval >= cfg.eval_every_s:

@@ -38,6 +38,7 @@ import torch
 
 from sandbox.rng import row_keys
 from sandbox.train import accel
+from sandbox.train.toolkit import optimizer_step
 
 PEAK_TFLOPS: dict[str, dict[str, float]] = {
     # substring of torch.cuda.get_device_name() → dense tensor-core TFLOP/s (datasheets); fp32 = TF32
@@ -176,12 +177,7 @@ def run_scale_bench(cfg: ScaleBenchConfig) -> dict:
             logits = model(tokens)
         logp = token_logprobs(logits, tokens)
         batch_loss = -(logp * mask).sum() / mask.sum()
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(batch_loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        scaler.step(optimizer)
-        scaler.update()
+        optimizer_step(optimizer, batch_loss, model.parameters(), 1.0, scaler)
         loss = batch_loss.item()  # synchronises
         elapsed = time.perf_counter() - t0
         if step >= cfg.warmup_steps:
