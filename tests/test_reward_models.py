@@ -11,7 +11,7 @@ from sandbox.rewards.base import RewardContext
 from sandbox.rewards.thinkprm_reward import prm_generative
 from sandbox.rewards.prm_reward import prm_learned
 from sandbox.rewards.registry import MODEL_KINDS, SOURCE_MODELS, VARIANTS, Variant, get_variant
-from sandbox.testing.fake_rollouts import rollouts_from_texts
+from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.reward_models import KINDS, check_reward_models, load_reward_models, model_specs
 from toy_envs import ConfigError, make_task
 
@@ -58,7 +58,7 @@ def test_specs_are_checked_before_a_run_and_the_override_replaces_the_default(pr
 def test_the_loaded_model_reaches_the_source_through_the_context(prm_dir):
     models = load_reward_models(get_variant("sprm"), prm_dir)
     assert set(models) == {"prm"} and isinstance(models["prm"], StepScorer)
-    rollouts = rollouts_from_texts(TASK, [TASK.problem(0)] * 2, ["1+2=3\n#3", "x"])
+    rollouts = Rollouts.from_texts(TASK, [TASK.problem(0)] * 2, ["1+2=3\n#3", "x"])
     rewards = prm_learned(rollouts, RewardContext(task=TASK, **models))
     assert rewards.shape == rollouts.tokens.shape
     with pytest.raises(ValueError, match="RewardContext.prm"):
