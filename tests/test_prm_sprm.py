@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.prm.aggregate import aggregate
+from sandbox.prm.trajectory_score import trajectory_score
 from sandbox.prm.discriminative import step_end_mask, step_scores, trajectory_scores
 from sandbox.prm.sprm import agreement_mask, sprm_loss, sprm_targets, sprm_weights
 from sandbox.testing.strategies import rollouts_batches
@@ -80,7 +80,7 @@ def test_balanced_class_weights_balance(batch):
 
 @given(scores=st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=12))
 def test_geometric_mean_score_lies_between_the_min_and_max_step_score(scores):
-    score = aggregate(scores, "geo_mean")
+    score = trajectory_score(scores, "geo_mean")
     assert min(scores) - 1e-9 <= score <= max(scores) + 1e-9
 
 
@@ -117,4 +117,4 @@ def test_sprm_trains_through_the_prm_trainer_and_scores_by_geometric_mean(warmst
     assert info["prm/final_loss"] >= 0
     scores = step_scores(scorer, solutions)
     assert all(s != 0.5 for row in scores for s in row)  # a random head: no step ties at 0.5
-    assert trajectory_scores(scorer, solutions, "geo_mean") == [aggregate(s, "geo_mean") for s in scores]
+    assert trajectory_scores(scorer, solutions, "geo_mean") == [trajectory_score(s, "geo_mean") for s in scores]

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandbox.model.sampler import SamplingConfig
-from sandbox.prm.aggregate import AGGREGATIONS, aggregate
+from sandbox.prm.trajectory_score import TRAJECTORY_SCORES, trajectory_score
 from sandbox.prm.mc_labels import CompletionRequest, PolicyCompleter
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
@@ -47,7 +47,7 @@ class BeamSearchConfig:
     temperature: float = 1.0
     """Sampling temperature of the steps."""
     aggregation: str = "last"
-    """How a candidate's step scores rank it (``sandbox.prm.aggregate``): min, product, geo_mean, last."""
+    """How a candidate's step scores rank it (``sandbox.prm.trajectory_score``): min, product, geo_mean, last."""
     seed: int = 0
     """Keys the sampling noise."""
 
@@ -55,7 +55,7 @@ class BeamSearchConfig:
         for name in ("beam_width", "expansions", "max_steps", "step_tokens"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(self.temperature >= 0, "temperature", ">= 0", self.temperature)
-        check(self.aggregation in AGGREGATIONS, "aggregation", f"one of {AGGREGATIONS}", self.aggregation)
+        check(self.aggregation in TRAJECTORY_SCORES, "aggregation", f"one of {TRAJECTORY_SCORES}", self.aggregation)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def beam_search(policy, task, problems: list, score_fn, cfg: BeamSearchConfig) -
         stepped = [cut_step(r.prefix, sampled, task) for r, sampled in zip(requests, completer(requests))]
         texts = [text for text, _ in stepped]
         rollouts = Rollouts.from_texts(task, [r.problem for r in requests], texts, truncated=[not done for _, done in stepped])
-        scores = [aggregate(s, cfg.aggregation) for s in score_fn(rollouts)]
+        scores = [trajectory_score(s, cfg.aggregation) for s in score_fn(rollouts)]
         fresh: list[list[Candidate]] = [[] for _ in problems]
         for p, (text, done), score in zip(owners, stepped, scores):
             candidate = Candidate(text, done, score, drawn[p])

@@ -16,7 +16,7 @@ def prm_search_table(init: str, problems: int, n_max: int, beam: bool, train_cfg
     from sandbox.eval.beam_search import beam_search_accuracy
     from sandbox.eval.prm_search import best_of_n, sample_candidates
     from sandbox.model.policy import TinyPolicy
-    from sandbox.prm.aggregate import AGGREGATIONS, aggregate
+    from sandbox.prm.trajectory_score import TRAJECTORY_SCORES, trajectory_score
     from sandbox.prm.discriminative import step_scores
     from sandbox.prm.oracle_labels import oracle_labels
     from sandbox.train.prm_train import train_prm
@@ -32,8 +32,8 @@ def prm_search_table(init: str, problems: int, n_max: int, beam: bool, train_cfg
     ns = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= n_max]
     print("| reranker | " + " | ".join(f"N={n}" for n in ns) + " |")
     print("|---|" + "---|" * len(ns))
-    for how in AGGREGATIONS:
-        table = best_of_n(candidates, [aggregate(s, how) for s in scores], n_max, ns)
+    for how in TRAJECTORY_SCORES:
+        table = best_of_n(candidates, [trajectory_score(s, how) for s in scores], n_max, ns)
         print(f"| PRM ({train_cfg.labels}), {how} | " + " | ".join(f"{table[n]['accuracy']:.3f}" for n in ns) + " |")
     print("| pass@N (a perfect reranker) | " + " | ".join(f"{table[n]['pass']:.3f}" for n in ns) + " |")
     if beam:

@@ -2,7 +2,8 @@
 
     labels      oracle (task verdicts), Monte-Carlo (Math-Shepherd), RPE (GenPRM), StepWiser rules
     scorers     discriminative PRM (step head at each step's last token), ORM (outcome head)
-    aggregate   trajectory score from step scores: min, product, geometric mean, last
+    trajectory  one score per solution from its step scores (``trajectory_score``): min, product,
+                geometric mean, last
 
 Every labeller returns, per solution, one label in [0, 1] per step of the task's segmentation
 (the answer line is the last step), so any labeller can train any scorer. Nothing here trains or

@@ -6,7 +6,7 @@
 
 The backbone starts from the policy's warm start (it already reads the task's lines), the head
 from zeros (every step scores 0.5 before training). A trajectory's score aggregates its step
-scores (``aggregate``: min, product, geometric mean, last). "Let's Verify Step by Step"
+scores (``trajectory_score``: min, product, geometric mean, last). "Let's Verify Step by Step"
 (Lightman et al. 2023, arXiv 2305.20050); labels from any labeller in ``labels`` (oracle,
 Math-Shepherd MC, GenPRM RPE, StepWiser rules). The outcome reward model (``orm``) is the same
 scorer trained on one label per solution.
@@ -22,7 +22,7 @@ from torch import nn
 
 from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import TinyLlama
-from sandbox.prm.aggregate import aggregate
+from sandbox.prm.trajectory_score import trajectory_score
 from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import step_ends
 from sandbox.rollout.rollouts import Rollouts
@@ -71,7 +71,7 @@ def step_scores(scorer: StepScorer, rollouts: Rollouts) -> list[list[float]]:
 
 def trajectory_scores(scorer: StepScorer, rollouts: Rollouts, how: str = "min") -> list[float]:
     """One score per row: its step scores aggregated by ``how``."""
-    return [aggregate(s, how) for s in step_scores(scorer, rollouts)]
+    return [trajectory_score(s, how) for s in step_scores(scorer, rollouts)]
 
 
 def prm_targets(rollouts: Rollouts, labels: list[list[float]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,12 +16,14 @@ import math
 
 from toy_envs.base import check
 
-AGGREGATIONS = ("min", "product", "geo_mean", "last")
+TRAJECTORY_SCORES = ("min", "product", "geo_mean", "last")
+"""The ways step scores reduce to a trajectory score (not the policy loss's token reduction,
+``RLConfig.aggregation``)."""
 
 
-def aggregate(step_scores: list[float], how: str = "min") -> float:
+def trajectory_score(step_scores: list[float], how: str = "min") -> float:
     """One trajectory score from one solution's step scores."""
-    check(how in AGGREGATIONS, "aggregation", f"one of {AGGREGATIONS}", how)
+    check(how in TRAJECTORY_SCORES, "how", f"one of {TRAJECTORY_SCORES}", how)
     if not step_scores:
         return 0.0
     if how == "min":
