@@ -112,9 +112,9 @@ def test_the_trainer_skips_excluded_problems_and_logs_the_drop(warmstart_long_an
     collect = trainer.collect
 
     def recording_collect():
-        rollouts, rewards, stats = collect()
-        trained.extend(rollouts.group.unique().tolist())
-        return rollouts, rewards, stats
+        batch = collect()
+        trained.extend(batch.rollouts.group.unique().tolist())
+        return batch
 
     trainer.collect = recording_collect
     history = trainer.train()
@@ -123,8 +123,8 @@ def test_the_trainer_skips_excluded_problems_and_logs_the_drop(warmstart_long_an
     assert [m["step"] for m in screens] == [0, 1], "screened before training, then when the draw reached the window's end"
     dropped = [p for m in screens for p in m["problem_filter/dropped_problems"]]
     assert all(m["problem_filter/screened"] == 8 and m["problem_filter/dropped"] == 2 for m in screens)
-    assert set(dropped) == trainer.excluded and not set(dropped) & set(trained)
-    assert len(trained) == 12 and trained == sorted(set(range(trainer.next_problem)) - set(dropped))[:12]
+    assert set(dropped) == trainer.stream.excluded and not set(dropped) & set(trained)
+    assert len(trained) == 12 and trained == sorted(set(range(trainer.stream.next_problem)) - set(dropped))[:12]
     assert trainer.state()["excluded_problems"] == sorted(dropped)
 
 
@@ -136,7 +136,7 @@ def test_resume_with_the_problem_filter_and_a_lagged_reference_continues_exactly
     first.train()
     resumed = make(warmstart_long_answer, steps=5, run=RunDir(tmp_path / "b", config, resume=True, tensorboard=False))
     assert resumed.run.resume(resumed) == 3
-    assert resumed.excluded == first.excluded and resumed.screened_until == first.screened_until
+    assert resumed.stream.excluded == first.stream.excluded and resumed.stream.screened_until == first.stream.screened_until
     assert all(torch.equal(p, q) for p, q in zip(resumed.reference.module.parameters(), first.reference.module.parameters()))
     resumed.train()
     a, b = straight.run.metrics(), resumed.run.metrics()

@@ -10,7 +10,8 @@ from sandbox.rewards.registry import VARIANTS
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.train.rl import RLConfig, Trainer, deterministic, refill_draw_size
+from sandbox.train.collect import refill_draw_size
+from sandbox.train.rl import RLConfig, Trainer, deterministic
 from sandbox.train.run_dir import RunDir
 from toy_envs.base import ConfigError
 

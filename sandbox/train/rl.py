@@ -32,29 +32,21 @@ import torch
 from tqdm import tqdm
 
 from sandbox.config import check_finite_fields
-from sandbox.errors import RunError, require_finite
+from sandbox.errors import require_finite
 from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
 from sandbox.eval.pass_at_k import evaluate_pass_curve
 from sandbox.model.sampler import SamplingConfig
-from sandbox.rewards.base import RewardContext, sequence_rewards
-from sandbox.rewards.registry import (
-    apply_filters,
-    apply_problem_filter,
-    build_auxiliaries,
-    check_variant_options,
-    compute_advantages,
-    compute_token_rewards,
-    get_variant,
-    sample_rollouts,
-)
-from sandbox.rng import row_key
+from sandbox.rewards.base import RewardContext
+from sandbox.rewards.registry import build_auxiliaries, check_variant_options, compute_advantages, get_variant
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
+from sandbox.train.collect import Collected, Collector
 from sandbox.train.distributed import current_world
 from sandbox.train.drift import DriftProbe
 from sandbox.train.interrupts import GracefulStop, graceful_stop
 from sandbox.train.policy_loss import LossConfig
 from sandbox.train.ppo import PPOUpdate
+from sandbox.train.problem_stream import ProblemStream
 from sandbox.train.reward_models import check_reward_models, load_reward_models
 from sandbox.train.run_dir import ModuleCompanion, RunDir
 from sandbox.train.toolkit import learning_rate
@@ -252,16 +244,6 @@ def load_sft_optimizer_state(optimizer: torch.optim.Optimizer, model: torch.nn.M
             }
 
 
-def refill_draw_size(problems_per_step: int, missing: int, drawn: int, survived: int) -> int:
-    """Problems to draw next within one step: all P on the first draw; afterwards the missing
-    group count divided by the keep rate seen so far this step (at least one survivor assumed),
-    at most P -- DAPO's over-sampling, sized so that one refill usually suffices."""
-    if drawn == 0:
-        return problems_per_step
-    keep_rate = max(survived, 1) / drawn
-    return min(problems_per_step, math.ceil(missing / keep_rate))
-
-
 def train_problems_needed(cfg: RLConfig) -> int:
     """The most train problems a run reads when its problem filter excludes none: P per step, or
     for a refilling variant at most P per draw and ``max_draws`` draws per step; a problem filter
@@ -290,46 +272,6 @@ def check_task_size(cfg: RLConfig, task) -> None:
     check(size >= held_out, "task_size",
           f"at least the {held_out} held-out problems the run evaluates on (eval_problems {cfg.eval_problems}, "
           f"pass_problems {cfg.pass_problems}); raise task_size or lower those", size)
-
-
-def out_of_draws_message(variant: str, step: int, kept: int, wanted: int, max_draws: int, collapsed: dict[float, int]) -> str:
-    """The refill error: how many groups survived, which way the dropped groups collapsed (the
-    filters' ``collapsed`` counts: value -> groups whose rows all had that accuracy or reward)
-    and what to change accordingly."""
-    head = (f"variant {variant!r}, step {step}: only {kept} of {wanted} groups survived the filters "
-            f"after max_draws={max_draws} draws")
-    if not collapsed:
-        return f"{head}; raise max_draws or change the filters"
-    names = {1.0: "all correct", 0.0: "all wrong"}
-    parts = [f"{count} to {value:g}" + (f" ({names[value]})" if value in names else "") for value, count in sorted(collapsed.items())]
-    top, bottom = max(collapsed), min(collapsed)
-    if len(collapsed) > 1 and collapsed[top] == collapsed[bottom]:
-        advice = "raise group_size or max_draws"
-    elif collapsed[top] >= collapsed[bottom] and top > 0:
-        advice = "most groups were all at the top reward: use a harder task, or raise group_size or max_draws"
-    else:
-        advice = "most groups were all at the bottom reward: use an easier task or a stronger initial model, or raise group_size or max_draws"
-    return f"{head}; dropped groups collapsed to {', '.join(parts)}; {advice}"
-
-
-def first_row_values(rollouts: Rollouts, token_rewards: torch.Tensor, verdicts: bool = True) -> list[tuple]:
-    """Per row: (summed reward, truncated, response length, then correct and parsed ok when
-    ``verdicts``) -- what the rollout/* metrics average, gathered from every process before
-    averaging. ``verdicts=False`` reads no verdict, so the verifier is not run for the metrics."""
-    seq = sequence_rewards(token_rewards, rollouts.response_mask).tolist()
-    rows = zip(seq, rollouts.truncated.tolist(), rollouts.response_lens.tolist())
-    base = [(r, bool(t), int(n)) for r, t, n in rows]
-    if not verdicts:
-        return base
-    return [row + (float(v.correct), v.parse_status == "ok") for row, v in zip(base, rollouts.verdicts)]
-
-
-def verdict_metrics(correct: torch.Tensor | None = None, parse_ok: torch.Tensor | None = None) -> dict:
-    """rollout/accuracy and rollout/parse_ok of the first draw; empty without verdict columns
-    (``first_row_values(..., verdicts=False)``)."""
-    if correct is None:
-        return {}
-    return {"rollout/accuracy": correct.mean().item(), "rollout/parse_ok": parse_ok.float().mean().item()}
 
 
 def deterministic(metrics: dict) -> dict:
@@ -384,78 +326,25 @@ class Trainer:
         self.reward_models = load_reward_models(self.variant, cfg.prm)
         """The trained models the variant's sources score with (``Variant.models``), by RewardContext field."""
         self.step = 0
-        self.next_problem = 0
         self.history: list[dict] = []
-        self.excluded: set[int] = set()
-        self.screened_until = 0
-        self.problem_filter_log: dict = {}
+        self.stream = ProblemStream(task, bool(self.variant.problem_filter), self.variant.problem_filter_every * cfg.problems_per_step)
+        """The train problems, less those the variant's problem filter excluded (``sandbox.train.problem_stream``)."""
+        self.collector = Collector(cfg, self.variant, policy, task, self.sampling, self.stream, self.auxiliaries, self.world, self.inference)
+        """Samples, rewards and filters the step's batch (``sandbox.train.collect``)."""
         self.drift = DriftProbe(task, cfg.drift_problems, self.max_new_tokens) if cfg.drift_every and cfg.drift_problems else None
         """The drift diagnostic; its step-0 answers and gold log-likelihood are measured before the first update."""
         self.drift_started = False
 
     # ---- one step -------------------------------------------------------------------------
-    def collect(self) -> tuple[Rollouts | None, torch.Tensor | None, dict]:
+    def reward_context(self) -> RewardContext:
+        """What the variant's reward pieces may consult this step besides the rollouts: the models
+        the trainer loaded for them (``Variant.models``) and the auxiliary models among them."""
+        return RewardContext(task=self.task, seed=self.cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy,
+                             reference=self.reference, auxiliaries=self.auxiliaries, **self.reward_models)
+
+    def collect(self) -> Collected:
         """Sample, reward and filter until P groups are kept (refilling variants) or once."""
-        cfg, P = self.cfg, self.cfg.problems_per_step
-        ctx = RewardContext(task=self.task, seed=cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy,
-                            reference=self.reference, auxiliaries=self.auxiliaries, **self.reward_models)
-        kept_parts, reward_parts, stats = [], [], {"sample_s": 0.0, "reward_s": 0.0, "tokens": 0, "draws": 0}
-        sampled_rows, kept_groups, collapsed = 0, 0, {}
-        drawn_groups, survived_groups = 0, 0
-        while kept_groups < P:
-            if stats["draws"] >= cfg.max_draws:
-                dropped = self.world.sum_counts(collapsed)
-                raise RunError(out_of_draws_message(cfg.variant, self.step, kept_groups, P, cfg.max_draws, dropped))
-            n = refill_draw_size(P, P - kept_groups, drawn_groups, survived_groups)
-            indices = self.draw_problems(n, ctx)
-            local = self.world.shard(indices)  # whole groups per process (all of them with one)
-            drawn_groups += n
-            stats["draws"] += 1
-            survivors: list[int] = []
-            if local:
-                t0 = time.perf_counter()
-                with self.inference():
-                    rollouts = sample_rollouts(
-                        self.variant, self.policy, self.task, local, cfg.group_size, self.sampling, cfg.seed, self.step
-                    )
-                t1 = time.perf_counter()
-                for model in self.auxiliaries.values():  # e.g. an implicit PRM learns from this draw before scoring it
-                    model.observe(rollouts, ctx)
-                with self.inference():
-                    rewards = compute_token_rewards(self.variant, rollouts, ctx)
-                    result = apply_filters(self.variant, rollouts, rewards, ctx)
-                stats["sample_s"] += t1 - t0
-                stats["reward_s"] += time.perf_counter() - t1
-                # a sampler that shares work between rows (trees) says what it decoded per row
-                stats["tokens"] += int(rollouts.extras.get("generated_tokens", rollouts.response_lens).sum().round())
-                sampled_rows += len(rollouts)
-                stats.setdefault("first_draw", (rollouts, rewards))  # the on-policy batch the rollout/* metrics describe
-                stats.setdefault("source_metrics", dict(ctx.metrics))  # e.g. prm/mean_score
-                for info in result.info.values():
-                    for value, count in info.get("collapsed", {}).items():
-                        collapsed[value] = collapsed.get(value, 0) + count
-                # the sampler keeps a group's rows adjacent, so consecutive-unique lists kept groups in order
-                survivors = rollouts.group[result.keep].unique_consecutive().tolist()
-            # every process takes the first groups of all processes' survivors, in problem order
-            survivors = sorted(self.world.gather(survivors))
-            survived_groups += len(survivors)
-            groups = survivors[: P - kept_groups]
-            kept_groups += len(groups)
-            if local:
-                keep = result.keep & torch.isin(rollouts.group, torch.tensor(groups, dtype=rollouts.group.dtype))
-                if keep.any():
-                    kept_parts.append(rollouts.select(keep))
-                    reward_parts.append(rewards[keep][:, : kept_parts[-1].tokens.shape[1]])
-            if not self.variant.refill:
-                break
-        stats["sampled_rows"] = sampled_rows
-        stats["collapsed"] = collapsed
-        if not kept_parts:
-            return None, None, stats
-        kept = Rollouts.cat(kept_parts, pad_id=self.policy.tokenizer.pad_id)
-        width = kept.tokens.shape[1]
-        rewards = torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1])) for r in reward_parts])
-        return kept, rewards, stats
+        return self.collector(self.step, self.reward_context())
 
     def inference(self):
         """Forward passes outside the loss: autocast at the configured precision; under FSDP on
@@ -464,42 +353,6 @@ class Trainer:
         stack.enter_context(self.world.full_weights(self.policy.module))
         stack.enter_context(accel.autocast(self.device, self.cfg.precision))
         return stack
-
-    def draw_problems(self, n: int, ctx: RewardContext) -> list[int]:
-        """The next ``n`` problems of the stream, skipping those the variant's problem filter
-        excluded; the filter screens the next window of the stream whenever the draw reaches it."""
-        indices = []
-        size = getattr(self.task, "size", None)
-        while len(indices) < n:
-            check(size is None or self.next_problem < size, "task_size",
-                  f"more than the {self.next_problem} train problems read by step {self.step} (the problem "
-                  f"filter excluded {len(self.excluded)} of them); raise task_size", size)
-            if self.variant.problem_filter and self.next_problem >= self.screened_until:
-                self.screen_problems(ctx)
-            if self.next_problem not in self.excluded:
-                indices.append(self.next_problem)
-            self.next_problem += 1
-        return indices
-
-    def screen_problems(self, ctx: RewardContext) -> None:
-        """Run the problem filter on the next ``problem_filter_every``·P problems; log what it dropped."""
-        cfg = self.cfg
-        end = self.next_problem + self.variant.problem_filter_every * cfg.problems_per_step
-        window = list(range(self.next_problem, min(end, getattr(self.task, "size", end))))
-        seed = row_key(cfg.seed, "problem_filter")
-
-        def sample(indices: list[int], group_size: int) -> Rollouts:
-            return sample_rollouts(self.variant, self.policy, self.task, indices, group_size, self.sampling, seed, self.step)
-
-        t0 = time.perf_counter()
-        with self.inference():
-            result = apply_problem_filter(self.variant, window, sample, ctx)
-        self.excluded.update(result.excluded)
-        self.screened_until = window[-1] + 1
-        for key, value in result.info.items():
-            self.problem_filter_log[f"problem_filter/{key}"] = value
-        self.problem_filter_log["problem_filter/excluded_total"] = len(self.excluded)
-        self.problem_filter_log["time/problem_filter_s"] = time.perf_counter() - t0
 
     def evaluate(self) -> dict:
         t0 = time.perf_counter()
@@ -518,63 +371,63 @@ class Trainer:
         return self.world.on_rank0(self.evaluate, self.inference)
 
     def train_step(self) -> dict:
+        """One step; returns its metrics. The lagged reference catches up (every
+        ``reference_sync_every`` steps); the step's batch is collected; if any group was kept, its
+        advantages drive the PPO update and the auxiliary models learn; evaluation and the drift
+        probe run on their schedules."""
         t_start = time.perf_counter()
-        if self.cfg.reference_sync_every and self.step and self.step % self.cfg.reference_sync_every == 0:
-            self.reference.module.load_state_dict(self.world.full_state_dict(self.policy.module))
+        self.sync_reference()
         if self.drift is not None and not self.drift_started:
             self.measure_drift()  # the step-0 reference (a resumed run restores it with the state)
-        rollouts, rewards, stats = self.collect()
-        first, first_rewards = stats.pop("first_draw")
-        # per-row values of the first draw, from every process (row order does not matter below)
-        rows = self.world.gather(first_row_values(first, first_rewards, self.variant.uses_verifier))
-        seq, truncated, length, *verdict_columns = (torch.tensor(column) for column in zip(*rows))
-        kept_rows, sampled_rows, tokens = self.world.sum([0 if rollouts is None else len(rollouts), stats["sampled_rows"], stats["tokens"]])
-        metrics = {
-            "step": self.step,
-            "rollout/reward_mean": seq.mean().item(),
-            "rollout/reward_std": seq.std(unbiased=False).item(),
-            **verdict_metrics(*verdict_columns),  # none for a variant that learns without the verifier
-            "rollout/truncated_fraction": truncated.float().mean().item(),
-            "rollout/response_len": length.float().mean().item(),
-            "rollout/kept_fraction": kept_rows / sampled_rows,
-            "rollout/draws": stats["draws"],
-            "rollout/tokens_per_s": tokens / max(stats["sample_s"], 1e-9),
-            "rollout/generated_tokens": int(tokens),
-            "time/sample_s": stats["sample_s"],
-            "time/reward_s": stats["reward_s"],
-        }
-        metrics.update(stats.pop("source_metrics"))
-        metrics.update(self.problem_filter_log)
-        self.problem_filter_log = {}
-        for value, count in sorted(self.world.sum_counts(stats["collapsed"]).items()):
-            metrics[f"filter/collapsed_to_{value:g}"] = count
-        if kept_rows:
-            t0 = time.perf_counter()
-            inputs = {}
-            if rollouts is None:  # this process kept no rows; it still joins every collective
-                advantages, abs_sum, token_count = None, 0.0, 0.0
-            else:
-                for model in self.auxiliaries.values():  # e.g. a critic's values for GAE
-                    inputs.update(model.estimator_inputs(rollouts))
-                advantages = compute_advantages(self.variant, rollouts, rewards, inputs)
-                abs_sum = float((advantages.abs() * rollouts.response_mask).sum())
-                token_count = float(rollouts.response_mask.sum())
-            abs_sum, token_count = self.world.sum([abs_sum, token_count])
-            # a NaN or inf anywhere in any process's advantages makes this sum non-finite on all of them
-            require_finite(abs_sum, self.where(), f"the absolute sum of the advantages of estimator {self.variant.estimator!r}")
-            metrics["rollout/advantage_abs_mean"] = abs_sum / token_count
-            metrics.update(self.ppo(rollouts, advantages, self.step, self.where()))
-            if rollouts is not None:
-                for model in self.auxiliaries.values():  # e.g. the critic's value loss
-                    metrics.update(model.learn(rollouts, rewards, advantages, inputs, self.step))
-            metrics["time/update_s"] = time.perf_counter() - t0
+        batch = self.collect()
+        metrics = {"step": self.step, **batch.metrics(self.world, self.variant.uses_verifier), **self.stream.take_log()}
+        if batch.kept_groups:
+            metrics.update(self.learn(batch))
         self.step += 1
-        evaluate_now = self.step == self.cfg.steps or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0)
-        if evaluate_now:
-            metrics.update(self.evaluate_on_rank0())
-        if self.drift is not None and (self.step == self.cfg.steps or self.step % self.cfg.drift_every == 0):
-            metrics.update(self.measure_drift())
+        metrics.update(self.scheduled_measurements())
         metrics["time/step_s"] = time.perf_counter() - t_start
+        return metrics
+
+    def sync_reference(self) -> None:
+        """The reference becomes a copy of the policy every ``reference_sync_every`` steps (not at step 0)."""
+        if self.cfg.reference_sync_every and self.step and self.step % self.cfg.reference_sync_every == 0:
+            self.reference.module.load_state_dict(self.world.full_state_dict(self.policy.module))
+
+    def learn(self, batch: Collected) -> dict:
+        """The kept rows' advantages, the PPO update on them, the auxiliary models' own update.
+        A process that kept no rows (``batch.rollouts`` is ``None``) still joins every collective."""
+        t0 = time.perf_counter()
+        rollouts, rewards, inputs, advantages = batch.rollouts, batch.rewards, {}, None
+        if rollouts is not None:
+            for model in self.auxiliaries.values():  # e.g. a critic's values for GAE
+                inputs.update(model.estimator_inputs(rollouts))
+            advantages = compute_advantages(self.variant, rollouts, rewards, inputs)
+        metrics = {"rollout/advantage_abs_mean": self.advantage_abs_mean(rollouts, advantages)}
+        metrics.update(self.ppo(rollouts, advantages, self.step, self.where()))
+        if rollouts is not None:
+            for model in self.auxiliaries.values():  # e.g. the critic's value loss
+                metrics.update(model.learn(rollouts, rewards, advantages, inputs, self.step))
+        metrics["time/update_s"] = time.perf_counter() - t0
+        return metrics
+
+    def advantage_abs_mean(self, rollouts: Rollouts | None, advantages: torch.Tensor | None) -> float:
+        """Mean |A| over every process's response tokens; a NaN or inf anywhere in any process's
+        advantages makes the sum non-finite on all of them, and each stops with the same error."""
+        abs_sum, token_count = 0.0, 0.0
+        if rollouts is not None:
+            abs_sum, token_count = float((advantages.abs() * rollouts.response_mask).sum()), float(rollouts.response_mask.sum())
+        abs_sum, token_count = self.world.sum([abs_sum, token_count])
+        require_finite(abs_sum, self.where(), f"the absolute sum of the advantages of estimator {self.variant.estimator!r}")
+        return abs_sum / token_count
+
+    def scheduled_measurements(self) -> dict:
+        """After the step: evaluation every ``eval_every`` steps, the drift probe every
+        ``drift_every`` steps, both after the last step."""
+        metrics, last = {}, self.step == self.cfg.steps
+        if last or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0):
+            metrics.update(self.evaluate_on_rank0())
+        if self.drift is not None and (last or self.step % self.cfg.drift_every == 0):
+            metrics.update(self.measure_drift())
         return metrics
 
     def measure_drift(self) -> dict:
@@ -586,9 +439,7 @@ class Trainer:
     def state(self) -> dict:
         return {
             "step": self.step,
-            "next_problem": self.next_problem,
-            "excluded_problems": sorted(self.excluded),
-            "screened_until": self.screened_until,
+            **self.stream.state(),
             "config": asdict(self.cfg),
             **({"drift_reference": self.drift.reference_state()} if self.drift is not None and self.drift.reference is not None else {}),
         }
@@ -608,9 +459,8 @@ class Trainer:
             self.run.save_checkpoint(self.step, module, self.state(), optimizer, self.companions())
 
     def load_state(self, state: dict) -> None:
-        self.step, self.next_problem = state["step"], state["next_problem"]
-        self.excluded = set(state.get("excluded_problems", []))
-        self.screened_until = state.get("screened_until", 0)
+        self.step = state["step"]
+        self.stream.load_state(state)
         if self.drift is not None and "drift_reference" in state:
             self.drift.load_reference_state(state["drift_reference"])
             self.drift_started = True
