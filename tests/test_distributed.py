@@ -28,6 +28,23 @@ def test_shards_partition_the_problems_and_are_disjoint(items, size):
     assert flat == list(range(len(items)))
 
 
+@given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False)), counts=st.dictionaries(st.floats(0, 1), st.integers(0, 9)))
+def test_one_process_world_methods_are_the_identity_or_nothing(values, counts):
+    world = World()
+    assert world.gather(values) == values and world.sum(values) == values and world.sum_counts(counts) == counts
+    assert world.any(True) and not world.any(False)
+    module = torch.nn.Linear(2, 1)
+    module(torch.ones(1, 2)).sum().backward()
+    grads = [p.grad.clone() for p in module.parameters()]
+    world.sync_gradients(module)
+    assert all(torch.equal(p.grad, g) for p, g in zip(module.parameters(), grads))
+    loss = torch.tensor(2.5)
+    assert world.gradient_share(loss) is loss and world.idle_loss(None, torch.device("cpu"), "fp32") is None
+    assert world.full_state_dict(module).keys() == module.state_dict().keys()
+    assert world.checkpoint_parts(module, "optimizer") == (module, "optimizer")
+    assert world.on_rank0(lambda: {"x": 1.0}, lambda: torch.no_grad()) == {"x": 1.0}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

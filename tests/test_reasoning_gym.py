@@ -172,7 +172,7 @@ def test_a_task_smaller_than_the_run_is_one_error_naming_task_size(size, fields,
 
 
 def test_a_run_that_fits_its_task_passes_the_size_check():
-    from sandbox.train.rl import RLConfig, check_task_size, train_problems_needed
+    from sandbox.train.rl_config import RLConfig, check_task_size, train_problems_needed
 
     cfg = RLConfig(variant="dapo", steps=4, problems_per_step=16, max_draws=2, eval_problems=64, pass_problems=64)
     assert train_problems_needed(cfg) == 128
