@@ -39,6 +39,7 @@ from sandbox.rewards.registry import build_auxiliaries, compute_advantages, get_
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.collect import Collected, Collector
+from sandbox.train.cost import CostMeter
 from sandbox.train.distributed import current_world
 from sandbox.train.drift import DriftProbe
 from sandbox.train.interrupts import GracefulStop, graceful_stop
@@ -83,6 +84,8 @@ class Trainer:
         for p in (policy, reference):
             if p is not None:
                 p.module.to(self.device)
+        self.cost = CostMeter(sum(p.numel() for p in policy.module.parameters()), cfg.ppo_epochs, self.loss_cfg.kl_coef > 0)
+        """The run's cumulative ``cost/*`` metrics (``sandbox.train.cost``), counted before FSDP shards the policy."""
         if cfg.gradient_checkpointing:
             accel.enable_gradient_checkpointing(policy.module)
         self.world.shard_policy(policy.module, self.device)
@@ -160,10 +163,21 @@ class Trainer:
         metrics = {"step": self.step, **batch.metrics(self.world, self.variant.uses_verifier), **self.stream.take_log()}
         if batch.kept_groups:
             metrics.update(self.learn(batch))
+        metrics.update(self.cost.add(metrics["rollout/generated_tokens"], self.kept_tokens(batch)))
         self.step += 1
         metrics.update(self.scheduled_measurements())
         metrics["time/step_s"] = time.perf_counter() - t_start
         return metrics
+
+    def kept_tokens(self, batch: Collected) -> int:
+        """Prompt + response tokens of the rows the update trains on, over every process."""
+        local = 0 if batch.rollouts is None or not batch.kept_groups else int((batch.rollouts.prompt_lens + batch.rollouts.response_lens).sum())
+        return int(self.world.sum([local])[0])
+
+    def finished(self) -> bool:
+        """``steps`` done, or the generated-token budget (``max_generated_tokens``) reached."""
+        budget = self.cfg.max_generated_tokens
+        return self.step >= self.cfg.steps or (budget > 0 and self.cost.totals["generated_tokens"] >= budget)
 
     def sync_reference(self) -> None:
         """The reference becomes a copy of the policy every ``reference_sync_every`` steps (not at step 0)."""
@@ -200,7 +214,7 @@ class Trainer:
     def scheduled_measurements(self) -> dict:
         """After the step: evaluation every ``eval_every`` steps, the drift probe every
         ``drift_every`` steps, both after the last step."""
-        metrics, last = {}, self.step == self.cfg.steps
+        metrics, last = {}, self.finished()
         if last or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0):
             metrics.update(self.evaluate_on_rank0())
         if self.drift is not None and (last or self.step % self.cfg.drift_every == 0):
@@ -217,6 +231,7 @@ class Trainer:
         return {
             "step": self.step,
             **self.stream.state(),
+            **self.cost.state(),
             "config": asdict(self.cfg),
             **({"drift_reference": self.drift.reference_state()} if self.drift is not None and self.drift.reference is not None else {}),
         }
@@ -238,6 +253,7 @@ class Trainer:
     def load_state(self, state: dict) -> None:
         self.step = state["step"]
         self.stream.load_state(state)
+        self.cost.load_state(state)
         if self.drift is not None and "drift_reference" in state:
             self.drift.load_reference_state(state["drift_reference"])
             self.drift_started = True
@@ -256,14 +272,14 @@ class Trainer:
         return f"from {newest[-1]}" if newest else "from the start (no checkpoint yet)"
 
     def train(self) -> list[dict]:
-        """Run to ``cfg.steps``; returns this call's metrics. Ctrl-C or SIGTERM let the step under
+        """Run to ``cfg.steps`` (or the generated-token budget); returns this call's metrics. Ctrl-C or SIGTERM let the step under
         way finish, write its checkpoint and raise ``KeyboardInterrupt``; a second one stops at
         once without a checkpoint of the unfinished step (``sandbox.train.interrupts``)."""
         bar = tqdm(total=self.cfg.steps, initial=self.step, desc=f"rl {self.cfg.variant}", disable=None if self.cfg.progress else True)
         last_saved = self.step
         with graceful_stop("rl run") as stop:
             try:
-                while self.step < self.cfg.steps and not self.stop_requested(stop):
+                while not self.finished() and not self.stop_requested(stop):
                     metrics = self.train_step()
                     self.history.append(metrics)
                     if self.run is not None:
@@ -283,7 +299,7 @@ class Trainer:
                 bar.close()
             if self.step != last_saved:
                 self.save_checkpoint()
-            if self.step < self.cfg.steps:
+            if not self.finished():
                 if self.run is not None:
                     print(f"\n{stop.requested or 'stop requested'}: stopped before step {self.step}; --resume continues {self.resume_point()}", flush=True)
                 raise KeyboardInterrupt(f"stopped at step {self.step} of {self.cfg.steps}")

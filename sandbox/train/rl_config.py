@@ -36,7 +36,12 @@ class RLConfig:
     seed: int = 0
     """Keys every random draw: sampling, spurious rewards, minibatch order."""
     steps: int = 40
-    """RL steps."""
+    """RL steps (the most steps with ``max_generated_tokens``)."""
+    max_generated_tokens: int = 0
+    """Stop after the first step at which the run's cumulative generated tokens
+    (``cost/generated_tokens``, ``sandbox.train.cost``) reach this many, evaluating there as at the
+    last step; 0 = no token budget. Compares variants that sample different amounts (refills,
+    trees) at equal generated tokens."""
     problems_per_step: int = 32
     """Problems (groups) per step, P."""
     group_size: int = 8
@@ -126,7 +131,7 @@ class RLConfig:
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(len(self.betas()) == 2 and all(0 <= b < 1 for b in self.betas()), "adam_betas", "two numbers in [0, 1), e.g. 0.9,0.99", self.adam_betas)
-        for name in ("warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "drift_every", "drift_problems", "checkpoint_every", "reference_sync_every"):
+        for name in ("max_generated_tokens", "warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "drift_every", "drift_problems", "checkpoint_every", "reference_sync_every"):
             check(getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
         check(self.temperature > 0, "temperature", "> 0 (RL samples)", self.temperature)
         check(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
