@@ -113,12 +113,14 @@ def test_a_run_with_the_option_resumes_exactly(warmstart_tiny, tmp_path):
         assert torch.equal(p, q)
 
 
-def test_the_sweep_grid_takes_the_option():
-    from sandbox.experiments.sweep import parse_assignments, setting_name
+def test_an_experiment_grid_takes_the_option():
+    from sandbox.experiments.spec import ExperimentSpec
 
-    grid = parse_assignments("init_optimizer_state=true,false", "grid", single=False)
-    assert grid == {"init_optimizer_state": [True, False]}
-    assert setting_name({"init_optimizer_state": True}, ["init_optimizer_state"]) == "init_optimizer_state=True"
+    spec = ExperimentSpec.from_dict({"name": "x", "budget": {"steps": 2}, "rl": {"grid": {"init_optimizer_state": [True, False]}},
+                                     "variants": [{"variant": "outcome-grpo"}]})
+    runs = spec.validate()
+    assert [r.rl["init_optimizer_state"] for r in runs] == [True, False]
+    assert runs[0].id == "init_optimizer_state=True/outcome-grpo/seed-0"
 
 
 def test_the_sft_command_saves_its_optimizer_state(tmp_path):

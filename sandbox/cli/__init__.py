@@ -19,8 +19,10 @@
     reward-sandbox prm stepwiser --seeds 0,1,2 [--judge-labels rel-ratio]   StepWiser chunk judge: GRPO vs cold start
     reward-sandbox prm judge [--chains 1,2,4,8 --passes 1,2]    ThinkPRM-style judges: ProcessBench, parallel/sequential scaling
     reward-sandbox prm judge-recipe --name tiny-thinkprm        build (or find) a cached ThinkPRM judge recipe (thinkprm)
-    reward-sandbox sweep --out DIR --grid 'lr=1e-5,3e-5' --variants outcome-grpo,random,sft --seeds 0,1,2
-                                                 a grid of RL runs x variants x seeds: a table of accuracy change and drift
+    reward-sandbox experiment run sandbox/experiments/specs/X.toml --out DIR [--workers 2] [--shard i/n]
+                                                 a spec's grid of RL runs (settings x variants x seeds), resumable
+    reward-sandbox experiment report DIR [--json OUT]   per metric: mean, 95% CI, paired difference vs the baseline; costs; plots
+    reward-sandbox experiment check SPEC         validate a spec and list its runs
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
     reward-sandbox bench hack                    hack rate, P(well-formed), P(correct | wf): gate vs dense rubric
     reward-sandbox bench scale [--device cuda --precision bf16 ...]   tokens/s and MFU of a larger model
@@ -35,6 +37,7 @@ import sys
 
 from sandbox.cli import commands
 from sandbox.cli.bench import BENCH
+from sandbox.cli.experiment import EXPERIMENT
 from sandbox.cli.flags import Command, add_threads, dispatch, set_threads
 from sandbox.cli.prm import PRM
 from sandbox.errors import RunError
@@ -44,8 +47,8 @@ from toy_envs.base import ConfigError
 COMMANDS = {
     "prm": Command("Process reward models: train one, or run the toy ProcessBench.", before=set_threads, subcommands=PRM, shared=add_threads),
     "demo": Command("Warm start, then a short outcome-reward RL run at the defaults.", commands.add_demo, commands.run_demo),
-    "sweep": Command("A grid of ordinary RL runs (settings x variants x seeds) from one warm start; prints the change of greedy "
-                     "held-out accuracy and the drift per setting.", commands.add_sweep, commands.run_sweep),
+    "experiment": Command("Experiments as spec files: run a grid of ordinary RL runs (settings x variants x seeds), report it.",
+                          subcommands=EXPERIMENT),
     "train": Command("RL from a warm start with a registered reward variant.", commands.add_train, commands.run_train, respell=commands.train_args),
     "variants": Command("List the reward variants.", commands.add_variants, commands.run_variants),
     "sft": Command("Supervised warm start on gold solutions.", commands.add_sft, commands.run_sft),

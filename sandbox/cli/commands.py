@@ -1,4 +1,4 @@
-"""``reward-sandbox train``, ``sft``, ``warmstart``, ``eval``, ``demo``, ``sweep``, ``variants``:
+"""``reward-sandbox train``, ``sft``, ``warmstart``, ``eval``, ``demo``, ``variants``:
 their flags, and the one library call each hands them to."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from sandbox.cli.flags import add_json, add_task_args, add_threads, peek_task, presets, report, set_threads, task_from
+from sandbox.cli.flags import add_task_args, add_threads, peek_task, presets, set_threads, task_from
 from sandbox.config import add_dataclass_args, dataclass_from_args
 
 
@@ -111,24 +111,6 @@ def run_demo(args) -> int:
     from sandbox.experiments.demo import run_demo
 
     return run_demo(args.preset, args.variant, args.steps, args.run_dir)
-
-
-def add_sweep(parser, argv):
-    from sandbox.experiments.sweep import SweepConfig
-
-    add_dataclass_args(parser, SweepConfig)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run.")
-    add_json(parser)
-
-
-def run_sweep(args) -> int:
-    from sandbox.experiments.sweep import SweepConfig, format_sweep, run_sweep
-    from toy_envs.base import check
-
-    cfg = dataclass_from_args(SweepConfig, args)
-    check(args.threads >= 1, "threads", "an integer >= 1", args.threads)
-    results = run_sweep(cfg, args.threads)
-    return report(args, results, format_sweep(results))
 
 
 def add_variants(parser, argv):

@@ -7,6 +7,8 @@ Adding a variant is adding one entry to ``VARIANTS``.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sandbox.rewards.pieces import Variant
 from toy_envs.base import check
 
@@ -241,3 +243,22 @@ def get_variant(name: str) -> Variant:
         check(False, "variant", f"renamed {RENAMED_VARIANTS[name]!r} (one of {sorted(VARIANTS)})", name)
     check(name in VARIANTS, "variant", f"one of {sorted(VARIANTS)}", name)
     return VARIANTS[name]
+
+
+@contextmanager
+def registered(variants):
+    """Within the block, ``get_variant`` also knows ``variants`` (derived copies of catalog
+    entries, e.g. an experiment's variant with other piece parameters); a name already in the
+    catalog is refused unless it is the same definition. The catalog is restored on exit."""
+    added = []
+    try:
+        for variant in variants:
+            existing = VARIANTS.get(variant.name)
+            check(existing is None or existing == variant, "variant", "a name not in the catalog for a derived variant", variant.name)
+            if existing is None:
+                VARIANTS[variant.name] = variant
+                added.append(variant.name)
+        yield
+    finally:
+        for name in added:
+            del VARIANTS[name]

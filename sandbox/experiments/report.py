@@ -1,0 +1,200 @@
+"""The report of an experiment directory: every finished run it holds, from every shard.
+
+Per metric of the spec's ``evaluation.metrics`` and per (setting, variant), over seeds:
+
+    end       the metric at the run's last evaluation: mean, 95% t-interval, n (``stats.mean_ci``)
+    Δ         end − the run's first evaluation (the warm start, logged at step -1)
+    paired    end(variant, seed k) − end(baseline, seed k) over the seeds both have finished:
+              mean and 95% t-interval of the differences (the baseline's own row: "–")
+
+and the costs, means over seeds of each run's last ``cost/*`` value: generated tokens, training
+FLOPs estimate (``sandbox.train.cost``), reference-scored tokens, the wall-clock seconds of the
+steps (Σ ``time/step_s``, evaluation included; wall-clock on a shared machine is inflated by
+others' load), and for a variant that scores with a trained PRM or judge its recipe's recorded
+training seconds and labels. What a run did not record is "n/a", never a guess.
+
+``plots`` draws each metric against steps, cumulative generated tokens, cumulative training FLOPs
+and cumulative wall-clock seconds, one line per variant and setting: at the k-th evaluation of
+every seed, the mean over seeds of both coordinates, with a band from the lowest to the highest
+seed. ``summary`` is the JSON for notebooks (sorted keys; the wall-clock numbers sit apart under
+``timing``, the one part that differs between reruns).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from sandbox.experiments.runner import DONE_FILE, read_plan, runs_of_plan
+from sandbox.experiments.spec import Run
+from sandbox.experiments.stats import mean_ci
+from sandbox.train.run_dir import read_metrics
+
+COST_METRICS = ("cost/generated_tokens", "cost/train_flops", "cost/reference_tokens")
+X_AXES = (("step", "step"), ("cost/generated_tokens", "generated tokens"), ("cost/train_flops", "training FLOPs (estimate)"),
+          ("wall_s", "wall-clock seconds"))
+
+
+def finished_runs(out: Path) -> list[tuple[Run, list[dict], dict]]:
+    """(run, its metrics, its experiment.json) of every finished run in the directory, in plan order."""
+    out = Path(out)
+    found = []
+    for run in runs_of_plan(read_plan(out)):
+        done = out / run.id / DONE_FILE
+        if done.exists():
+            found.append((run, read_metrics(out / run.id / "metrics.jsonl")[0], json.loads(done.read_text())))
+    return found
+
+
+def first_and_last(history: list[dict], name: str):
+    values = [m[name] for m in history if name in m and isinstance(m[name], (int, float))]
+    return (values[0], values[-1]) if values else (None, None)
+
+
+def wall_seconds(history: list[dict], done: dict):
+    """Σ time/step_s over the logged steps (the run's own time, across resumes); the worker's
+    measured seconds for a run that logs no step times (the sft control)."""
+    steps = [m["time/step_s"] for m in history if "time/step_s" in m]
+    return math.fsum(steps) if steps else done.get("wall_s")
+
+
+def collect(out: Path) -> dict:
+    """The report's numbers (``summary``'s JSON without the formatting)."""
+    plan = read_plan(Path(out))
+    spec = plan["spec"]
+    metrics = spec["evaluation"].get("metrics", ["eval/accuracy"])
+    labels = [v.get("label", v["variant"]) for v in spec["variants"]]
+    baseline = spec.get("baseline") or labels[0]
+    cells: dict = {}
+    for run, history, done in finished_runs(Path(out)):
+        cell = cells.setdefault((run.setting, run.label), {"seeds": [], "runs": []})
+        cell["seeds"].append(run.seed)
+        cell["runs"].append((history, done))
+    table: dict = {m: {} for m in metrics}
+    costs: dict = {}
+    timing: dict = {}
+    for (setting, label), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], labels.index(kv[0][1]))):
+        for metric in metrics:
+            ends, deltas = {}, {}
+            for seed, (history, _) in zip(cell["seeds"], cell["runs"]):
+                start, end = first_and_last(history, metric)
+                if end is not None:
+                    ends[seed] = end
+                    deltas[seed] = end - start
+            base = cells.get((setting, baseline))
+            paired = None
+            if base is not None and label != baseline:
+                base_ends = {s: first_and_last(h, metric)[1] for s, (h, _) in zip(base["seeds"], base["runs"])}
+                common = sorted(s for s in ends if base_ends.get(s) is not None)
+                paired = {"seeds": common, **mean_ci([ends[s] - base_ends[s] for s in common])}
+            table[metric].setdefault(setting, {})[label] = {
+                "seeds": sorted(ends), "values": [ends[s] for s in sorted(ends)],
+                "end": mean_ci([ends[s] for s in sorted(ends)]), "delta": mean_ci([deltas[s] for s in sorted(ends)]), "paired": paired,
+            }
+        cost = {}
+        for name in COST_METRICS:
+            values = [first_and_last(h, name)[1] for h, _ in cell["runs"]]
+            cost[name] = None if any(v is None for v in values) else math.fsum(values) / len(values)
+        models = cell["runs"][0][1].get("models", {})
+        cost["models"] = {kind: {"spec": m.get("spec"), "labels": (m.get("train") or {}).get("labels", (m.get("train") or {}).get("train_labels")),
+                                 "train_problems": (m.get("train") or {}).get("n_problems")} for kind, m in models.items()}
+        costs.setdefault(setting, {})[label] = cost
+        walls = [wall_seconds(h, d) for h, d in cell["runs"]]
+        timing.setdefault(setting, {})[label] = {
+            "wall_s": None if any(w is None for w in walls) else math.fsum(walls) / len(walls),
+            "model_train_s": {kind: m.get("train_s") for kind, m in models.items()},
+        }
+    total = len(plan["runs"])
+    return {"name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "cost": costs,
+            "runs_finished": sum(len(c["seeds"]) for c in cells.values()), "runs_planned": total, "timing": timing}
+
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and (abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3)):
+        return f"{value:.3g}"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def interval(stats: dict | None, signed: bool = False) -> str:
+    if not stats or stats["mean"] is None:
+        return "n/a"
+    mean = f"{stats['mean']:+.3f}" if signed else f"{stats['mean']:.3f}"
+    return mean if stats["ci"] is None else f"{mean} [{stats['ci'][0]:+.3f}, {stats['ci'][1]:+.3f}]" if signed else \
+        f"{mean} [{stats['ci'][0]:.3f}, {stats['ci'][1]:.3f}]"
+
+
+def format_report(data: dict) -> str:
+    """Markdown: one table per metric, then the costs."""
+    lines = [f"# {data['name']}: {data['runs_finished']} of {data['runs_planned']} runs finished", "",
+             f"Mean over seeds [95% t-interval]; Δ from the run's first evaluation; paired = end − `{data['baseline']}`'s end on the same seeds.", ""]
+    for metric, settings in data["metrics"].items():
+        lines += [f"## {metric}", "", "| setting | variant | n | end | Δ | paired vs baseline |", "|---|---|---|---|---|---|"]
+        for setting, rows in settings.items():
+            for label, row in rows.items():
+                paired = "–" if row["paired"] is None else f"{interval(row['paired'], signed=True)} (n={row['paired']['n']})"
+                lines.append(f"| {setting} | {label} | {row['end']['n']} | {interval(row['end'])} | {interval(row['delta'], signed=True)} | {paired} |")
+        lines.append("")
+    lines += ["## cost (means over seeds)", "",
+              "| setting | variant | generated tokens | training FLOPs (estimate) | reference-scored tokens | wall-clock s | trained models (recipe, labels, training s) |",
+              "|---|---|---|---|---|---|---|"]
+    for setting, rows in data["cost"].items():
+        for label, cost in rows.items():
+            timing = data["timing"][setting][label]
+            models = "; ".join(f"{kind}: {m['spec']}, labels {m['labels'] or 'n/a'}, {fmt(timing['model_train_s'].get(kind), 0)} s"
+                               for kind, m in cost["models"].items()) or "none"
+            lines.append(f"| {setting} | {label} | {fmt(cost['cost/generated_tokens'], 0)} | {fmt(cost['cost/train_flops'])} | "
+                         f"{fmt(cost['cost/reference_tokens'], 0)} | {fmt(timing['wall_s'], 0)} | {models} |")
+    lines += ["", "Extra forward passes inside reward pieces (PRM and judge scoring, DRO's R3 pass, an implicit PRM's update) are not "
+              "recorded by the trainer: not in these columns. Wall-clock seconds depend on the machine's load."]
+    return "\n".join(lines)
+
+
+def curves(history: list[dict], metric: str) -> list[tuple[dict, float]]:
+    """(x coordinates, value) at each evaluation of ``metric``: step, cumulative cost/* and wall seconds."""
+    out, wall, cost = [], 0.0, {"cost/generated_tokens": 0, "cost/train_flops": 0.0}
+    for m in history:
+        wall += m.get("time/step_s", 0.0) + (m.get("time/eval_s", 0.0) if m["step"] < 0 else 0.0)
+        cost = {k: m.get(k, cost[k]) for k in cost}
+        if metric in m:
+            out.append(({"step": m["step"] + 1, "wall_s": wall, **cost}, m[metric]))
+    return out
+
+
+def plot_report(out: Path, dest: Path) -> list[Path]:
+    """One PNG per metric (four panels: against steps, generated tokens, training FLOPs, seconds)."""
+    from matplotlib.figure import Figure
+
+    plan = read_plan(Path(out))
+    metrics = plan["spec"]["evaluation"].get("metrics", ["eval/accuracy"])
+    groups: dict = {}
+    for run, history, _ in finished_runs(Path(out)):
+        groups.setdefault(f"{run.label}" if run.setting == "base" else f"{run.setting} {run.label}", []).append(history)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for metric in metrics:
+        fig = Figure(figsize=(16, 4), layout="constrained")
+        axes = fig.subplots(1, len(X_AXES))
+        for name, histories in groups.items():
+            series = [curves(h, metric) for h in histories]
+            points = min((len(s) for s in series), default=0)
+            if not points:
+                continue
+            for ax, (key, title) in zip(axes, X_AXES):
+                xs = [sum(s[k][0][key] for s in series) / len(series) for k in range(points)]
+                ys = [[s[k][1] for s in series] for k in range(points)]
+                line = ax.plot(xs, [sum(y) / len(y) for y in ys], marker="o", ms=3, label=f"{name} (n={len(series)})")[0]
+                ax.fill_between(xs, [min(y) for y in ys], [max(y) for y in ys], color=line.get_color(), alpha=0.15)
+                ax.set_xlabel(title)
+        axes[0].set_ylabel(metric)
+        axes[-1].legend(fontsize=7)
+        path = dest / f"{metric.replace('/', '_').replace('@', 'at')}.png"
+        fig.savefig(path, dpi=100)
+        written.append(path)
+    return written
+
+
+def summary_json(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)

@@ -1,0 +1,222 @@
+"""Running an experiment's grid: ordinary run directories, worker processes, shards, resume.
+
+    DIR/spec.toml                      the spec, copied once
+    DIR/plan.json                      its expansion: every run's id, RLConfig fields, task, derived variant
+    DIR/<setting>/<label>/seed-<k>/    one RL run (the trainer's run directory: config.json,
+                                       metrics.jsonl, tb/, checkpoints/) + experiment.json when done
+    DIR/logs/<setting>/<label>/seed-<k>.log   what the run printed
+
+A run is *finished* when its ``experiment.json`` exists (written after the trainer returned, with
+the wall-clock seconds and the recipe metadata of the trained models it scored with); a finished
+run is skipped, a run directory without it is resumed from its newest checkpoint (``--resume``:
+the trainer drops the log of later steps, so the result is the uninterrupted run's), a missing
+one is started. ``--shard i/n`` (0 <= i < n) takes the runs whose position in the plan is i
+modulo n, so n machines (a job array) cover the grid exactly once; ``report`` reads whatever
+directories exist. A second ``run`` into the same DIR must bring the same spec (its content; a
+comment may change): otherwise it is refused before anything is touched.
+
+With ``workers`` >= 1 each run is a child process (``python -m sandbox.experiments.worker``, one
+torch thread, its own session so that a terminal's Ctrl-C reaches only this process, which passes
+one SIGINT on to every child: each finishes its step, writes its checkpoint and exits). With
+``workers=0`` the runs go one after another in this process (tests, debugging).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sandbox.experiments.spec import CONTROLS, ExperimentSpec, Run, load_spec
+from toy_envs.base import ConfigError, check
+
+DONE_FILE = "experiment.json"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` -> (i, n) with 0 <= i < n."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        i, n = -1, 0
+    check(n >= 1 and 0 <= i < n, "shard", "i/n with 0 <= i < n, e.g. 0/4 (a job array's index and size)", text)
+    return i, n
+
+
+def shard_of(runs: list, i: int, n: int) -> list:
+    """The runs whose position in the plan is i modulo n."""
+    return [run for position, run in enumerate(runs) if position % n == i]
+
+
+def plan_record(spec: ExperimentSpec, runs: list[Run]) -> dict:
+    return {"name": spec.name, "spec_sha256": spec.digest(), "spec": spec.to_dict(), "runs": [asdict(r) for r in runs]}
+
+
+def read_plan(out: Path) -> dict:
+    from sandbox.train.run_dir import read_json
+
+    return read_json(out / "plan.json", f"experiment {str(out)!r}")
+
+
+def runs_of_plan(plan: dict) -> list[Run]:
+    return [Run(**r) for r in plan["runs"]]
+
+
+def prepare(spec_path: str | Path, out: str | Path) -> tuple[ExperimentSpec, list[Run]]:
+    """Check the spec and the directory; write ``spec.toml`` and ``plan.json`` the first time.
+    ``ConfigError`` (nothing touched) when DIR holds another spec's plan."""
+    spec = load_spec(spec_path)
+    runs = spec.validate()
+    out = Path(out)
+    check(not out.exists() or out.is_dir(), "out", "a directory (this path is a file)", str(out))
+    record = plan_record(spec, runs)
+    if (out / "plan.json").exists():
+        saved = read_plan(out)
+        if saved.get("spec_sha256") != record["spec_sha256"]:
+            raise ConfigError(
+                f"out={str(out)!r} is not allowed: it holds the runs of another spec ({saved.get('name')!r}, see {out / 'spec.toml'}); "
+                "runs are never overwritten: use a new directory, or the spec that made it"
+            )
+        return spec, runs
+    check(not out.exists() or not any(out.iterdir()), "out", "a new or empty directory, or one made by this spec", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(spec_path, out / "spec.toml")
+    tmp = out / "plan.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    os.replace(tmp, out / "plan.json")
+    return spec, runs
+
+
+def is_finished(out: Path, run: Run) -> bool:
+    return (out / run.id / DONE_FILE).exists()
+
+
+def run_experiment(spec_path: str | Path, out: str | Path, workers: int = 1, shard: str = "0/1", progress: bool = True) -> int:
+    """Run what is missing of this shard; 0 when all of it has finished, 130 when interrupted."""
+    check(type(workers) is int and workers >= 0, "workers", "an integer >= 0 (0: in this process)", workers)
+    i, n = parse_shard(shard)
+    spec, runs = prepare(spec_path, out)
+    out = Path(out)
+    mine = shard_of(runs, i, n)
+    todo = [run for run in mine if not is_finished(out, run)]
+    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=f"{spec.name} runs", unit="run", disable=None if progress else True)
+    try:
+        code = run_in_process(out, todo, bar) if workers == 0 else run_in_children(out, todo, workers, bar)
+    finally:
+        bar.close()
+    done = sum(is_finished(out, run) for run in mine)
+    print(f"{done}/{len(mine)} runs of shard {i}/{n} finished in {out}" + ("" if done == len(mine) else "; rerun the same command to continue"),
+          file=sys.stderr)
+    return code
+
+
+def run_in_process(out: Path, todo: list[Run], bar) -> int:
+    from sandbox.train.interrupts import graceful_stop
+
+    with graceful_stop("experiment") as stop:  # the runs share it: a Ctrl-C stops the one under way and starts no other
+        for run in todo:
+            if stop.requested:
+                return 130
+            code = execute(out, run, threads=1)
+            if code:
+                return code
+            bar.update(1)
+    return 0
+
+
+def run_in_children(out: Path, todo: list[Run], workers: int, bar) -> int:
+    running: dict[str, subprocess.Popen] = {}
+    queue = list(todo)
+    failed = []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                run = queue.pop(0)
+                log = out / "logs" / f"{run.id}.log"
+                log.parent.mkdir(parents=True, exist_ok=True)
+                with open(log, "a") as f:
+                    running[run.id] = subprocess.Popen([sys.executable, "-m", "sandbox.experiments.worker", str(out), run.id],
+                                                       stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            time.sleep(0.2)
+            for run_id, child in list(running.items()):
+                if child.poll() is None:
+                    continue
+                del running[run_id]
+                if child.returncode == 0:
+                    bar.update(1)
+                else:
+                    failed.append(run_id)
+                    print(f"run {run_id} exited with {child.returncode}: see {out / 'logs' / (run_id + '.log')}", file=sys.stderr)
+    except KeyboardInterrupt:
+        for child in running.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)  # one signal: the step under way finishes and is checkpointed
+        for child in running.values():
+            child.wait()
+        return 130
+    return 1 if failed else 0
+
+
+def execute(out: Path, run: Run, threads: int = 1) -> int:
+    """One run to its end (resumed when its directory exists); writes ``experiment.json`` when it
+    has finished. The exit code of the run (130 when interrupted)."""
+    from sandbox.rewards.catalog import registered
+    import toy_envs
+
+    path = out / run.id
+    resume = (path / "config.json").exists()
+    task = toy_envs.make_task(run.task, **run.task_fields)
+    t0 = time.perf_counter()
+    if run.label in CONTROLS or run.rl["variant"] in CONTROLS:
+        from sandbox.experiments.controls import continued_sft_run
+
+        code = continued_sft_run(run.rl_config(), task, run.task, path, threads)
+    else:
+        from sandbox.train.launch import launch_rl
+
+        derived = run.derived_variant()
+        with registered([derived] if derived else []):
+            code = launch_rl(run.rl_config(), task, run.task, path, resume, threads)
+    if code == 0:
+        done = {"id": run.id, "wall_s": time.perf_counter() - t0, "resumed": resume, "models": model_metadata(run)}
+        (path / DONE_FILE).write_text(json.dumps(done, indent=2, sort_keys=True))
+    return code
+
+
+def model_metadata(run: Run) -> dict:
+    """Kind -> what the cached recipe of each trained model the variant scores with recorded about
+    its training (seconds, labels, problems); {} for a variant without one."""
+    from sandbox.rewards.registry import get_variant
+    from sandbox.train.reward_models import model_specs
+
+    if run.rl["variant"] in CONTROLS:
+        return {}
+    variant = run.derived_variant() or get_variant(run.rl["variant"])
+    out = {}
+    for kind, spec in model_specs(variant, run.rl.get("prm", "")).items():
+        out[kind] = {"spec": spec, **recipe_info(kind, spec)}
+    return out
+
+
+def recipe_info(kind: str, spec: str) -> dict:
+    """Training seconds and settings recorded with a cached PRM or judge recipe ({} when not a recipe)."""
+    from sandbox.train.judge_recipes import JUDGE_RECIPES, judge_checkpoint
+    from sandbox.train.prm_recipes import PRM_RECIPES, prm_checkpoint
+
+    name = spec.partition(":")[0]
+    if kind == "prm" and name in PRM_RECIPES:
+        state = json.loads((Path(prm_checkpoint(name)) / "state.json").read_text()).get("state", {})
+        return {"train_s": state.get("prm/train_s"), "train": state.get("train", {})}
+    if kind == "judge" and name in JUDGE_RECIPES:
+        info = json.loads((Path(judge_checkpoint(name)) / "info.json").read_text())
+        return {"train_s": info.get("judge/train_s"), "train": info.get("train", {})}
+    return {}

@@ -1,0 +1,263 @@
+"""Experiments as specs (``sandbox.experiments``): the grid's expansion, one clear error per bad
+spec, variant overrides, resume of an interrupted grid, shards merged by the directory, and the
+report's numbers against a hand computation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox.experiments.report import collect, format_report, plot_report
+from sandbox.experiments.runner import parse_shard, prepare, run_experiment, shard_of
+from sandbox.experiments.spec import ExperimentSpec, derive_variant, variant_from_dict, variant_to_dict
+from sandbox.experiments.stats import mean_ci, t_quantile
+from sandbox.rewards.registry import VARIANTS, get_variant
+from toy_envs.base import ConfigError
+
+SPECS = sorted((Path(__file__).resolve().parents[1] / "sandbox/experiments/specs").glob("*.toml"))
+
+
+def spec_dict(**changes) -> dict:
+    base = {"name": "t", "init": "tiny", "seeds": [0, 1], "budget": {"steps": 2},
+            "rl": {"base": {"problems_per_step": 4, "group_size": 2, "warmup_steps": 0, "checkpoint_every": 1}},
+            "evaluation": {"metrics": ["eval/accuracy", "eval/process_accuracy"], "eval_problems": 16, "eval_every": 1,
+                           "pass_problems": 0, "drift_problems": 8, "drift_every": 2},
+            "variants": [{"variant": "outcome-grpo"}, {"variant": "random"}]}
+    return {**base, **changes}
+
+
+# ---- expansion --------------------------------------------------------------------------------
+GRID_VALUES = {"lr": [1e-5, 2e-5, 3e-5], "problems_per_step": [4, 8, 16], "minibatches": [1, 2], "temperature": [0.7, 1.0]}
+
+
+@settings(max_examples=25)
+@given(grid=st.dictionaries(st.sampled_from(sorted(GRID_VALUES)), st.integers(1, 3), max_size=3),
+       variants=st.lists(st.sampled_from(["outcome-grpo", "random", "dapo", "sft"]), min_size=1, max_size=3, unique=True),
+       seeds=st.lists(st.integers(0, 9), min_size=1, max_size=3, unique=True), shards=st.integers(1, 5))
+def test_expansion_is_the_cartesian_product_with_unique_names_and_shards_partition_it(grid, variants, seeds, shards):
+    chosen = {k: GRID_VALUES[k][: min(n, len(GRID_VALUES[k]))] for k, n in grid.items()}
+    spec = ExperimentSpec.from_dict(spec_dict(rl={"base": {"group_size": 2}, "grid": chosen}, seeds=seeds,
+                                              variants=[{"variant": v} for v in variants]))
+    runs = spec.validate()
+    expected = math.prod(len(v) for v in chosen.values()) * len(variants) * len(seeds)
+    assert len(runs) == expected and len({r.id for r in runs}) == expected
+    combos = {(r.setting, r.label, r.seed) for r in runs}
+    assert len(combos) == expected
+    for r in runs:  # every run carries its setting's values
+        for key, values in chosen.items():
+            assert r.rl[key] in values and f"{key}=" in r.setting
+        assert r.rl["steps"] == 2 and r.rl["seed"] == r.seed
+    parts = [shard_of(runs, i, shards) for i in range(shards)]
+    assert sorted(r.id for part in parts for r in part) == sorted(r.id for r in runs)
+    assert all(abs(len(p) - len(q)) <= 1 for p in parts for q in parts)
+
+
+def test_shard_text_is_checked():
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("4/4", "1", "a/b", "-1/2", "0/0"):
+        with pytest.raises(ConfigError, match="shard"):
+            parse_shard(bad)
+
+
+# ---- overrides --------------------------------------------------------------------------------
+def test_an_override_makes_the_catalog_ablation():
+    """dro with dro_r3.weighting = uniform is the catalog's dro-uniform (an independent entry)."""
+    derived = derive_variant(get_variant("dro"), "dro-w-uniform", {"dro_r3": {"weighting": "uniform"}}, "params")
+    catalog = get_variant("dro-uniform")
+    same = lambda v: {k: val for k, val in variant_to_dict(v).items() if k not in ("name", "description")}  # noqa: E731
+    assert same(derived) == same(catalog) and derived.name == "dro-w-uniform"
+    assert variant_from_dict(variant_to_dict(derived)) == derived
+    gated = derive_variant(get_variant("dapo"), "dapo-x", {"loss": {"clip_high": 0.3}, "overlong": {"weight": 1.0}}, "params")
+    assert gated.loss["clip_high"] == 0.3 and gated.sources[1][:2] == ("overlong", 1.0) and "dapo-x" not in VARIANTS
+
+
+def test_a_derived_variant_validates_and_leaves_the_catalog_alone():
+    spec = ExperimentSpec.from_dict(spec_dict(variants=[{"variant": "dro", "label": "dro-tau", "params": {"dro_r3": {"temperature": 0.3}},
+                                                         "rl": {"reference_sync_every": 4}}]))
+    runs = spec.validate()
+    assert runs[0].rl["variant"] == "dro-tau" and runs[0].rl["reference_sync_every"] == 4
+    assert runs[0].derived_variant().sources[0][2]["temperature"] == 0.3 and "dro-tau" not in VARIANTS
+
+
+# ---- bad specs --------------------------------------------------------------------------------
+BAD = [
+    ({"colour": 1}, "spec"),
+    ({"name": ""}, "name"),
+    ({"seeds": [0, 0]}, "seeds"),
+    ({"seeds": "0,1"}, "seeds"),
+    ({"budget": {}}, "budget.steps"),
+    ({"budget": {"steps": 2, "tokens": 5}}, "budget"),
+    ({"budget": {"steps": 2, "generated_tokens": -1}}, "budget.generated_tokens"),
+    ({"rl": {"base": {"lrr": 1e-5}}}, "rl.base.lrr"),
+    ({"rl": {"base": {"lr": "fast"}}}, "rl.base.lr"),
+    ({"rl": {"base": {"steps": 3}}}, "rl.base.steps"),
+    ({"rl": {"grid": {"lr": 1e-5}}}, "rl.grid.lr"),
+    ({"rl": {"grid": {"minibatches": [0]}}}, "minibatches"),
+    ({"evaluation": {"metrics": ["accuracy"]}}, "evaluation.metrics"),
+    ({"evaluation": {"eval_problem": 3}}, "evaluation"),
+    ({"variants": [{"variant": "nope"}]}, "variants\\[0\\].variant"),
+    ({"variants": [{"variant": "dro", "label": "x", "params": {"dro_r4": {"weighting": "uniform"}}}]}, "variants\\[0\\].params.dro_r4"),
+    ({"variants": [{"variant": "dro", "label": "x", "params": {"dro_r3": {"weights": "uniform"}}}]}, "variants\\[0\\].params.dro_r3.weights"),
+    ({"variants": [{"variant": "dro", "label": "x", "params": {"dro_r3": {"temperature": "hot"}}}]}, "variants\\[0\\].params.dro_r3.temperature"),
+    ({"variants": [{"variant": "dro", "params": {"dro_r3": {"weighting": "uniform"}}}]}, "variants\\[0\\].label"),
+    ({"variants": [{"variant": "dro", "label": "dro-uniform", "params": {"dro_r3": {"weighting": "uniform"}}}]}, "variants\\[0\\].label"),
+    ({"variants": [{"variant": "dro", "label": "x", "params": {"loss": {"kl": 0.1}}}]}, "variants\\[0\\].params.loss.kl"),
+    ({"variants": [{"variant": "sft", "params": {"grpo": {"eps": 0.1}}}]}, "variants\\[0\\].params"),
+    ({"variants": [{"variant": "random"}, {"variant": "random"}]}, "variants"),
+    ({"variants": [{"variant": "random", "rl": {"seed": 3}}]}, "variants\\[0\\].rl.seed"),
+    ({"baseline": "dapo"}, "baseline"),
+    ({"init": "no-such-warm-start"}, "init"),
+    ({"task": {"n_stepz": 4}}, "task.n_stepz"),
+    ({"task": {"n_steps": 0}}, "n_steps"),
+]
+
+
+@pytest.mark.parametrize("changes, field", BAD)
+def test_a_bad_spec_is_one_clear_error_naming_the_field(changes, field):
+    with pytest.raises(ConfigError, match=field):
+        ExperimentSpec.from_dict(spec_dict(**changes)).validate()
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_every_checked_in_spec_validates(path):
+    spec = ExperimentSpec.from_dict(tomllib.loads(path.read_text()))
+    assert spec.validate() and spec.name
+
+
+# ---- the report's numbers ----------------------------------------------------------------------
+def test_t_quantiles_match_the_table():
+    for df, value in [(1, 12.7062047), (2, 4.3026527), (4, 2.7764451), (9, 2.2621572), (30, 2.0422725)]:
+        assert abs(t_quantile(0.975, df) - value) < 1e-6
+    assert abs(t_quantile(0.975, 1e6) - 1.959966) < 1e-5 and t_quantile(0.025, 4) == -t_quantile(0.975, 4)
+
+
+def write_run(out: Path, run_id: str, history: list[dict]) -> None:
+    path = out / run_id
+    path.mkdir(parents=True)
+    (path / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in history))
+    (path / "experiment.json").write_text(json.dumps({"id": run_id, "wall_s": 1.0, "models": {}}))
+
+
+def test_table_numbers_equal_a_hand_computation(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "hand"\nseeds = [0, 1, 2]\nbaseline = "outcome-grpo"\n[budget]\nsteps = 2\n'
+                    '[evaluation]\nmetrics = ["eval/accuracy"]\n[[variants]]\nvariant = "outcome-grpo"\n[[variants]]\nvariant = "random"\n')
+    prepare(spec, tmp_path / "x")
+    ends = {"outcome-grpo": [0.60, 0.64, 0.62], "random": [0.50, 0.58, 0.51]}
+    for label, values in ends.items():
+        for seed, end in enumerate(values):
+            write_run(tmp_path / "x", f"base/{label}/seed-{seed}",
+                      [{"step": -1, "eval/accuracy": 0.5}, {"step": 0, "cost/generated_tokens": 100 + seed, "time/step_s": 2.0},
+                       {"step": 1, "eval/accuracy": end, "cost/generated_tokens": 200 + seed, "cost/train_flops": 1e9, "time/step_s": 3.0}])
+    data = collect(tmp_path / "x")
+    t2 = 4.302652729749411  # t(0.975, 2 degrees of freedom), from the table
+    row = data["metrics"]["eval/accuracy"]["base"]["random"]
+    mean = (0.50 + 0.58 + 0.51) / 3
+    sd = math.sqrt(((0.50 - mean) ** 2 + (0.58 - mean) ** 2 + (0.51 - mean) ** 2) / 2)
+    assert row["end"]["mean"] == pytest.approx(mean) and row["end"]["ci"] == pytest.approx([mean - t2 * sd / 3**0.5, mean + t2 * sd / 3**0.5])
+    assert row["delta"]["mean"] == pytest.approx(mean - 0.5)
+    diffs = [-0.10, -0.06, -0.11]
+    dm = sum(diffs) / 3
+    dsd = math.sqrt(sum((d - dm) ** 2 for d in diffs) / 2)
+    assert row["paired"]["mean"] == pytest.approx(dm) and row["paired"]["half_width"] == pytest.approx(t2 * dsd / 3**0.5)
+    assert row["paired"]["seeds"] == [0, 1, 2] and data["metrics"]["eval/accuracy"]["base"]["outcome-grpo"]["paired"] is None
+    assert data["cost"]["base"]["random"]["cost/generated_tokens"] == pytest.approx(201)
+    assert data["cost"]["base"]["random"]["cost/reference_tokens"] is None and data["timing"]["base"]["random"]["wall_s"] == 5.0
+    text = format_report(data)
+    assert f"{mean:.3f} [{mean - t2 * sd / 3**0.5:.3f}, {mean + t2 * sd / 3**0.5:.3f}]" in text and "| n/a |" in text
+    assert mean_ci([1.0])["ci"] is None
+
+
+# ---- running: resume, shards, another spec ------------------------------------------------------
+def write_spec(path: Path, **changes) -> Path:
+    data = spec_dict(**changes)
+    lines = []
+
+    def emit(prefix, table):
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and k != "variants"}
+        if prefix:
+            lines.append(f"[{prefix}]")
+        lines.extend(f"{k} = {json.dumps(v)}" for k, v in scalars.items())
+        for k, v in table.items():
+            if isinstance(v, dict):
+                emit(f"{prefix}.{k}" if prefix else k, v)
+
+    emit("", {k: v for k, v in data.items()})
+    for v in data["variants"]:
+        lines.append("[[variants]]")
+        lines.extend(f"{k} = {json.dumps(val)}" for k, val in v.items())
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def without_timing(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "timing"}
+
+
+def deterministic_metrics(out: Path) -> dict:
+    from sandbox.train.rl import deterministic
+
+    return {str(p.parent.relative_to(out)): [deterministic(json.loads(line)) for line in p.read_text().splitlines()]
+            for p in sorted(out.rglob("metrics.jsonl"))}
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, warmstart_tiny):
+    """The grid run uninterrupted, in this process."""
+    root = tmp_path_factory.mktemp("straight")
+    spec = write_spec(root / "spec.toml", seeds=[0])
+    assert run_experiment(spec, root / "out", workers=0, progress=False) == 0
+    return spec, root / "out"
+
+
+def test_an_interrupted_grid_resumes_to_the_uninterrupted_result(straight, tmp_path, monkeypatch):
+    from sandbox.train.rl import Trainer
+
+    spec, reference = straight
+    train_step = Trainer.train_step
+
+    def interrupted(self):  # a Ctrl-C during the second run's first step
+        if self.cfg.variant == "random" and self.step == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+        return train_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    assert run_experiment(spec, tmp_path / "out", workers=0, progress=False) == 130
+    first = tmp_path / "out/base/outcome-grpo/seed-0"
+    assert (first / "experiment.json").exists() and not (tmp_path / "out/base/random/seed-0/experiment.json").exists()
+    assert [p.name for p in (tmp_path / "out/base/random/seed-0/checkpoints").glob("step-*")] == ["step-000001"]
+    monkeypatch.setattr(Trainer, "train_step", train_step)
+    stamp = (first / "metrics.jsonl").stat().st_mtime_ns
+    assert run_experiment(spec, tmp_path / "out", workers=0, progress=False) == 0
+    assert (first / "metrics.jsonl").stat().st_mtime_ns == stamp  # the finished run was skipped
+    assert deterministic_metrics(tmp_path / "out") == deterministic_metrics(reference)
+    assert without_timing(collect(tmp_path / "out")) == without_timing(collect(reference))
+
+
+def test_shards_merged_by_the_directory_equal_a_single_run(straight, tmp_path):
+    spec, reference = straight
+    assert run_experiment(spec, tmp_path / "out", workers=0, shard="1/2", progress=False) == 0
+    partial = collect(tmp_path / "out")
+    assert partial["runs_finished"] == 1 and list(partial["metrics"]["eval/accuracy"]["base"]) == ["random"]
+    assert run_experiment(spec, tmp_path / "out", workers=1, shard="0/2", progress=False) == 0  # a child process
+    assert json.dumps(without_timing(collect(tmp_path / "out")), sort_keys=True) == json.dumps(without_timing(collect(reference)), sort_keys=True)
+    assert deterministic_metrics(tmp_path / "out") == deterministic_metrics(reference)
+    plots = plot_report(tmp_path / "out", tmp_path / "plots")
+    assert [p.name for p in plots] == ["eval_accuracy.png", "eval_process_accuracy.png"] and all(p.stat().st_size > 0 for p in plots)
+
+
+def test_another_spec_into_the_same_directory_is_refused(straight, tmp_path):
+    spec, out = straight
+    before = sorted(str(p) for p in out.rglob("*"))
+    other = write_spec(tmp_path / "other.toml", seeds=[0, 1])
+    with pytest.raises(ConfigError, match="another spec"):
+        run_experiment(other, out, workers=0, progress=False)
+    assert sorted(str(p) for p in out.rglob("*")) == before
