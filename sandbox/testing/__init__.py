@@ -6,6 +6,7 @@ ready invariant checks to call from your own pytest.
     def test_my_estimator():
         check_advantage_estimator(my_estimator, kind="outcome_group")
         check_advantage_estimator(my_rloo, kind="rloo")     # a standard estimator: + the kit's reference
+        check_advantage_estimator(from_trl(trl_style_fn, num_generations=4))   # adapters: see ``adapters``
 
     def test_my_filter():
         check_filter(my_filter, kind="variance", metric="reward")
@@ -21,9 +22,10 @@ invariants apply to which kind of piece is documented in ``estimator_checks``,
 estimators in ``references``; the strategies in ``strategies`` and ``trees``.
 """
 
+from sandbox.testing.adapters import from_trl, from_verl
 from sandbox.testing.estimator_checks import check_advantage_estimator
 from sandbox.testing.filter_checks import check_filter
 from sandbox.testing.invariants import InvariantError
 from sandbox.testing.source_checks import check_reward_source
 
-__all__ = ["InvariantError", "check_advantage_estimator", "check_filter", "check_reward_source"]
+__all__ = ["InvariantError", "check_advantage_estimator", "check_filter", "check_reward_source", "from_trl", "from_verl"]

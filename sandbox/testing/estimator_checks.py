@@ -72,10 +72,20 @@ all response tokens of the batch is 0; "batch whitening" — see above. With
 "tree relabelling" checks that renaming tree ids (distinct across the batch) changes nothing.
 ``oracle``, when given, is a reference implementation with the same signature that ``fn``
 must match within ``atol``/``rtol``.
+
+Contracts, for code written to narrower assumptions (``sandbox.testing.adapters`` declares them
+for TRL- and verl-style functions): ``group_size=G`` draws only contiguous groups of exactly G
+rows, permutes rows only within groups and whole groups as blocks, and makes the "monotone" twin
+by replacing another row of the group instead of adding one; ``lone_row="raw"`` expects a group
+of one row to get its own summed reward (checked as "lone row") and leaves such rows out of "group
+shift" and the oracle. A function that cannot be called as ``SIGNATURE`` is refused in one line
+before anything is drawn; an exception it raises is reported as the "runs" invariant with the
+batch that raised it.
 """
 
 from __future__ import annotations
 
+import inspect
 import random
 from typing import Callable
 
@@ -85,6 +95,7 @@ from hypothesis import strategies as st
 from sandbox.testing.estimator_invariants import (
     DELTAS,
     EQUAL_VALUES,
+    LONE_ROW,
     SHIFTS,
     Estimator,
     EstimatorCase,
@@ -103,9 +114,9 @@ from sandbox.testing.estimator_invariants import (
 )
 from sandbox.testing.invariants import run_property
 from sandbox.testing.references import REFERENCES
-from sandbox.testing.strategies import estimator_batches, permuted_token_rewards
+from sandbox.testing.strategies import EstimatorBatch, estimator_batches, permuted_token_rewards
 from sandbox.testing.trees import TREE_EXTRAS, tree_layouts
-from toy_envs.base import check
+from toy_envs.base import ConfigError, check, is_int
 
 KINDS = ("outcome_group", "dense_group", "dense", "batch_whitened", "dense_whitened")
 """The estimator kinds (see the module docstring)."""
@@ -116,18 +127,60 @@ EQUAL_GIVES_ZERO = ("outcome_group", "dense_group")
 SHIFT_INVARIANT = ("outcome_group", "batch_whitened")
 ZERO_TOKEN_MEAN = ("batch_whitened", "dense_whitened")
 
+SIGNATURE = "fn(rewards [B,T] float, mask [B,T] bool, group [B] long, step_ids [B,T] long, **options) -> advantages [B,T]"
+"""How ``check_advantage_estimator`` calls the estimator (``sandbox.rewards.base.AdvantageEstimator``)."""
+
+
+def check_signature(fn: Callable, keywords: list[str]) -> None:
+    """One-line ``ConfigError`` unless ``fn`` can be called as ``SIGNATURE`` with ``keywords``
+    (a callable without an inspectable signature is let through)."""
+    __tracebackhide__ = True
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*EstimatorBatch._fields, **dict.fromkeys(keywords))
+    except TypeError as error:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        empty = inspect.Parameter.empty
+        bare = signature.replace(parameters=[p.replace(annotation=empty) for p in signature.parameters.values()],
+                                 return_annotation=empty)
+        raise ConfigError(
+            f"fn={name}{bare} cannot be called as an advantage estimator {SIGNATURE} ({error}); "
+            "wrap a TRL-style fn(rewards [B], num_generations) with sandbox.testing.from_trl, "
+            "a verl-style fn(token_level_rewards, response_mask, index, ...) with sandbox.testing.from_verl"
+        ) from None
+
+
+def block_order(rng: random.Random, n_rows: int, group_size: int) -> list[int]:
+    """A row order that keeps contiguous groups of ``group_size`` rows contiguous: the groups
+    shuffled as blocks, the rows shuffled within each."""
+    blocks = [list(range(start, start + group_size)) for start in range(0, n_rows, group_size)]
+    rng.shuffle(blocks)
+    for block in blocks:
+        rng.shuffle(block)
+    return [row for block in blocks for row in block]
+
+
 @st.composite
-def estimator_cases(draw, with_trees: bool, max_groups: int = 4, max_group_size: int = 5) -> EstimatorCase:
+def estimator_cases(
+    draw, with_trees: bool, max_groups: int = 4, max_group_size: int = 5, group_size: int | None = None
+) -> EstimatorCase:
     """A batch from ``estimator_batches`` plus what every invariant needs (drawn from one seed, so
-    that hypothesis spends its shrinking on the batch)."""
-    batch = draw(estimator_batches(max_groups=max_groups, max_group_size=max_group_size))
+    that hypothesis spends its shrinking on the batch). With ``group_size``, contiguous groups of
+    that many rows, and row permutations that keep them contiguous."""
+    batch = draw(estimator_batches(max_groups=max_groups, max_group_size=max_group_size, group_size=group_size))
     n_rows, width = batch.rewards.shape
     trees = draw(tree_layouts(batch.group)) if with_trees else None
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
     groups = sorted(set(batch.group.tolist()))
     tree_ids = sorted(set(trees.tree.tolist())) if trees is not None else []
-    order = list(range(n_rows))
-    rng.shuffle(order)
+    if group_size is None:
+        order = list(range(n_rows))
+        rng.shuffle(order)
+    else:
+        order = block_order(rng, n_rows, group_size)
     # "equal rewards give zero" on permuted per-token rewards needs a group of >= 2 rows whose
     # responses have >= 3 tokens (two terms add the same in either order)
     shortest = {g: int(batch.mask[rows_of(batch.group, g)].sum(1).min()) for g in groups}
@@ -168,6 +221,8 @@ def check_advantage_estimator(
     max_examples: int | None = None,
     derandomize: bool | None = None,
     shrink: bool = True,
+    group_size: int | None = None,
+    lone_row: str | None = None,
 ) -> None:
     """Property-test ``fn`` as an advantage estimator of ``kind`` (see the module docstring).
 
@@ -177,15 +232,26 @@ def check_advantage_estimator(
     arguments; ``extras`` names tree keys among ``TREE_EXTRAS`` to pass as well (default: those
     the standard kind needs); ``oracle`` is an optional reference implementation of your own.
     ``max_examples``/``derandomize`` override the active hypothesis profile; ``shrink=False``
-    skips shrinking (faster, larger counterexample). Raises
+    skips shrinking (faster, larger counterexample). The contract ``fn`` is written for (default:
+    what an adapter declared in ``fn.kit_contract``, else any layout and 0 for a lone row):
+    ``group_size=G`` draws only batches of contiguous groups of exactly G rows; ``lone_row="raw"``
+    (outcome kinds) expects a group of one row to get its own summed reward instead of 0. Raises
     ``InvariantError`` (an ``AssertionError``) with the shrunk counterexample, ``ConfigError``
-    for a bad argument."""
+    (one line) for a bad argument or an ``fn`` that cannot be called as ``SIGNATURE``."""
+    __tracebackhide__ = True  # pytest shows the caller's line and the error, not the kit's frames
+    contract = getattr(fn, "kit_contract", {})
+    group_size = contract.get("group_size") if group_size is None else group_size
+    lone_row = contract.get("lone_row", "zero") if lone_row is None else lone_row
     check(kind in KINDS or kind in REFERENCES, "kind", f"one of {KINDS} or a standard estimator {tuple(REFERENCES)}", kind)
+    check(group_size is None or (is_int(group_size) and group_size >= 1), "group_size", "None or an int >= 1", group_size)
+    check(lone_row in LONE_ROW, "lone_row", f"one of {LONE_ROW}", lone_row)
     reference = REFERENCES.get(kind)
     extras = tuple(extras) if extras is not None else (reference.extras if reference else ())
     check(set(extras) <= set(TREE_EXTRAS), "extras", f"keys among {TREE_EXTRAS}", extras)
     check(max_groups >= 1 and max_group_size >= 1, "max_groups/max_group_size", ">= 1", (max_groups, max_group_size))
+    check(not (extras and group_size is not None), "group_size", "None with tree extras (trees need free row layouts)", group_size)
     options = dict(options or {})
+    check_signature(fn, [*extras, *options])
     if reference is not None:
         check(set(reference.extras) <= set(extras), "extras", f"including {reference.extras} for kind {kind!r}", extras)
         if reference_options is None:
@@ -193,7 +259,8 @@ def check_advantage_estimator(
         unknown = set(reference_options) - set(reference.options)
         check(not unknown, "reference_options", f"keys among {reference.options} for kind {kind!r}", reference_options)
         kind = reference.kind(reference_options) if callable(reference.kind) else reference.kind
-    est = Estimator(fn, extras, options, atol, rtol)
+    check(lone_row == "zero" or kind == "outcome_group", "lone_row", "'zero' unless the kind is outcome_group", lone_row)
+    est = Estimator(fn, extras, options, atol, rtol, group_size, lone_row)
 
     def body(case: EstimatorCase) -> None:
         adv = est(case.batch, case.trees)
@@ -218,4 +285,4 @@ def check_advantage_estimator(
         if oracle is not None:
             check_oracle(est, oracle, case, adv, options)
 
-    run_property(estimator_cases(bool(extras), max_groups, max_group_size), body, max_examples, derandomize, shrink)
+    run_property(estimator_cases(bool(extras), max_groups, max_group_size, group_size), body, max_examples, derandomize, shrink)

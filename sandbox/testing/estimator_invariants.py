@@ -16,6 +16,7 @@ import torch
 from sandbox.testing.invariants import InvariantError, render_rows
 from sandbox.testing.strategies import EstimatorBatch
 from sandbox.testing.trees import TreeLayout
+from toy_envs.base import ConfigError
 
 EQUAL_VALUES = (0.0, 1.0, -0.5, 0.3, 2.0)
 """Rewards a group is set to for "equal rewards give zero" (0.3 is not exact in binary)."""
@@ -23,6 +24,9 @@ SHIFTS = (-1.5, 0.25, 1.0, 3.0)
 """Constants added to one group for "group shift" (exact in float32, as are the rewards then)."""
 DELTAS = (0.5, 1.0, 2.0)
 """Extra reward given to a twin row for "monotone in reward"."""
+LONE_ROW = ("zero", "raw")
+"""What an outcome estimator gives a group of one row: 0 (no baseline, the kit's and GRPO's
+convention) or the row's own summed reward (verl's: mean 0 and std 1 for a lone row)."""
 
 
 class EstimatorCase(NamedTuple):
@@ -67,10 +71,14 @@ def outcome_rewards(batch: EstimatorBatch, values: torch.Tensor) -> torch.Tensor
 
 
 class Estimator:
-    """The estimator under test, called the same way each time and its output checked."""
+    """The estimator under test, called the same way each time and its output checked, with the
+    contract it declares: ``group_size`` (batches are contiguous groups of exactly that many rows;
+    None: any layout) and ``lone_row`` (``LONE_ROW``)."""
 
-    def __init__(self, fn: Callable, extras: tuple[str, ...], options: dict, atol: float, rtol: float):
+    def __init__(self, fn: Callable, extras: tuple[str, ...], options: dict, atol: float, rtol: float,
+                 group_size: int | None = None, lone_row: str = "zero"):
         self.fn, self.extras, self.options, self.atol, self.rtol = fn, extras, options, atol, rtol
+        self.group_size, self.lone_row = group_size, lone_row
 
     def kwargs(self, trees: TreeLayout | None) -> dict:
         if not self.extras:
@@ -78,20 +86,35 @@ class Estimator:
         provided = trees.extras()
         return {key: provided[key] for key in self.extras}
 
+    def run(self, batch: EstimatorBatch, trees: TreeLayout | None):
+        """``fn`` on ``batch`` itself (not a copy); an exception it raises becomes the "runs"
+        invariant's error, with the batch that raised it (a ``ConfigError`` is passed through)."""
+        try:
+            return self.fn(*batch, **self.kwargs(trees), **self.options)
+        except ConfigError:
+            raise
+        except Exception as error:
+            fail("runs", "the estimator returns advantages for every valid batch",
+                 f"it raised {type(error).__name__}: {error}", batch, trees, {}, cause=error)
+
     def __call__(self, batch: EstimatorBatch, trees: TreeLayout | None) -> torch.Tensor:
-        copies = EstimatorBatch(*(x.clone() for x in batch))
-        out = self.fn(*copies, **self.kwargs(trees), **self.options)
+        out = self.run(EstimatorBatch(*(x.clone() for x in batch)), trees)
         if not (isinstance(out, torch.Tensor) and out.is_floating_point() and out.shape == batch.rewards.shape):
             described = f"{type(out).__name__} {getattr(out, 'dtype', '')} {tuple(getattr(out, 'shape', ()))}"
+            hint = " (a verl-style (advantages, returns) pair: wrap the function with from_verl)" if isinstance(out, tuple) else ""
             fail(
                 "output",
                 "the estimator returns a floating-point tensor of shape [B, T]",
-                f"got {described} for B, T = {tuple(batch.rewards.shape)}",
+                f"got {described} for B, T = {tuple(batch.rewards.shape)}{hint}",
                 batch,
                 trees,
                 {},
             )
         return out.detach().double().cpu()
+
+    def lone_rows(self, group: torch.Tensor) -> torch.Tensor:
+        """[B] bool: rows alone in their group."""
+        return torch.tensor([len(rows_of(group, g)) == 1 for g in group.tolist()], dtype=torch.bool)
 
     def close(self, a: torch.Tensor, b: torch.Tensor) -> bool:
         return bool(torch.allclose(a, b, atol=self.atol, rtol=self.rtol, equal_nan=False))
@@ -105,13 +128,14 @@ def row_labels(batch: EstimatorBatch, trees: TreeLayout | None, names: dict[int,
     return labels
 
 
-def fail(invariant, demand, detail, batch, trees, outputs: dict[str, torch.Tensor], names=None) -> None:
-    """Raise ``InvariantError`` showing ``batch`` (step ids, rewards) and ``outputs`` per row."""
+def fail(invariant, demand, detail, batch, trees, outputs: dict[str, torch.Tensor], names=None, cause=None) -> None:
+    """Raise ``InvariantError`` showing ``batch`` (step ids, rewards) and ``outputs`` per row
+    (chained to ``cause``, an exception the estimator raised, when given)."""
     columns = {"step ids": batch.step_ids.double(), "rewards": batch.rewards, **outputs}
     table = render_rows(row_labels(batch, trees, names), batch.mask, columns)
     detail = f"{detail}\ncounterexample (entries off the mask in parentheses):\n{table}"
     example = {**batch._asdict(), **({"tree": trees.tree} if trees is not None else {}), **outputs}
-    raise InvariantError(invariant, demand, detail, example)
+    raise InvariantError(invariant, demand, detail, example) from cause
 
 
 def select(batch: EstimatorBatch, trees: TreeLayout | None, rows: list[int]):
@@ -138,10 +162,29 @@ def with_twin(batch: EstimatorBatch, trees: TreeLayout | None, row: int, delta: 
     return grown, TreeLayout(torch.cat([trees.tree, trees.tree[row : row + 1]]), node, parents)
 
 
+def twin_of(est: Estimator, case: EstimatorCase):
+    """(batch, trees, row, twin): the case's batch where row ``twin`` is a copy of ``case.twin_row``
+    with ``case.delta`` more reward on its last response token -- an added row (``with_twin``), or,
+    where the estimator declares contiguous groups of a fixed size, another row of the same group
+    replaced by the copy; None for groups of one row of a fixed size."""
+    row = case.twin_row
+    if est.group_size is None:
+        grown, grown_trees = with_twin(case.batch, case.trees, row, case.delta)
+        return grown, grown_trees, row, len(grown.group) - 1
+    if est.group_size == 1:
+        return None
+    block = row - row % est.group_size
+    twin = block + (row - block + 1) % est.group_size
+    rewards, mask, group, step_ids = (x.clone() for x in case.batch)
+    rewards[twin], mask[twin], step_ids[twin] = rewards[row], mask[row], step_ids[row]
+    rewards[twin, last_response_token(mask[row : row + 1])[0]] += case.delta
+    return EstimatorBatch(rewards, mask, group, step_ids), case.trees, row, twin
+
+
 def check_basics(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> None:
     batch, trees = case.batch, case.trees
     copies = EstimatorBatch(*(x.clone() for x in batch))
-    est.fn(*copies, **est.kwargs(trees), **est.options)
+    est.run(copies, trees)
     for name, before, after in zip(EstimatorBatch._fields, batch, copies):
         if not torch.equal(before, after):
             fail("inputs not modified", "the estimator leaves its input tensors unchanged",
@@ -196,12 +239,18 @@ def check_row_constant(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -
 def check_equal_rewards(est: Estimator, kind: str, case: EstimatorCase, adv: torch.Tensor) -> None:
     batch, trees = case.batch, case.trees
     if kind == "outcome_group":
-        for g in set(batch.group.tolist()):
-            rows = rows_of(batch.group, g)
-            if len(rows) == 1 and adv[rows].abs().max() > est.atol:
-                fail("equal rewards give zero", "a group of one row has no baseline: its advantage is 0",
-                     f"group {g} has one row", batch, trees, {"advantages": adv})
+        lone = est.lone_rows(batch.group)
+        if est.lone_row == "raw":
+            expected = torch.where(batch.mask, batch.rewards.double(), 0).sum(1, keepdim=True) * batch.mask
+            invariant, demand = "lone row", "a group of one row gets its own summed reward as advantage (lone_row='raw')"
+        else:
+            expected = torch.zeros_like(adv)
+            invariant, demand = "equal rewards give zero", "a group of one row has no baseline: its advantage is 0"
+        if not est.close(adv[lone], expected[lone]):
+            fail(invariant, demand, "a group has one row", batch, trees, {"advantages": adv})
     rows = rows_of(batch.group, case.chosen_group)
+    if est.lone_row == "raw" and len(rows) == 1:
+        return  # checked just above
     value = case.equal_value
     if kind == "outcome_group" and case.equal_rows is not None:
         rewards = torch.where(batch.mask, torch.zeros_like(batch.rewards), batch.rewards)
@@ -213,7 +262,8 @@ def check_equal_rewards(est: Estimator, kind: str, case: EstimatorCase, adv: tor
     elif kind == "outcome_group":
         chosen = (batch.group == case.chosen_group)[:, None]
         rewards = torch.where(chosen, outcome_rewards(batch, torch.full((len(batch.group),), value)), batch.rewards)
-        demand = "a group whose rows' summed rewards are all equal gets advantage 0"
+        demand = ("a group of one row has no baseline: its advantage is 0" if len(rows) == 1
+                  else "a group whose rows' summed rewards are all equal gets advantage 0")
     else:
         chosen = (batch.group == case.chosen_group)[:, None] & batch.mask
         rewards = torch.where(chosen, torch.full_like(batch.rewards, value), batch.rewards)
@@ -231,6 +281,9 @@ def check_shift(est: Estimator, case: EstimatorCase) -> None:
     shifted_levels = case.levels + case.shift * (batch.group == case.chosen_group)
     shifted = batch._replace(rewards=outcome_rewards(batch, shifted_levels))
     a, b = est(base, trees), est(shifted, trees)
+    if est.lone_row == "raw":  # a lone row's advantage is its reward, shifted too (checked in check_equal_rewards)
+        kept = ~est.lone_rows(batch.group)
+        a, b = a * kept[:, None], b * kept[:, None]
     if not est.close(a, b):
         fail("group shift", "adding a constant to every reward of one group changes no advantage",
              f"group {case.chosen_group}'s rewards shifted by {case.shift} (column 'shifted rewards')",
@@ -274,21 +327,24 @@ def check_whitening(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> N
 
 
 def check_monotone(est: Estimator, case: EstimatorCase) -> None:
-    grown, grown_trees = with_twin(case.batch, case.trees, case.twin_row, case.delta)
+    twinned = twin_of(est, case)
+    if twinned is None:
+        return
+    grown, grown_trees, row, twin = twinned
     out = est(grown, grown_trees)
-    row, twin = case.twin_row, len(grown.group) - 1
     mask = grown.mask[row]
     if (out[twin][mask] < out[row][mask] - est.atol).any():
         fail("monotone in reward",
              "a copy of a row with more reward on its last token gets at least the row's advantage (sign check)",
-             f"row {twin} is row {row} with +{case.delta} on its last response token", grown, grown_trees,
+             f"row {twin} is a copy of row {row} with +{case.delta} on its last response token", grown, grown_trees,
              {"advantages": out}, names={row: "(original)", twin: "(twin)"})
 
 
 def check_stateless(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> None:
     batch, trees = case.batch, case.trees
     again = est(batch, trees)
-    est(*with_twin(batch, trees, case.twin_row, case.delta))  # another batch, of another size
+    twinned = twin_of(est, case)  # another batch (of another size unless the group size is fixed)
+    est(*(twinned[:2] if twinned is not None else (batch._replace(rewards=batch.rewards + 1), trees)))
     after = est(batch, trees)
     for label, other in (("called twice in a row", again), ("called again after another batch", after)):
         if not torch.allclose(adv, other, rtol=0, atol=0, equal_nan=True):  # bit-identical (NaN included)
@@ -300,7 +356,9 @@ def check_stateless(est: Estimator, case: EstimatorCase, adv: torch.Tensor) -> N
 def check_oracle(est: Estimator, oracle: Callable, case: EstimatorCase, adv: torch.Tensor, options: dict) -> None:
     """``oracle`` returns advantages, or a ``references.Result`` whose ``comparable`` rows are compared."""
     found = oracle(*EstimatorBatch(*(x.clone() for x in case.batch)), **est.kwargs(case.trees), **options)
-    comparable = getattr(found, "comparable", torch.ones(len(adv), dtype=torch.bool))
+    comparable = getattr(found, "comparable", torch.ones(len(adv), dtype=torch.bool)).clone()
+    if est.lone_row == "raw":  # a reference's lone rows get 0; this estimator's, their reward (checked apart)
+        comparable &= ~est.lone_rows(case.batch.group)
     expected = torch.as_tensor(getattr(found, "advantages", found)).detach().double().cpu()
     if not est.close(adv[comparable], expected[comparable]):
         fail("oracle", "the advantages match the reference implementation", f"atol={est.atol}, rtol={est.rtol}",

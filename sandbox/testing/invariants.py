@@ -8,6 +8,11 @@ hypothesis shrinks a failing example and re-raises the error of the *shrunk* run
 user sees carries the smallest counterexample hypothesis found; ``error.example`` holds it as
 data (tensors) for further inspection or plotting.
 
+The error is raised from the ``check_*`` call itself: the kit's and hypothesis' frames are cut
+from its traceback (and marked ``__tracebackhide__`` for pytest) and hypothesis' own dump of the
+drawn example is dropped, since the table shows the batch that failed (which an invariant may
+have derived from the drawn one). An exception the piece itself raises keeps the piece's frames.
+
 Shrinking costs time: hypothesis re-runs the property a few hundred to a few thousand times
 (seconds, up to a minute for a slow piece). ``shrink=False`` skips it and reports the first
 failing example as drawn (larger, found as fast as the property runs).
@@ -15,8 +20,11 @@ failing example as drawn (larger, found as fast as the property runs).
 
 from __future__ import annotations
 
+import types
+from pathlib import Path
 from typing import Any, Callable
 
+import hypothesis
 import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import FlakyFailure
@@ -63,7 +71,9 @@ def kit_settings(max_examples: int | None, derandomize: bool | None, shrink: boo
 def run_property(
     strategy, body: Callable[[Any], None], max_examples: int | None, derandomize: bool | None, shrink: bool = True
 ) -> None:
-    """Run ``body`` on examples of ``strategy`` under ``kit_settings``; re-raise the (shrunk) failure."""
+    """Run ``body`` on examples of ``strategy`` under ``kit_settings``; re-raise the (shrunk)
+    failure without the kit's frames or hypothesis' dump (``concise``)."""
+    __tracebackhide__ = True
 
     @kit_settings(max_examples, derandomize, shrink)
     @given(strategy)
@@ -73,7 +83,42 @@ def run_property(
     try:
         property_()
     except FlakyFailure as flaky:
-        raise first_invariant_error(flaky) from flaky
+        error = first_invariant_error(flaky)
+    except Exception as failed:
+        error = failed
+    else:
+        return
+    raise concise(error) from error.__cause__
+
+
+HIDDEN = (str(Path(__file__).resolve().parent), str(Path(hypothesis.__file__).resolve().parent))
+"""Source folders whose frames a failure's traceback leaves out: the kit's and hypothesis'."""
+
+
+def concise(error: BaseException) -> BaseException:
+    """``error`` without hypothesis' notes (its dump of the drawn example) and with the kit's and
+    hypothesis' frames cut from its traceback and its cause's: an ``InvariantError`` then has no
+    frames of its own (the message says it all), a piece's own exception keeps the piece's."""
+    for each in (error, error.__cause__):
+        if each is None:
+            continue
+        if hasattr(each, "__notes__"):
+            del each.__notes__
+        each.with_traceback(outside_kit(each.__traceback__))
+    return error
+
+
+def outside_kit(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback ``tb`` without frames from ``HIDDEN`` folders."""
+    frames = []
+    while tb is not None:
+        if not str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(HIDDEN):
+            frames.append(tb)
+        tb = tb.tb_next
+    kept = None
+    for frame in reversed(frames):
+        kept = types.TracebackType(kept, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return kept
 
 
 def first_invariant_error(group: BaseExceptionGroup) -> BaseException:

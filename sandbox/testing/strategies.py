@@ -1,6 +1,7 @@
 """Hypothesis strategies for reward pieces: random groups, token layouts and rollouts.
 
     group_layouts          group id per row: 1..5 groups of 1..6 rows, ids arbitrary, rows shuffled
+    contiguous_group_layouts   1..5 groups of exactly G rows each, as contiguous blocks (TRL's layout)
     estimator_batches      (rewards, mask, group, step_ids) for any ``AdvantageEstimator``
     within_group_permutations / batch_permutations   row orders to check permutation properties
     rollouts_batches       ``Rollouts`` of a real task: gold, wrong, answerless and garbage texts
@@ -74,6 +75,16 @@ def group_layouts(draw, max_groups: int = 5, max_group_size: int = 6) -> list[in
     return draw(st.permutations(rows))
 
 
+@st.composite
+def contiguous_group_layouts(draw, max_groups: int = 5, group_size: int = 4) -> list[int]:
+    """A group id per row: 1..max_groups groups of exactly ``group_size`` rows, each group one
+    contiguous block (the layout TRL's GRPOTrainer assumes: ``num_generations`` completions of a
+    prompt side by side); ids arbitrary and distinct."""
+    n_groups = draw(st.integers(1, max_groups))
+    ids = draw(st.lists(st.integers(0, 10**6), min_size=n_groups, max_size=n_groups, unique=True))
+    return [group for group in ids for _ in range(group_size)]
+
+
 def step_index_sequence(rng: random.Random, length: int) -> list[int]:
     """A non-decreasing step index from 0 over ``length`` tokens (a new step starts w.p. 1/3)."""
     ids = [0]
@@ -96,9 +107,14 @@ def estimator_batches(
     max_response: int = 8,
     layouts: tuple[str, ...] = REWARD_LAYOUTS,
     pools: tuple = REWARD_POOLS,
+    group_size: int | None = None,
 ) -> EstimatorBatch:
-    """Random estimator inputs (see the module docstring)."""
-    group = draw(group_layouts(max_groups, max_group_size))
+    """Random estimator inputs (see the module docstring); with ``group_size``, groups of exactly
+    that many rows in contiguous blocks (``contiguous_group_layouts``), else ``group_layouts``."""
+    if group_size is None:
+        group = draw(group_layouts(max_groups, max_group_size))
+    else:
+        group = draw(contiguous_group_layouts(max_groups, group_size))
     n_rows = len(group)
     prompt_lens = draw(st.lists(st.integers(1, max_prompt), min_size=n_rows, max_size=n_rows))
     response_lens = draw(st.lists(st.integers(1, max_response), min_size=n_rows, max_size=n_rows))
