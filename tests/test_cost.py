@@ -5,6 +5,7 @@ run that stops at the first step reaching its budget (and evaluates there), tota
 import copy
 
 import pytest
+import torch
 
 from sandbox.model.policy import TinyPolicy
 from sandbox.train.cost import CostMeter
@@ -22,17 +23,28 @@ def trainer(warmstart_tiny, run=None, **fields):
 
 
 def test_meter_sums_and_flops_by_hand():
-    meter = CostMeter(parameters=10, ppo_epochs=2, reference_scores=True)
-    meter.add(5, 7)
-    m = meter.add(3, 1)
-    assert (m["cost/generated_tokens"], m["cost/trained_tokens"], m["cost/reference_tokens"]) == (8, 16, 8)
-    assert m["cost/train_flops"] == 6 * 10 * 16 + 2 * 10 * (8 + 8)
-    restored = CostMeter(10, 2, True)
+    meter = CostMeter(parameters=10, ppo_epochs=2)
+    meter.add(5, 7, [11, 3, 60])
+    m = meter.add(3, 1, [2, 0, 0])
+    assert (m["cost/generated_tokens"], m["cost/trained_tokens"], m["cost/policy_collect_tokens"], m["cost/aux_forward_tokens"]) == (8, 16, 13, 3)
+    assert m["cost/train_flops"] == 6 * 10 * 16 + 2 * 10 * 13 + 60
+    restored = CostMeter(10, 2)
     restored.load_state(meter.state())
     assert restored.metrics() == m
-    old = CostMeter(10, 2, True)
+    old = CostMeter(10, 2)
     old.load_state({"step": 3})  # a checkpoint from before the cost metrics
     assert old.metrics()["cost/generated_tokens"] == 0
+
+
+def test_hooks_count_each_forward_calls_tokens_once_and_leave_with_the_block():
+    model = torch.nn.Embedding(5, 3)
+    meter = CostMeter(parameters=1, ppo_epochs=1)
+    with meter.watching([model, model, None], "aux_forward_tokens"):
+        model(torch.zeros(2, 4, dtype=torch.long))
+        model(input=torch.zeros(2, 1, dtype=torch.long))
+    model(torch.zeros(9, 9, dtype=torch.long))  # outside the block: not counted
+    assert meter.take_pending() == [0, 10, 2 * 15 * 10] and meter.take_pending() == [0, 0, 0]
+    assert not model._forward_pre_hooks
 
 
 def test_costs_accumulate_the_steps_counts(warmstart_tiny):
@@ -42,8 +54,12 @@ def test_costs_accumulate_the_steps_counts(warmstart_tiny):
     assert [m["cost/generated_tokens"] for m in history] == [sum(generated[: i + 1]) for i in range(3)]
     n = sum(p.numel() for p in t.policy.module.parameters())
     last = history[-1]
-    assert last["cost/reference_tokens"] == last["cost/trained_tokens"] > 0  # one epoch: each kept row trained once, scored once
-    assert last["cost/train_flops"] == 6 * n * last["cost/trained_tokens"] + 2 * n * (last["cost/generated_tokens"] + last["cost/reference_tokens"])
+    # the policy's collect passes: every prompt's prefill and decoding step, at least the tokens decoded
+    assert last["cost/policy_collect_tokens"] >= last["cost/generated_tokens"] > 0
+    # the reference (same size as the policy) scores the kept rows once per step for the KL penalty
+    assert last["cost/aux_forward_tokens"] >= last["cost/trained_tokens"] > 0
+    assert last["cost/train_flops"] == 6 * n * last["cost/trained_tokens"] + 2 * n * (last["cost/policy_collect_tokens"] + last["cost/aux_forward_tokens"])
+    assert trainer(warmstart_tiny, steps=1).train()[-1]["cost/aux_forward_tokens"] == 0  # no KL, no scoring model
 
 
 def test_token_budget_stops_at_the_first_step_reaching_it_and_evaluates_there(warmstart_tiny):

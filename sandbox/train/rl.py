@@ -84,7 +84,7 @@ class Trainer:
         for p in (policy, reference):
             if p is not None:
                 p.module.to(self.device)
-        self.cost = CostMeter(sum(p.numel() for p in policy.module.parameters()), cfg.ppo_epochs, self.loss_cfg.kl_coef > 0)
+        self.cost = CostMeter(sum(p.numel() for p in policy.module.parameters()), cfg.ppo_epochs)
         """The run's cumulative ``cost/*`` metrics (``sandbox.train.cost``), counted before FSDP shards the policy."""
         if cfg.gradient_checkpointing:
             accel.enable_gradient_checkpointing(policy.module)
@@ -124,7 +124,8 @@ class Trainer:
 
     def collect(self) -> Collected:
         """Sample, reward and filter until P groups are kept (refilling variants) or once."""
-        return self.collector(self.step, self.reward_context())
+        with self.cost.watching([self.policy.module], "policy_collect_tokens"):
+            return self.collector(self.step, self.reward_context())
 
     def inference(self):
         """Forward passes outside the loss: autocast at the configured precision; under FSDP on
@@ -163,16 +164,24 @@ class Trainer:
         metrics = {"step": self.step, **batch.metrics(self.world, self.variant.uses_verifier), **self.stream.take_log()}
         if batch.kept_groups:
             metrics.update(self.learn(batch))
-        metrics.update(self.cost.add(metrics["rollout/generated_tokens"], self.kept_tokens(batch)))
+        kept_tokens, *watched = self.world.sum([self.kept_tokens(batch), *self.cost.take_pending()])
+        metrics.update(self.cost.add(metrics["rollout/generated_tokens"], kept_tokens, watched))
         self.step += 1
         metrics.update(self.scheduled_measurements())
         metrics["time/step_s"] = time.perf_counter() - t_start
         return metrics
 
     def kept_tokens(self, batch: Collected) -> int:
-        """Prompt + response tokens of the rows the update trains on, over every process."""
-        local = 0 if batch.rollouts is None or not batch.kept_groups else int((batch.rollouts.prompt_lens + batch.rollouts.response_lens).sum())
-        return int(self.world.sum([local])[0])
+        """Prompt + response tokens of the rows the update trains on (this process's)."""
+        return 0 if batch.rollouts is None or not batch.kept_groups else int((batch.rollouts.prompt_lens + batch.rollouts.response_lens).sum())
+
+    def other_models(self) -> list:
+        """Every model besides the policy that a step may run (``cost/aux_forward_tokens``): the
+        reference, the trained models the sources score with, the auxiliary models' modules."""
+        modules = [getattr(self.reference, "module", None), *self.reward_models.values()]
+        for auxiliary in self.auxiliaries.values():
+            modules += [v for v in vars(auxiliary).values() if isinstance(v, torch.nn.Module)]
+        return [m for m in modules if isinstance(m, torch.nn.Module) and m is not self.policy.module]
 
     def finished(self) -> bool:
         """``steps`` done, or the generated-token budget (``max_generated_tokens``) reached."""
@@ -277,7 +286,7 @@ class Trainer:
         once without a checkpoint of the unfinished step (``sandbox.train.interrupts``)."""
         bar = tqdm(total=self.cfg.steps, initial=self.step, desc=f"rl {self.cfg.variant}", disable=None if self.cfg.progress else True)
         last_saved = self.step
-        with graceful_stop("rl run") as stop:
+        with graceful_stop("rl run") as stop, self.cost.watching(self.other_models(), "aux_forward_tokens"):
             try:
                 while not self.finished() and not self.stop_requested(stop):
                     metrics = self.train_step()
