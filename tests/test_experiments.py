@@ -170,7 +170,7 @@ def test_table_numbers_equal_a_hand_computation(tmp_path):
     assert row["paired"]["mean"] == pytest.approx(dm) and row["paired"]["half_width"] == pytest.approx(t2 * dsd / 3**0.5)
     assert row["paired"]["seeds"] == [0, 1, 2] and data["metrics"]["eval/accuracy"]["base"]["outcome-grpo"]["paired"] is None
     assert data["cost"]["base"]["random"]["cost/generated_tokens"] == pytest.approx(201)
-    assert data["cost"]["base"]["random"]["cost/reference_tokens"] is None and data["timing"]["base"]["random"]["wall_s"] == 5.0
+    assert data["cost"]["base"]["random"]["cost/aux_forward_tokens"] is None and data["timing"]["base"]["random"]["wall_s"] == 5.0
     text = format_report(data)
     assert f"{mean:.3f} [{mean - t2 * sd / 3**0.5:.3f}, {mean + t2 * sd / 3**0.5:.3f}]" in text and "| n/a |" in text
     assert mean_ci([1.0])["ci"] is None

@@ -7,8 +7,10 @@ Per metric of the spec's ``evaluation.metrics`` and per (setting, variant), over
     paired    end(variant, seed k) − end(baseline, seed k) over the seeds both have finished:
               mean and 95% t-interval of the differences (the baseline's own row: "–")
 
-and the costs, means over seeds of each run's last ``cost/*`` value: generated tokens, training
-FLOPs estimate (``sandbox.train.cost``), reference-scored tokens, the wall-clock seconds of the
+and the costs, means over seeds of each run's last ``cost/*`` value (``sandbox.train.cost``):
+generated tokens, the training FLOPs estimate, the tokens of the policy's forward passes while
+collecting (prefill, decoding, scoring by the policy) and of every other model's forward passes
+(reference, PRM or judge, auxiliary models), the wall-clock seconds of the
 steps (Σ ``time/step_s``, evaluation included; wall-clock on a shared machine is inflated by
 others' load), and for a variant that scores with a trained PRM or judge its recipe's recorded
 training seconds and labels. What a run did not record is "n/a", never a guess.
@@ -31,7 +33,7 @@ from sandbox.experiments.spec import Run
 from sandbox.experiments.stats import mean_ci
 from sandbox.train.run_dir import read_metrics
 
-COST_METRICS = ("cost/generated_tokens", "cost/train_flops", "cost/reference_tokens")
+COST_METRICS = ("cost/generated_tokens", "cost/train_flops", "cost/policy_collect_tokens", "cost/aux_forward_tokens")
 X_AXES = (("step", "step"), ("cost/generated_tokens", "generated tokens"), ("cost/train_flops", "training FLOPs (estimate)"),
           ("wall_s", "wall-clock seconds"))
 
@@ -97,8 +99,7 @@ def collect(out: Path) -> dict:
             values = [first_and_last(h, name)[1] for h, _ in cell["runs"]]
             cost[name] = None if any(v is None for v in values) else math.fsum(values) / len(values)
         models = cell["runs"][0][1].get("models", {})
-        cost["models"] = {kind: {"spec": m.get("spec"), "labels": (m.get("train") or {}).get("labels", (m.get("train") or {}).get("train_labels")),
-                                 "train_problems": (m.get("train") or {}).get("n_problems")} for kind, m in models.items()}
+        cost["models"] = {kind: {"spec": m.get("spec"), "labels": m.get("labels"), "solutions": m.get("solutions")} for kind, m in models.items()}
         costs.setdefault(setting, {})[label] = cost
         walls = [wall_seconds(h, d) for h, d in cell["runs"]]
         timing.setdefault(setting, {})[label] = {
@@ -138,17 +139,19 @@ def format_report(data: dict) -> str:
                 lines.append(f"| {setting} | {label} | {row['end']['n']} | {interval(row['end'])} | {interval(row['delta'], signed=True)} | {paired} |")
         lines.append("")
     lines += ["## cost (means over seeds)", "",
-              "| setting | variant | generated tokens | training FLOPs (estimate) | reference-scored tokens | wall-clock s | trained models (recipe, labels, training s) |",
-              "|---|---|---|---|---|---|---|"]
+              "| setting | variant | generated tokens | training FLOPs (estimate) | policy forward tokens while collecting | "
+              "other models' forward tokens | wall-clock s | trained models (recipe, step labels on sampled solutions, training s) |",
+              "|---|---|---|---|---|---|---|---|"]
     for setting, rows in data["cost"].items():
         for label, cost in rows.items():
             timing = data["timing"][setting][label]
-            models = "; ".join(f"{kind}: {m['spec']}, labels {m['labels'] or 'n/a'}, {fmt(timing['model_train_s'].get(kind), 0)} s"
+            models = "; ".join(f"{kind}: {m['spec']}, labels {m['labels'] or 'n/a'} on {fmt(m['solutions'])} solutions, "
+                               f"{fmt(timing['model_train_s'].get(kind), 0)} s"
                                for kind, m in cost["models"].items()) or "none"
             lines.append(f"| {setting} | {label} | {fmt(cost['cost/generated_tokens'], 0)} | {fmt(cost['cost/train_flops'])} | "
-                         f"{fmt(cost['cost/reference_tokens'], 0)} | {fmt(timing['wall_s'], 0)} | {models} |")
-    lines += ["", "Extra forward passes inside reward pieces (PRM and judge scoring, DRO's R3 pass, an implicit PRM's update) are not "
-              "recorded by the trainer: not in these columns. Wall-clock seconds depend on the machine's load."]
+                         f"{fmt(cost['cost/policy_collect_tokens'], 0)} | {fmt(cost['cost/aux_forward_tokens'], 0)} | {fmt(timing['wall_s'], 0)} | {models} |")
+    lines += ["", "Forward tokens include padding (what was computed); the other models' own backward passes (a critic's or implicit "
+              "PRM's update) are not counted. n/a: not recorded by that run. Wall-clock seconds depend on the machine's load."]
     return "\n".join(lines)
 
 
