@@ -10,7 +10,7 @@ from sandbox.rewards.registry import get_variant
 from sandbox.train.rl import LARGE_UPDATE, RLConfig
 
 MEASURED_UPDATE = dict(
-    **LARGE_UPDATE, warmup_steps=10, adam_betas="0.9,0.99", weight_decay=0.0, ppo_epochs=1, grad_clip=1.0,
+    **LARGE_UPDATE, warmup_steps=10, adam_betas=(0.9, 0.99), weight_decay=0.0, ppo_epochs=1, grad_clip=1.0,
     group_size=8, temperature=1.0, top_p=1.0, max_new_tokens=0, reference_sync_every=0,
 )
 """The update regime of every learning test unless it names a field itself: ``LARGE_UPDATE`` (lr

@@ -25,11 +25,11 @@ def test_edge_bench_reports_both_warm_starts_side_by_side(tmp_path):
 
     model, state = load_checkpoint(warmstart("tiny"))
     save_checkpoint(tmp_path / "copy", model, state)
-    starts = f"tiny,{tmp_path / 'copy'}"
-    cfg = EdgeBenchConfig(presets=starts, seeds="0", mix="3:1,4:1", steps=1, problems_per_step=2, group_size=2,
+    starts = ("tiny", str(tmp_path / "copy"))
+    cfg = EdgeBenchConfig(presets=starts, seeds=(0,), mix="3:1,4:1", steps=1, problems_per_step=2, group_size=2,
                           eval_problems=4, pass_k=2, pass_problems=4)
     results = run_edge_bench(cfg, log=lambda *args, **kwargs: None)
-    for start in starts.split(","):
+    for start in starts:
         entry = results["presets"][start]
         assert set(entry["before"]) >= {"eval/process_pass@1", "eval/pass@2", "eval/process_accuracy@len3", "se/process_pass@1"}
         assert entry["runs"][0]["rl_cpu_s"] > 0
@@ -43,16 +43,19 @@ def test_edge_bench_rejects_bad_values():
     from toy_envs import ConfigError
 
     for fields, name in (
-        ({"presets": "nope"}, "presets"),
-        ({"presets": "edge,edge-tree"}, "presets"),  # two tasks: no one mixture field fits both
-        ({"seeds": "a"}, "seeds"),
+        ({"presets": ("nope",)}, "presets"),
+        ({"presets": ()}, "presets"),
+        ({"presets": "edge"}, "presets"),  # a string where a tuple of names belongs
+        ({"presets": ("edge", "edge-tree")}, "presets"),  # two tasks: no one mixture field fits both
+        ({"seeds": ()}, "seeds"),
+        ({"seeds": ("a",)}, "seeds"),
         ({"mix": "9"}, "n_steps_mix"),
-        ({"presets": "edge-tree,edge-tree-control", "mix": "9"}, "depth_mix"),
+        ({"presets": ("edge-tree", "edge-tree-control"), "mix": "9"}, "depth_mix"),
         ({"steps": 0}, "steps"),
     ):
         with pytest.raises(ConfigError, match=f"^{name}="):
             EdgeBenchConfig(**fields).validate()
-    assert EdgeBenchConfig(presets="edge-tree,edge-tree-control").edge_mix("tree") == "2:1"
+    assert EdgeBenchConfig(presets=("edge-tree", "edge-tree-control")).edge_mix("tree") == "2:1"
 
 
 def test_edge_bench_runs_on_tree_puzzles_with_per_depth_metrics(tmp_path):
@@ -73,7 +76,7 @@ def test_edge_bench_runs_on_tree_puzzles_with_per_depth_metrics(tmp_path):
     for start in starts:
         save_checkpoint(start, model, {"task": "tree", "task_fields": fields})
     assert load_start(starts[0], "2:1")[1] == toy_envs.make_task("tree", **{**fields, "depth_mix": "2:1"})
-    cfg = EdgeBenchConfig(presets=",".join(starts), seeds="0", mix="1:1,2:1", steps=1, problems_per_step=2, group_size=2,
+    cfg = EdgeBenchConfig(presets=tuple(starts), seeds=(0,), mix="1:1,2:1", steps=1, problems_per_step=2, group_size=2,
                           eval_problems=8, pass_k=2, pass_problems=8)
     results = run_edge_bench(cfg, log=lambda *args, **kwargs: None)
     before = results["presets"][starts[0]]["before"]
@@ -90,7 +93,7 @@ def test_hack_bench_reports_every_metric_per_variant_and_seed():
     from sandbox.bench.hack import HackBenchConfig, format_hack_bench, run_hack_bench
     from toy_envs.base import ConfigError
 
-    cfg = HackBenchConfig(variants="dro,dro+gate", seeds="0", steps=0, eval_problems=4, samples=2)
+    cfg = HackBenchConfig(variants=("dro", "dro+gate"), seeds=(0,), steps=0, eval_problems=4, samples=2)
     results = run_hack_bench(cfg)
     start = results["start"]
     assert results["runs"]["dro"][0] == start == results["runs"]["dro+gate"][0]
@@ -99,4 +102,6 @@ def test_hack_bench_reports_every_metric_per_variant_and_seed():
     table = format_hack_bench(results, cfg)
     assert "| dro+gate |" in table and "P(correct | wf)" in table
     with pytest.raises(ConfigError, match="variants"):
-        run_hack_bench(HackBenchConfig(variants="nope"))
+        run_hack_bench(HackBenchConfig(variants=("nope",)))
+    with pytest.raises(ConfigError, match="^seeds="):
+        run_hack_bench(HackBenchConfig(seeds=()))

@@ -1,6 +1,8 @@
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import toy_envs
 from sandbox.cli import main
@@ -8,6 +10,7 @@ from sandbox.config import field_docs
 from sandbox.model.model import ModelConfig
 from sandbox.model.sampler import SamplingConfig
 from sandbox.train.sft import SFTConfig
+from toy_envs.base import ConfigError
 
 
 @pytest.mark.parametrize("cls", [ModelConfig, SFTConfig, SamplingConfig, *toy_envs.TASKS.values()])
@@ -78,3 +81,44 @@ def test_every_command_prints_its_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([*command, "--help"])
     assert done.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_tuple_fields_are_comma_separated_flags_with_readable_defaults(capsys):
+    """A tuple field's flag takes its items comma-separated and its help shows the default the
+    same way; a wrong item is one error naming the field before anything runs."""
+    import argparse
+
+    from sandbox.bench.edge import EdgeBenchConfig
+    from sandbox.config import add_dataclass_args, dataclass_from_args
+    from sandbox.train.rl import RLConfig
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_args(parser, RLConfig)
+    add_dataclass_args(parser, EdgeBenchConfig, prefix="edge_")
+    text = parser.format_help()
+    assert "(default: 0.9,0.99)" in text and "(default: edge,edge-control)" in text and "(default: 0,1,2,3,4)" in text
+    args = parser.parse_args(["--adam-betas", "0.9, 0.999", "--edge-seeds", "3,1", "--edge-presets", "edge"])
+    assert dataclass_from_args(RLConfig, args).adam_betas == (0.9, 0.999)
+    edge = dataclass_from_args(EdgeBenchConfig, args, prefix="edge_")
+    assert edge.seeds == (3, 1) and edge.presets == ("edge",)
+    defaults = dataclass_from_args(EdgeBenchConfig, parser.parse_args([]), prefix="edge_")
+    assert defaults == EdgeBenchConfig()
+    for argv, message in [(["bench", "learn", "--testbed", "edge", "--edge-seeds", "0,x"], "seeds='0,x' is not allowed: comma-separated integers"),
+                          (["bench", "learn", "--testbed", "edge", "--edge-seeds", ""], "seeds=() is not allowed"),
+                          (["train", "--run-dir", "/nonexistent/run", "--adam-betas", "0.9"], "adam_betas='0.9' is not allowed: two comma-separated numbers"),
+                          (["train", "--run-dir", "/nonexistent/run", "--adam-betas", "0.9,nan"], "adam_betas=(0.9, nan) is not allowed"),
+                          (["bench", "hack", "--variants", "dro,,dro+gate"], "variants='dro,,dro+gate' is not allowed: comma-separated names")]:
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+
+
+@given(st.lists(st.integers(-10**6, 10**6), max_size=6), st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=2, max_size=2),
+       st.lists(st.text("abcdefghij-+_:.", min_size=1, max_size=8), max_size=4))
+def test_parse_tuple_reads_back_what_a_comma_join_wrote(ints, floats, names):
+    from sandbox.config import parse_tuple
+
+    assert parse_tuple("f", ",".join(map(str, ints)), tuple[int, ...]) == tuple(ints)
+    assert parse_tuple("f", ",".join(map(repr, floats)), tuple[float, float]) == tuple(floats)
+    assert parse_tuple("f", " , ".join(names), tuple[str, ...]) == tuple(names)
+    with pytest.raises(ConfigError, match=r"^f=.* is not allowed: two comma-separated numbers"):
+        parse_tuple("f", ",".join(map(repr, floats + floats[:1])), tuple[float, float])

@@ -101,6 +101,10 @@ BAD = [
     ({"rl": {"base": {"steps": 3}}}, "rl.base.steps"),
     ({"rl": {"grid": {"lr": 1e-5}}}, "rl.grid.lr"),
     ({"rl": {"grid": {"minibatches": [0]}}}, "minibatches"),
+    ({"rl": {"base": {"adam_betas": "0.9,0.999"}}}, "rl.base.adam_betas"),
+    ({"rl": {"base": {"adam_betas": [0.9]}}}, "rl.base.adam_betas"),
+    ({"rl": {"settings": [{"adam_betas": [0.9, "x"]}]}}, "rl.settings\\[0\\].adam_betas"),
+    ({"rl": {"base": {"adam_betas": [0.9, 1.0]}}}, "adam_betas"),
     ({"evaluation": {"metrics": ["accuracy"]}}, "evaluation.metrics"),
     ({"evaluation": {"eval_problem": 3}}, "evaluation"),
     ({"variants": [{"variant": "nope"}]}, "variants\\[0\\].variant"),
@@ -124,6 +128,19 @@ BAD = [
 def test_a_bad_spec_is_one_clear_error_naming_the_field(changes, field):
     with pytest.raises(ConfigError, match=field):
         ExperimentSpec.from_dict(spec_dict(**changes)).validate()
+
+
+def test_a_tuple_field_is_a_toml_array_and_reads_back_from_the_plan():
+    """``adam_betas = [0.9, 1]`` is the tuple (0.9, 1.0) in the run's RLConfig, in the setting's name
+    as its flag writes it, and again after the run went through plan.json (where it is a list)."""
+    from sandbox.experiments.spec import Run
+
+    runs = ExperimentSpec.from_dict(spec_dict(rl={"base": {"group_size": 2}, "settings": [{"adam_betas": [0.9, 0.999]}]})).validate()
+    assert {r.setting for r in runs} == {"adam_betas=0.9,0.999"}
+    for run in runs:
+        assert run.rl_config().adam_betas == (0.9, 0.999)
+        again = Run(**json.loads(json.dumps(vars(run))))
+        assert again.rl["adam_betas"] == [0.9, 0.999] and again.rl_config() == run.rl_config()
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])

@@ -1,6 +1,7 @@
 """The RL trainer: every variant trains, runs are deterministic, resume continues exactly."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -73,8 +74,28 @@ def test_run_directory_is_never_overwritten(tmp_path):
         RunDir(tmp_path / "x", {"a": 2}, resume=True, tensorboard=False)
 
 
+def test_a_run_saved_with_tuple_fields_or_their_old_comma_text_resumes(tmp_path):
+    """A tuple field is written as a JSON list and read back equal to the tuple; a run saved before
+    config lists were tuples holds it as comma-separated text, which equals the same items."""
+    from dataclasses import asdict
+
+    config = {"rl": asdict(RLConfig())}
+    RunDir(tmp_path / "new", config, tensorboard=False)
+    assert RunDir(tmp_path / "new", config, resume=True, tensorboard=False)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"rl": {**asdict(RLConfig()), "adam_betas": "0.9,0.99"}}))
+    assert RunDir(old, config, resume=True, tensorboard=False)
+    other = {"rl": asdict(RLConfig(adam_betas=(0.9, 0.999)))}
+    for path in (tmp_path / "new", old):
+        with pytest.raises(ConfigError, match=r"differs: rl.adam_betas \(run: .*, now: \[0.9, 0.999\]\)"):
+            RunDir(path, other, resume=True, tensorboard=False)
+
+
 @pytest.mark.parametrize(
-    "field,value", [("variant", "nope"), ("group_size", 0), ("temperature", 0.0), ("adam_betas", "0.9"), ("aggregation", "sum")]
+    "field,value",
+    [("variant", "nope"), ("group_size", 0), ("temperature", 0.0), ("adam_betas", (0.9,)), ("adam_betas", (0.9, 1.0)),
+     ("adam_betas", "0.9,0.99"), ("aggregation", "sum")],
 )
 def test_bad_config_is_one_clear_error_naming_the_field(warmstart_tiny, field, value):
     with pytest.raises(ConfigError, match=field):

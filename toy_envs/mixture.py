@@ -14,6 +14,13 @@ its own keyed stream (``problem_rng`` of ``"<task>|length"``), not from the prob
 rest of a problem (start value, ops) is drawn exactly as for a fixed-length config: problem i of a
 mixture with L_i = k equals problem i of the same config with the fixed length k, and configs
 without a mixture are unchanged.
+
+The task field stays this string rather than a typed tuple of pairs, unlike the list-valued
+fields of the run configs (``sandbox.config``): it is the one value a user writes
+(``--task-n-steps-mix 4:1,5:1``), a task config is saved by value in every checkpoint's
+``task_fields`` and in the cache key of every warm start built from it, and a pair list would need
+its own flag grammar besides. It is parsed at the boundary, once per distinct string
+(``parse_mixture_text`` is cached), into the typed ``Mixture`` that the draws use.
 """
 
 from __future__ import annotations

@@ -36,13 +36,14 @@ from pathlib import Path
 import torch
 
 import toy_envs
+from sandbox.config import check_tuple_fields
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.eval.pass_at_k import curve_ks, mean_pass_at_k, sample_counts
 from sandbox.model.checkpoint import load_checkpoint, verify_checkpoint
 from sandbox.model.policy import TinyPolicy
 from sandbox.train.rl import RLConfig, Trainer
 from sandbox.train.warmstart import PRESETS, warmstart
-from toy_envs.base import ConfigError, check
+from toy_envs.base import check
 
 MIX_FIELDS = {"arithmetic": "n_steps_mix", "tree": "depth_mix"}
 """The task field that ``mix`` sets, per task the testbed runs on."""
@@ -52,11 +53,11 @@ DEFAULT_MIX = {"arithmetic": "4:1", "tree": "2:1"}
 
 @dataclass
 class EdgeBenchConfig:
-    presets: str = "edge,edge-control"
-    """Comma-separated warm starts to train from, all of one task (arithmetic or tree): warm-start
-    presets or checkpoint directories; e.g. ``edge-tree,edge-tree-control``."""
-    seeds: str = "0,1,2,3,4"
-    """Comma-separated RL seeds, run from each preset."""
+    presets: tuple[str, ...] = ("edge", "edge-control")
+    """Warm starts to train from, all of one task (arithmetic or tree): warm-start presets or
+    checkpoint directories; e.g. ``--edge-presets edge-tree,edge-tree-control``."""
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """RL seeds, run from each preset."""
     mix: str = ""
     """The length mixture of the RL and evaluation task: its ``n_steps_mix`` (arithmetic) or
     ``depth_mix`` (tree); the preset's other task fields are kept. Empty: 4:1 (arithmetic), 2:1 (tree)."""
@@ -83,15 +84,10 @@ class EdgeBenchConfig:
     threads: int = 1
     """torch threads."""
 
-    def seed_list(self) -> list[int]:
-        try:
-            return [int(s) for s in self.seeds.split(",")]
-        except ValueError:
-            raise ConfigError(f"seeds={self.seeds!r} is not allowed: comma-separated integers, e.g. 0,1,2") from None
-
     def validate(self) -> None:
+        check_tuple_fields(self)
+        check(len(self.seeds) >= 1, "seeds", "one or more integers", self.seeds)
         task_name = self.task_name()
-        self.seed_list()
         for name in ("steps", "problems_per_step", "group_size", "minibatches", "eval_problems", "pass_k", "pass_problems", "threads"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(self.lr > 0, "lr", "> 0", self.lr)
@@ -101,10 +97,10 @@ class EdgeBenchConfig:
     def task_name(self) -> str:
         """The task every preset trains on; ``ConfigError`` naming ``presets`` unless each is a
         known preset or checkpoint directory and all share one task of ``MIX_FIELDS``."""
-        allowed = (f"comma-separated warm-start presets among {sorted(PRESETS)} or checkpoint directories, "
+        allowed = (f"one or more warm-start presets among {sorted(PRESETS)} or checkpoint directories, "
                    f"all of one task among {sorted(MIX_FIELDS)}")
         names = set()
-        for name in self.presets.split(","):
+        for name in self.presets:
             if name in PRESETS:
                 names.add(PRESETS[name].task)
             else:
@@ -174,12 +170,12 @@ def run_edge_bench(cfg: EdgeBenchConfig, log=print) -> dict:
     torch.set_num_threads(cfg.threads)
     mix = cfg.edge_mix(cfg.task_name())
     results = {"presets": {}}
-    for preset in cfg.presets.split(","):
+    for preset in cfg.presets:
         model, task = load_start(preset, mix)
         before = evaluate_edge(TinyPolicy(model), task, cfg)
         log(f"{preset}: before RL, process pass@1 {before['eval/process_pass@1']:.3f}, greedy accuracy {before['eval/accuracy']:.3f}", flush=True)
         runs = {}
-        for seed in cfg.seed_list():
+        for seed in cfg.seeds:
             policy = TinyPolicy(copy.deepcopy(model))
             trainer = Trainer(cfg.rl_config(seed), task, policy)
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -215,7 +211,7 @@ def format_edge_bench(results: dict, cfg: EdgeBenchConfig) -> str:
     lines = [
         f"edge-of-competence testbed: {cfg.variant} on {task_name} {MIX_FIELDS[task_name]}={cfg.edge_mix(task_name)} from each warm start, "
         f"{cfg.steps} steps of {cfg.problems_per_step} problems x {cfg.group_size} (lr {cfg.lr:g}, {cfg.minibatches} minibatch), "
-        f"seeds {cfg.seeds}; held-out edge problems: {cfg.eval_problems} greedy, {cfg.pass_problems} x {cfg.pass_k} samples",
+        f"seeds {','.join(map(str, cfg.seeds))}; held-out edge problems: {cfg.eval_problems} greedy, {cfg.pass_problems} x {cfg.pass_k} samples",
         "| metric | " + " | ".join(f"{p}: before | {p}: gain mean [min, max]" for p in presets) + " |",
         "|---|" + "---|---|" * len(presets),
     ]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from sandbox.model.policy import TinyPolicy
+from sandbox.config import check_tuple_fields
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.rubric_checks import HACKABLE_CHECKS, rubric_checks
 from sandbox.rollout.group_sampler import sample_groups
@@ -42,10 +43,10 @@ METRICS = ("hack_rate", "p_well_formed", "p_correct_given_wf")
 
 @dataclass
 class HackBenchConfig:
-    variants: str = "dro,dro+gate,dro+rowgate,rubric-dense"
-    """Comma-separated variants, each trained from the warm start in the hackable setting."""
-    seeds: str = "0,1,2"
-    """Comma-separated RL seeds."""
+    variants: tuple[str, ...] = ("dro", "dro+gate", "dro+rowgate", "rubric-dense")
+    """Variants, each trained from the warm start in the hackable setting."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """RL seeds."""
     steps: int = 8
     """RL steps (of ``problems_per_step`` problems × ``group_size``, lr 3e-4, temperature 1.5)."""
     eval_problems: int = 64
@@ -60,21 +61,13 @@ class HackBenchConfig:
     def validate(self) -> None:
         from sandbox.rewards.registry import VARIANTS
 
-        for name in self.variant_list():
+        check_tuple_fields(self)
+        for name in self.variants:
             check(name in VARIANTS, "variants", f"names among {sorted(VARIANTS)}", name)
-        check(len(self.seed_list()) >= 1, "seeds", "at least one integer seed", self.seeds)
+        check(len(self.seeds) >= 1, "seeds", "at least one integer seed", self.seeds)
         check(self.steps >= 0, "steps", ">= 0", self.steps)
         check(self.eval_problems >= 1 and self.samples >= 1, "eval_problems/samples", ">= 1", (self.eval_problems, self.samples))
         check(self.threads >= 1, "threads", ">= 1", self.threads)
-
-    def variant_list(self) -> list[str]:
-        return [v for v in self.variants.split(",") if v]
-
-    def seed_list(self) -> list[int]:
-        try:
-            return [int(s) for s in self.seeds.split(",") if s]
-        except ValueError:
-            return []
 
 
 def format_metrics(policy, task, eval_problems: int = 64, samples: int = 4, temperature: float = 1.5) -> dict[str, float]:
@@ -112,14 +105,14 @@ def run_hack_bench(cfg: HackBenchConfig) -> dict:
     model, task, _ = load_warmstart(cfg.preset)
     measure = lambda policy: format_metrics(policy, task, cfg.eval_problems, cfg.samples, HACK_SETTING["temperature"])  # noqa: E731
     results = {"start": measure(TinyPolicy(model)), "runs": {}}
-    for variant in cfg.variant_list():
-        results["runs"][variant] = {seed: measure(train_hackable(model, task, variant, seed, cfg.steps)) for seed in cfg.seed_list()}
+    for variant in cfg.variants:
+        results["runs"][variant] = {seed: measure(train_hackable(model, task, variant, seed, cfg.steps)) for seed in cfg.seeds}
     return results
 
 
 def format_hack_bench(results: dict, cfg: HackBenchConfig) -> str:
     """A markdown table: per variant, each metric as seed values (and the warm start's)."""
-    seeds = cfg.seed_list()
+    seeds = cfg.seeds
     names = {"hack_rate": "hack rate", "p_well_formed": "P(well-formed)", "p_correct_given_wf": "P(correct | wf)"}
     start = results["start"]
     header = "| variant | " + " | ".join(f"{names[m]} (start {start[m]:.3f})" for m in METRICS) + " |"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 import toy_envs
+from sandbox.config import check_tuple_fields
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
@@ -31,8 +32,8 @@ TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, 
 
 @dataclass
 class LearnBenchConfig:
-    variants: str = "outcome-grpo,dapo"
-    """Comma-separated RL variants to time."""
+    variants: tuple[str, ...] = ("outcome-grpo", "dapo")
+    """RL variants to time."""
     target: float = 0.95
     """Greedy held-out accuracy to reach."""
     time_limit_s: float = 360.0
@@ -56,7 +57,9 @@ class LearnBenchConfig:
         from sandbox.rewards.registry import get_variant
         from toy_envs.base import check
 
-        for name in self.variants.split(","):
+        check_tuple_fields(self)
+        check(len(self.variants) >= 1, "variants", "one or more variant names", self.variants)
+        for name in self.variants:
             get_variant(name)
         check(0 < self.target <= 1, "target", "in (0, 1]", self.target)
         check(self.time_limit_s > self.sft_time_s > 0, "sft_time_s", "> 0 and < time_limit_s", self.sft_time_s)
@@ -102,7 +105,7 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
     sft_curve = list(curve)
     sft_phases = dict(phases)
     results = {"sft_steps": step, "sft_seconds": sft_elapsed, "variants": {}}
-    for variant in cfg.variants.split(","):
+    for variant in cfg.variants:
         policy = TinyPolicy(copy.deepcopy(model))
         rl = RLConfig(variant=variant, seed=cfg.seed, steps=10**9, eval_every=0, eval_problems=0, pass_problems=0, max_draws=32,
                       progress=False, **LARGE_UPDATE)  # the update its README figures were measured with

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandbox.cli.flags import Command, add_init, add_json, report
-from sandbox.config import add_dataclass_args, dataclass_from_args
-from toy_envs.base import ConfigError
+from sandbox.config import add_dataclass_args, dataclass_from_args, parse_tuple
 
 
 
@@ -82,7 +81,7 @@ def _add_prm_stepwiser(parser, argv):
     from sandbox.train.stepwiser_train import STEPWISER_RECIPES, StepWiserConfig
 
     add_init(parser, "Warm start: the policy whose samples make the chunks, and the judge's backbone.")
-    parser.add_argument("--seeds", default="0,1,2", help="Training seeds, comma-separated.")
+    parser.add_argument("--seeds", default="0,1,2", metavar="INT,...", help="Training seeds, comma-separated (default: 0,1,2).")
     parser.add_argument("--bench-problems", type=int, default=128, help="Eval problems of the toy ProcessBench (4 samples each).")
     parser.add_argument("--recipe", default="", choices=["", *sorted(STEPWISER_RECIPES)], help="Only build (or find) this cached judge recipe.")
     add_json(parser)
@@ -98,12 +97,8 @@ def _run_prm_stepwiser(args) -> int:
         print(f"StepWiser judge recipe '{args.recipe}': {stepwiser_checkpoint(args.recipe)}")
         return 0
     cfg = dataclass_from_args(StepWiserConfig, args, prefix="judge_")
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        raise ConfigError(f"seeds={args.seeds!r} is not allowed: comma-separated integers, e.g. 0,1,2") from None
-    report = stepwiser_report(cfg, seeds, args.init, args.bench_problems)
-    return report(args, report, format_stepwiser_report(report))
+    results = stepwiser_report(cfg, parse_tuple("seeds", args.seeds, tuple[int, ...]), args.init, args.bench_problems)
+    return report(args, results, format_stepwiser_report(results))
 
 
 def _add_prm_judge(parser, argv):

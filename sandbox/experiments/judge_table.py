@@ -19,6 +19,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from sandbox.config import check_tuple_fields
 from sandbox.eval.prm_search import best_of_n, sample_candidates
 from sandbox.eval.processbench import build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.experiments.prm_table import spread
@@ -38,10 +39,10 @@ class JudgeTableConfig:
     """Judge recipe (teacher and student; the recipe's warm start is the policy and the untrained control)."""
     prm: str = "tiny-oracle"
     """Discriminative PRM recipe to compare with (empty: none)."""
-    chains: str = "1,2,4,8"
-    """Comma-separated N (chains per solution, parallel scaling), each with 1 pass."""
-    passes: str = "1,2"
-    """Comma-separated pass counts (sequential scaling), each with ``chains`` = its first value."""
+    chains: tuple[int, ...] = (1, 2, 4, 8)
+    """N (chains per solution, parallel scaling), each with 1 pass."""
+    passes: tuple[int, ...] = (1, 2)
+    """Pass counts (sequential scaling), each with ``chains`` = its first value."""
     bench_problems: int = 256
     """Eval problems sampled for the benchmark (half validation, half test)."""
     bench_group: int = 4
@@ -50,17 +51,16 @@ class JudgeTableConfig:
     """Held-out problems for best-of-N (0 skips it)."""
     search_n: int = 8
     """Samples per best-of-N problem (N = 1, 2, 4, ... up to this)."""
-    seeds: str = "0"
-    """Comma-separated seeds (benchmark samples, chain sampling)."""
-
-    def values(self, field_name: str) -> list[int]:
-        return [int(x) for x in getattr(self, field_name).split(",") if x.strip()]
+    seeds: tuple[int, ...] = (0,)
+    """Seeds (benchmark samples, chain sampling)."""
 
     def validate(self) -> None:
+        check_tuple_fields(self)
         check(self.recipe in JUDGE_RECIPES, "recipe", f"one of {sorted(JUDGE_RECIPES)}", self.recipe)
         check(not self.prm or self.prm in PRM_RECIPES, "prm", f"empty or one of {sorted(PRM_RECIPES)}", self.prm)
-        for name in ("chains", "passes", "seeds"):
-            check(len(self.values(name)) >= 1 and (name == "seeds" or min(self.values(name)) >= 1), name, "integers (>= 1)", getattr(self, name))
+        for name in ("chains", "passes"):
+            check(len(getattr(self, name)) >= 1 and min(getattr(self, name)) >= 1, name, "one or more integers >= 1", getattr(self, name))
+        check(len(self.seeds) >= 1, "seeds", "one or more integers", self.seeds)
         check(self.bench_problems >= 2 and self.bench_group >= 1, "bench_problems", ">= 2 (and bench_group >= 1)", self.bench_problems)
         check(self.search_problems >= 0 and self.search_n >= 1, "search_problems", ">= 0 (and search_n >= 1)", self.search_problems)
 
@@ -80,9 +80,9 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
     policy = TinyPolicy(model)
     info = json.loads((judge_checkpoint(cfg.recipe) / "info.json").read_text())
     judges = {"student": load_judge(cfg.recipe), "teacher": load_judge(cfg.recipe + ":teacher"), "untrained": make_judge(model)}
-    settings = [(n, 1) for n in cfg.values("chains")] + [(cfg.values("chains")[0], p) for p in cfg.values("passes") if p > 1]
+    settings = [(n, 1) for n in cfg.chains] + [(cfg.chains[0], p) for p in cfg.passes if p > 1]
     out = {"rows": [], "answer_check": [], "prm": [], "search": [], "info": info}
-    for seed in cfg.values("seeds"):
+    for seed in cfg.seeds:
         bench = build_processbench(policy, task, cfg.bench_problems, cfg.bench_group, seed=seed)
         out["answer_check"].append(evaluate_answer_check(bench))
         if cfg.prm:
@@ -105,7 +105,7 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
                 out["rows"].append({"judge": name, "chains": n, "passes": passes, "seed": seed, **result, "step_accuracy": accuracy})
         if cfg.search_problems:
             candidates = sample_candidates(policy, task, cfg.search_problems, cfg.search_n, seed=seed)
-            solution = judge_rollouts(judges["student"], candidates, task, JudgeConfig(n_chains=cfg.values("chains")[0]), seed=seed).solution
+            solution = judge_rollouts(judges["student"], candidates, task, JudgeConfig(n_chains=cfg.chains[0]), seed=seed).solution
             ns = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= cfg.search_n]
             out["search"].append({str(n): v for n, v in best_of_n(candidates, solution, cfg.search_n, ns).items()})
     out["seconds"] = time.perf_counter() - t0

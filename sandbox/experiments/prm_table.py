@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from sandbox.config import check_tuple_fields
 from sandbox.eval.processbench import ERROR_KINDS, build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
@@ -45,41 +46,34 @@ class PRMTableConfig:
     """Warm-start preset of the policy (its samples make the training data and the benchmark)."""
     judge_init: str = ""
     """Warm-start preset the PRM backbone starts from; empty = ``init``."""
-    scorers: str = "oracle-valid,mc-hard,rpe,orm"
-    """Comma-separated labellers to train PRMs on, and ``orm`` for the outcome reward model."""
+    scorers: tuple[str, ...] = ("oracle-valid", "mc-hard", "rpe", "orm")
+    """Labellers to train PRMs on, and ``orm`` for the outcome reward model."""
     error_kind: str = "invalid"
     """ProcessBench target: first ``invalid`` step, or first ``dead_end`` step."""
     bench_problems: int = 256
     """Eval problems sampled for the benchmark (half validation, half test)."""
     bench_group: int = 4
     """Policy samples per benchmark problem."""
-    budgets: str = "1.0"
-    """Comma-separated fractions of the labelled training solutions to train on (label-budget sweep)."""
-    seeds: str = "0"
-    """Comma-separated seeds (benchmark samples, training data, MC completions, batch order)."""
+    budgets: tuple[float, ...] = (1.0,)
+    """Fractions of the labelled training solutions to train on (label-budget sweep)."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds (benchmark samples, training data, MC completions, batch order)."""
     judge_chains: int = 4
     """N, verification chains per solution for the generative judges (``thinkprm``)."""
 
     def validate(self) -> None:
+        check_tuple_fields(self)
         check(self.init in PRESETS, "init", f"one of {sorted(PRESETS)}", self.init)
         check(not self.judge_init or self.judge_init in PRESETS, "judge_init", f"empty or one of {sorted(PRESETS)}", self.judge_init)
-        for name in self.scorer_names():
+        check(len(self.scorers) >= 1, "scorers", "one or more scorer names", self.scorers)
+        for name in self.scorers:
             check(name in LABELLERS or name in OUTCOME_ONLY or name in GENERATIVE, "scorers",
                   f"names among {sorted(LABELLERS)}, {sorted(OUTCOME_ONLY)} and {sorted(GENERATIVE)}", name)
         check(self.judge_chains >= 1, "judge_chains", "an integer >= 1", self.judge_chains)
         check(self.error_kind in ERROR_KINDS, "error_kind", f"one of {ERROR_KINDS}", self.error_kind)
         check(self.bench_problems >= 2 and self.bench_group >= 1, "bench_problems", ">= 2 (and bench_group >= 1)", self.bench_problems)
-        check(all(0 < b <= 1 for b in self.budget_values()), "budgets", "fractions in (0, 1]", self.budgets)
-        check(len(self.seed_values()) >= 1, "seeds", "one or more integers", self.seeds)
-
-    def scorer_names(self) -> list[str]:
-        return [s.strip() for s in self.scorers.split(",") if s.strip()]
-
-    def budget_values(self) -> list[float]:
-        return [float(b) for b in self.budgets.split(",") if b.strip()]
-
-    def seed_values(self) -> list[int]:
-        return [int(s) for s in self.seeds.split(",") if s.strip()]
+        check(len(self.budgets) >= 1 and all(0 < b <= 1 for b in self.budgets), "budgets", "one or more fractions in (0, 1]", self.budgets)
+        check(len(self.seeds) >= 1, "seeds", "one or more integers", self.seeds)
 
 
 def budget_rows(n_rows: int, budget: float) -> torch.Tensor:
@@ -97,16 +91,16 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
     policy = TinyPolicy(model)
     base = train_cfg or PRMTrainConfig()
     results = {"bench": [], "answer_check": [], "agreement": {}}
-    for seed in cfg.seed_values():
+    for seed in cfg.seeds:
         bench = build_processbench(policy, task, cfg.bench_problems, cfg.bench_group, cfg.error_kind, seed)
         results["answer_check"].append(evaluate_answer_check(bench))
         train = replace(base, seed=seed)
         solutions = sample_solutions(policy, task, train)
         label_cache = {}
         judges = {}
-        for name in cfg.scorer_names():
+        for name in cfg.scorers:
             if name in GENERATIVE:
-                for budget in cfg.budget_values():
+                for budget in cfg.budgets:
                     score_fn, n_solutions = generative_scorer(name, budget, policy, task, base, seed, cfg.judge_chains, judges)
                     results["bench"].append({"scorer": name, "budget": budget, "seed": seed, "solutions": n_solutions,
                                              **evaluate_scorer(score_fn, bench)})
@@ -116,8 +110,8 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
         reference = step_labels("oracle-valid" if cfg.error_kind == "invalid" else "oracle-value", solutions.verdicts)
         for name, labels in label_cache.items():
             results["agreement"].setdefault(name, []).append(agreement(labels, reference))
-        for name in cfg.scorer_names():
-            for budget in cfg.budget_values() if name not in GENERATIVE else ():
+        for name in cfg.scorers:
+            for budget in cfg.budgets if name not in GENERATIVE else ():
                 rows = budget_rows(len(solutions), budget)
                 part = solutions.select(rows)
                 labels = None if name in OUTCOME_ONLY else [label_cache[name][i] for i in rows.tolist()]

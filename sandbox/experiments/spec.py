@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import toy_envs
+from sandbox.config import allowed_tuple, config_from_json, tuple_items
 from sandbox.rewards import pieces
 from sandbox.rewards.registry import LOSS_KEYS, VARIANTS, Variant, get_variant
 from sandbox.train.rl_config import RLConfig
@@ -120,7 +121,7 @@ class Run:
     task_fields: dict
 
     def rl_config(self) -> RLConfig:
-        return RLConfig(**self.rl)
+        return config_from_json(RLConfig, self.rl)  # read back from plan.json, a tuple field is a list
 
     def derived_variant(self) -> Variant | None:
         return None if self.variant is None else variant_from_dict(self.variant)
@@ -311,6 +312,12 @@ def typed(where: str, name: str, value):
     allowed = RL_FIELDS if not where.startswith("evaluation") else EVAL_FIELDS
     check(name in allowed, f"{where}.{name}", f"an RLConfig field among {sorted(allowed)}", name)
     kind = _RL_TYPES[name]
+    if tuple_items(kind) is not None:  # a TOML array, e.g. adam_betas = [0.9, 0.999]
+        item, length = tuple_items(kind)
+        ok = isinstance(value, list) and (length is None or len(value) == length)
+        ok = ok and all(type(v) is item or item is float and type(v) is int for v in value)
+        check(ok, f"{where}.{name}", "an array of " + allowed_tuple(kind).replace("comma-separated ", ""), value)
+        return tuple(float(v) if item is float else v for v in value)
     if kind is float and type(value) is int:
         value = float(value)
     check(type(value) is kind, f"{where}.{name}", f"a {kind.__name__}", value)
@@ -319,7 +326,10 @@ def typed(where: str, name: str, value):
 
 def setting_name(chosen: dict) -> str:
     """The grid values of a setting, e.g. 'lr=1e-05,problems_per_step=16' ('base' for an empty grid)."""
-    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in chosen.items()) or "base"
+    def written(v):
+        return f"{v:g}" if isinstance(v, float) else ",".join(map(written, v)) if isinstance(v, tuple) else str(v)
+
+    return ",".join(f"{k}={written(v)}" for k, v in chosen.items()) or "base"
 
 
 def init_task(init: str) -> tuple[str, dict]:

@@ -22,7 +22,7 @@ from sandbox.train.warmstart import load_warmstart
 from toy_envs.base import check
 
 
-def stepwiser_report(cfg: StepWiserConfig, seeds: list[int], init: str = "tiny", bench_problems: int = 128) -> dict:
+def stepwiser_report(cfg: StepWiserConfig, seeds: tuple[int, ...], init: str = "tiny", bench_problems: int = 128) -> dict:
     """Per seed: verdict accuracies (cold, grpo) and ProcessBench F1 (cold, grpo, answer check)."""
     cfg.validate()
     check(len(seeds) >= 1, "seeds", "at least one seed", seeds)

@@ -90,7 +90,7 @@ class Trainer:
             accel.enable_gradient_checkpointing(policy.module)
         self.world.shard_policy(policy.module, self.device)
         self.optimizer = torch.optim.AdamW(
-            policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas(), eps=cfg.adam_eps
+            policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.adam_betas, eps=cfg.adam_eps
         )
         if cfg.init_optimizer_state:  # before any compute; a resumed run replaces it with its checkpoint's
             load_sft_optimizer_state(self.optimizer, policy.module, init_optimizer_path(cfg.init))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from sandbox.config import check_finite_fields
+from sandbox.config import check_finite_fields, check_tuple_fields
 from sandbox.model.checkpoint import has_named_optimizer_state, load_named_optimizer_state
 from sandbox.rewards.registry import check_variant_options, get_variant
 from sandbox.train import accel
@@ -58,8 +58,8 @@ class RLConfig:
     warmup_steps: int = 10
     """Linear learning-rate warm-up steps: Adam's first steps, before its second-moment estimates
     settle, are sign-like and move every weight by ~lr, which a freshly fine-tuned model does not survive."""
-    adam_betas: str = "0.9,0.99"
-    """AdamW (β1, β2)."""
+    adam_betas: tuple[float, float] = (0.9, 0.99)
+    """AdamW (β1, β2); the flag takes them comma-separated, ``--adam-betas 0.9,0.999``."""
     adam_eps: float = 1e-3
     """AdamW ε, added to √v̂. Above the per-weight gradient scale (about 5e-4 here) the update is SGD's,
     lr/ε · m̂, whose undirected part shrinks as the batch grows; at 1e-8 Adam moves every weight by
@@ -130,7 +130,8 @@ class RLConfig:
         check_reward_models(get_variant(self.variant), self.prm)
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
-        check(len(self.betas()) == 2 and all(0 <= b < 1 for b in self.betas()), "adam_betas", "two numbers in [0, 1), e.g. 0.9,0.99", self.adam_betas)
+        check_tuple_fields(self)
+        check(all(0 <= b < 1 for b in self.adam_betas), "adam_betas", "two numbers in [0, 1), e.g. (0.9, 0.99)", self.adam_betas)
         for name in ("max_generated_tokens", "warmup_steps", "max_new_tokens", "eval_every", "eval_problems", "pass_problems", "drift_every", "drift_problems", "checkpoint_every", "reference_sync_every"):
             check(getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
         check(self.temperature > 0, "temperature", "> 0 (RL samples)", self.temperature)
@@ -146,12 +147,6 @@ class RLConfig:
         self.loss_config(64).validate()
         accel.check_device(self.device)
         accel.check_precision(self.precision)
-
-    def betas(self) -> tuple[float, ...]:
-        try:
-            return tuple(float(b) for b in self.adam_betas.split(","))
-        except ValueError:
-            return ()
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up over ``warmup_steps``, then constant ``lr`` (``toolkit.learning_rate``)."""

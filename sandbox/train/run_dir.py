@@ -41,7 +41,8 @@ class RunDir:
         check_run_path(self.path, resume)
         config_file = self.path / "config.json"
         if resume:
-            different = config_differences(read_json(config_file, f"run_dir={str(self.path)!r}"), config)
+            saved = read_json(config_file, f"run_dir={str(self.path)!r}")
+            different = config_differences(saved, json.loads(json.dumps(config)))  # as written: a tuple is a list
             if different:
                 raise ConfigError(
                     f"run_dir={str(self.path)!r}: --resume needs the same config as the run (only 'steps' may change); "
@@ -168,7 +169,10 @@ def read_metrics(path: Path) -> tuple[list[dict], bool]:
 
 
 def config_differences(saved: dict, given: dict, prefix: str = "") -> list[str]:
-    """``"field (run: a, now: b)"`` for every field other than ``steps`` whose value differs."""
+    """``"field (run: a, now: b)"`` for every field other than ``steps`` whose value differs, both
+    as JSON holds them (``given`` passed through JSON: a tuple field is a list). A list field that a
+    run saved as comma-separated text, before config lists were tuples (``adam_betas: "0.9,0.99"``),
+    is the same when that text is its items joined by commas."""
     out = []
     for key in sorted(set(saved) | set(given)):
         if key == "steps":
@@ -176,7 +180,7 @@ def config_differences(saved: dict, given: dict, prefix: str = "") -> list[str]:
         a, b = saved.get(key, "<absent>"), given.get(key, "<absent>")
         if isinstance(a, dict) and isinstance(b, dict):
             out += config_differences(a, b, f"{prefix}{key}.")
-        elif a != b:
+        elif a != b and not (isinstance(a, str) and isinstance(b, list) and a == ",".join(map(str, b))):
             out.append(f"{prefix}{key} (run: {a!r}, now: {b!r})")
     return out
 
