@@ -107,6 +107,8 @@ BAD = [
     ({"rl": {"base": {"adam_betas": [0.9, 1.0]}}}, "adam_betas"),
     ({"evaluation": {"metrics": ["accuracy"]}}, "evaluation.metrics"),
     ({"evaluation": {"eval_problem": 3}}, "evaluation"),
+    ({"evaluation": {"targets": {"accuracy": 0.5}}}, "evaluation.targets"),
+    ({"evaluation": {"targets": {"eval/accuracy": "high"}}}, "evaluation.targets"),
     ({"variants": [{"variant": "nope"}]}, "variants\\[0\\].variant"),
     ({"variants": [{"variant": "dro", "label": "x", "params": {"dro_r4": {"weighting": "uniform"}}}]}, "variants\\[0\\].params.dro_r4"),
     ({"variants": [{"variant": "dro", "label": "x", "params": {"dro_r3": {"weights": "uniform"}}}]}, "variants\\[0\\].params.dro_r3.weights"),
@@ -166,7 +168,7 @@ def write_run(out: Path, run_id: str, history: list[dict]) -> None:
 def test_table_numbers_equal_a_hand_computation(tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text('name = "hand"\nseeds = [0, 1, 2]\nbaseline = "outcome-grpo"\n[budget]\nsteps = 2\n'
-                    '[evaluation]\nmetrics = ["eval/accuracy"]\n[[variants]]\nvariant = "outcome-grpo"\n[[variants]]\nvariant = "random"\n')
+                    '[evaluation]\nmetrics = ["eval/accuracy"]\ntargets = { "eval/accuracy" = 0.55 }\n[[variants]]\nvariant = "outcome-grpo"\n[[variants]]\nvariant = "random"\n')
     prepare(spec, tmp_path / "x")
     ends = {"outcome-grpo": [0.60, 0.64, 0.62], "random": [0.50, 0.58, 0.51]}
     for label, values in ends.items():
@@ -191,6 +193,10 @@ def test_table_numbers_equal_a_hand_computation(tmp_path):
     text = format_report(data)
     assert f"{mean:.3f} [{mean - t2 * sd / 3**0.5:.3f}, {mean + t2 * sd / 3**0.5:.3f}]" in text and "| n/a |" in text
     assert mean_ci([1.0])["ci"] is None
+    to_target = data["targets"]["eval/accuracy >= 0.55"]["base"]
+    assert to_target["random"] == {"reached": 1, "n": 3, "step": 2, "cost/generated_tokens": 201, "cost/train_flops": 1e9}
+    assert to_target["outcome-grpo"]["reached"] == 3 and to_target["outcome-grpo"]["cost/generated_tokens"] == pytest.approx(201)
+    assert data["timing"]["base"]["random"]["to_target_wall_s"]["eval/accuracy >= 0.55"] == 5.0 and "| 1 of 3 | 2.0 | 201 |" in text
 
 
 # ---- running: resume, shards, another spec ------------------------------------------------------

@@ -15,6 +15,10 @@ steps (Σ ``time/step_s``, evaluation included; wall-clock on a shared machine i
 others' load), and for a variant that scores with a trained PRM or judge its recipe's recorded
 training seconds and labels. What a run did not record is "n/a", never a guess.
 
+    to target the first evaluation at which a metric of ``evaluation.targets`` reaches its value:
+              how many seeds reached it, and the mean over those of the steps, generated tokens,
+              training FLOPs and seconds spent by then (the warm start's evaluation counts as 0)
+
 ``plots`` draws each metric against steps, cumulative generated tokens, cumulative training FLOPs
 and cumulative wall-clock seconds, one line per variant and setting: at the k-th evaluation of
 every seed, the mean over seeds of both coordinates, with a band from the lowest to the highest
@@ -106,9 +110,26 @@ def collect(out: Path) -> dict:
             "wall_s": None if any(w is None for w in walls) else math.fsum(walls) / len(walls),
             "model_train_s": {kind: m.get("train_s") for kind, m in models.items()},
         }
+    targets = {}
+    for metric, value in sorted(spec["evaluation"].get("targets", {}).items()):
+        for (setting, label), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], labels.index(kv[0][1]))):
+            reached = [time_to_target(h, metric, value) for h, _ in cell["runs"]]
+            hits = [r for r in reached if r is not None]
+            means = {k: (math.fsum(r[k] for r in hits) / len(hits) if hits else None) for k in ("step", "cost/generated_tokens", "cost/train_flops", "wall_s")}
+            targets.setdefault(f"{metric} >= {value:g}", {}).setdefault(setting, {})[label] = {
+                "reached": len(hits), "n": len(reached), **{k: v for k, v in means.items() if k != "wall_s"}}
+            timing.setdefault(setting, {}).setdefault(label, {}).setdefault("to_target_wall_s", {})[f"{metric} >= {value:g}"] = means["wall_s"]
     total = len(plan["runs"])
-    return {"name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "cost": costs,
+    return {"targets": targets, "name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "cost": costs,
             "runs_finished": sum(len(c["seeds"]) for c in cells.values()), "runs_planned": total, "timing": timing}
+
+
+def time_to_target(history: list[dict], metric: str, value: float) -> dict | None:
+    """The coordinates (step, cumulative cost/*, seconds) of the first evaluation with metric >= value."""
+    for where, got in curves(history, metric):
+        if got >= value:
+            return where
+    return None
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -138,6 +159,15 @@ def format_report(data: dict) -> str:
                 paired = "–" if row["paired"] is None else f"{interval(row['paired'], signed=True)} (n={row['paired']['n']})"
                 lines.append(f"| {setting} | {label} | {row['end']['n']} | {interval(row['end'])} | {interval(row['delta'], signed=True)} | {paired} |")
         lines.append("")
+    for target, settings in data["targets"].items():
+        lines += [f"## to reach {target} (means over the seeds that reached it)", "",
+                  "| setting | variant | reached | steps | generated tokens | training FLOPs | seconds |", "|---|---|---|---|---|---|---|"]
+        for setting, rows in settings.items():
+            for label, row in rows.items():
+                seconds = data["timing"][setting][label]["to_target_wall_s"][target]
+                lines.append(f"| {setting} | {label} | {row['reached']} of {row['n']} | {fmt(row['step'], 1)} | {fmt(row['cost/generated_tokens'], 0)} | "
+                             f"{fmt(row['cost/train_flops'])} | {fmt(seconds, 0)} |")
+        lines.append("")
     lines += ["## cost (means over seeds)", "",
               "| setting | variant | generated tokens | training FLOPs (estimate) | policy forward tokens while collecting | "
               "other models' forward tokens | wall-clock s | trained models (recipe, step labels on sampled solutions, training s) |",
@@ -159,7 +189,7 @@ def curves(history: list[dict], metric: str) -> list[tuple[dict, float]]:
     """(x coordinates, value) at each evaluation of ``metric``: step, cumulative cost/* and wall seconds."""
     out, wall, cost = [], 0.0, {"cost/generated_tokens": 0, "cost/train_flops": 0.0}
     for m in history:
-        wall += m.get("time/step_s", 0.0) + (m.get("time/eval_s", 0.0) if m["step"] < 0 else 0.0)
+        wall += m.get("time/step_s", 0.0)  # the steps' own seconds (evaluations after a step included), from 0 at the start
         cost = {k: m.get(k, cost[k]) for k in cost}
         if metric in m:
             out.append(({"step": m["step"] + 1, "wall_s": wall, **cost}, m[metric]))

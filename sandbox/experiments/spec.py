@@ -30,6 +30,7 @@ A spec is TOML (``tomllib``), checked into ``sandbox/experiments/specs/``::
 
     [evaluation]
     metrics = ["eval/accuracy", "eval/process_accuracy"]   # what the report tabulates
+    targets = { "eval/accuracy" = 0.6 }  # the report: steps, tokens, FLOPs, seconds to reach each
     eval_problems = 1024                 # RLConfig's evaluation fields
     eval_every = 10
 
@@ -184,14 +185,17 @@ class ExperimentSpec:
     def evaluation_fields(self) -> dict:
         """The RLConfig fields of ``[evaluation]`` (its ``metrics`` are the report's)."""
         check(isinstance(self.evaluation, dict), "evaluation", "a table", self.evaluation)
-        allowed = ["metrics", *EVAL_FIELDS]
+        allowed = ["metrics", "targets", *EVAL_FIELDS]
         unknown = sorted(set(self.evaluation) - set(allowed))
         check(not unknown, "evaluation", f"keys among {allowed}", unknown)
         metrics = self.evaluation.get("metrics", ["eval/accuracy"])
         check(isinstance(metrics, list) and bool(metrics) and all(isinstance(m, str) and m.startswith(("eval/", "calib/", "drift/", "rollout/", "cost/"))
                                                                   for m in metrics),
               "evaluation.metrics", "a non-empty list of logged metric names (eval/..., calib/..., drift/..., rollout/..., cost/...)", metrics)
-        return {k: typed("evaluation", k, v) for k, v in self.evaluation.items() if k != "metrics"}
+        targets = self.evaluation.get("targets", {})
+        check(isinstance(targets, dict) and all(m.startswith(("eval/", "calib/")) and type(v) in (int, float) for m, v in targets.items()),
+              "evaluation.targets", "a table of evaluation metric -> the value a run must reach, e.g. { \"eval/accuracy\" = 0.6 }", targets)
+        return {k: typed("evaluation", k, v) for k, v in self.evaluation.items() if k not in ("metrics", "targets")}
 
     def metrics(self) -> list[str]:
         return list(self.evaluation.get("metrics", ["eval/accuracy"]))
