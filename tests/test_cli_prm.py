@@ -20,3 +20,19 @@ def test_prm_train_writes_a_checkpoint_that_load_prm_reads(tmp_path, capsys):
     assert "PRM checkpoint" in capsys.readouterr().out
     assert load_prm(str(out)).head.weight.shape[-1] == 128
     assert main(args) == 2  # never overwritten
+
+
+def test_prm_recipe_builds_any_cached_prm_or_judge_by_name(capsys):
+    """One subcommand over the one recipe table: a PRM, a ThinkPRM judge and a StepWiser judge by
+    name, each printed with its kind and the directory ``recipes.build`` gives; a warm start is
+    ``reward-sandbox warmstart``'s, not this command's."""
+    import pytest
+
+    from sandbox.train import recipes
+
+    for name in ("tiny-oracle", "tiny-thinkprm", "tiny-stepwiser"):
+        assert main(["prm", "recipe", "--name", name]) == 0
+        assert capsys.readouterr().out.strip() == f"{recipes.RECIPES[name].kind} recipe '{name}': {recipes.build(name)}"
+    with pytest.raises(SystemExit) as refused:
+        main(["prm", "recipe", "--name", "tiny"])
+    assert refused.value.code == 2 and "invalid choice: 'tiny'" in capsys.readouterr().err

@@ -172,7 +172,7 @@ def judge_input_for(seed: int) -> str:
     return judge_input("3 *2 -5" + " " * seed + "\n", "3+4=7\n7*2=15\n15-5=10\n#10")
 
 
-@pytest.mark.parametrize("command", [["prm", "judge"], ["prm", "judge-recipe"], ["prm", "bench"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["prm", "judge"], ["prm", "recipe"], ["prm", "bench"]], ids=" ".join)
 def test_judge_commands_print_their_help(command, capsys):
     from sandbox.cli import main
 

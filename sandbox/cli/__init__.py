@@ -14,11 +14,10 @@
         [--edge-presets edge-tree,edge-tree-control]     the same on tree puzzles (depth 3 after depths 1-2)
     reward-sandbox prm train --train-labels mc-hard --out DIR    train a PRM on chosen step labels
     reward-sandbox prm bench [--scorers ... --budgets ...]      label agreement + toy ProcessBench table
-    reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM recipe
+    reward-sandbox prm recipe --name tiny-mc                   build (or find) a cached PRM or judge (tiny-thinkprm, tiny-stepwiser, ...)
     reward-sandbox prm search --n-max 8 [--beam]                best-of-N (and step-level beam search) guided by a trained PRM
     reward-sandbox prm stepwiser --seeds 0,1,2 [--judge-labels rel-ratio]   StepWiser chunk judge: GRPO vs cold start
     reward-sandbox prm judge [--chains 1,2,4,8 --passes 1,2]    ThinkPRM-style judges: ProcessBench, parallel/sequential scaling
-    reward-sandbox prm judge-recipe --name tiny-thinkprm        build (or find) a cached ThinkPRM judge recipe (thinkprm)
     reward-sandbox experiment run sandbox/experiments/specs/X.toml --out DIR [--workers 2] [--shard i/n]
                                                  a spec's grid of RL runs (settings x variants x seeds), resumable
     reward-sandbox experiment report DIR [--json OUT]   per metric: mean, 95% CI, paired difference vs the baseline; costs; plots

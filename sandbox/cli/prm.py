@@ -50,15 +50,16 @@ def _run_prm_bench(args) -> int:
 
 
 def _add_prm_recipe(parser, argv):
-    from sandbox.train.prm_recipes import PRM_RECIPES
+    from sandbox.train.recipes import RECIPES
 
-    parser.add_argument("--name", required=True, choices=sorted(PRM_RECIPES))
+    names = sorted(name for name, recipe in RECIPES.items() if recipe.kind != "warmstart")  # warm starts: reward-sandbox warmstart
+    parser.add_argument("--name", required=True, choices=names, help="A cached PRM, ThinkPRM judge or StepWiser judge (sandbox.train.recipes).")
 
 
 def _run_prm_recipe(args) -> int:
-    from sandbox.train.prm_recipes import prm_checkpoint
+    from sandbox.train import recipes
 
-    print(f"PRM recipe '{args.name}': {prm_checkpoint(args.name)}")
+    print(f"{recipes.RECIPES[args.name].kind} recipe '{args.name}': {recipes.build(args.name)}")
     return 0
 
 
@@ -78,24 +79,20 @@ def _run_prm_search(args) -> int:
 
 
 def _add_prm_stepwiser(parser, argv):
-    from sandbox.train.stepwiser_train import STEPWISER_RECIPES, StepWiserConfig
+    from sandbox.train.stepwiser_train import StepWiserConfig
 
     add_init(parser, "Warm start: the policy whose samples make the chunks, and the judge's backbone.")
     parser.add_argument("--seeds", default="0,1,2", metavar="INT,...", help="Training seeds, comma-separated (default: 0,1,2).")
     parser.add_argument("--bench-problems", type=int, default=128, help="Eval problems of the toy ProcessBench (4 samples each).")
-    parser.add_argument("--recipe", default="", choices=["", *sorted(STEPWISER_RECIPES)], help="Only build (or find) this cached judge recipe.")
     add_json(parser)
     add_dataclass_args(parser, StepWiserConfig, prefix="judge_", title="stepwiser judge (--judge-*)")
 
 
 def _run_prm_stepwiser(args) -> int:
-    """Build a cached judge recipe, or train per seed and print the table."""
+    """Train per seed and print the table (the cached judge of a recipe: ``prm recipe``)."""
     from sandbox.experiments.stepwiser_bench import format_stepwiser_report, stepwiser_report
-    from sandbox.train.stepwiser_train import StepWiserConfig, stepwiser_checkpoint
+    from sandbox.train.stepwiser_train import StepWiserConfig
 
-    if args.recipe:
-        print(f"StepWiser judge recipe '{args.recipe}': {stepwiser_checkpoint(args.recipe)}")
-        return 0
     cfg = dataclass_from_args(StepWiserConfig, args, prefix="judge_")
     results = stepwiser_report(cfg, parse_tuple("seeds", args.seeds, tuple[int, ...]), args.init, args.bench_problems)
     return report(args, results, format_stepwiser_report(results))
@@ -115,27 +112,14 @@ def _run_prm_judge(args) -> int:
     return report(args, results, f"{format_judge_table(results)}\n({results['seconds']:.0f} s)")
 
 
-def _add_prm_judge_recipe(parser, argv):
-    from sandbox.train.judge_recipes import JUDGE_RECIPES
-
-    parser.add_argument("--name", required=True, choices=sorted(JUDGE_RECIPES))
-
-
-def _run_prm_judge_recipe(args) -> int:
-    from sandbox.train.judge_recipes import judge_checkpoint
-
-    print(f"judge recipe '{args.name}': {judge_checkpoint(args.name)}")
-    return 0
-
-
 PRM = {
     "train": Command("Train a PRM (or ORM) on policy samples with a chosen label source; save it.", _add_prm_train, _run_prm_train),
     "bench": Command("Label agreement with the oracle and the toy ProcessBench table (F1 per scorer and label budget).", _add_prm_bench, _run_prm_bench),
-    "recipe": Command("Build (or find) the cached PRM of a recipe (what prm-mc / prm-rpe load).", _add_prm_recipe, _run_prm_recipe),
+    "recipe": Command("Build (or find) a cached PRM or judge by recipe name (what prm-mc, prm-rpe, sprm and thinkprm load; "
+                      "the StepWiser judge).", _add_prm_recipe, _run_prm_recipe),
     "search": Command("Best-of-N on held-out problems reranked by a trained PRM: accuracy vs N.", _add_prm_search, _run_prm_search),
     "stepwiser": Command("StepWiser chunk judge: SFT cold start then GRPO; held-out verdict accuracy and toy ProcessBench F1 per seed.",
                          _add_prm_stepwiser, _run_prm_stepwiser),
     "judge": Command("ThinkPRM-style judges (teacher/student of a judge recipe) on the toy ProcessBench: N chains, passes, baselines, best-of-N.",
                      _add_prm_judge, _run_prm_judge),
-    "judge-recipe": Command("Build (or find) the cached ThinkPRM judges of a recipe (what thinkprm loads).", _add_prm_judge_recipe, _run_prm_judge_recipe),
 }
