@@ -167,3 +167,23 @@ def plot_curves(histories: Mapping[str, Sequence[Mapping]], metric: str, ax: Axe
     if histories:
         ax.legend()
     return ax
+
+
+def plot_run(history: Sequence[Mapping], title: str) -> Figure:
+    """A run's accuracy curves from its ``metrics.jsonl`` lines: held-out greedy accuracy
+    (``eval/accuracy``) and the training rollouts' accuracy (``rollout/accuracy``; their mean
+    reward ``rollout/reward_mean`` for variants that do not consult the verifier) against the RL
+    updates done (a line's ``step`` + 1: the evaluation logged as step -1, before the first
+    update, sits at 0)."""
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    done = [{**m, "updates": m["step"] + 1} for m in history if "step" in m]
+    rollout = "rollout/accuracy" if any("rollout/accuracy" in m for m in done) else "rollout/reward_mean"
+    plot_curves({"greedy, held-out": done}, "eval/accuracy", ax=ax, x="updates")
+    plot_curves({f"{rollout.split('/')[1].replace('_', ' ')} of the training rollouts": done}, rollout, ax=ax, x="updates")
+    ax.set_title(title)
+    ax.set_xlabel("RL updates")
+    ax.set_ylabel("accuracy" if rollout == "rollout/accuracy" else "accuracy / mean reward")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -30,20 +30,20 @@ def test_help_lists_every_field_with_its_doc(capsys):
 
 
 @pytest.mark.parametrize(
-    "argv,field",
+    "argv,flag",
     [
-        (["sft", "--task-n-steps", "0"], "n_steps"),
-        (["sft", "--sft-steps", "0"], "steps"),
-        (["sft", "--model-n-kv-heads", "3"], "n_kv_heads"),
-        (["sft", "--task", "tree", "--task-branching", "9"], "branching"),
-        (["sft", "--task", "nope"], "task"),
+        (["sft", "--task-n-steps", "0"], "--task-n-steps=0"),
+        (["sft", "--sft-steps", "0"], "--sft-steps=0"),
+        (["sft", "--model-n-kv-heads", "3"], "--model-n-kv-heads=3 is not allowed: a divisor of --model-n-heads=4"),
+        (["sft", "--task", "tree", "--task-branching", "9"], "--task-branching=9"),
+        (["sft", "--task", "nope"], "--task='nope'"),
     ],
 )
-def test_bad_input_is_one_clear_error_before_compute(tmp_path, capsys, argv, field):
+def test_bad_input_is_one_clear_error_naming_the_flag_before_compute(tmp_path, capsys, argv, flag):
     out_dir = tmp_path / "run"
     assert main([*argv, "--out", str(out_dir)]) == 2
     err = capsys.readouterr().err
-    assert field in err and "not allowed" in err
+    assert err.startswith(f"reward-sandbox: error: {flag}") and "not allowed" in err, err
     assert not out_dir.exists()
 
 
@@ -67,7 +67,7 @@ def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
         assert f'"{key}"' in printed
     assert main(["eval", "--checkpoint", str(out), "--task-n-steps-mix", "1:1,1:2"]) == 2
     assert main(["eval", "--checkpoint", str(out), "--pass-k", "-1"]) == 2
-    assert "n_steps_mix=" in capsys.readouterr().err
+    assert "--task-n-steps-mix=" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -105,8 +105,8 @@ def test_tuple_fields_are_comma_separated_flags_with_readable_defaults(capsys):
     assert defaults == EdgeBenchConfig()
     for argv, message in [(["bench", "learn", "--testbed", "edge", "--edge-seeds", "0,x"], "seeds='0,x' is not allowed: comma-separated integers"),
                           (["bench", "learn", "--testbed", "edge", "--edge-seeds", ""], "seeds=() is not allowed"),
-                          (["train", "--run-dir", "/nonexistent/run", "--adam-betas", "0.9"], "adam_betas='0.9' is not allowed: two comma-separated numbers"),
-                          (["train", "--run-dir", "/nonexistent/run", "--adam-betas", "0.9,nan"], "adam_betas=(0.9, nan) is not allowed"),
+                          (["train", "--run-dir", "/nonexistent/run", "--adam-betas", "0.9"], "--adam-betas='0.9' is not allowed: two comma-separated numbers"),
+                          (["train", "--run-dir", "/nonexistent/run", "--adam-betas", "0.9,nan"], "--adam-betas=(0.9, nan) is not allowed"),
                           (["bench", "hack", "--variants", "dro,,dro+gate"], "variants='dro,,dro+gate' is not allowed: comma-separated names")]:
         assert main(argv) == 2
         assert message in capsys.readouterr().err
@@ -122,3 +122,31 @@ def test_parse_tuple_reads_back_what_a_comma_join_wrote(ints, floats, names):
     assert parse_tuple("f", " , ".join(names), tuple[str, ...]) == tuple(names)
     with pytest.raises(ConfigError, match=r"^f=.* is not allowed: two comma-separated numbers"):
         parse_tuple("f", ",".join(map(repr, floats + floats[:1])), tuple[float, float])
+
+
+def test_a_mistyped_variant_gets_a_suggestion_and_brier_needs_a_confidence_line(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "--variant", "outcome-grp", "--run-dir", str(run_dir)]) == 2
+    assert "--variant='outcome-grp' is not allowed: did you mean 'outcome-grpo'?" in capsys.readouterr().err
+    for command in (["train", "--run-dir", str(run_dir)], ["demo", "--run-dir", str(run_dir)]):
+        assert main([*command, "--variant", "brier", "--steps", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "--variant='brier' is not allowed" in err and "confidence line" in err, err
+    assert not run_dir.exists()
+
+
+def test_help_says_what_a_sentinel_default_means(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: -1.0)" not in out and "(default: )" not in out
+    assert "--clip-low CLIP_LOW ε_low; negative = the variant's value (default 0.2). (default: the variant's value)" in out
+
+
+def test_train_saves_a_plot_of_its_metrics(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    argv = ["train", "--steps", "2", "--problems-per-step", "2", "--group-size", "2", "--eval-problems", "4",
+            "--pass-problems", "0", "--drift-every", "0", "--threads", "1", "--progress", "false", "--run-dir", str(run_dir)]
+    assert main(argv) == 0
+    assert f"plot: {run_dir / 'metrics.png'}" in capsys.readouterr().out
+    assert (run_dir / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

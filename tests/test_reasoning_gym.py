@@ -187,7 +187,7 @@ def test_the_cli_rejects_a_small_task_size_before_creating_the_run_directory(tmp
             "--run-dir", str(run_dir)]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "task_size=50 is not allowed" in err[0]
+    assert len(err) == 1 and "--task-size=50 is not allowed" in err[0]
     assert not run_dir.exists()
 
 

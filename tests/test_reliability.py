@@ -198,16 +198,16 @@ SMALL_CLI = ["--steps", "1", "--problems-per-step", "2", "--group-size", "2", "-
 
 
 def bad_values(tmp_path):
-    """(extra argv, whether --resume, the field the one-line error must name) for every documented bad value."""
+    """(extra argv, the flag the one-line error must name) for every documented bad value."""
     (tmp_path / "a-file").write_text("")
     (tmp_path / "no-state").mkdir(exist_ok=True)
     return {
         "prm missing": (["--variant", "prm-mc", "--prm", str(tmp_path / "missing-prm")], "prm="),
-        "tree group size 3": (["--variant", "tree-grpo", "--group-size", "3"], "group_size=3"),
-        "tree group size 20": (["--variant", "tree-grpo", "--group-size", "20"], "group_size=20"),
+        "tree group size 3": (["--variant", "tree-grpo", "--group-size", "3"], "--group-size=3"),
+        "tree group size 20": (["--variant", "tree-grpo", "--group-size", "20"], "--group-size=20"),
         "fsdp on one process": (["--fsdp", "true"], "fsdp=True"),
         "lr inf": (["--lr", "inf"], "lr=inf"),
-        "kl-coef nan": (["--kl-coef", "nan"], "kl_coef=nan"),
+        "kl-coef nan": (["--kl-coef", "nan"], "--kl-coef=nan"),
         "threads 0": (["--threads", "0"], "threads=0"),
         "model without state.json": (["--model", str(tmp_path / "no-state")], "state.json is missing"),
         "hf model missing": (["--model", "hf:" + str(tmp_path / "missing-hf")], "init="),

@@ -1,13 +1,14 @@
 """The RL trainer: every variant trains, runs are deterministic, resume continues exactly."""
 
 import copy
+import dataclasses
 import json
 
 import pytest
 import torch
 
 from sandbox.model.policy import TinyPolicy
-from sandbox.rewards.registry import VARIANTS
+from sandbox.rewards.registry import SOURCE_TASK_FIELDS, VARIANTS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +23,10 @@ SMALL = dict(problems_per_step=4, group_size=4, eval_every=0, eval_problems=16, 
 def make(warmstart_tiny, run=None, **fields):
     model, task, _ = warmstart_tiny
     cfg = RLConfig(**{**SMALL, **fields})
+    sources = VARIANTS[cfg.variant].sources if cfg.variant in VARIANTS else ()  # an unknown name: the Trainer's error
+    for source, _, _ in sources:  # brier scores a confidence line: the same task with one
+        if source in SOURCE_TASK_FIELDS:
+            task = dataclasses.replace(task, **{SOURCE_TASK_FIELDS[source][0]: True})
     policy = TinyPolicy(copy.deepcopy(model))
     reference = TinyPolicy(copy.deepcopy(model))
     return Trainer(cfg, task, policy, run, reference)
@@ -64,6 +69,12 @@ def test_resume_continues_exactly(warmstart_tiny, tmp_path):
     assert training_metrics(a) == training_metrics(b)
     for p, q in zip(straight.policy.module.parameters(), resumed.policy.module.parameters()):
         assert torch.equal(p, q)
+
+
+def test_a_variant_that_scores_a_confidence_line_refuses_a_task_without_one(warmstart_tiny):
+    model, task, _ = warmstart_tiny
+    with pytest.raises(ConfigError, match=r"variant='brier' is not allowed: .*confidence line.*confidence_line=False"):
+        Trainer(RLConfig(**{**SMALL, "variant": "brier"}), task, TinyPolicy(model))
 
 
 def test_run_directory_is_never_overwritten(tmp_path):

@@ -79,7 +79,7 @@ def test_an_init_without_a_saved_sft_state_is_one_clear_error_before_any_run(tmp
         RLConfig(init="hf:/nowhere", init_optimizer_state=True).validate()
     run_dir = tmp_path / "run"
     assert main(["train", "--init", str(old), "--init-optimizer-state", "--run-dir", str(run_dir), "--steps", "1"]) == 2
-    assert "init_optimizer_state" in capsys.readouterr().err and not run_dir.exists()
+    assert "--init-optimizer-state=True" in capsys.readouterr().err and not run_dir.exists()
 
 
 def test_the_tiny_preset_holds_its_sft_state():

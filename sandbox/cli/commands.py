@@ -39,7 +39,21 @@ def run_train(args) -> int:
     from sandbox.train.rl import RLConfig
 
     cfg = dataclass_from_args(RLConfig, args)
-    return launch_rl(cfg, task_from(args), args.task, args.run_dir, args.resume, args.threads)
+    code = launch_rl(cfg, task_from(args), args.task, args.run_dir, args.resume, args.threads)
+    if code == 0 and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 owns the run directory
+        save_run_plot(args.run_dir, f"{cfg.variant} from {cfg.init!r}")
+    return code
+
+
+def save_run_plot(run_dir: Path, title: str) -> Path:
+    """``run_dir/metrics.png``: the run's accuracy curves (``sandbox.viz.plot_run``), printed."""
+    from sandbox.train.run_dir import read_metrics
+    from sandbox.viz import plot_run
+
+    path = run_dir / "metrics.png"
+    plot_run(read_metrics(run_dir / "metrics.jsonl")[0], title).savefig(path, dpi=120)
+    print(f"plot: {path}")
+    return path
 
 
 def add_sft(parser, argv):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -48,12 +49,79 @@ def build_parser(name: str, command: Command, argv: list[str]) -> argparse.Argum
 
 
 def dispatch(name: str, command: Command, argv: list[str]) -> int:
-    """Parse ``argv`` for ``reward-sandbox NAME`` and run the command (or the chosen subcommand)."""
-    args = build_parser(name, command, argv).parse_args(argv)
-    if command.subcommands:
-        command.before(args)
-        return command.subcommands[args.which].run(args)
-    return command.run(args)
+    """Parse ``argv`` for ``reward-sandbox NAME`` and run the command (or the chosen subcommand);
+    a ``ConfigError`` names the flags, not the config fields (``with_flags``)."""
+    parser = build_parser(name, command, argv)
+    readable_defaults(parser)
+    args = parser.parse_args(argv)
+    try:
+        if command.subcommands:
+            command.before(args)
+            return command.subcommands[args.which].run(args)
+        return command.run(args)
+    except ConfigError as err:
+        raise ConfigError(with_flags(str(err), flags_of(parser, args))) from None
+
+
+def parsers_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and its subcommands' parsers."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [parser, *(child for sub in subs for child in sub.choices.values())]
+
+
+def flags_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """Destination (config field with its prefix, e.g. ``task_n_steps``) -> its flag, for the
+    command (and the subcommand) ``args`` was parsed for."""
+    chosen = [parser] + [p for p in parsers_of(parser)[1:] if p.prog.split()[-1] == getattr(args, "which", None)]
+    return {a.dest: max(a.option_strings, key=len) for p in chosen for a in p._actions if a.option_strings}
+
+
+FIELD_AT_START = re.compile(r"^([a-z][a-z0-9_]*)=")
+FIELD_INSIDE = re.compile(r"(?<=[\s(])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?=[\s=,;:)]|$)")
+
+
+def with_flags(message: str, flags: dict[str, str]) -> str:
+    """``message`` (a ``ConfigError``: ``field=value is not allowed: ...``) with the field it starts
+    with, and the snake_case fields it mentions, spelled as the flags that set them: ``n_steps``
+    is ``--task-n-steps``, ``steps`` of SFT ``--sft-steps``. A name no flag sets, or several
+    could, is left as it is."""
+
+    def flag(name: str) -> str | None:
+        if name in flags:
+            return flags[name]
+        prefixed = [dest for dest in flags if "_" in dest and dest.split("_", 1)[1] == name]
+        return flags[prefixed[0]] if len(prefixed) == 1 else None
+
+    start = FIELD_AT_START.match(message)
+    if start and flag(start[1]):
+        message = flag(start[1]) + message[len(start[1]):]
+    return FIELD_INSIDE.sub(lambda m: flag(m[1]) or m[1], message)
+
+
+SENTINEL = re.compile(r"\b(negative|empty|0) = ([^;.(]+)")
+"""A field doc saying what a sentinel default means, e.g. ``negative = the variant's value``."""
+
+
+def readable_defaults(parser: argparse.ArgumentParser) -> None:
+    """Help that says what a sentinel default means (``-1.0`` -> the variant's value, ``""`` ->
+    none), read from the field's doc (``negative = ...``, ``empty = ...``, ``0 = ...``)."""
+    for each in parsers_of(parser):
+        for action in each._actions:
+            if not (action.help and action.help.endswith(f"(default: {action.default})")):
+                continue
+            meaning = next((m[2].strip() for m in SENTINEL.finditer(action.help) if is_sentinel(m[1], action.default)), None)
+            if meaning is None and action.default == "":
+                meaning = "none"
+            if meaning is not None:
+                action.help = action.help[: -len(f"(default: {action.default})")] + f"(default: {meaning})"
+
+
+def is_sentinel(word: str, default) -> bool:
+    if word == "empty":
+        return default == ""
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return False
+    return default < 0 if word == "negative" else default == 0
 
 
 # ---- shared flags -------------------------------------------------------------------------
@@ -65,7 +133,7 @@ def peek_task(argv: list[str]) -> str:
     peek.add_argument("--task", default="arithmetic")
     known, _ = peek.parse_known_args(argv)
     if known.task not in toy_envs.TASKS:
-        raise ConfigError(f"task={known.task!r} is not allowed: one of {sorted(toy_envs.TASKS)}")
+        raise ConfigError(f"--task={known.task!r} is not allowed: one of {sorted(toy_envs.TASKS)}")
     return known.task
 
 

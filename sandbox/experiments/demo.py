@@ -19,29 +19,27 @@ import torch
 
 def run_demo(preset: str, variant: str, steps: int, run_dir: Path | None) -> int:
     """Run the demo (``run_dir`` default: ``runs/demo-<time>``); the exit code (130 when interrupted)."""
-    from matplotlib.figure import Figure
-
     from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses
     from sandbox.model.policy import TinyPolicy
     from sandbox.model.tokenizer import CharTokenizer
     from sandbox.train.rl import RLConfig, Trainer
     from sandbox.train.run_dir import RunDir
     from sandbox.train.warmstart import load_warmstart
-    from sandbox.viz import plot_curves
+    from sandbox.viz import plot_run
 
     torch.set_num_threads(os.cpu_count() or 1)
     print(f"1) SFT warm start '{preset}' (trained once, then cached)...", flush=True)
     model, task, state = load_warmstart(preset)
     tok = CharTokenizer()
     print(f"   {model.num_parameters():,}-parameter model, task {task.name} {state['task_fields']}")
-    cfg = RLConfig(variant=variant, steps=steps, eval_every=10, eval_problems=1024, pass_problems=128)
+    cfg = RLConfig(variant=variant, steps=steps, eval_every=10, eval_problems=1024, pass_problems=128, init=preset)
     cfg.validate()
+    trainer = Trainer(cfg, task, TinyPolicy(model), None, TinyPolicy(copy.deepcopy(model)))  # checks variant and task first
     run_dir = run_dir or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    run = RunDir(run_dir, {"task": task.name, "task_fields": state["task_fields"], "rl": asdict(cfg)})
-    trainer = Trainer(cfg, task, TinyPolicy(model), run, TinyPolicy(copy.deepcopy(model)))
+    run = trainer.run = RunDir(run_dir, {"task": task.name, "task_fields": state["task_fields"], "rl": asdict(cfg)})
     print(f"2) RL with {cfg.variant!r} for {cfg.steps} steps ({cfg.problems_per_step} problems x {cfg.group_size} rollouts)...", flush=True)
     before = trainer.evaluate()
-    run.log({"step": 0, **before})
+    run.log({"step": -1, **before})  # as `reward-sandbox train` logs it: before the first update (step 0)
     try:
         trainer.train()
     except KeyboardInterrupt:  # the trainer has said where the run stopped
@@ -54,17 +52,7 @@ def run_demo(preset: str, variant: str, steps: int, run_dir: Path | None) -> int
     for key, label in (("eval/accuracy", "greedy accuracy"), (key_pass, f"pass@{cfg.pass_k} (T=1, 128 problems)"), ("eval/all_steps_valid", "every step valid")):
         print(f"{label:<28} {before[key]:>10.3f} {after[key]:>10.3f}")
     print(f"{'answers flipped (64 probes)':<28} {'':>10} {after['drift/flipped_fraction']:>10.3f}")
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.add_subplot()
-    history = [{"step": 0, **before}] + [{**m, "step": m["step"] + 1} for m in run.metrics()[1:]]
-    plot_curves({"greedy, held-out": history}, "eval/accuracy", ax=ax)
-    plot_curves({"rollouts (T=1), training batch": history}, "rollout/accuracy", ax=ax)
-    ax.set_title(f"{cfg.variant} from the {preset!r} warm start")
-    ax.set_xlabel("RL step")
-    ax.set_ylabel("accuracy")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(run_dir / "accuracy.png", dpi=120)
+    plot_run(run.metrics(), f"{cfg.variant} from the {preset!r} warm start").savefig(run_dir / "accuracy.png", dpi=120)
     problems = [task.problem(i, split="eval") for i in range(3)]
     for problem, text in zip(problems, greedy_responses(model, task, problems, tok, default_max_new_tokens(task))):
         verdict = task.score(problem, text)

@@ -7,6 +7,7 @@ Adding a variant is adding one entry to ``VARIANTS``.
 
 from __future__ import annotations
 
+import difflib
 from contextlib import contextmanager
 
 from sandbox.rewards.pieces import Variant
@@ -238,10 +239,11 @@ RENAMED_VARIANTS = {"genprm": "thinkprm"}
 
 
 def get_variant(name: str) -> Variant:
-    """The variant called ``name``; ``ConfigError`` naming ``variant`` and the allowed names."""
+    """The variant called ``name``; ``ConfigError`` naming ``variant``, the closest name and the allowed names."""
     if name in RENAMED_VARIANTS:
         check(False, "variant", f"renamed {RENAMED_VARIANTS[name]!r} (one of {sorted(VARIANTS)})", name)
-    check(name in VARIANTS, "variant", f"one of {sorted(VARIANTS)}", name)
+    close = difflib.get_close_matches(name, VARIANTS, n=1) if isinstance(name, str) else []
+    check(name in VARIANTS, "variant", (f"did you mean {close[0]!r}? " if close else "") + f"one of {sorted(VARIANTS)}", name)
     return VARIANTS[name]
 
 

@@ -69,6 +69,13 @@ SOURCE_MODELS = {
 }
 """Source name -> the kind of trained model it scores with (its variant must declare one)."""
 
+SOURCE_TASK_FIELDS = {
+    "brier": ("confidence_line", "a task whose responses end with a confidence line (--task-confidence-line true, "
+              "e.g. the 'tiny-calib' warm start); without one brier is the outcome reward shifted by -1"),
+}
+"""Source name -> (task field that must be true, what that means): a source that scores something
+only some tasks' responses contain (``registry.check_variant_task`` checks it before a run)."""
+
 FILTERS = {
     "variance_filter": variance_filter,
     "mean_range_filter": mean_range_filter,

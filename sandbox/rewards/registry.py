@@ -30,17 +30,31 @@ from sandbox.rewards.pieces import (
     SAMPLER_CHECKS,
     SAMPLERS,
     SOURCE_MODELS,
+    SOURCE_TASK_FIELDS,
     SOURCES,
     Variant,
 )
 from sandbox.rollout.rollouts import Rollouts
+from toy_envs.base import check
 
 __all__ = [
     "AUXILIARIES", "ESTIMATORS", "ESTIMATOR_EXTRAS", "FILTERS", "GAE_OPTIONS", "GROUP_GATE", "LOSS_KEYS", "MODEL_KINDS",
     "OUTCOME", "PROBLEM_FILTERS", "RENAMED_VARIANTS", "ROW_GATE", "SAMPLERS", "SAMPLER_CHECKS", "SOURCES", "SOURCE_MODELS",
-    "VARIANTS", "Variant", "apply_filters", "apply_problem_filter", "build_auxiliaries", "check_variant_options",
+    "SOURCE_TASK_FIELDS", "VARIANTS", "Variant", "apply_filters", "apply_problem_filter", "build_auxiliaries",
+    "check_variant_options", "check_variant_task",
     "compute_advantages", "compute_token_rewards", "get_variant", "sample_rollouts",
 ]
+
+
+def check_variant_task(variant: Variant, task) -> None:
+    """Before a run: ``ConfigError`` naming ``variant`` when one of its sources scores something
+    ``task``'s responses do not contain (``SOURCE_TASK_FIELDS``: brier needs a confidence line)."""
+    for source, _, _ in variant.sources:
+        if source in SOURCE_TASK_FIELDS:
+            needed, meaning = SOURCE_TASK_FIELDS[source]
+            check(bool(getattr(task, needed, False)), "variant",
+                  f"a variant for this task; {variant.name!r} needs {meaning} (task {type(task).__name__} has {needed}=False)",
+                  variant.name)
 
 
 def check_variant_options(variant: Variant, group_size: int) -> None:

@@ -136,22 +136,21 @@ def tree_layout(graph: nx.DiGraph) -> dict[int, tuple[float, float]]:
 
 
 def draw_tree(graph: nx.DiGraph, rewards: dict[int, float], ax=None, title: str = ""):
-    """Draw one rollout tree: each node labelled with its step's text, leaves coloured by reward
-    (green = 1, red = 0 for a binary reward), edges top-down. Returns the axes."""
+    """Draw one rollout tree: each node a box sized to its step's text (so the label always fits),
+    leaves coloured by reward (green = 1, red = 0 for a binary reward), edges top-down. Returns the axes."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
     pos = tree_layout(graph)
-    colours = []
-    for node in graph:
-        if node in rewards:
-            colours.append(plt.cm.RdYlGn(rewards[node]))
-        else:
-            colours.append("lightgrey")
-    labels = {n: (graph.nodes[n]["text"].strip().replace("\n", " ") or "prompt") for n in graph}
     nx.draw_networkx_edges(graph, pos, ax=ax, arrows=False, edge_color="grey")
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colours, node_size=500, edgecolors="black")
-    nx.draw_networkx_labels(graph, pos, labels, ax=ax, font_size=7, verticalalignment="bottom")
+    for node in graph:
+        colour = plt.cm.RdYlGn(0.15 + 0.7 * rewards[node]) if node in rewards else "lightgrey"  # light enough for black text
+        label = graph.nodes[node]["text"].strip().replace("\n", " ") or "prompt"
+        ax.text(*pos[node], label, fontsize=7, ha="center", va="center", zorder=3,
+                bbox={"boxstyle": "round,pad=0.35", "facecolor": colour, "edgecolor": "black"})
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
     ax.set_title(title)
     ax.axis("off")
     return ax

@@ -14,7 +14,7 @@ import torch
 
 from sandbox.config import check_finite_fields, check_tuple_fields
 from sandbox.model.checkpoint import has_named_optimizer_state, load_named_optimizer_state
-from sandbox.rewards.registry import check_variant_options, get_variant
+from sandbox.rewards.registry import check_variant_options, check_variant_task, get_variant
 from sandbox.train import accel
 from sandbox.train.policy_loss import LossConfig
 from sandbox.train.reward_models import check_reward_models
@@ -234,9 +234,11 @@ def train_problems_needed(cfg: RLConfig) -> int:
 
 
 def check_task_size(cfg: RLConfig, task) -> None:
-    """``ConfigError`` naming ``task_size`` when a task with a finite problem set (a ``size``, as
+    """``ConfigError`` naming ``variant`` when its sources cannot score ``task``'s responses
+    (``check_variant_task``: brier without a confidence line), or naming ``task_size`` when a task with a finite problem set (a ``size``, as
     reasoning-gym's) has fewer train problems than the run can draw, or fewer held-out problems
     than it evaluates on; called before anything is written or computed."""
+    check_variant_task(get_variant(cfg.variant), task)
     size = getattr(task, "size", None)
     if size is None:
         return

@@ -1,7 +1,8 @@
 """A run directory: nothing in it is ever overwritten.
 
     config.json          the run's configs (task, variant, RL config), written once
-    metrics.jsonl        one JSON line per step, fixed metric names (DESIGN.md)
+    metrics.jsonl        one JSON line per step, fixed metric names (DESIGN.md): step s is logged
+                         after update s (from 0); step -1 is the evaluation before the first update
     tb/                  TensorBoard events with the same names
     checkpoints/step-N/  safetensors + JSON state (model, optimizer, step, stream position)
     checkpoints/<name>/step-N/  companions: a lagged reference, each auxiliary model
