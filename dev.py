@@ -171,13 +171,13 @@ def fingerprint_sections(scratch: Path) -> dict:
     from sandbox.prm.stepwiser_judge import judge_step_scores
     from sandbox.rewards.registry import VARIANTS
     from sandbox.rollout.group_sampler import sample_groups
-    from sandbox.train.judge_recipes import save_judges
-    from sandbox.train.judge_sft import JudgeTrainConfig, train_thinkprm
+    from sandbox.train import recipes
+    from sandbox.train.judge_sft import JudgeTrainConfig, save_judges, train_thinkprm
     from sandbox.train.prm_train import PRMTrainConfig, train_prm
     from sandbox.train.rl import RLConfig, Trainer
     from sandbox.train.sft import SFTConfig, train_sft
     from sandbox.train.stepwiser_train import StepWiserConfig, train_stepwiser
-    from sandbox.train.warmstart import PRESETS, load_warmstart
+    from sandbox.train.warmstart import PRESETS
     from toy_envs.base import ConfigError
 
     out: dict[str, dict] = {}
@@ -185,7 +185,7 @@ def fingerprint_sections(scratch: Path) -> dict:
 
     def start(name: str):
         if name not in warm:
-            warm[name] = load_warmstart(name)
+            warm[name] = recipes.load(name)
         model, task, _ = warm[name]
         return copy.deepcopy(model), task
 
@@ -253,10 +253,9 @@ def fingerprint_sections(scratch: Path) -> dict:
         with torch.no_grad():
             rollouts = sample_groups(policy, task, [0, 1, 2], 2, SamplingConfig(max_new_tokens=40), 7, 0)
         from sandbox.prm.discriminative import load_scorer
-        from sandbox.train.judge_recipes import load_judge
 
         scorer, _ = load_scorer(prm_dirs[("prm", "mc-hard")])
-        judged = judge_rollouts(load_judge(str(judge_dir)), rollouts, task, JudgeConfig(n_chains=2), seed=3)
+        judged = judge_rollouts(recipes.load(str(judge_dir), "judge"), rollouts, task, JudgeConfig(n_chains=2), seed=3)
         return {"texts": list(rollouts.texts), "prm": step_scores(scorer, rollouts),
                 "thinkprm_steps": judged.steps, "thinkprm_solution": judged.solution,
                 "stepwiser": judge_step_scores(stepwiser["judge"], task, rollouts, n_samples=2, seed=3)}

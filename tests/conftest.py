@@ -31,14 +31,14 @@ FAST = os.environ.get("REWARD_SANDBOX_FAST", "1") == "1"
 @pytest.fixture(scope="session")
 def warmstart_tiny():
     """(model, task, state) of the cached 'tiny' warm-start preset (built once per cache)."""
-    from sandbox.train.warmstart import load_warmstart
+    from sandbox.train import recipes
 
-    return load_warmstart("tiny")
+    return recipes.load("tiny")
 
 
 @pytest.fixture(scope="session")
 def warmstart_long_answer():
     """(model, task, state) of the cached 'tiny-long-answer' preset (DRO's reference-answer tests)."""
-    from sandbox.train.warmstart import load_warmstart
+    from sandbox.train import recipes
 
-    return load_warmstart("tiny-long-answer")
+    return recipes.load("tiny-long-answer")

@@ -21,9 +21,9 @@ def test_edge_bench_reports_both_warm_starts_side_by_side(tmp_path):
     before and after, and formats one table."""
     from sandbox.bench.edge import EdgeBenchConfig, format_edge_bench, run_edge_bench
     from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
-    from sandbox.train.warmstart import warmstart
+    from sandbox.train import recipes
 
-    model, state = load_checkpoint(warmstart("tiny"))
+    model, state = load_checkpoint(recipes.build("tiny"))
     save_checkpoint(tmp_path / "copy", model, state)
     starts = ("tiny", str(tmp_path / "copy"))
     cfg = EdgeBenchConfig(presets=starts, seeds=(0,), mix="3:1,4:1", steps=1, problems_per_step=2, group_size=2,

@@ -1,7 +1,7 @@
 """``reward-sandbox prm``: bad values rejected before compute; a trained PRM is usable as RLConfig.prm."""
 
 from sandbox.cli import main
-from sandbox.train.prm_recipes import load_prm
+from sandbox.train import recipes
 
 
 def test_bad_values_are_rejected_naming_the_field(capsys):
@@ -12,13 +12,13 @@ def test_bad_values_are_rejected_naming_the_field(capsys):
     assert main(["prm", "search", "--n-max", "0"]) == 2
 
 
-def test_prm_train_writes_a_checkpoint_that_load_prm_reads(tmp_path, capsys):
+def test_prm_train_writes_a_checkpoint_that_the_recipe_table_loads(tmp_path, capsys):
     out = tmp_path / "prm"
     args = ["prm", "train", "--out", str(out), "--train-n-problems", "4", "--train-group-size", "2",
             "--train-steps", "2", "--train-batch-size", "4"]
     assert main(args) == 0
     assert "PRM checkpoint" in capsys.readouterr().out
-    assert load_prm(str(out)).head.weight.shape[-1] == 128
+    assert recipes.load(str(out), "prm").head.weight.shape[-1] == 128
     assert main(args) == 2  # never overwritten
 
 
@@ -27,8 +27,6 @@ def test_prm_recipe_builds_any_cached_prm_or_judge_by_name(capsys):
     name, each printed with its kind and the directory ``recipes.build`` gives; a warm start is
     ``reward-sandbox warmstart``'s, not this command's."""
     import pytest
-
-    from sandbox.train import recipes
 
     for name in ("tiny-oracle", "tiny-thinkprm", "tiny-stepwiser"):
         assert main(["prm", "recipe", "--name", name]) == 0

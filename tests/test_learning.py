@@ -30,15 +30,15 @@ import pytest
 
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
+from sandbox.train import recipes
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
-from sandbox.train.warmstart import load_warmstart
 
 MARGIN = 0.10
 
 
 def train_from_noisy(variant: str, seed: int, steps: int) -> tuple[float, list[dict]]:
     """(greedy accuracy before, the run's metrics) of ``steps`` RL steps from 'tiny-noisy'."""
-    model, task, _ = load_warmstart("tiny-noisy")
+    model, task, _ = recipes.load("tiny-noisy")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
     cfg = RLConfig(variant=variant, seed=seed, steps=steps, eval_every=0, eval_problems=256, pass_problems=0, progress=False, **LARGE_UPDATE)

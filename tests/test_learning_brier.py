@@ -28,8 +28,8 @@ distribution; RL calibrates that distribution against the accuracy of temperatur
 import pytest
 
 from sandbox.model.policy import TinyPolicy
+from sandbox.train import recipes
 from sandbox.train.rl import Trainer
-from sandbox.train.warmstart import load_warmstart
 
 from learning_settings import measured_rl_config
 
@@ -39,7 +39,7 @@ ACCURACY_NOISE = 0.15
 
 @pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
 def test_brier_reward_lowers_greedy_ece_from_the_warm_start_without_losing_accuracy(seed):
-    model, task, _ = load_warmstart("tiny-calib")
+    model, task, _ = recipes.load("tiny-calib")
     cfg = measured_rl_config("brier", seed=seed, steps=10, lr=1.5e-4, eval_problems=256)
     trainer = Trainer(cfg, task, TinyPolicy(model))
     before = trainer.evaluate()

@@ -14,8 +14,8 @@ seed 0. From the clean 'tiny' warm start prm-oracle moved greedy accuracy by -0.
 
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
+from sandbox.train import recipes
 from sandbox.train.rl import Trainer
-from sandbox.train.warmstart import load_warmstart
 
 from learning_settings import measured_rl_config
 
@@ -23,7 +23,7 @@ MARGIN = 0.10
 
 
 def test_prm_oracle_raises_greedy_held_out_accuracy_by_ten_points():
-    model, task, _ = load_warmstart("tiny-noisy")
+    model, task, _ = recipes.load("tiny-noisy")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
     cfg = measured_rl_config("prm-oracle", seed=0, steps=10, eval_problems=256)

@@ -124,10 +124,10 @@ if __name__ == "__main__":  # the docstring's measurement: python -m tests.test_
     import json
     import sys
 
-    from sandbox.train.warmstart import load_warmstart
+    from sandbox.train import recipes
 
     torch.set_num_threads(1)
-    model, task, _ = load_warmstart("tiny")
+    model, task, _ = recipes.load("tiny")
     control = sys.argv[1] if len(sys.argv) > 1 else ""
     if control == "outcome-bce":
         print("outcome-bce AUROC", " ".join(f"{outcome_bce_auroc(model, task, seed):.3f}" for seed in range(5)))

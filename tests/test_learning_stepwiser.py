@@ -18,8 +18,9 @@ lr, steps, group size, problems per step) on ``LARGE_UPDATE``, as measured.
 
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.stepwiser_judge import verdict_accuracy
-from sandbox.train.stepwiser_train import STEPWISER_RECIPES, build_chunk_task, load_stepwiser
-from sandbox.train.warmstart import load_warmstart
+from sandbox.train import recipes
+from sandbox.train.stepwiser_config import STEPWISER_RECIPES
+from sandbox.train.stepwiser_train import build_chunk_task
 
 MEASURED_GAINS = {0: (0.537, 0.689), 1: (0.531, 0.667), 2: (0.533, 0.699)}
 """Seed -> (cold start, after GRPO) sampled verdict accuracy on the held-out pool: +0.152 / +0.136 / +0.166."""
@@ -27,10 +28,10 @@ MARGIN = 0.06
 
 
 def test_grpo_raises_held_out_verdict_accuracy_over_the_cold_start():
-    init, cfg = STEPWISER_RECIPES["tiny-stepwiser"]
-    cold, _ = load_stepwiser("tiny-stepwiser", "cold")
-    judge, _ = load_stepwiser("tiny-stepwiser")
-    model, task, _ = load_warmstart(init)
+    recipe = STEPWISER_RECIPES["tiny-stepwiser"]
+    cfg = recipe.train
+    cold, judge = recipes.load("tiny-stepwiser:cold"), recipes.load("tiny-stepwiser")
+    model, task, _ = recipes.load(recipe.init)
     chunk_task = build_chunk_task(TinyPolicy(model), task, cfg)
     before = verdict_accuracy(cold, chunk_task, "eval", cfg.n_samples, cfg.seed, sampled_only=True)["sampled"]
     after = verdict_accuracy(judge, chunk_task, "eval", cfg.n_samples, cfg.seed, sampled_only=True)["sampled"]

@@ -42,7 +42,7 @@ from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.eval.processbench import build_processbench
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.generative import JudgeConfig, judge_rollouts
-from sandbox.train.judge_recipes import load_judge
+from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 
 from learning_settings import measured_rl_config
@@ -65,7 +65,7 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
 def test_judge_step_scores_separate_valid_from_invalid_steps(warmstart_tiny, role):
     model, task, _ = warmstart_tiny
     bench = build_processbench(TinyPolicy(model), task, 128, 4, seed=0)
-    judge = load_judge("tiny-thinkprm" + (":teacher" if role == "teacher" else ""))
+    judge = recipes.load("tiny-thinkprm" + (":teacher" if role == "teacher" else ""))
     scores = judge_rollouts(judge, bench.test, task, JudgeConfig(n_chains=2), seed=0).steps
     flat = [s for row in scores for s in row]
     valid = [v for verdict in bench.test.verdicts for v in verdict.step_valid]

@@ -21,8 +21,8 @@ import pytest
 
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
+from sandbox.train import recipes
 from sandbox.train.rl import Trainer
-from sandbox.train.warmstart import load_warmstart
 
 from learning_settings import measured_rl_config
 
@@ -32,7 +32,7 @@ TOKEN_RATIO = 1.1
 
 @pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
 def test_tree_grpo_raises_greedy_held_out_accuracy_by_fourteen_points(seed):
-    model, task, _ = load_warmstart("tiny-noisy")
+    model, task, _ = recipes.load("tiny-noisy")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
     cfg = measured_rl_config("tree-grpo", seed=seed, steps=10, group_size=8, eval_problems=256)

@@ -14,7 +14,7 @@ from sandbox.model.sampler import SamplingConfig
 from sandbox.prm.generative import JudgeConfig, end_of_pass, judge_rollouts, step_counts
 from sandbox.prm.verification import AGAIN, parse_passes
 from sandbox.rollout.group_sampler import sample_groups
-from sandbox.train.judge_recipes import load_judge
+from sandbox.train import recipes
 from toy_envs import ConfigError
 
 
@@ -42,7 +42,7 @@ def solutions(warmstart_tiny):
 
 @pytest.fixture(scope="module")
 def judge():
-    return load_judge("tiny-thinkprm")
+    return recipes.load("tiny-thinkprm")
 
 
 def test_a_trained_judge_scores_without_the_oracle(solutions, judge, monkeypatch):
@@ -99,9 +99,9 @@ def test_bad_configs_are_rejected():
     with pytest.raises(ConfigError, match="passes"):
         JudgeConfig(passes=0).validate()
     with pytest.raises(ConfigError, match="judge"):
-        load_judge("no-such-judge")
+        recipes.load("no-such-judge", "judge")
     with pytest.raises(ConfigError, match="role"):
-        load_judge("tiny-thinkprm:critic")
+        recipes.load("tiny-thinkprm:critic")
 
 
 def test_rl_with_thinkprm_logs_the_judge_score_beside_the_oracle(warmstart_tiny, judge):

@@ -137,9 +137,9 @@ class RaisingOracle:
 
 
 def test_trained_judge_never_consults_the_oracle():
-    from sandbox.train.stepwiser_train import load_stepwiser
+    from sandbox.train import recipes
 
-    judge, _ = load_stepwiser("tiny-stepwiser")
+    judge = recipes.load("tiny-stepwiser")
     solutions = fake_solutions(6, 1)
     scores = judge_step_scores(judge, RaisingOracle(TASK), solutions, n_samples=2)
     assert scores == judge_step_scores(judge, TASK, solutions, n_samples=2)

@@ -5,8 +5,8 @@ import torch
 
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
+from sandbox.train import recipes
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions, train_prm, train_scorer
-from sandbox.train.warmstart import load_warmstart
 from toy_envs import ConfigError
 
 
@@ -18,7 +18,7 @@ def test_bad_config_is_rejected_naming_the_field(field, value):
 
 def test_training_is_deterministic_and_fits_its_labels():
     torch.set_num_threads(1)
-    model, task, _ = load_warmstart("tiny")
+    model, task, _ = recipes.load("tiny")
     policy = TinyPolicy(model)
     cfg = PRMTrainConfig(labels="mc-soft", n_problems=6, group_size=2, n_completions=2, steps=8, batch_size=8)
     first, info = train_prm(policy, task, cfg)

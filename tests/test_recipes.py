@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
+
 from sandbox.layers import imported_closure, source_files
-from sandbox.train import judge_recipes, prm_recipes, stepwiser_train, warmstart
+from sandbox.model.model import ModelConfig, TinyLlama
+from sandbox.model.checkpoint import save_checkpoint
+from sandbox.train import judge_sft, prm_train, recipes, stepwiser_config, warmstart
 from sandbox.train.recipes import RECIPES, TEST_RECIPES, main
+from toy_envs import ConfigError
 
 
 def test_the_table_names_every_cached_model_once():
-    tables = {"warmstart": warmstart.PRESETS, "prm": prm_recipes.PRM_RECIPES, "judge": judge_recipes.JUDGE_RECIPES,
-              "stepwiser": stepwiser_train.STEPWISER_RECIPES}
+    tables = {"warmstart": warmstart.PRESETS, "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES,
+              "stepwiser": stepwiser_config.STEPWISER_RECIPES}
     assert sum(len(t) for t in tables.values()) == len(RECIPES)
     for kind, table in tables.items():
         assert {name for name, recipe in RECIPES.items() if recipe.kind == kind} == set(table)
+        for name, config in table.items():
+            assert RECIPES[name].name == name and RECIPES[name].config is config
+            assert not config.init or RECIPES[config.init].kind == "warmstart"  # every init is a warm start
     kinds = [RECIPES[name].kind for name in TEST_RECIPES]
     assert kinds == sorted(kinds, key=["warmstart", "prm", "judge", "stepwiser"].index)  # warm starts built first
     assert {"tiny", "tiny-mc", "tiny-thinkprm", "tiny-stepwiser"} <= set(TEST_RECIPES)
@@ -29,12 +39,50 @@ def test_a_build_is_keyed_by_the_files_it_imports_and_only_those():
             "sandbox/train/accel.py", "sandbox/eval/accuracy.py"} <= set(files)
     assert "sandbox/train/rl.py" not in files and "sandbox/rewards/registry.py" not in files
     assert "sandbox/train/rl.py" in source_files("sandbox.train.stepwiser_train")  # its GRPO runs the trainer
-    assert set(source_files("sandbox.train.warmstart")) <= set(source_files("sandbox.train.prm_recipes"))
+    assert "sandbox/train/recipes.py" not in source_files("sandbox.train.prm_train")  # the table is no build code
+    for recipe in RECIPES.values():  # each build names a function of its module
+        module, _, function = recipe.build.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), recipe.build
+        assert f"{module.replace('.', '/')}.py" in source_files(module)
+    # the table is below the trainer (which loads recipes), although the StepWiser build runs it
+    assert "sandbox/train/rl.py" not in source_files("sandbox.train.recipes")
+
+
+def test_a_key_follows_its_config_and_its_init(monkeypatch):
+    from dataclasses import replace
+
+    before = {name: recipes.path(name) for name in ("tiny", "tiny-mc", "tiny-thinkprm")}
+    tiny = RECIPES["tiny"]
+    monkeypatch.setitem(RECIPES, "tiny", replace(tiny, config=replace(tiny.config, sft=replace(tiny.config.sft, steps=301))))
+    after = {name: recipes.path(name) for name in before}
+    assert all(after[name] != before[name] for name in before)  # the init's key is part of theirs
+    assert after["tiny"].parent == before["tiny"].parent and after["tiny"].name.startswith("tiny-")
 
 
 def test_the_closure_is_closed_under_imports():
     from sandbox.layers import _imports
 
-    closure = set(imported_closure("sandbox.train.prm_recipes"))
+    closure = set(imported_closure("sandbox.train.prm_train"))
     for module in closure:
         assert set(_imports(module)) <= closure, module
+
+
+def test_specs_name_a_recipe_of_the_kind_or_a_directory_of_its_layout(tmp_path):
+    model = TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64))
+    for role in ("student", "teacher"):
+        save_checkpoint(tmp_path / "judges" / role, model, {"judge": role})
+    save_checkpoint(tmp_path / "one", model, {})
+    for spec in ("tiny-thinkprm", "tiny-thinkprm:teacher", str(tmp_path / "judges"), f"{tmp_path / 'judges'}:teacher",
+                 str(tmp_path / "one")):
+        recipes.check_spec(spec, "judge")
+    for spec, kind in (("tiny-thinkprm:critic", "judge"), ("tiny-mc", "judge"), ("tiny-thinkprm", "prm"), ("tiny-mc:teacher", "prm"),
+                       (f"{tmp_path / 'one'}:teacher", "judge"), (str(tmp_path / "missing"), "prm"), ("", "prm")):
+        with pytest.raises(ConfigError, match=f"{kind}="):
+            recipes.check_spec(spec, kind)
+    with pytest.raises(ConfigError, match="field="):
+        recipes.check_spec("nope", "prm", field="field")
+    with pytest.raises(ConfigError, match="recipe="):
+        recipes.load("no-such-recipe")
+    loaded = recipes.load(f"{tmp_path / 'judges'}:teacher", "judge")
+    assert not loaded.training and loaded is recipes.load(f"{tmp_path / 'judges'}:teacher", "judge")  # shared
+    assert recipes.load("tiny")[0] is not recipes.load("tiny")[0]  # a warm start is loaded afresh: callers train it

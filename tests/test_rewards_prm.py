@@ -15,7 +15,7 @@ from sandbox.rewards.base import RewardContext
 from sandbox.rewards.prm_reward import prm_learned, prm_oracle, step_rewards
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
-from sandbox.train.prm_recipes import load_prm
+from sandbox.train import recipes
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -66,11 +66,11 @@ def tiny_scorer() -> StepScorer:
 def test_learned_prm_reward_from_a_checkpoint_directory_logs_its_mean_score(tmp_path_factory, rollouts):
     path = tmp_path_factory.mktemp("prm") / "ckpt"
     save_scorer(path, tiny_scorer(), {})
-    ctx = RewardContext(task=TASK, prm=load_prm(str(path)))
+    ctx = RewardContext(task=TASK, prm=recipes.load(str(path), "prm"))
     rewards = prm_learned(rollouts, ctx)
     ends = step_end_mask(rollouts)
     assert (rewards[~ends] == 0).all()
-    scores = step_scores(load_prm(str(path)), rollouts)
+    scores = step_scores(recipes.load(str(path), "prm"), rollouts)
     for row in range(len(rollouts)):
         expected = torch.tensor(scores[row], dtype=torch.float32)
         if len(expected) and rollouts.verdicts[row].parse_status in ("no_answer", "bad_answer"):
@@ -85,7 +85,7 @@ def test_learned_prm_reward_from_a_checkpoint_directory_logs_its_mean_score(tmp_
 
 def test_unknown_prm_or_mode_is_rejected():
     with pytest.raises(ConfigError, match="prm"):
-        load_prm("no-such-recipe")
+        recipes.load("no-such-recipe", "prm")
     with pytest.raises(ConfigError, match="mode"):
         step_rewards(None, [], TASK, mode="sum")
 
@@ -95,10 +95,9 @@ def test_rl_with_a_learned_prm_named_by_the_config_logs_its_score_beside_the_ora
     from sandbox.prm.discriminative import save_scorer
     from sandbox.train.prm_train import PRMTrainConfig, train_prm
     from sandbox.train.rl import RLConfig, Trainer
-    from sandbox.train.warmstart import load_warmstart
 
     torch.set_num_threads(1)
-    model, task, _ = load_warmstart("tiny")
+    model, task, _ = recipes.load("tiny")
     scorer, _ = train_prm(TinyPolicy(model), task, PRMTrainConfig(n_problems=4, group_size=2, steps=2, batch_size=4))
     save_scorer(tmp_path / "prm", scorer, {})
     cfg = RLConfig(variant="prm-mc", prm=str(tmp_path / "prm"), steps=1, problems_per_step=2, group_size=2,
@@ -143,7 +142,7 @@ def test_truncating_before_the_answer_never_raises_the_oracle_step_reward(pair, 
 def test_truncating_before_the_answer_never_raises_a_learned_prm_step_reward(tmp_path_factory, pair, mode):
     path = tmp_path_factory.mktemp("prm") / "ckpt"
     save_scorer(path, tiny_scorer(), {})
-    full, cut = summed(prm_learned(pair, RewardContext(task=TASK, prm=load_prm(str(path))), mode=mode), pair)
+    full, cut = summed(prm_learned(pair, RewardContext(task=TASK, prm=recipes.load(str(path), "prm")), mode=mode), pair)
     assert cut <= full + 1e-5, (pair.texts, full, cut)
 
 
@@ -154,10 +153,9 @@ def test_truncating_before_the_answer_never_raises_a_judge_step_reward_in_differ
     steps may change; the differences still telescope to the last step, the failed answer's 0."""
     from sandbox.model.checkpoint import save_checkpoint
     from sandbox.rewards.thinkprm_reward import prm_generative
-    from sandbox.train.judge_recipes import load_judge
 
     path = save_checkpoint(tmp_path_factory.mktemp("judge") / "random", tiny_scorer().backbone, {"judge": "random"})
-    ctx = RewardContext(task=TASK, judge=load_judge(str(path)))
+    ctx = RewardContext(task=TASK, judge=recipes.load(str(path), "judge"))
     full, cut = summed(prm_generative(pair, ctx, mode="difference"), pair)
     assert cut <= full + 1e-5, (pair.texts, full, cut)
     scores = prm_generative(pair, ctx)  # score mode: the cut row's last token holds the failed answer

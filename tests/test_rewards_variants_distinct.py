@@ -43,7 +43,7 @@ from sandbox.rewards.registry import (
 )
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.trees import tree_layouts
-from sandbox.train.reward_models import KINDS
+from sandbox.train import recipes
 from toy_envs import make_task
 
 TASKS = (make_task("arithmetic", n_steps=2, confidence_line=True), make_task("arithmetic", n_steps=2))
@@ -147,7 +147,7 @@ def test_no_two_variants_give_the_same_advantages_on_every_batch(model_dirs):
     policy = TinyPolicy(random_model(0))
     auxiliaries = {name: perturbed(build_auxiliaries(v, policy, TASKS[0], seed=0)) for name, v in VARIANTS.items()}
     # each declared model replaced by its random stand-in, loaded as the trainer loads models
-    models = {name: {kind: KINDS[kind][1](model_dirs[spec]) for kind, spec in v.models.items()} for name, v in VARIANTS.items()}
+    models = {name: {kind: recipes.load(model_dirs[spec], kind) for kind, spec in v.models.items()} for name, v in VARIANTS.items()}
     names = sorted(VARIANTS)
     differ: set[tuple[str, str]] = set()
 

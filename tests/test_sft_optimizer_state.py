@@ -13,10 +13,11 @@ from sandbox.model.checkpoint import load_checkpoint, load_named_optimizer_state
 from sandbox.model.model import ModelConfig
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
+from sandbox.train import recipes
 from sandbox.train.rl import RLConfig, Trainer, deterministic
 from sandbox.train.run_dir import RunDir
 from sandbox.train.sft import SFTConfig, train_sft_with_optimizer
-from sandbox.train.warmstart import PRESETS, warmstart
+from sandbox.train.warmstart import PRESETS
 from toy_envs.base import ConfigError
 
 TASK = toy_envs.make_task("arithmetic", n_steps=1, operators="+-", start_max=20)
@@ -68,7 +69,7 @@ def test_the_option_starts_rl_adamw_from_the_sft_state_under_rl_hyperparameters(
 
 
 def test_an_init_without_a_saved_sft_state_is_one_clear_error_before_any_run(tmp_path, capsys):
-    model, _ = load_checkpoint(warmstart("tiny"))
+    model, _ = load_checkpoint(recipes.build("tiny"))
     old = save_checkpoint(tmp_path / "old", model, {"task": "arithmetic"})  # weights only, as before
     rl_like = save_checkpoint(tmp_path / "rl", model, {"task": "arithmetic"}, torch.optim.AdamW(model.parameters()))
     for init in (old, rl_like):
@@ -83,7 +84,7 @@ def test_an_init_without_a_saved_sft_state_is_one_clear_error_before_any_run(tmp
 
 
 def test_the_tiny_preset_holds_its_sft_state():
-    saved, groups = load_named_optimizer_state(warmstart("tiny"))
+    saved, groups = load_named_optimizer_state(recipes.build("tiny"))
     assert {float(s["step"]) for s in saved.values()} == {float(PRESETS["tiny"].sft.steps)}
     assert groups[0]["betas"] == [0.9, 0.98]
 

@@ -24,8 +24,7 @@ from sandbox.rewards.registry import ESTIMATOR_EXTRAS, ESTIMATORS, FILTERS, SOUR
 from sandbox.testing import check_advantage_estimator, check_filter, check_reward_source
 from sandbox.testing import estimator_checks, filter_checks
 from sandbox.testing.references import REFERENCES
-from sandbox.train.judge_recipes import load_judge
-from sandbox.train.prm_recipes import load_prm
+from sandbox.train import recipes
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -128,9 +127,9 @@ def source_context(name: str, random_policy, random_prm_dir, random_judge_dir=No
     if needs == "short_budget":
         return RewardContext(task=TASK, max_new_tokens=16)
     if needs == "random_prm":
-        return RewardContext(task=TASK, prm=load_prm(random_prm_dir))
+        return RewardContext(task=TASK, prm=recipes.load(random_prm_dir, "prm"))
     if needs == "random_judge":
-        return RewardContext(task=TASK, judge=load_judge(random_judge_dir))
+        return RewardContext(task=TASK, judge=recipes.load(random_judge_dir, "judge"))
     if needs == "random_policy":
         return RewardContext(task=TASK, policy=random_policy)
     if needs == "implicit_prm":  # ψ a perturbed copy of the reference, so the token rewards are nonzero

@@ -12,10 +12,10 @@ from sandbox.model.policy import HFPolicy, TinyPolicy
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.tree_sampler import grow_trees, leaves_per_tree, sample_trees
-from sandbox.train.warmstart import load_warmstart
+from sandbox.train import recipes
 from toy_envs.base import ConfigError
 
-MODEL, TASK, _ = load_warmstart("tiny-noisy")
+MODEL, TASK, _ = recipes.load("tiny-noisy")
 POLICY = TinyPolicy(MODEL)
 SAMPLING = SamplingConfig(max_new_tokens=default_max_new_tokens(TASK))
 

@@ -2,12 +2,13 @@
 
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.tokenizer import CharTokenizer
-from sandbox.train.warmstart import PRESETS, preset_path, warmstart
+from sandbox.train import recipes
+from sandbox.train.warmstart import PRESETS
 
 
 def test_warmstart_is_cached_and_stable():
-    path = warmstart("tiny")
-    assert path == preset_path("tiny") == warmstart("tiny")
+    path = recipes.build("tiny")
+    assert path == recipes.path("tiny") == recipes.build("tiny")
     assert (path / "model.safetensors").exists()
 
 
@@ -23,15 +24,14 @@ def test_calibration_warm_start_continues_its_init_and_leaves_room_for_calibrati
     from dataclasses import replace
     from unittest import mock
 
-    from sandbox.train.warmstart import load_warmstart
-
-    model, task, state = load_warmstart("tiny-calib")
+    model, task, state = recipes.load("tiny-calib")
     assert task.confidence_line and state["init"] == PRESETS["tiny-calib"].init == "tiny-noisy"
     metrics = evaluate_accuracy(model, task, CharTokenizer(), 128)
     assert metrics["calib/parsed_fraction"] > 0.9  # the confidence line is learned
     assert 0.3 < metrics["eval/accuracy"] < 0.9 and metrics["calib/ece"] > 0.2  # room for calibration
     # the checkpoint's key follows its init's: a changed init preset is a different cache entry
-    before = preset_path("tiny-calib")
-    changed = replace(PRESETS["tiny-noisy"], sft=replace(PRESETS["tiny-noisy"].sft, steps=601))
-    with mock.patch.dict(PRESETS, {"tiny-noisy": changed}):
-        assert preset_path("tiny-calib") != before
+    before = recipes.path("tiny-calib")
+    noisy = recipes.RECIPES["tiny-noisy"]
+    changed = replace(noisy, config=replace(noisy.config, sft=replace(noisy.config.sft, steps=601)))
+    with mock.patch.dict(recipes.RECIPES, {"tiny-noisy": changed}):
+        assert recipes.path("tiny-calib") != before

@@ -41,8 +41,9 @@ from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.eval.pass_at_k import curve_ks, mean_pass_at_k, sample_counts
 from sandbox.model.checkpoint import load_checkpoint, verify_checkpoint
 from sandbox.model.policy import TinyPolicy
+from sandbox.train import recipes
 from sandbox.train.rl import RLConfig, Trainer
-from sandbox.train.warmstart import PRESETS, warmstart
+from sandbox.train.warmstart import PRESETS
 from toy_envs.base import check
 
 MIX_FIELDS = {"arithmetic": "n_steps_mix", "tree": "depth_mix"}
@@ -131,7 +132,7 @@ def start_state(directory: str) -> dict:
 def load_start(name: str, mix: str):
     """(model, edge task) of a warm-start preset or checkpoint directory: its task with the length
     mixture (``MIX_FIELDS``) replaced by ``mix``."""
-    model, state = load_checkpoint(warmstart(name)) if name in PRESETS else load_checkpoint(name)
+    model, state = load_checkpoint(recipes.build(name)) if name in PRESETS else load_checkpoint(name)
     task_name = state.get("task", "arithmetic")
     check(task_name in MIX_FIELDS, "presets", f"warm starts of a task among {sorted(MIX_FIELDS)}", name)
     return model, toy_envs.make_task(task_name, **{**state.get("task_fields", {}), MIX_FIELDS[task_name]: mix})

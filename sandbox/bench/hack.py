@@ -31,8 +31,8 @@ from sandbox.config import check_tuple_fields
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.rubric_checks import HACKABLE_CHECKS, rubric_checks
 from sandbox.rollout.group_sampler import sample_groups
+from sandbox.train import recipes
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
-from sandbox.train.warmstart import load_warmstart
 from toy_envs.base import check
 
 HACK_SETTING = dict(steps=8, problems_per_step=8, group_size=8, lr=3e-4, warmup_steps=0, temperature=1.5)
@@ -102,7 +102,7 @@ def run_hack_bench(cfg: HackBenchConfig) -> dict:
     """{"start": metrics, "runs": {variant: {seed: metrics}}}."""
     cfg.validate()
     torch.set_num_threads(cfg.threads)
-    model, task, _ = load_warmstart(cfg.preset)
+    model, task, _ = recipes.load(cfg.preset)
     measure = lambda policy: format_metrics(policy, task, cfg.eval_problems, cfg.samples, HACK_SETTING["temperature"])  # noqa: E731
     results = {"start": measure(TinyPolicy(model)), "runs": {}}
     for variant in cfg.variants:

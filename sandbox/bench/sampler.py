@@ -49,11 +49,11 @@ class SamplerBenchConfig:
 def run_sampler_bench(cfg: SamplerBenchConfig) -> dict:
     from transformers import LlamaForCausalLM
 
-    from sandbox.train.warmstart import load_warmstart
+    from sandbox.train import recipes
 
     cfg.validate()
     torch.set_num_threads(cfg.threads)
-    model, task, _ = load_warmstart(cfg.preset)
+    model, task, _ = recipes.load(cfg.preset)
     model.eval()
     tok = CharTokenizer()
     with tempfile.TemporaryDirectory() as tmp:

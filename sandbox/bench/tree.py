@@ -61,11 +61,11 @@ class TreeBenchConfig:
 
 
 def run_tree_bench(cfg: TreeBenchConfig) -> dict:
-    from sandbox.train.warmstart import load_warmstart
+    from sandbox.train import recipes
 
     cfg.validate()
     torch.set_num_threads(cfg.threads)
-    model, task, _ = load_warmstart(cfg.preset)
+    model, task, _ = recipes.load(cfg.preset)
     policy = TinyPolicy(model)
     sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=cfg.temperature)
     problems = list(range(cfg.problems))

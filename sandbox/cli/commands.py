@@ -84,11 +84,11 @@ def add_warmstart(parser, argv):
 
 
 def run_warmstart(args) -> int:
-    from sandbox.train.warmstart import preset_path, warmstart
+    from sandbox.train import recipes
 
     set_threads(args)
-    existed = (preset_path(args.preset) / "state.json").exists()
-    path = warmstart(args.preset, progress=True)
+    existed = (recipes.path(args.preset) / "state.json").exists()
+    path = recipes.build(args.preset)
     print(f"warm-start '{args.preset}': {path} ({'cached' if existed else 'built'})")
     return 0
 

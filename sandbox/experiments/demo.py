@@ -22,14 +22,14 @@ def run_demo(preset: str, variant: str, steps: int, run_dir: Path | None) -> int
     from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses
     from sandbox.model.policy import TinyPolicy
     from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.train import recipes
     from sandbox.train.rl import RLConfig, Trainer
     from sandbox.train.run_dir import RunDir
-    from sandbox.train.warmstart import load_warmstart
     from sandbox.viz import plot_run
 
     torch.set_num_threads(os.cpu_count() or 1)
     print(f"1) SFT warm start '{preset}' (trained once, then cached)...", flush=True)
-    model, task, state = load_warmstart(preset)
+    model, task, state = recipes.load(preset)
     tok = CharTokenizer()
     print(f"   {model.num_parameters():,}-parameter model, task {task.name} {state['task_fields']}")
     cfg = RLConfig(variant=variant, steps=steps, eval_every=10, eval_problems=1024, pass_problems=128, init=preset)

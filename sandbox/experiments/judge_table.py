@@ -2,11 +2,11 @@
 parallel (N chains) and sequential (passes) scaling, next to the baselines, and best-of-N.
 
     bench   ← build_processbench(policy, task)                     (as ``prm_table``)
-    judges  ← a judge recipe (``sandbox.train.judge_recipes``): teacher, student, and the untrained
+    judges  ← a judge recipe (``sandbox.train.recipes``): teacher, student, and the untrained
               warm start as a control
     for judge, N in chains, P in passes:   F1 / acc_err / acc_corr and the step accuracy
               mean over steps of 1[s(t) ≥ 0.5] = 1[oracle step valid]  on the test half
-    baselines: the answer check, a discriminative PRM recipe (``sandbox.train.prm_recipes``)
+    baselines: the answer check, a discriminative PRM recipe
     best-of-N: candidates reranked by the student's solution score S(x) (mean final P(Y))
 
 The judges read only text (``sandbox.prm.generative``); the oracle is used for the benchmark's
@@ -26,10 +26,9 @@ from sandbox.experiments.prm_table import spread
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
 from sandbox.prm.generative import JudgeConfig, judge_rollouts
-from sandbox.train.judge_recipes import JUDGE_RECIPES, judge_checkpoint, load_judge
-from sandbox.train.judge_sft import make_judge
-from sandbox.train.prm_recipes import PRM_RECIPES, load_prm
-from sandbox.train.warmstart import load_warmstart
+from sandbox.train import recipes
+from sandbox.train.judge_sft import JUDGE_RECIPES, make_judge
+from sandbox.train.prm_train import PRM_RECIPES
 from toy_envs.base import check
 
 
@@ -76,17 +75,17 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
     cfg.validate()
     t0 = time.perf_counter()
     recipe = JUDGE_RECIPES[cfg.recipe]
-    model, task, _ = load_warmstart(recipe.init)
+    model, task, _ = recipes.load(recipe.init)
     policy = TinyPolicy(model)
-    info = json.loads((judge_checkpoint(cfg.recipe) / "info.json").read_text())
-    judges = {"student": load_judge(cfg.recipe), "teacher": load_judge(cfg.recipe + ":teacher"), "untrained": make_judge(model)}
+    info = json.loads((recipes.build(cfg.recipe) / "info.json").read_text())
+    judges = {"student": recipes.load(cfg.recipe), "teacher": recipes.load(cfg.recipe + ":teacher"), "untrained": make_judge(model)}
     settings = [(n, 1) for n in cfg.chains] + [(cfg.chains[0], p) for p in cfg.passes if p > 1]
     out = {"rows": [], "answer_check": [], "prm": [], "search": [], "info": info}
     for seed in cfg.seeds:
         bench = build_processbench(policy, task, cfg.bench_problems, cfg.bench_group, seed=seed)
         out["answer_check"].append(evaluate_answer_check(bench))
         if cfg.prm:
-            scorer = load_prm(cfg.prm)
+            scorer = recipes.load(cfg.prm)
             out["prm"].append(evaluate_scorer(lambda r: step_scores(scorer, r), bench))
         for name, judge in judges.items():
             for n, passes in settings:

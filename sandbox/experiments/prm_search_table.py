@@ -19,12 +19,12 @@ def prm_search_table(init: str, problems: int, n_max: int, beam: bool, train_cfg
     from sandbox.prm.trajectory_score import TRAJECTORY_SCORES, trajectory_score
     from sandbox.prm.discriminative import step_scores
     from sandbox.prm.oracle_labels import oracle_labels
+    from sandbox.train import recipes
     from sandbox.train.prm_train import train_prm
-    from sandbox.train.warmstart import load_warmstart
 
     check(problems >= 1, "problems", "an integer >= 1", problems)
     check(n_max >= 1, "n_max", "an integer >= 1", n_max)
-    model, task, _ = load_warmstart(init)
+    model, task, _ = recipes.load(init)
     policy = TinyPolicy(model)
     scorer, _ = train_prm(policy, task, train_cfg)
     candidates = sample_candidates(policy, task, problems, n_max, seed=train_cfg.seed)

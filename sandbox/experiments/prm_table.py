@@ -29,8 +29,9 @@ from sandbox.eval.processbench import ERROR_KINDS, build_processbench, evaluate_
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
 from sandbox.prm.labels import LABELLERS, agreement, step_labels
+from sandbox.train import recipes
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions, train_scorer
-from sandbox.train.warmstart import PRESETS, load_warmstart
+from sandbox.train.warmstart import PRESETS
 from toy_envs.base import check
 
 ORM = "orm"
@@ -86,8 +87,8 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
     ``train_cfg``, default ``PRMTrainConfig()``; its ``kind``/``labels``/``seed`` are set per run)."""
     cfg.validate()
     t0 = time.perf_counter()
-    model, task, _ = load_warmstart(cfg.init)
-    judge = load_warmstart(cfg.judge_init)[0] if cfg.judge_init else model
+    model, task, _ = recipes.load(cfg.init)
+    judge = recipes.load(cfg.judge_init)[0] if cfg.judge_init else model
     policy = TinyPolicy(model)
     base = train_cfg or PRMTrainConfig()
     results = {"bench": [], "answer_check": [], "agreement": {}}
@@ -127,7 +128,7 @@ def generative_scorer(name: str, budget: float, policy, task, base: PRMTrainConf
     """(score_fn, labelled solutions) of a ThinkPRM judge trained at ``budget`` (see the module
     docstring); ``trained`` keeps the (teacher, student) of each budget for the other name."""
     from sandbox.prm.generative import JudgeConfig, judge_score_fn
-    from sandbox.train.judge_recipes import JUDGE_RECIPES
+    from sandbox.train.judge_sft import JUDGE_RECIPES
     from sandbox.train.judge_sft import train_thinkprm
 
     n_problems = max(1, math.ceil(budget * base.n_problems / 2))

@@ -210,17 +210,18 @@ def model_metadata(run: Run) -> dict:
 def recipe_info(kind: str, spec: str) -> dict:
     """What a cached PRM or judge recipe recorded about its training: seconds, the step labels it
     learned from and on how many sampled solutions ({} when the spec is not a recipe)."""
-    from sandbox.train.judge_recipes import JUDGE_RECIPES, judge_checkpoint
-    from sandbox.train.prm_recipes import PRM_RECIPES, prm_checkpoint
+    from sandbox.train import recipes
 
     name = spec.partition(":")[0]
-    if kind == "prm" and name in PRM_RECIPES:
-        state = json.loads((Path(prm_checkpoint(name)) / "state.json").read_text()).get("state", {})
+    if name not in recipes.RECIPES or recipes.RECIPES[name].kind != kind:
+        return {}
+    if kind == "prm":
+        state = json.loads((recipes.build(name) / "state.json").read_text()).get("state", {})
         train = state.get("train", {})
         scorer = train.get("kind", "prm")
         labels = train.get("labels") if scorer == "prm" else f"none ({scorer}: the outcome at every step)"
         return {"train_s": state.get("prm/train_s"), "labels": labels, "solutions": train.get("n_problems", 0) * train.get("group_size", 0) or None}
-    if kind == "judge" and name in JUDGE_RECIPES:
-        info = json.loads((Path(judge_checkpoint(name)) / "info.json").read_text())
+    if kind == "judge":
+        info = json.loads((recipes.build(name) / "info.json").read_text())
         return {"train_s": info.get("judge/train_s"), "labels": info.get("train", {}).get("labels"), "solutions": info.get("judge/teacher_solutions")}
     return {}

@@ -17,8 +17,8 @@ from dataclasses import replace
 from sandbox.eval.processbench import build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.stepwiser_judge import judge_step_scores, verdict_accuracy
+from sandbox.train import recipes
 from sandbox.train.stepwiser_train import StepWiserConfig, train_stepwiser
-from sandbox.train.warmstart import load_warmstart
 from toy_envs.base import check
 
 
@@ -27,7 +27,7 @@ def stepwiser_report(cfg: StepWiserConfig, seeds: tuple[int, ...], init: str = "
     cfg.validate()
     check(len(seeds) >= 1, "seeds", "at least one seed", seeds)
     check(bench_problems >= 2, "bench_problems", "an integer >= 2", bench_problems)
-    model, task, _ = load_warmstart(init)
+    model, task, _ = recipes.load(init)
     policy = TinyPolicy(model)
     bench = build_processbench(policy, task, n_problems=bench_problems)
     rows = []

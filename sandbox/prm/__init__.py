@@ -8,5 +8,5 @@
 Every labeller returns, per solution, one label in [0, 1] per step of the task's segmentation
 (the answer line is the last step), so any labeller can train any scorer. Nothing here trains or
 caches a model: their training and the named, cached recipes are in ``sandbox.train``
-(``prm_train``, ``judge_sft``, ``stepwiser_train``, ``prm_recipes``, ``judge_recipes``).
+(``prm_train``, ``judge_sft``, ``stepwiser_train``; cached by name in ``recipes``).
 """

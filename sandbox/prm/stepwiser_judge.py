@@ -33,7 +33,7 @@ thought"), the judge's reasoning is the one recomputed line, the RL is the sandb
 
 This module is the judge: its chunks and chunk task, pools, and scoring. Its training (pools from
 a policy's samples, the cold start, GRPO) and the cached, named judges (``STEPWISER_RECIPES``,
-``stepwiser_checkpoint``, ``load_stepwiser``) are in ``sandbox.train.stepwiser_train``.
+built and loaded by ``sandbox.train.recipes``) are in ``sandbox.train.stepwiser_train``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ Scorers:
                   needs no model: the ceiling a learned PRM can reach
     prm_learned   s = σ(head) of a trained discriminative PRM (``sandbox.prm``): ``ctx.prm``, the
                   model the variant declares (``Variant.models["prm"]``: a PRM recipe of
-                  ``sandbox.train.prm_recipes`` or a checkpoint directory; ``RLConfig.prm``
+                  ``sandbox.train.recipes`` or a checkpoint directory; ``RLConfig.prm``
                   overrides it), which the trainer loads once (``sandbox.train.reward_models``):
                   this source loads and trains nothing. Logs ``prm/mean_score`` next to the
                   oracle's ``prm/oracle_step_valid`` and ``prm/oracle_correct`` so that reward

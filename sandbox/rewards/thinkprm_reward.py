@@ -17,7 +17,7 @@ estimators are those of the discriminative PRM sources ("Let's Verify Step by St
 et al. 2023, arXiv 2305.20050; "DeepSeekMath", Shao et al. 2024, arXiv 2402.03300, 4.1.3).
 
 The judge is ``ctx.judge``, the model the variant declares (``Variant.models["judge"]``: a judge
-recipe of ``sandbox.train.judge_recipes``, ``name:teacher`` for the teacher, or a checkpoint
+recipe of ``sandbox.train.recipes``, ``name:teacher`` for the teacher, or a checkpoint
 directory; ``RLConfig.prm`` overrides it), which the trainer loads once
 (``sandbox.train.reward_models``): this source loads and trains nothing. Chain sampling is keyed
 by (ctx.seed, ctx.step, problem, rollout, chain), so a row's reward does not depend on its batch. The judge reads only the

@@ -24,18 +24,27 @@ a consistent chain it does whenever the step verdicts do). The judge is a copy o
 warm start with ``max_seq_len`` raised to ``JUDGE_SEQ_LEN`` (rotary tables are not weights) so
 two passes fit after the longest solution. Teacher and student train with the same loop, each
 from the warm start; randomness is keyed (templates, sampling, batch order).
+
+Trained judges by name (``JUDGE_RECIPES``, built by ``build_judges``: a directory holding
+``teacher/``, ``student/`` and ``info.json``) are recipes of the one table of cached models,
+``sandbox.train.recipes``: ``recipes.load("tiny-thinkprm")`` is the student,
+``recipes.load("tiny-thinkprm:teacher")`` the teacher.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import torch
 
+from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.model import TinyLlama, token_logprobs
+from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.generative import JudgeConfig, judge_input, sample_chains
 from sandbox.prm.labels import LABELLERS
@@ -215,3 +224,43 @@ def train_thinkprm(policy, task, cfg: JudgeTrainConfig) -> tuple[TinyLlama, Tiny
         "judge/student_loss": sum(losses[-10:]) / len(losses[-10:]), "judge/train_s": time.perf_counter() - t0,
     })
     return teacher, student, info
+
+
+# ---- trained judges by name ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgeRecipe:
+    init: str
+    """Warm-start preset: the policy whose samples make the chains, and both judges' initial weights."""
+    train: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
+    """How teacher and student are trained."""
+
+
+JUDGE_RECIPES: dict[str, JudgeRecipe] = {
+    # sized to build in about 45 s on one thread (dev.py prebuilds it); the teacher's chains are
+    # sampled at temperature 0.5, 4 per solution, so that enough of them pass the filter (at
+    # 1.0 and 2 per solution 14 of 256 were kept)
+    "tiny-thinkprm": JudgeRecipe("tiny", JudgeTrainConfig(n_problems=64, group_size=2, teacher_steps=60, student_steps=40,
+                                                          batch_size=32, lr=3e-3, filter_chains=4, filter_temperature=0.5)),
+}
+"""Recipe name -> ``JudgeRecipe``."""
+
+
+def build_judges(name: str, recipe: JudgeRecipe, init, out: Path) -> None:
+    """Train recipe ``name``'s teacher and student from ``init`` (the loaded (model, task, state)
+    of its warm start) and save them to ``out`` (``save_judges``)."""
+    model, task, state = init
+    teacher, student, info = train_thinkprm(TinyPolicy(model), task, recipe.train)
+    meta = {"recipe": name, "init": recipe.init, "task": state["task"], "task_fields": state["task_fields"],
+            "train": asdict(recipe.train), **info}
+    save_judges(out, teacher, student, meta)
+
+
+def save_judges(path: str | Path, teacher: TinyLlama, student: TinyLlama, info: dict) -> Path:
+    """``path/teacher``, ``path/student`` and ``path/info.json`` (written last: its presence marks a complete build)."""
+    path = Path(path)
+    for role, judge in (("teacher", teacher), ("student", student)):
+        save_checkpoint(path / role, judge, {"judge": role, **info})
+    (path / "info.json").write_text(json.dumps(info, indent=2))
+    return path

@@ -38,10 +38,11 @@ def task_fields(task) -> dict:
 def load_init(init: str):
     """(model, task name, task fields) of a warm-start preset name or a checkpoint directory."""
     from sandbox.model.checkpoint import load_checkpoint
-    from sandbox.train.warmstart import PRESETS, load_warmstart
+    from sandbox.train import recipes
+    from sandbox.train.warmstart import PRESETS
 
     if init in PRESETS:
-        model, task, state = load_warmstart(init)
+        model, task, state = recipes.load(init)
         return model, state["task"], state["task_fields"]
     if not Path(init).is_dir():
         raise ConfigError(
@@ -151,12 +152,12 @@ def prm_checkpoint_from(init: str, train_cfg, out: Path) -> int:
     """Train a PRM on samples of the warm start ``init`` (its backbone, too) and save it to ``out``."""
     from sandbox.model.policy import TinyPolicy
     from sandbox.prm.discriminative import save_scorer
+    from sandbox.train import recipes
     from sandbox.train.prm_train import train_prm
-    from sandbox.train.warmstart import load_warmstart
 
     if out.exists():
         raise ConfigError(f"out={str(out)!r} is not allowed: it already exists (checkpoints are never overwritten)")
-    model, task, state = load_warmstart(init)
+    model, task, state = recipes.load(init)
     scorer, info = train_prm(TinyPolicy(model), task, train_cfg)
     save_scorer(out, scorer, {"init": init, "task": state["task"], "task_fields": state["task_fields"], **info})
     print(json.dumps(info, indent=2))

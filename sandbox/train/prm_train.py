@@ -8,19 +8,25 @@
 Deterministic for a fixed config and thread count: sampling noise, MC completions and batch
 order are keyed; the head starts at zero (SPRM's from a keyed generator); nothing reads global
 RNG state.
+
+Trained PRMs by name (``PRM_RECIPES``, built by ``build_prm``) are recipes of the one table of
+cached models, ``sandbox.train.recipes``: ``recipes.build(name)`` returns the checkpoint
+directory (trained once per cache) and ``recipes.load(name)`` the scorer.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from sandbox.eval.accuracy import default_max_new_tokens
+from sandbox.model.policy import TinyPolicy
 from sandbox.model.sampler import SamplingConfig
-from sandbox.prm.discriminative import StepScorer, prm_targets
+from sandbox.prm.discriminative import StepScorer, prm_targets, save_scorer
 from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
 from sandbox.prm.mc_labels import PolicyCompleter, mc_values
 from sandbox.prm.orm import orm_targets
@@ -143,3 +149,34 @@ def train_prm(policy, task, cfg: PRMTrainConfig) -> tuple[StepScorer, dict]:
     solutions = sample_solutions(policy, task, cfg)
     labels = None if cfg.kind != "prm" else label_solutions(policy, task, solutions, cfg)
     return train_scorer(policy.module, solutions, labels, cfg)
+
+
+# ---- trained PRMs by name -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PRMRecipe:
+    init: str
+    """Warm-start preset: the policy whose samples (and MC completions) make the training data,
+    and the PRM's initial backbone."""
+    train: PRMTrainConfig = field(default_factory=PRMTrainConfig)
+    """How the PRM is trained."""
+
+
+PRM_RECIPES: dict[str, PRMRecipe] = {
+    # small enough to build in about 15 s on one thread (dev.py prebuilds them with the warm starts)
+    "tiny-oracle": PRMRecipe("tiny", PRMTrainConfig(labels="oracle-valid", n_problems=128, group_size=2, steps=80, batch_size=32)),
+    "tiny-mc": PRMRecipe("tiny", PRMTrainConfig(labels="mc-hard", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
+    "tiny-rpe": PRMRecipe("tiny", PRMTrainConfig(labels="rpe", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
+    "tiny-sprm": PRMRecipe("tiny", PRMTrainConfig(kind="sprm", n_problems=128, group_size=2, steps=80, batch_size=32, lr=1e-5)),
+}
+"""Recipe name -> ``PRMRecipe``."""
+
+
+def build_prm(name: str, recipe: PRMRecipe, init, out: Path) -> None:
+    """Train recipe ``name`` on samples of ``init`` (the loaded (model, task, state) of its warm
+    start) and save the scorer to ``out``."""
+    model, task, state = init
+    scorer, info = train_prm(TinyPolicy(model), task, recipe.train)
+    save_scorer(out, scorer, {"recipe": name, "init": recipe.init, "task": state["task"],
+                              "task_fields": state["task_fields"], "train": asdict(recipe.train), **info})

@@ -1,14 +1,36 @@
 """Every cached model by name: warm starts, PRMs, ThinkPRM judges and StepWiser judges in one table.
 
-    RECIPES[name] = Recipe(kind, the tests load it, its build: name -> checkpoint directory)
+    RECIPES[name] = Recipe(name, kind, config, build, tests)
+    path(name)    the checkpoint directory in the cache (trained or not)
+    build(name)   that directory, trained first when the cache lacks it (its init first)
+    load(spec)    the loaded model of a recipe (``name`` or ``name:role``) or of a directory
 
-Each kind keeps its configs beside its build (``PRESETS`` in ``sandbox.train.warmstart``,
-``PRM_RECIPES`` in ``prm_recipes``, ``JUDGE_RECIPES`` in ``judge_recipes``, ``STEPWISER_RECIPES``
-in ``stepwiser_train``); this table names them all, so that one name finds any cached model and a
-name is never used twice. Every artifact is keyed the same way (``sandbox.train.artifact_cache``):
-its config, the directory names of the artifacts it starts from, and the files its build can run
--- the build's module and every package module it imports, directly or through others, read from
-the import statements (``sandbox.layers.source_files``), not a hand-kept list.
+Each kind keeps its configs and its build (the training code) beside each other; this table
+names them all, so one name finds any cached model and no name is used twice:
+
+    kind       configs (module)                     build (module)                     load(name) ->          roles
+    warmstart  PRESETS (warmstart)                  build_warmstart (warmstart)        (model, task, state)   --
+    prm        PRM_RECIPES (prm_train)              build_prm (prm_train)              StepScorer             --
+    judge      JUDGE_RECIPES (judge_sft)            build_judges (judge_sft)           TinyLlama (eval mode)  student, teacher
+    stepwiser  STEPWISER_RECIPES (stepwiser_config) build_stepwiser (stepwiser_train)  TinyLlama (eval mode)  judge, cold
+
+A config's ``init`` names the warm start it starts from (empty: a fresh model); ``build`` loads
+that first and hands it to the kind's build. Every artifact is keyed the same way
+(``sandbox.train.artifact_cache``): its config with the init's directory name in place of the
+init's name, and the files its build can run -- the build's module and every package module it
+imports, directly or through others, read from the import statements
+(``sandbox.layers.source_files``), not a hand-kept list.
+
+A recipe names its build by module and function (``"sandbox.train.prm_train:build_prm"``), imported
+when a build runs: the module is what the key hashes, and naming it keeps this table below the RL
+trainer. The trainer loads recipes for the variants that declare models (``reward_models``), and the
+StepWiser build runs the trainer (its GRPO stage), so importing the builds here would close a
+circle; the configs are imported (none imports the trainer: hence ``stepwiser_config``).
+
+A warm start is loaded afresh on every call (callers train it); PRMs and judges are loaded once
+per process and shared (they only score). ``load(spec, kind)`` also accepts a checkpoint
+directory of that kind (``reward-sandbox prm train --out``, ``prm judge --out``), and
+``check_spec(spec, kind)`` checks a spec before a run, loading nothing.
 
 ``TEST_RECIPES`` are those the tests and tutorials load; ``dev.py test`` builds them first:
 
@@ -19,39 +41,84 @@ the import statements (``sandbox.layers.source_files``), not a hand-kept list.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from sandbox.train.judge_recipes import JUDGE_RECIPES, judge_checkpoint
-from sandbox.train.prm_recipes import PRM_RECIPES, prm_checkpoint
-from sandbox.train.stepwiser_train import STEPWISER_RECIPES, stepwiser_checkpoint
-from sandbox.train.warmstart import PRESETS, warmstart
+import toy_envs
+from sandbox.layers import source_files
+from sandbox.model.checkpoint import load_checkpoint
+from sandbox.prm.discriminative import load_scorer
+from sandbox.train.artifact_cache import artifact_path, build_once
+from sandbox.train.judge_sft import JUDGE_RECIPES
+from sandbox.train.prm_train import PRM_RECIPES
+from sandbox.train.stepwiser_config import STEPWISER_RECIPES
+from sandbox.train.warmstart import PRESETS
 from toy_envs.base import check
 
 
 @dataclass(frozen=True)
 class Recipe:
+    name: str
     kind: str
-    """``warmstart``, ``prm``, ``judge`` or ``stepwiser``."""
-    build: Callable[[str], Path]
-    """Name -> the checkpoint directory, trained when the cache lacks it."""
+    """``warmstart``, ``prm``, ``judge`` or ``stepwiser`` (``KINDS``)."""
+    config: object
+    """The kind's config (``Preset``, ``PRMRecipe``, ``JudgeRecipe``, ``StepWiserRecipe``); its
+    ``init`` names the warm start it starts from (empty: none)."""
+    build: str
+    """``"module:function"`` of the build: (name, config, the loaded init or None, out directory)
+    -> writes the checkpoint. The module's import closure is part of the cache key."""
     tests: bool
     """The tests or tutorials load it (``dev.py test`` builds it before they run)."""
 
+
+def _warmstart(path: Path):
+    model, state = load_checkpoint(path)
+    return model, toy_envs.make_task(state["task"], **state["task_fields"]), state
+
+
+def _model(path: Path):
+    return load_checkpoint(path)[0].eval()
+
+
+@dataclass(frozen=True)
+class Kind:
+    read: Callable[[Path], object]
+    """Checkpoint directory -> the loaded model."""
+    shared: bool
+    """Loaded once per process and shared (scorers and judges); else loaded afresh on every call."""
+    roles: tuple[str, ...] = ()
+    """Subdirectories holding one checkpoint each, the default first (``load("name:role")``)."""
+    done: str = "state.json"
+    """The file a complete build writes last."""
+
+
+KINDS: dict[str, Kind] = {
+    "warmstart": Kind(_warmstart, shared=False),
+    "prm": Kind(lambda path: load_scorer(path)[0], shared=True),
+    "judge": Kind(_model, shared=True, roles=("student", "teacher"), done="info.json"),
+    "stepwiser": Kind(_model, shared=True, roles=("judge", "cold"), done="judge/state.json"),
+}
+"""Kind -> how its checkpoints are read."""
 
 USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
                  "tiny-thinkprm", "tiny-stepwiser"}
 """The recipes the tests and tutorials load (the others: benchmarks and experiments)."""
 
-_KINDS = (("warmstart", PRESETS, warmstart), ("prm", PRM_RECIPES, prm_checkpoint),
-          ("judge", JUDGE_RECIPES, judge_checkpoint), ("stepwiser", STEPWISER_RECIPES, stepwiser_checkpoint))
-_names = [name for _, table, _ in _KINDS for name in table]
+_TABLES = (
+    ("warmstart", PRESETS, "sandbox.train.warmstart:build_warmstart"),
+    ("prm", PRM_RECIPES, "sandbox.train.prm_train:build_prm"),
+    ("judge", JUDGE_RECIPES, "sandbox.train.judge_sft:build_judges"),
+    ("stepwiser", STEPWISER_RECIPES, "sandbox.train.stepwiser_train:build_stepwiser"),
+)
+_names = [name for _, table, _ in _TABLES for name in table]
 if len(set(_names)) != len(_names):
     raise ValueError(f"a cached-model name is used by two recipes: {sorted(n for n in _names if _names.count(n) > 1)}")
 
 RECIPES: dict[str, Recipe] = {
-    name: Recipe(kind, build, name in USED_BY_TESTS) for kind, table, build in _KINDS for name in table
+    name: Recipe(name, kind, config, build, name in USED_BY_TESTS) for kind, table, build in _TABLES for name, config in table.items()
 }
 """Every cached model: name -> ``Recipe``."""
 
@@ -59,10 +126,75 @@ TEST_RECIPES = tuple(name for name, recipe in RECIPES.items() if recipe.tests)
 """The recipes the tests and tutorials load, warm starts first."""
 
 
-def build(name: str) -> Path:
-    """The checkpoint directory of recipe ``name`` (built on first use)."""
+def _recipe(name: str) -> Recipe:
     check(name in RECIPES, "recipe", f"one of {sorted(RECIPES)}", name)
-    return RECIPES[name].build(name)
+    return RECIPES[name]
+
+
+def path(name: str) -> Path:
+    """The checkpoint directory of recipe ``name`` in the cache (key as in the module docstring)."""
+    recipe = _recipe(name)
+    init = recipe.config.init
+    payload = {**asdict(recipe.config), "init": path(init).name if init else ""}
+    return artifact_path(recipe.kind, name, payload, source_files(recipe.build.partition(":")[0]))
+
+
+def build(name: str) -> Path:
+    """The checkpoint directory of recipe ``name``, trained first when the cache lacks it."""
+    recipe = _recipe(name)
+
+    def train(out: Path) -> None:
+        module, _, function = recipe.build.partition(":")
+        init = recipe.config.init
+        getattr(importlib.import_module(module), function)(name, recipe.config, load(init) if init else None, out)
+
+    return build_once(path(name), train, done=KINDS[recipe.kind].done)
+
+
+def _resolve(spec: str, kind: str) -> tuple[str, Path] | None:
+    """(recipe name, the role's subdirectory) when ``spec`` names a recipe of ``kind``; ("", the
+    checkpoint directory) when it names a directory of that kind's layout; None otherwise."""
+    name, _, role = spec.partition(":")
+    roles = KINDS[kind].roles
+    if role and role not in roles:
+        return None
+    sub = role or (roles[0] if roles else "")
+    if name in RECIPES:
+        return (name, Path(sub)) if RECIPES[name].kind == kind else None
+    if roles and (Path(name) / sub / "state.json").is_file():
+        return "", Path(name) / sub  # a directory holding every role
+    if name and not role and (Path(name) / "state.json").is_file():
+        return "", Path(name)  # one checkpoint
+    return None
+
+
+def check_spec(spec: str, kind: str, field: str = "") -> None:
+    """``ConfigError`` naming ``field`` (default: the kind) unless ``spec`` names a recipe of
+    ``kind`` (``name`` or ``name:role``) or a checkpoint directory of it; builds and loads nothing."""
+    roles = KINDS[kind].roles
+    names = sorted(n for n, r in RECIPES.items() if r.kind == kind)
+    role = f" (optionally name:role, role one of {roles})" if roles else ""
+    allowed = f"a {kind} recipe {names}{role} or a {kind} checkpoint directory (with state.json)"
+    check(_resolve(spec, kind) is not None, field or kind, allowed, spec)
+
+
+def load(spec: str, kind: str = ""):
+    """The loaded model of recipe ``spec`` (``name``, or ``name:role`` for a kind with roles), or
+    with ``kind`` also of a checkpoint directory of that kind; a recipe is trained first when the
+    cache lacks it. What each kind loads is in the module docstring."""
+    kind = kind or _recipe(spec.partition(":")[0]).kind
+    check_spec(spec, kind)
+    name, directory = _resolve(spec, kind)
+    if name:
+        directory = build(name) / directory
+    if KINDS[kind].shared:
+        return _shared(kind, str(directory.resolve()))
+    return KINDS[kind].read(directory)
+
+
+@lru_cache(maxsize=16)
+def _shared(kind: str, directory: str):
+    return KINDS[kind].read(Path(directory))
 
 
 def main(argv: list[str] | None = None) -> int:

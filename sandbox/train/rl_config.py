@@ -196,9 +196,10 @@ def check_init_optimizer_state(init: str) -> None:
 
 def init_optimizer_path(init: str) -> Path:
     """The checkpoint directory whose saved SFT optimizer state ``init_optimizer_state`` loads."""
-    from sandbox.train.warmstart import PRESETS, warmstart
+    from sandbox.train import recipes
+    from sandbox.train.warmstart import PRESETS
 
-    return warmstart(init) if init in PRESETS else Path(init)
+    return recipes.build(init) if init in PRESETS else Path(init)
 
 
 def load_sft_optimizer_state(optimizer: torch.optim.Optimizer, model: torch.nn.Module, path: Path) -> None:

@@ -10,102 +10,42 @@
 StepWiser: Xiong et al. 2025, "StepWiser: Stepwise Generative Judges for Wiser Reasoning", arXiv
 2508.19229 (the cut-downs are stated in ``sandbox.prm.stepwiser_judge``).
 
-Recipes, trained once per cache like the other judges (``sandbox.train.judge_recipes``):
-
-    STEPWISER_RECIPES[name] = (warm-start preset, StepWiserConfig)
-
-``stepwiser_checkpoint(name)`` returns a directory holding ``cold/`` (the SFT cold start) and
-``judge/`` (after GRPO); ``load_stepwiser(name, which)`` loads either.
+Judges by name (``STEPWISER_RECIPES`` in ``sandbox.train.stepwiser_config``, built by
+``build_stepwiser``: a directory holding ``cold/``, the SFT cold start, and ``judge/``, after GRPO)
+are recipes of the one table of cached models, ``sandbox.train.recipes``: ``recipes.load("tiny-stepwiser")`` is the trained judge,
+``recipes.load("tiny-stepwiser:cold")`` its cold start.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from sandbox.layers import source_files
-from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
+from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.model import TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm.labels import LABELLERS
 from sandbox.prm.stepwiser_judge import Chunk, ChunkTask, balanced_pool, chunks_of
 from sandbox.prm.verification import NO, YES, erring_recompute
 from sandbox.rng import row_key
-from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.judge_sft import chain_batch
-from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
+from sandbox.train.prm_train import label_solutions, sample_solutions
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
+from sandbox.train.stepwiser_config import StepWiserConfig, StepWiserRecipe
 from sandbox.train.toolkit import keyed_batches, learning_rate, optimizer_step, set_learning_rate
-from sandbox.train.warmstart import load_warmstart, preset_path
-from toy_envs.base import SPLITS, ConfigError, check, is_int
+from toy_envs.base import SPLITS, ConfigError
 
 
-# ---- config ------------------------------------------------------------------------------------
-
-
-@dataclass
-class StepWiserConfig:
-    labels: str = "oracle-valid"
-    """Labelling rule of the chunks (``sandbox.prm.labels``): oracle-valid, abs-q, rel-ratio, rel-effective, ..."""
-    n_problems: int = 128
-    """Train-split problems the policy solves for the train pool."""
-    eval_problems: int = 64
-    """Eval-split problems the policy solves for the held-out pool."""
-    group_size: int = 2
-    """Policy samples per problem."""
-    n_completions: int = 4
-    """K, MC completions per step end (MC-based labelling rules)."""
-    max_per_class: int = 0
-    """At most this many good (and as many bad) chunks per pool; 0 = as many as the rarer class has."""
-    error_rate: float = 0.3
-    """Cold start: probability that a templated line's verdict is flipped (with an agreeing recomputation)."""
-    sft_steps: int = 100
-    """Cold start: SFT optimizer steps."""
-    sft_batch_size: int = 32
-    """Cold start: lines per SFT step."""
-    sft_lr: float = 2e-3
-    """Cold start: AdamW learning rate (constant after a 10-step warm-up)."""
-    rl_steps: int = 30
-    """GRPO steps (``Trainer`` with the outcome-grpo variant)."""
-    rl_problems_per_step: int = 16
-    """Chunks per GRPO step."""
-    rl_group_size: int = 8
-    """Judge samples per chunk."""
-    rl_lr: float = 2e-4
-    """GRPO AdamW learning rate."""
-    n_samples: int = 4
-    """N, sampled chains averaged per judged chunk (scores and sampled verdict accuracy)."""
-    temperature: float = 1.0
-    """Sampling temperature of the policy's solutions, the judge's GRPO samples and its scoring chains."""
-    seed: int = 0
-    """Keys the solutions, MC completions, pool order, templated errors, batch order and judge samples."""
-
-    def validate(self) -> None:
-        check(self.labels in LABELLERS, "labels", f"one of {sorted(LABELLERS)}", self.labels)
-        for name in ("n_problems", "eval_problems", "group_size", "n_completions", "sft_steps", "sft_batch_size",
-                     "rl_steps", "rl_problems_per_step", "rl_group_size", "n_samples"):
-            check(is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
-        check(is_int(self.max_per_class) and self.max_per_class >= 0, "max_per_class", "an integer >= 0", self.max_per_class)
-        check(0 <= self.error_rate <= 1, "error_rate", "in [0, 1]", self.error_rate)
-        check(self.sft_lr > 0, "sft_lr", "> 0", self.sft_lr)
-        check(self.rl_lr > 0, "rl_lr", "> 0", self.rl_lr)
-        check(self.temperature > 0, "temperature", "> 0", self.temperature)
-
-    def data_config(self, split: str) -> PRMTrainConfig:
-        n = self.n_problems if split == "train" else self.eval_problems
-        return PRMTrainConfig(labels=self.labels, n_problems=n, group_size=self.group_size,
-                              temperature=self.temperature, n_completions=self.n_completions, seed=self.seed)
-
-    def rl_config(self) -> RLConfig:
-        # the judge's own lr and problems per step on the Adam update it was measured with (LARGE_UPDATE)
-        update = {**LARGE_UPDATE, "lr": self.rl_lr, "problems_per_step": self.rl_problems_per_step}
-        return RLConfig(**update, variant="outcome-grpo", seed=self.seed, steps=self.rl_steps,
-                        group_size=self.rl_group_size, temperature=self.temperature, eval_every=0,
-                        eval_problems=0, pass_problems=0, progress=False)
+def grpo_config(cfg: StepWiserConfig) -> RLConfig:
+    """The trainer's config of the judge's GRPO stage: the judge's own lr and problems per step on
+    the Adam update it was measured with (``LARGE_UPDATE``)."""
+    update = {**LARGE_UPDATE, "lr": cfg.rl_lr, "problems_per_step": cfg.rl_problems_per_step}
+    return RLConfig(**update, variant="outcome-grpo", seed=cfg.seed, steps=cfg.rl_steps,
+                    group_size=cfg.rl_group_size, temperature=cfg.temperature, eval_every=0,
+                    eval_problems=0, pass_problems=0, progress=False)
 
 
 def build_chunk_task(policy, task, cfg: StepWiserConfig) -> ChunkTask:
@@ -174,7 +114,7 @@ def train_stepwiser(policy, task, cfg: StepWiserConfig) -> tuple[TinyLlama, Tiny
     judge = TinyLlama(cold.cfg)
     judge.load_state_dict(cold.state_dict())
     t1 = time.perf_counter()
-    history = Trainer(cfg.rl_config(), chunk_task, TinyPolicy(judge)).train()
+    history = Trainer(grpo_config(cfg), chunk_task, TinyPolicy(judge)).train()
     judge.eval()
     info.update({"judge/rl_s": time.perf_counter() - t1, "judge/rl_reward_first": history[0]["rollout/reward_mean"],
                  "judge/rl_reward_last": history[-1]["rollout/reward_mean"]})
@@ -183,36 +123,12 @@ def train_stepwiser(policy, task, cfg: StepWiserConfig) -> tuple[TinyLlama, Tiny
 
 # ---- StepWiser chunk judges --------------------------------------------------------------------
 
-STEPWISER_RECIPES: dict[str, tuple[str, StepWiserConfig]] = {
-    "tiny-stepwiser": ("tiny", StepWiserConfig()),
-}
-"""Recipe name -> (warm-start preset of the policy whose samples make the pools and whose weights
-start the judge, ``StepWiserConfig``). dev.py build_caches builds them with one thread."""
-
-
-def stepwiser_recipe_path(name: str) -> Path:
-    check(name in STEPWISER_RECIPES, "recipe", f"one of {sorted(STEPWISER_RECIPES)}", name)
-    init, cfg = STEPWISER_RECIPES[name]
-    return artifact_path("stepwiser", name, {"init": preset_path(init).name, "cfg": asdict(cfg)},
-                         source_files("sandbox.train.stepwiser_train"))
-
-
-def stepwiser_checkpoint(name: str) -> Path:
-    """The directory of recipe ``name`` (``cold/`` and ``judge/`` checkpoints), trained on first use."""
-    path = stepwiser_recipe_path(name)
-    init, cfg = STEPWISER_RECIPES[name]
-
-    def build(out: Path) -> None:
-        model, task, state = load_warmstart(init)
-        cold, judge, _, info = train_stepwiser(TinyPolicy(model), task, cfg)
-        meta = {"recipe": name, "init": init, "task": state["task"], "task_fields": state["task_fields"], "cfg": asdict(cfg), **info}
-        save_checkpoint(out / "cold", cold, meta)
-        save_checkpoint(out / "judge", judge, meta)
-
-    return build_once(path, build, done="judge/state.json")
-
-
-def load_stepwiser(name: str, which: str = "judge") -> tuple[TinyLlama, dict]:
-    """(model, state) of recipe ``name``'s trained judge (``which="judge"``) or its cold start (``"cold"``)."""
-    check(which in ("judge", "cold"), "which", "judge or cold", which)
-    return load_checkpoint(stepwiser_checkpoint(name) / which)
+def build_stepwiser(name: str, recipe: StepWiserRecipe, init, out: Path) -> None:
+    """Train recipe ``name`` from ``init`` (the loaded (model, task, state) of its warm start) and
+    save ``out/cold`` and ``out/judge``."""
+    model, task, state = init
+    cold, judge, _, info = train_stepwiser(TinyPolicy(model), task, recipe.train)
+    meta = {"recipe": name, "init": recipe.init, "task": state["task"], "task_fields": state["task_fields"],
+            "train": asdict(recipe.train), **info}
+    save_checkpoint(out / "cold", cold, meta)
+    save_checkpoint(out / "judge", judge, meta)

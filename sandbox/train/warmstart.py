@@ -1,13 +1,12 @@
-"""Cached SFT warm-start checkpoints shared by tests, notebooks and benchmarks.
+"""The SFT warm starts shared by tests, notebooks and benchmarks: their presets and their build.
 
-A preset names a task config, a model config and an SFT config. ``warmstart(preset)`` returns
-the checkpoint directory (the weights and SFT's final AdamW state keyed by parameter name, which
-``RLConfig.init_optimizer_state`` starts RL from), training it only when the cache lacks it. It is an artifact of
-``sandbox.train.artifact_cache`` (cache directory, lock, build once): its key hashes the preset
-(with its ``init`` preset's directory name in place of the init's name) *and the source files
-that determine the weights*: this module and every package module it imports, directly or
-through others (``sandbox.layers.source_files``: tasks, tokenizer, model, SFT, ...), so a code
-change never serves a stale checkpoint.
+A preset names a task config, a model config and an SFT config (and optionally another preset
+whose checkpoint SFT continues from). ``build_warmstart`` trains one and writes its checkpoint:
+the weights and SFT's final AdamW state keyed by parameter name, which
+``RLConfig.init_optimizer_state`` starts RL from. Every preset is a recipe of the one table of
+cached models, ``sandbox.train.recipes``: ``recipes.build(name)`` returns the checkpoint directory
+(trained only when the cache lacks it; the key hashes the preset, its init's directory name and
+this module's import closure) and ``recipes.load(name)`` the (model, task, state).
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import toy_envs
-from sandbox.layers import source_files
-from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
+from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
-from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.sft import SFTConfig, train_sft_with_optimizer
 
 
@@ -148,29 +145,11 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset_path(name: str) -> Path:
-    if name not in PRESETS:
-        raise ValueError(f"preset={name!r} is not known; allowed: {sorted(PRESETS)}")
-    preset = PRESETS[name]
-    payload = {**preset.to_dict(), "init": preset_path(preset.init).name if preset.init else ""}
-    return artifact_path("warmstart", name, payload, source_files("sandbox.train.warmstart"))
-
-
-def warmstart(name: str = "tiny", progress: bool = False) -> Path:
-    """The checkpoint directory of preset ``name``, trained on first use."""
-    path, preset = preset_path(name), PRESETS[name]
-
-    def build(out: Path) -> None:
-        task = toy_envs.make_task(preset.task, **preset.task_fields)
-        init = load_checkpoint(warmstart(preset.init, progress))[0] if preset.init else None
-        model, summary, optimizer = train_sft_with_optimizer(task, preset.model, preset.sft, progress=progress, init=init)
-        save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
-
-    return build_once(path, build)
-
-
-def load_warmstart(name: str = "tiny"):
-    """(model, task, state) of preset ``name``."""
-    model, state = load_checkpoint(warmstart(name))
-    task = toy_envs.make_task(state["task"], **state["task_fields"])
-    return model, task, state
+def build_warmstart(name: str, preset: Preset, init, out: Path) -> None:
+    """Train preset ``name`` (SFT continues from ``init``'s model, the loaded (model, task, state)
+    of its init preset, or starts fresh when ``init`` is None) and save it to ``out``."""
+    task = toy_envs.make_task(preset.task, **preset.task_fields)
+    # progress: a bar on a terminal only (``reward-sandbox warmstart``), silent in tests and notebooks
+    model, summary, optimizer = train_sft_with_optimizer(task, preset.model, preset.sft, progress=True,
+                                                       init=init[0] if init else None)
+    save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
