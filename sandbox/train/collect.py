@@ -25,7 +25,7 @@ from sandbox.rewards.base import RewardContext, sequence_rewards
 from sandbox.rewards.registry import Variant, apply_filters, apply_problem_filter, compute_token_rewards, sample_rollouts
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
-from sandbox.train.distributed import World
+from sandbox.train.distributed import Placement, World
 from sandbox.train.problem_stream import ProblemStream
 
 
@@ -111,12 +111,16 @@ class Collected:
 class Collector:
     """Collects the batches of one run: holds its sampler's parts and its problem stream."""
 
-    def __init__(self, cfg, variant: Variant, policy, task, sampling, stream: ProblemStream, auxiliaries: dict,
-                 world: World, inference):
-        """``cfg``: the run's ``RLConfig``; ``inference``: the trainer's context for forward passes
-        outside the loss (autocast; full weights under FSDP)."""
+    def __init__(self, cfg, variant: Variant, policy, task, sampling, auxiliaries: dict, placement: Placement):
+        """``cfg``: the run's ``RLConfig``; ``placement``: where the sampling and scoring forward
+        passes run (autocast; full weights under FSDP)."""
         self.cfg, self.variant, self.policy, self.task, self.sampling = cfg, variant, policy, task, sampling
-        self.stream, self.auxiliaries, self.world, self.inference = stream, auxiliaries, world, inference
+        self.auxiliaries, self.world, self.placement = auxiliaries, placement.world, placement
+        self.stream = ProblemStream(task, bool(variant.problem_filter), variant.problem_filter_every * cfg.problems_per_step)
+        """The train problems, less those the variant's problem filter excluded (``sandbox.train.problem_stream``)."""
+
+    def inference(self):
+        return self.placement.inference(self.policy.module)
 
     def __call__(self, step: int, ctx: RewardContext) -> Collected:
         """Sample, reward and filter until P groups are kept (refilling variants) or once."""

@@ -164,6 +164,24 @@ class World:
             return measure() if self.rank == 0 else {}
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where one run's models compute: this process among the data-parallel ones, the device and
+    the precision of forward passes (what the collector, the update and the measurements share)."""
+
+    world: World
+    device: torch.device
+    precision: str
+
+    def inference(self, module: torch.nn.Module) -> contextlib.ExitStack:
+        """Forward passes outside the loss: autocast at ``precision``; under FSDP on ``module``'s
+        weights gathered once per block (``World.full_weights``), so ranks need not run in step."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.world.full_weights(module))
+        stack.enter_context(accel.autocast(self.device, self.precision))
+        return stack
+
+
 def current_world(fsdp: bool = False) -> World:
     """The world of an initialised process group, else a single process."""
     if dist.is_available() and dist.is_initialized():

@@ -23,19 +23,28 @@ from sandbox.errors import require_finite
 from sandbox.model.model import token_logprobs
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
-from sandbox.train.distributed import World
+from sandbox.train.distributed import Placement, World
 from sandbox.train.policy_loss import LossConfig, policy_loss
+from sandbox.train.rl_config import init_optimizer_path, load_sft_optimizer_state
 from sandbox.train.toolkit import keyed_minibatches, optimizer_step, set_learning_rate
 
 
 class PPOUpdate:
-    """The update of one RL run: holds the policy, its optimizer and loss scaler and the settings
+    """The update of one RL run: holds the policy, its AdamW and fp16 loss scaler and the settings
     of the run (``RLConfig``: epochs, minibatches, temperature, gradient clip, precision, seed)."""
 
-    def __init__(self, cfg, loss_cfg: LossConfig, policy, reference, optimizer: torch.optim.Optimizer,
-                 scaler: torch.amp.GradScaler, world: World, device: torch.device):
+    def __init__(self, cfg, loss_cfg: LossConfig, policy, reference, placement: Placement):
+        """``policy`` already placed (and sharded under FSDP): its AdamW is made here, from the SFT
+        optimizer state when ``cfg.init_optimizer_state`` (a resumed run replaces it with its checkpoint's)."""
         self.cfg, self.loss_cfg, self.policy, self.reference = cfg, loss_cfg, policy, reference
-        self.optimizer, self.scaler, self.world, self.device = optimizer, scaler, world, device
+        self.world, self.device = placement.world, placement.device
+        self.optimizer = torch.optim.AdamW(
+            policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.adam_betas, eps=cfg.adam_eps
+        )
+        if cfg.init_optimizer_state:  # before any compute
+            load_sft_optimizer_state(self.optimizer, policy.module, init_optimizer_path(cfg.init))
+        self.scaler = accel.grad_scaler(self.device, cfg.precision)
+        """fp16 loss scaling (a pass-through otherwise)."""
 
     def __call__(self, rollouts: Rollouts | None, advantages: torch.Tensor | None, step: int, where: str) -> dict:
         """PPO epochs over minibatches of the kept rows; returns the mean loss diagnostics

@@ -13,7 +13,7 @@
         auxiliary models learn (a critic's value loss); they also observe each draw before its
         rewards (an implicit PRM's update) -- ``Variant.auxiliaries``, ``sandbox.rewards.auxiliary``
         log; every N steps: greedy and process-verified accuracy (per length too), the pass@k
-        curve on held-out problems (``sandbox.eval``) and the drift probe (``drift``)
+        curve on held-out problems and the drift probe (``measurements``)
 
 The variant (``sandbox.rewards.registry``) is the only place a reward scheme appears: the loop
 never special-cases one. Metrics go to ``metrics.jsonl`` and TensorBoard under fixed names.
@@ -23,7 +23,6 @@ Several processes (``torchrun``) and FSDP change nothing here: their collectives
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import asdict
 
@@ -31,8 +30,7 @@ import torch
 from tqdm import tqdm
 
 from sandbox.errors import require_finite
-from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
-from sandbox.eval.pass_at_k import evaluate_pass_curve
+from sandbox.eval.accuracy import default_max_new_tokens
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import build_auxiliaries, compute_advantages, get_variant
@@ -40,15 +38,12 @@ from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.collect import Collected, Collector
 from sandbox.train.cost import CostMeter
-from sandbox.train.distributed import current_world
-from sandbox.train.drift import DriftProbe
-from sandbox.train.interrupts import GracefulStop, graceful_stop
+from sandbox.train.distributed import Placement, current_world
+from sandbox.train.interrupts import graceful_stop
+from sandbox.train.measurements import Measurements
 from sandbox.train.ppo import PPOUpdate
-from sandbox.train.problem_stream import ProblemStream
 from sandbox.train.reward_models import load_reward_models
-from sandbox.train.rl_config import (
-    LARGE_UPDATE, RLConfig, check_task_size, check_trainer_setup, init_optimizer_path, load_sft_optimizer_state,
-)
+from sandbox.train.rl_config import LARGE_UPDATE, RLConfig, check_task_size, check_trainer_setup
 from sandbox.train.run_dir import ModuleCompanion, RunDir
 
 __all__ = ["LARGE_UPDATE", "RLConfig", "TIMING_METRICS", "Trainer", "check_task_size", "deterministic"]
@@ -69,88 +64,44 @@ class Trainer:
     def __init__(self, cfg: RLConfig, task, policy, run_dir: RunDir | None = None, reference=None):
         cfg.validate()
         check_task_size(cfg, task)
-        self.cfg, self.task, self.policy, self.run = cfg, task, policy, run_dir
+        self.cfg, self.task, self.policy, self.run, self.reference = cfg, task, policy, run_dir, reference
         self.variant = get_variant(cfg.variant)
         self.max_new_tokens = cfg.max_new_tokens or default_max_new_tokens(task)
         self.loss_cfg = self.cfg.loss_config(self.max_new_tokens)
         self.loss_cfg.validate()
         self.sampling = SamplingConfig(max_new_tokens=self.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p)
-        self.reference = reference
         self.world = current_world(cfg.fsdp)
         """This process among the data-parallel ones, and their collectives (``sandbox.train.distributed``); one by default."""
         check_trainer_setup(cfg, self.loss_cfg, reference is not None, self.world)
-        self.device = accel.resolve_device(cfg.device)
+        self.placement = Placement(self.world, accel.resolve_device(cfg.device), cfg.precision)
         """Where the models live and compute (``sandbox.train.accel``)."""
         for p in (policy, reference):
             if p is not None:
-                p.module.to(self.device)
+                p.module.to(self.placement.device)
         self.cost = CostMeter(sum(p.numel() for p in policy.module.parameters()), cfg.ppo_epochs)
         """The run's cumulative ``cost/*`` metrics (``sandbox.train.cost``), counted before FSDP shards the policy."""
         if cfg.gradient_checkpointing:
             accel.enable_gradient_checkpointing(policy.module)
-        self.world.shard_policy(policy.module, self.device)
-        self.optimizer = torch.optim.AdamW(
-            policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.adam_betas, eps=cfg.adam_eps
-        )
-        if cfg.init_optimizer_state:  # before any compute; a resumed run replaces it with its checkpoint's
-            load_sft_optimizer_state(self.optimizer, policy.module, init_optimizer_path(cfg.init))
-        self.scaler = accel.grad_scaler(self.device, cfg.precision)
-        """fp16 loss scaling (a pass-through otherwise)."""
-        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.optimizer, self.scaler, self.world, self.device)
-        """The PPO update (``sandbox.train.ppo``)."""
+        self.world.shard_policy(policy.module, self.placement.device)
+        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.placement)
+        """The PPO update and the policy's optimizer (``sandbox.train.ppo``)."""
+        self.optimizer, self.scaler = self.ppo.optimizer, self.ppo.scaler
         self.auxiliaries = build_auxiliaries(self.variant, policy, task, cfg.seed)
         for model in self.auxiliaries.values():
             if hasattr(model, "to"):
-                model.to(self.device)
+                model.to(self.placement.device)
         """The variant's auxiliary models (``Variant.auxiliaries``: a critic, an implicit PRM) by name."""
         self.reward_models = load_reward_models(self.variant, cfg.prm)
         """The trained models the variant's sources score with (``Variant.models``), by RewardContext field."""
         self.step = 0
         self.history: list[dict] = []
-        self.stream = ProblemStream(task, bool(self.variant.problem_filter), self.variant.problem_filter_every * cfg.problems_per_step)
-        """The train problems, less those the variant's problem filter excluded (``sandbox.train.problem_stream``)."""
-        self.collector = Collector(cfg, self.variant, policy, task, self.sampling, self.stream, self.auxiliaries, self.world, self.inference)
-        """Samples, rewards and filters the step's batch (``sandbox.train.collect``)."""
-        self.drift = DriftProbe(task, cfg.drift_problems, self.max_new_tokens) if cfg.drift_every and cfg.drift_problems else None
-        """The drift diagnostic; its step-0 answers and gold log-likelihood are measured before the first update."""
-        self.drift_started = False
+        self.collector = Collector(cfg, self.variant, policy, task, self.sampling, self.auxiliaries, self.placement)
+        """Samples, rewards and filters the step's batch from its problem stream (``sandbox.train.collect``)."""
+        self.stream = self.collector.stream
+        self.measurements = Measurements(cfg, policy, task, self.sampling, self.max_new_tokens, self.placement)
+        """Held-out evaluation and the drift probe on their schedules (``sandbox.train.measurements``)."""
 
     # ---- one step -------------------------------------------------------------------------
-    def reward_context(self) -> RewardContext:
-        """What the variant's reward pieces may consult this step besides the rollouts: the models
-        the trainer loaded for them (``Variant.models``) and the auxiliary models among them."""
-        return RewardContext(task=self.task, seed=self.cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy,
-                             reference=self.reference, auxiliaries=self.auxiliaries, **self.reward_models)
-
-    def collect(self) -> Collected:
-        """Sample, reward and filter until P groups are kept (refilling variants) or once."""
-        with self.cost.watching([self.policy.module], "policy_collect_tokens"):
-            return self.collector(self.step, self.reward_context())
-
-    def inference(self):
-        """Forward passes outside the loss: autocast at the configured precision; under FSDP on
-        weights gathered once per call (``World.full_weights``), so ranks need not run in step."""
-        stack = contextlib.ExitStack()
-        stack.enter_context(self.world.full_weights(self.policy.module))
-        stack.enter_context(accel.autocast(self.device, self.cfg.precision))
-        return stack
-
-    def evaluate(self) -> dict:
-        t0 = time.perf_counter()
-        out = {}
-        if self.cfg.eval_problems:
-            acc = evaluate_accuracy(self.policy, self.task, self.policy.tokenizer, self.cfg.eval_problems, self.max_new_tokens)
-            out.update(acc)
-        if self.cfg.pass_problems:
-            out.update(evaluate_pass_curve(self.policy, self.task, self.cfg.pass_k, self.cfg.pass_problems, self.sampling, self.cfg.seed))
-        out["time/eval_s"] = time.perf_counter() - t0
-        return out
-
-    def evaluate_on_rank0(self) -> dict:
-        """Every process calls this; rank 0 evaluates and returns the metrics, the others ``{}``
-        (under FSDP all of them gather the weights first)."""
-        return self.world.on_rank0(self.evaluate, self.inference)
-
     def train_step(self) -> dict:
         """One step; returns its metrics. The lagged reference catches up (every
         ``reference_sync_every`` steps); the step's batch is collected; if any group was kept, its
@@ -158,8 +109,7 @@ class Trainer:
         probe run on their schedules."""
         t_start = time.perf_counter()
         self.sync_reference()
-        if self.drift is not None and not self.drift_started:
-            self.measure_drift()  # the step-0 reference (a resumed run restores it with the state)
+        self.measurements.before_step()  # the drift probe's step-0 reference
         batch = self.collect()
         metrics = {"step": self.step, **batch.metrics(self.world, self.variant.uses_verifier), **self.stream.take_log()}
         if batch.kept_groups:
@@ -167,7 +117,7 @@ class Trainer:
         kept_tokens, *watched = self.world.sum([self.kept_tokens(batch), *self.cost.take_pending()])
         metrics.update(self.cost.add(metrics["rollout/generated_tokens"], kept_tokens, watched))
         self.step += 1
-        metrics.update(self.scheduled_measurements())
+        metrics.update(self.measurements.after_step(self.step, last=self.finished()))
         metrics["time/step_s"] = time.perf_counter() - t_start
         return metrics
 
@@ -192,6 +142,17 @@ class Trainer:
         """The reference becomes a copy of the policy every ``reference_sync_every`` steps (not at step 0)."""
         if self.cfg.reference_sync_every and self.step and self.step % self.cfg.reference_sync_every == 0:
             self.reference.module.load_state_dict(self.world.full_state_dict(self.policy.module))
+
+    def reward_context(self) -> RewardContext:
+        """What the variant's reward pieces may consult this step besides the rollouts: the models
+        the trainer loaded for them (``Variant.models``) and the auxiliary models among them."""
+        return RewardContext(task=self.task, seed=self.cfg.seed, step=self.step, max_new_tokens=self.max_new_tokens, policy=self.policy,
+                             reference=self.reference, auxiliaries=self.auxiliaries, **self.reward_models)
+
+    def collect(self) -> Collected:
+        """Sample, reward and filter until P groups are kept (refilling variants) or once."""
+        with self.cost.watching([self.policy.module], "policy_collect_tokens"):
+            return self.collector(self.step, self.reward_context())
 
     def learn(self, batch: Collected) -> dict:
         """The kept rows' advantages, the PPO update on them, the auxiliary models' own update.
@@ -220,30 +181,17 @@ class Trainer:
         require_finite(abs_sum, self.where(), f"the absolute sum of the advantages of estimator {self.variant.estimator!r}")
         return abs_sum / token_count
 
-    def scheduled_measurements(self) -> dict:
-        """After the step: evaluation every ``eval_every`` steps, the drift probe every
-        ``drift_every`` steps, both after the last step."""
-        metrics, last = {}, self.finished()
-        if last or (self.cfg.eval_every and self.step % self.cfg.eval_every == 0):
-            metrics.update(self.evaluate_on_rank0())
-        if self.drift is not None and (last or self.step % self.cfg.drift_every == 0):
-            metrics.update(self.measure_drift())
-        return metrics
+    def evaluate(self) -> dict:
+        """Held-out accuracy and the pass@k curve now (``Measurements.evaluate``)."""
+        return self.measurements.evaluate()
 
-    def measure_drift(self) -> dict:
-        """``drift/*`` on rank 0 ({} elsewhere); the first call fixes the reference answers."""
-        self.drift_started = True
-        return self.world.on_rank0(lambda: self.drift.measure(self.policy), self.inference)
+    def evaluate_on_rank0(self) -> dict:
+        """``evaluate`` on rank 0, ``{}`` on the other processes; every process calls it."""
+        return self.measurements.evaluate_on_rank0()
 
     # ---- the run --------------------------------------------------------------------------
     def state(self) -> dict:
-        return {
-            "step": self.step,
-            **self.stream.state(),
-            **self.cost.state(),
-            "config": asdict(self.cfg),
-            **({"drift_reference": self.drift.reference_state()} if self.drift is not None and self.drift.reference is not None else {}),
-        }
+        return {"step": self.step, **self.stream.state(), **self.cost.state(), "config": asdict(self.cfg), **self.measurements.state()}
 
     def companions(self) -> dict:
         """What a checkpoint must hold besides the policy to resume exactly, by directory name:
@@ -263,46 +211,37 @@ class Trainer:
         self.step = state["step"]
         self.stream.load_state(state)
         self.cost.load_state(state)
-        if self.drift is not None and "drift_reference" in state:
-            self.drift.load_reference_state(state["drift_reference"])
-            self.drift_started = True
+        self.measurements.load_state(state)
 
     def where(self) -> str:
         """The variant and step, as the finite checks name them."""
         return f"variant {self.cfg.variant!r}, step {self.step}"
 
-    def stop_requested(self, stop: GracefulStop) -> bool:
-        """Whether any process received a stop signal, so that all stop at the same step boundary."""
-        return self.world.any(stop.requested is not None)
-
-    def resume_point(self) -> str:
-        """Where ``--resume`` would continue this run from, in words."""
-        newest = self.run.checkpoints() if self.run is not None else []
-        return f"from {newest[-1]}" if newest else "from the start (no checkpoint yet)"
+    def record(self, metrics: dict, bar) -> None:
+        """Keep a step's metrics, log them to the run directory, show the main ones on the bar."""
+        self.history.append(metrics)
+        if self.run is not None:
+            self.run.log(metrics)
+        bar.update(1)
+        shown = {"acc": metrics.get("rollout/accuracy"), "reward": metrics["rollout/reward_mean"], "kept": metrics["rollout/kept_fraction"]}
+        bar.set_postfix({k: f"{v:.2f}" for k, v in shown.items() if v is not None})
 
     def train(self) -> list[dict]:
-        """Run to ``cfg.steps`` (or the generated-token budget); returns this call's metrics. Ctrl-C or SIGTERM let the step under
-        way finish, write its checkpoint and raise ``KeyboardInterrupt``; a second one stops at
+        """Run to ``cfg.steps`` (or the generated-token budget); returns this call's metrics. Ctrl-C
+        or SIGTERM let the step under way finish, write its checkpoint and raise ``KeyboardInterrupt``; a second one stops at
         once without a checkpoint of the unfinished step (``sandbox.train.interrupts``)."""
         bar = tqdm(total=self.cfg.steps, initial=self.step, desc=f"rl {self.cfg.variant}", disable=None if self.cfg.progress else True)
         last_saved = self.step
         with graceful_stop("rl run") as stop, self.cost.watching(self.other_models(), "aux_forward_tokens"):
-            try:
-                while not self.finished() and not self.stop_requested(stop):
-                    metrics = self.train_step()
-                    self.history.append(metrics)
-                    if self.run is not None:
-                        self.run.log(metrics)
-                    bar.update(1)
-                    shown = {"acc": metrics.get("rollout/accuracy"), "reward": metrics["rollout/reward_mean"], "kept": metrics["rollout/kept_fraction"]}
-                    bar.set_postfix({k: f"{v:.2f}" for k, v in shown.items() if v is not None})
+            try:  # a stop on any process stops all of them at the same step boundary
+                while not self.finished() and not self.world.any(stop.requested is not None):
+                    self.record(self.train_step(), bar)
                     if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
                         self.save_checkpoint()
                         last_saved = self.step
             except KeyboardInterrupt:
                 if self.run is not None:
-                    print(f"\nstopped during step {self.step}: no checkpoint of an unfinished step is written; "
-                          f"--resume continues {self.resume_point()}", flush=True)
+                    self.run.note_stop(f"stopped during step {self.step}: no checkpoint of an unfinished step is written")
                 raise
             finally:
                 bar.close()
@@ -310,6 +249,6 @@ class Trainer:
                 self.save_checkpoint()
             if not self.finished():
                 if self.run is not None:
-                    print(f"\n{stop.requested or 'stop requested'}: stopped before step {self.step}; --resume continues {self.resume_point()}", flush=True)
+                    self.run.note_stop(f"{stop.requested or 'stop requested'}: stopped before step {self.step}")
                 raise KeyboardInterrupt(f"stopped at step {self.step} of {self.cfg.steps}")
         return self.history

@@ -115,6 +115,12 @@ class RunDir:
         os.replace(tmp, self.metrics_file)
         return step
 
+    def note_stop(self, what: str) -> None:
+        """Print what stopped the run and where ``--resume`` continues it."""
+        newest = self.checkpoints()
+        point = f"from {newest[-1]}" if newest else "from the start (no checkpoint yet)"
+        print(f"\n{what}; --resume continues {point}", flush=True)
+
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
