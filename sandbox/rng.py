@@ -41,7 +41,15 @@ outside RL (RL steps are 0, 1, ...): held-out pass@k, PRM/judge training data, t
 ProcessBench, best-of-N candidates. Each tag stands for the negative number its samples were
 keyed with before tags existed: ``row_key`` would take the tag itself, but that re-keys every
 sample, so every cached PRM recipe, every fingerprint and every published table would move.
-pass@k and PRM data share -1 (same seed and problem: the same samples)."""
+
+pass@k and PRM data share -1, and stay so: a number of their own for either would redraw every
+PRM's training data (so every PRM and judge recipe) or every pass@k curve. The sharing is
+harmless. The key holds no split: PRM and judge training data are train-split problems and
+pass@k eval-split ones, so one (seed, problem index) gives them the same noise for different
+prompts -- different solutions, and neither is ever compared with or trained on the other. The
+one eval-split use of the PRM stream, StepWiser's held-out chunk pool, draws the same solutions
+as a pass@k curve of the same policy, seed and temperature would: both are measurements on
+held-out problems, and no training or selection reads either."""
 
 
 def sample_stream(tag: str) -> int:
