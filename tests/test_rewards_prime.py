@@ -11,6 +11,7 @@ from sandbox.rewards.base import RewardContext
 from sandbox.rewards.prime import ImplicitPRM, implicit_token_rewards, prime_implicit
 from sandbox.testing import check_reward_source
 from sandbox.testing.strategies import rollouts_batches
+from sandbox.train.auxiliary_updates import AuxiliaryUpdates
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -83,7 +84,7 @@ def test_the_online_update_lowers_the_bce_and_leaves_the_reference_alone(rollout
     reference = [p.clone() for p in implicit.reference.parameters()]
     before = implicit.loss(rollouts).item()
     ctx = context(implicit)
-    implicit.observe(rollouts, ctx)
+    AuxiliaryUpdates({"implicit_prm": implicit}).observe(rollouts, ctx)  # the trainer takes the update
     assert implicit.loss(rollouts).item() < before
     assert "prime/implicit_bce" in ctx.metrics
     assert all(torch.equal(a, b) for a, b in zip(reference, implicit.reference.parameters()))
@@ -94,12 +95,12 @@ def test_save_and_load_restore_psi_and_its_optimizer(tmp_path):
     from sandbox.rollout.rollouts import Rollouts
 
     rollouts = Rollouts.from_texts(TASK, problems, [TASK.gold_solution(p) for p in problems[:2]] + ["1", "x"])
-    implicit = ImplicitPRM(POLICY, lr=1e-2)
-    implicit.observe(rollouts, context(implicit))
-    implicit.save(tmp_path / "psi")
-    other = ImplicitPRM(POLICY, lr=1e-2)
-    other.load(tmp_path / "psi")
+    implicit, other = ImplicitPRM(POLICY, lr=1e-2), ImplicitPRM(POLICY, lr=1e-2)
+    updates = {model: AuxiliaryUpdates({"implicit_prm": model}) for model in (implicit, other)}
+    updates[implicit].observe(rollouts, context(implicit))
+    updates[implicit].companions()["auxiliary-implicit_prm"].save(tmp_path / "psi")
+    updates[other].companions()["auxiliary-implicit_prm"].load(tmp_path / "psi")
     assert torch.equal(implicit.score(rollouts), other.score(rollouts))
-    for a, b in ((implicit, rollouts), (other, rollouts)):
-        a.observe(b, context(a))
+    for model in (implicit, other):
+        updates[model].observe(rollouts, context(model))
     assert torch.equal(implicit.score(rollouts), other.score(rollouts))  # same optimizer state, same next step

@@ -10,6 +10,7 @@ from sandbox.rewards.base import on_last_token
 from sandbox.rewards.gae import gae
 from sandbox.rewards.value_head import ValueHead, shift_right
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.auxiliary_updates import AuxiliaryUpdates
 from toy_envs import make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -43,13 +44,14 @@ def test_a_fresh_critic_gives_zero_values_on_the_response_only():
 
 def test_the_value_loss_moves_values_towards_the_returns():
     critic = ValueHead(tiny_policy(), head_lr=3e-2, epochs=4)
+    updates = AuxiliaryUpdates({"critic": critic})  # the trainer takes the critic's updates
     rollouts = some_rollouts()
     rewards = on_last_token(rollouts, rollouts.correct)
     first_error = None
     for step in range(5):
         inputs = critic.estimator_inputs(rollouts)
         advantages = gae(rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, lam=1.0, **inputs)
-        metrics = critic.learn(rollouts, rewards, advantages, inputs, step)
+        metrics = updates.learn(rollouts, rewards, advantages, inputs, step)
         first_error = first_error if first_error is not None else metrics["critic/abs_error_before"]
     assert metrics["critic/abs_error_before"] < first_error
 
@@ -61,13 +63,13 @@ def test_save_and_load_restore_the_critic_and_its_optimizer(tmp_path):
     def one_update(critic, step):
         inputs = critic.estimator_inputs(rollouts)
         advantages = gae(rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, **inputs)
-        critic.learn(rollouts, rewards, advantages, inputs, step)
+        updates[critic].learn(rollouts, rewards, advantages, inputs, step)
 
-    critic = ValueHead(policy)
+    critic, other = ValueHead(policy), ValueHead(policy)
+    updates = {model: AuxiliaryUpdates({"critic": model}) for model in (critic, other)}
     one_update(critic, 0)
-    critic.save(tmp_path / "critic")
-    other = ValueHead(policy)
-    other.load(tmp_path / "critic")
+    updates[critic].companions()["auxiliary-critic"].save(tmp_path / "critic")
+    updates[other].companions()["auxiliary-critic"].load(tmp_path / "critic")
     assert torch.equal(critic.estimator_inputs(rollouts)["values"], other.estimator_inputs(rollouts)["values"])
     one_update(critic, 1)
     one_update(other, 1)
@@ -85,5 +87,46 @@ def test_the_critic_regresses_on_unwhitened_lambda_returns_whatever_advantages_t
     for advantages in (gae(rewards, mask, rollouts.group, rollouts.step_ids), torch.zeros(rewards.shape)):
         critic = ValueHead(tiny_policy(), gamma=1.0, lam=1.0)
         inputs = critic.estimator_inputs(rollouts)
-        metrics = critic.learn(rollouts, rewards, advantages, inputs, 0)
+        metrics = AuxiliaryUpdates({"critic": critic}).learn(rollouts, rewards, advantages, inputs, 0)
         assert metrics["critic/abs_error_before"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_trainer_takes_the_critics_update_as_a_hand_written_loop_would():
+    """The update the critic asks for (``learn``), taken by the trainer's ``take_update``, gives the
+    same weights, bit for bit, as the plain loop written out here: zero the gradients, backward,
+    clip the global norm at 1, AdamW step, minibatch by minibatch."""
+    import copy
+
+    from sandbox.rewards.gae import value_targets
+    from sandbox.rng import keyed_minibatches
+    from sandbox.train.auxiliary_updates import auxiliary_optimizer, take_update
+
+    rollouts = some_rollouts()
+    rewards = on_last_token(rollouts, rollouts.correct)
+    critic = ValueHead(tiny_policy(), head_lr=3e-2, epochs=2)
+    naive = copy.deepcopy(critic)
+    inputs = critic.estimator_inputs(rollouts)
+    advantages = gae(rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, **inputs)
+    metrics = take_update(critic.learn(rollouts, rewards, advantages, inputs, 3), auxiliary_optimizer(critic))
+
+    optimizer = torch.optim.AdamW([{"params": naive.scorer.backbone.parameters(), "lr": naive.lr},
+                                   {"params": naive.scorer.head.parameters(), "lr": naive.head_lr}], weight_decay=0.0)
+    raw = gae(rewards, rollouts.response_mask, rollouts.group, rollouts.step_ids, values=inputs["values"], gamma=naive.gamma,
+              lam=naive.lam, whiten=False)
+    targets = value_targets(raw, inputs["values"], rollouts.response_mask)
+    mask = rollouts.response_mask.float()
+    losses = []
+    naive.scorer.train()
+    for epoch in range(naive.epochs):
+        for rows in keyed_minibatches(len(rollouts), naive.minibatches, (naive.seed, "critic", 3, epoch)):
+            values = shift_right(naive.scorer(rollouts.tokens[rows]).float())
+            loss = ((values - targets[rows]) * mask[rows]).pow(2).sum() / mask[rows].sum().clamp(min=1)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(naive.scorer.parameters(), 1.0)
+            optimizer.step()
+            losses.append(loss.item())
+    for a, b in zip(critic.scorer.parameters(), naive.scorer.parameters()):
+        assert torch.equal(a, b)
+    assert metrics["critic/value_loss"] == sum(losses) / len(losses)
+    assert not critic.scorer.training  # back in eval mode

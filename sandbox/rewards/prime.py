@@ -13,10 +13,11 @@ its update first and then scores those same rollouts ("Process Reinforcement thr
 Rewards", Cui et al. 2025, arXiv 2502.01456, Algorithm 1). ψ and π_ref both start as copies of
 the initial (warm-start) policy, so before the first update every r_t is 0.
 
-Pieces: ``ImplicitPRM`` is an auxiliary model (``sandbox.rewards.auxiliary``): the trainer calls
-``observe`` on each draw before its rewards (the BCE update: ``updates`` AdamW steps on the whole
-draw), checkpoints ψ with its optimizer (π_ref is rebuilt from the initial policy: it never
-changes), and the source ``prime_implicit`` reads it from ``ctx.auxiliaries``.
+Pieces: ``ImplicitPRM`` is an auxiliary model (``sandbox.rewards.auxiliary``): on each draw,
+before its rewards, ``observe`` gives the trainer the BCE update to take (``updates`` losses on
+the whole draw, one AdamW step each, taken by ``sandbox.train.auxiliary_updates``); the trainer
+checkpoints ψ with that optimizer (π_ref is rebuilt from the initial policy: it never changes),
+and the source ``prime_implicit`` reads the model from ``ctx.auxiliaries``.
 
 The ``prime`` variant combines this with the verifier's outcome reward, as PRIME does:
 r = 1[correct] on the last token + r_t on every response token, and the advantage is the
@@ -38,8 +39,7 @@ import torch.nn.functional as F
 
 from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.model.model import token_logprobs
-from sandbox.model.optimizer import optimizer_step
-from sandbox.rewards.auxiliary import auxiliary
+from sandbox.rewards.auxiliary import Update, auxiliary
 from sandbox.rewards.base import RewardContext
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
@@ -64,10 +64,13 @@ class ImplicitPRM:
         check(beta > 0, "beta", "> 0", beta)
         check(lr > 0, "lr", "> 0", lr)
         check(updates >= 0, "updates", "an integer >= 0", updates)
-        self.beta, self.updates = beta, updates
+        self.beta, self.updates, self.lr = beta, updates, lr
         self.psi = copy.deepcopy(policy.module)
         self.reference = copy.deepcopy(policy.module).eval().requires_grad_(False)
-        self.optimizer = torch.optim.AdamW(self.psi.parameters(), lr=lr, weight_decay=0.0)
+
+    def param_groups(self) -> list[dict]:
+        """The trainer's AdamW group: ψ at ``lr`` (π_ref never learns)."""
+        return [{"params": self.psi.parameters(), "lr": self.lr}]
 
     def to(self, device) -> "ImplicitPRM":
         """Both models onto ``device`` (the trainer's); inputs and outputs stay where they are."""
@@ -99,29 +102,22 @@ class ImplicitPRM:
         logits = implicit_outcome_logits(self.token_rewards(rollouts.tokens, rollouts.response_mask))
         return F.binary_cross_entropy_with_logits(logits, rollouts.correct.float())
 
-    def observe(self, rollouts: Rollouts, ctx: RewardContext) -> None:
-        """PRIME's order: ψ learns from this draw's outcomes, then the source scores the draw."""
-        self.psi.train()
-        losses = []
-        for _ in range(self.updates):
-            loss = self.loss(rollouts)
-            optimizer_step(self.optimizer, loss, self.psi.parameters(), 1.0)
-            losses.append(loss.item())
-        self.psi.eval()
-        if losses:
-            ctx.metrics["prime/implicit_bce"] = sum(losses) / len(losses)
+    def observe(self, rollouts: Rollouts, ctx: RewardContext) -> Update:
+        """PRIME's order: ψ learns from this draw's outcomes (``updates`` BCE steps, their mean
+        ``prime/implicit_bce``), then the source scores the draw."""
+        return Update(self.psi, (self.loss(rollouts) for _ in range(self.updates)), "prime/implicit_bce")
 
     def estimator_inputs(self, rollouts: Rollouts) -> dict[str, torch.Tensor]:
         return {}
 
-    def learn(self, rollouts, rewards, advantages, inputs, step) -> dict[str, float]:
-        return {}
+    def learn(self, rollouts, rewards, advantages, inputs, step) -> None:
+        """No update after the policy's."""
 
-    def save(self, path: Path) -> None:
-        save_checkpoint(path, self.psi, {"beta": self.beta}, self.optimizer)
+    def save(self, path: Path, optimizer: torch.optim.Optimizer) -> None:
+        save_checkpoint(path, self.psi, {"beta": self.beta}, optimizer)
 
-    def load(self, path: Path) -> None:
-        self.psi.load_state_dict(load_checkpoint(path, optimizer=self.optimizer)[0].state_dict())
+    def load(self, path: Path, optimizer: torch.optim.Optimizer) -> None:
+        self.psi.load_state_dict(load_checkpoint(path, optimizer=optimizer)[0].state_dict())
 
 
 def prime_implicit(rollouts: Rollouts, ctx: RewardContext, model: str = "implicit_prm") -> torch.Tensor:

@@ -6,9 +6,10 @@
 
 The backbone starts as a copy of the initial policy (it already reads the task), the head at
 zero (V ≡ 0 before the first update). Before the estimator runs, the critic gives V^old on the
-kept rows (``estimator_inputs`` → ``values``); after the policy's update it regresses V on the
-λ-returns for ``epochs`` passes of ``minibatches`` keyed-shuffled minibatches (AdamW, the head
-with its own larger learning rate, gradient norm clipped at 1). "Proximal Policy Optimization
+kept rows (``estimator_inputs`` → ``values``); after the policy's update it asks the trainer to
+regress V on the λ-returns for ``epochs`` passes of ``minibatches`` keyed-shuffled minibatches
+(``learn`` returns the losses as an ``Update``; the trainer's AdamW steps them, the head with its
+own larger learning rate, gradient norm clipped at 1: ``sandbox.train.auxiliary_updates``). "Proximal Policy Optimization
 Algorithms" (Schulman et al. 2017, arXiv 1707.06347), the value term of its objective (eq. 9),
 trained as a separate model as in RLHF-style PPO; the advantages are GAE's
 (``sandbox.rewards.gae``, Schulman et al. 2016, arXiv 1506.02438). Â is GAE before whitening: the
@@ -26,8 +27,8 @@ from pathlib import Path
 import torch
 
 from sandbox.model.checkpoint import load_checkpoint, save_checkpoint
-from sandbox.model.optimizer import optimizer_step
 from sandbox.prm.discriminative import StepScorer
+from sandbox.rewards.auxiliary import Update
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.gae import gae, value_targets
 from sandbox.rng import keyed_minibatches
@@ -53,9 +54,11 @@ class ValueHead:
         self.gamma, self.lam = gamma, lam
         check(epochs >= 1 and minibatches >= 1, "epochs", "integers >= 1 (critic epochs and minibatches)", (epochs, minibatches))
         self.scorer = StepScorer.from_model(policy.module)
-        self.seed, self.epochs, self.minibatches = seed, epochs, minibatches
-        groups = [{"params": self.scorer.backbone.parameters(), "lr": lr}, {"params": self.scorer.head.parameters(), "lr": head_lr}]
-        self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
+        self.seed, self.epochs, self.minibatches, self.lr, self.head_lr = seed, epochs, minibatches, lr, head_lr
+
+    def param_groups(self) -> list[dict]:
+        """The trainer's AdamW groups: the backbone at ``lr``, the head at its own ``head_lr``."""
+        return [{"params": self.scorer.backbone.parameters(), "lr": self.lr}, {"params": self.scorer.head.parameters(), "lr": self.head_lr}]
 
     def to(self, device) -> "ValueHead":
         """The critic onto ``device`` (the trainer's); inputs and outputs stay where they are."""
@@ -68,7 +71,7 @@ class ValueHead:
         return shift_right(self.scorer(tokens.to(device)).float()).to(tokens.device)
 
     def observe(self, rollouts: Rollouts, ctx: RewardContext) -> None:
-        """The critic does not touch rewards."""
+        """The critic does not touch rewards: no update here."""
 
     @torch.no_grad()
     def estimator_inputs(self, rollouts: Rollouts) -> dict[str, torch.Tensor]:
@@ -76,31 +79,33 @@ class ValueHead:
         values = self.values(rollouts.tokens) * rollouts.response_mask
         return {"values": values}
 
-    def learn(self, rollouts: Rollouts, rewards: torch.Tensor, advantages: torch.Tensor, inputs: dict, step: int) -> dict[str, float]:
-        """Regress V on the λ-returns Â + V^old (Â: GAE before whitening, recomputed from ``rewards``);
-        returns the mean value loss and |V^old − R|."""
+    def learn(self, rollouts: Rollouts, rewards: torch.Tensor, advantages: torch.Tensor, inputs: dict, step: int) -> Update:
+        """The regression of V on the λ-returns Â + V^old (Â: GAE before whitening, recomputed from
+        ``rewards``): the value loss of each keyed minibatch of each epoch (``critic/value_loss``,
+        their mean), and |V^old − R| measured before it."""
         mask = rollouts.response_mask
         raw = gae(rewards, mask, rollouts.group, rollouts.step_ids, values=inputs["values"], gamma=self.gamma, lam=self.lam, whiten=False)
         targets = value_targets(raw, inputs["values"], mask)
-        self.scorer.train()
-        losses = []
+        explained = ((inputs["values"] - targets).abs() * mask).sum() / mask.sum().clamp(min=1)
+        return Update(self.scorer, self.value_losses(rollouts, targets, step), "critic/value_loss",
+                      {"critic/abs_error_before": float(explained)})
+
+    def value_losses(self, rollouts: Rollouts, targets: torch.Tensor, step: int):
+        """L_V of each minibatch, rows keyed by (seed, "critic", step, epoch); each computed when
+        the trainer asks for it, after its step on the previous one."""
+        mask = rollouts.response_mask
         for epoch in range(self.epochs):
             for rows in keyed_minibatches(len(rollouts), self.minibatches, (self.seed, "critic", step, epoch)):
                 m = mask[rows].float()
                 error = (self.values(rollouts.tokens[rows]) - targets[rows]) * m
-                loss = error.pow(2).sum() / m.sum().clamp(min=1)
-                optimizer_step(self.optimizer, loss, self.scorer.parameters(), 1.0)
-                losses.append(loss.item())
-        self.scorer.eval()
-        explained = ((inputs["values"] - targets).abs() * mask).sum() / mask.sum().clamp(min=1)
-        return {"critic/value_loss": sum(losses) / len(losses), "critic/abs_error_before": float(explained)}
+                yield error.pow(2).sum() / m.sum().clamp(min=1)
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, optimizer: torch.optim.Optimizer) -> None:
         head = {"weight": self.scorer.head.weight.detach().flatten().tolist(), "bias": float(self.scorer.head.bias.detach())}
-        save_checkpoint(path, self.scorer.backbone, {"head": head}, self.optimizer)
+        save_checkpoint(path, self.scorer.backbone, {"head": head}, optimizer)
 
-    def load(self, path: Path) -> None:
-        backbone, state = load_checkpoint(path, optimizer=self.optimizer)
+    def load(self, path: Path, optimizer: torch.optim.Optimizer) -> None:
+        backbone, state = load_checkpoint(path, optimizer=optimizer)
         self.scorer.backbone.load_state_dict(backbone.state_dict())
         with torch.no_grad():
             self.scorer.head.weight.copy_(torch.tensor(state["head"]["weight"]).view_as(self.scorer.head.weight))

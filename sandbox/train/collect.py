@@ -25,6 +25,7 @@ from sandbox.rewards.base import RewardContext, sequence_rewards
 from sandbox.rewards.registry import Variant, apply_filters, apply_problem_filter, compute_token_rewards, sample_rollouts
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.auxiliary_updates import AuxiliaryUpdates
 from sandbox.train.distributed import Placement, World
 from sandbox.train.problem_stream import ProblemStream
 
@@ -111,7 +112,7 @@ class Collected:
 class Collector:
     """Collects the batches of one run: holds its sampler's parts and its problem stream."""
 
-    def __init__(self, cfg, variant: Variant, policy, task, sampling, auxiliaries: dict, placement: Placement):
+    def __init__(self, cfg, variant: Variant, policy, task, sampling, auxiliaries: AuxiliaryUpdates, placement: Placement):
         """``cfg``: the run's ``RLConfig``; ``placement``: where the sampling and scoring forward
         passes run (autocast; full weights under FSDP)."""
         self.cfg, self.variant, self.policy, self.task, self.sampling = cfg, variant, policy, task, sampling
@@ -162,8 +163,7 @@ class Collector:
         with self.inference():
             rollouts = sample_rollouts(self.variant, self.policy, self.task, problems, self.cfg.group_size, self.sampling, self.cfg.seed, step)
         t1 = time.perf_counter()
-        for model in self.auxiliaries.values():  # e.g. an implicit PRM learns from this draw before scoring it
-            model.observe(rollouts, ctx)
+        self.auxiliaries.observe(rollouts, ctx)  # e.g. an implicit PRM learns from this draw before scoring it
         with self.inference():
             rewards = compute_token_rewards(self.variant, rollouts, ctx)
             result = apply_filters(self.variant, rollouts, rewards, ctx)

@@ -11,7 +11,8 @@
         A [B,T]   ← estimator(r, mask, group, step_ids, **inputs of the auxiliary models)
         PPO-clip epochs over keyed minibatches of the kept rows (``ppo``, ``policy_loss``)
         auxiliary models learn (a critic's value loss); they also observe each draw before its
-        rewards (an implicit PRM's update) -- ``Variant.auxiliaries``, ``sandbox.rewards.auxiliary``
+        rewards (an implicit PRM's update) -- ``Variant.auxiliaries``, ``sandbox.rewards.auxiliary``;
+        the trainer takes their updates (``auxiliary_updates``)
         log; every N steps: greedy and process-verified accuracy (per length too), the pass@k
         curve on held-out problems and the drift probe (``measurements``)
 
@@ -36,6 +37,7 @@ from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import build_auxiliaries, compute_advantages, get_variant
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
+from sandbox.train.auxiliary_updates import AuxiliaryUpdates
 from sandbox.train.collect import Collected, Collector
 from sandbox.train.cost import CostMeter
 from sandbox.train.distributed import Placement, current_world
@@ -91,11 +93,13 @@ class Trainer:
             if hasattr(model, "to"):
                 model.to(self.placement.device)
         """The variant's auxiliary models (``Variant.auxiliaries``: a critic, an implicit PRM) by name."""
+        self.auxiliary_updates = AuxiliaryUpdates(self.auxiliaries)
+        """Their optimizers; takes the updates they ask for (``sandbox.train.auxiliary_updates``)."""
         self.reward_models = load_reward_models(self.variant, cfg.prm)
         """The trained models the variant's sources score with (``Variant.models``), by RewardContext field."""
         self.step = 0
         self.history: list[dict] = []
-        self.collector = Collector(cfg, self.variant, policy, task, self.sampling, self.auxiliaries, self.placement)
+        self.collector = Collector(cfg, self.variant, policy, task, self.sampling, self.auxiliary_updates, self.placement)
         """Samples, rewards and filters the step's batch from its problem stream (``sandbox.train.collect``)."""
         self.stream = self.collector.stream
         self.measurements = Measurements(cfg, policy, task, self.sampling, self.max_new_tokens, self.placement)
@@ -165,9 +169,8 @@ class Trainer:
             advantages = compute_advantages(self.variant, rollouts, rewards, inputs)
         metrics = {"rollout/advantage_abs_mean": self.advantage_abs_mean(rollouts, advantages)}
         metrics.update(self.ppo(rollouts, advantages, self.step, self.where()))
-        if rollouts is not None:
-            for model in self.auxiliaries.values():  # e.g. the critic's value loss
-                metrics.update(model.learn(rollouts, rewards, advantages, inputs, self.step))
+        if rollouts is not None:  # e.g. the critic's value loss
+            metrics.update(self.auxiliary_updates.learn(rollouts, rewards, advantages, inputs, self.step))
         metrics["time/update_s"] = time.perf_counter() - t0
         return metrics
 
@@ -197,7 +200,7 @@ class Trainer:
         """What a checkpoint must hold besides the policy to resume exactly, by directory name:
         the lagged reference and the variant's auxiliary models (each with ``save``/``load``)."""
         out = {"reference": ModuleCompanion(self.reference.module)} if self.cfg.reference_sync_every else {}
-        return out | {f"auxiliary-{name}": model for name, model in self.auxiliaries.items()}
+        return out | self.auxiliary_updates.companions()
 
     def save_checkpoint(self) -> None:
         """Rank 0 writes a checkpoint into the run directory. Every process calls it: under FSDP

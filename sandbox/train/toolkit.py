@@ -16,20 +16,21 @@ span two epochs), the function takes the variant as an argument so that every lo
 exact numbers.
 
 Each piece lives on the lowest floor that uses it and is re-exported here: the keyed batch
-order in ``sandbox.rng`` (the critic, a reward-floor auxiliary model, draws minibatches),
-``optimizer_step`` in ``sandbox.model.optimizer`` (the critic and the implicit PRM step their own
-optimizers), ``pad_rows`` and ``evaluating`` in ``sandbox.rollout.batching`` (samplers and scorers
-batch rows and switch models to eval mode); the learning-rate schedule, used by training loops
-only, is defined here.
+order in ``sandbox.rng`` (the critic, a reward-floor auxiliary model, orders its minibatches),
+``pad_rows`` and ``evaluating`` in ``sandbox.rollout.batching`` (samplers and scorers batch rows
+and switch models to eval mode); the learning-rate schedule and the optimizer step, used by
+training loops only, are defined here (no reward piece steps an optimizer: the trainer takes the
+auxiliary models' updates, ``sandbox.train.auxiliary_updates``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 
 import torch
 
-from sandbox.model.optimizer import optimizer_step
+from sandbox.errors import require_finite
 from sandbox.rng import keyed_batches, keyed_minibatches, keyed_permutation
 from sandbox.rollout.batching import evaluating, pad_rows
 from toy_envs.base import check, is_int
@@ -76,3 +77,42 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Every parameter group of ``optimizer`` at ``lr``."""
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor | None,
+    parameters: Iterable[torch.nn.Parameter],
+    max_norm: float,
+    scaler: torch.amp.GradScaler | None = None,
+    sync_gradients: Callable[[], None] | None = None,
+    where: str | None = None,
+    what: str = "the gradient norm",
+) -> float:
+    """One clipped optimizer step on ``loss``; returns the global gradient norm before clipping.
+
+    In order: clear the gradients; backward of ``loss`` (scaled by ``scaler``, fp16 loss
+    scaling; no backward for ``None``, a process with nothing to add); ``sync_gradients()``
+    (data parallelism's all-reduce); unscale; clip the global norm of ``parameters``'
+    gradients to ``max_norm``; with ``where`` given and no loss scaling active, a
+    ``NonFiniteError`` naming ``where`` and ``what`` for a non-finite norm (an active scaler
+    skips such a step itself); the step; the scaler's update. Without a scaler (or with a
+    disabled one) this is plain backward, clip, step: the same numbers."""
+    check(max_norm > 0, "max_norm", "> 0 (the gradient clip)", max_norm)
+    optimizer.zero_grad(set_to_none=True)
+    if loss is not None:
+        (loss if scaler is None else scaler.scale(loss)).backward()
+    if sync_gradients is not None:
+        sync_gradients()
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+    norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # FSDP's norm is a DTensor
+    if where is not None and (scaler is None or not scaler.is_enabled()):
+        require_finite(norm, where, what)
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
+    return norm
