@@ -82,6 +82,7 @@ def test_gradient_checkpointing_gives_the_plain_gradients_transformers_llama():
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_rl_step_on_cpu(warmstart_tiny, precision):
     """The autocast path (and fp16's loss scaling) end to end: a step of a KL-regularised

@@ -1,6 +1,7 @@
 """Step-level beam search: a step is cut at its first newline, the search is keyed per problem,
 and guided by the oracle's step validity it beats plain sampling (learning-style check)."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ def test_a_problem_gets_the_same_answer_whatever_else_is_searched(warmstart_tiny
     assert together == beam_search(policy, task, problems, oracle, cfg)
 
 
+@pytest.mark.slow
 def test_oracle_guided_beam_search_beats_plain_sampling(warmstart_tiny):
     # measured on `tiny`, 64 eval problems, seed 0: plain sampling 0.30, beam B=2 E=4 0.83
     model, task, _ = warmstart_tiny

@@ -15,6 +15,7 @@ def test_sampler_bench_reports_both_modes():
     assert "ratio" in format_sampler_bench(results)
 
 
+@pytest.mark.slow
 def test_edge_bench_reports_both_warm_starts_side_by_side(tmp_path):
     """Smoke test of the edge testbed at tiny sizes: the 'tiny' warm start and a copy of it saved
     as a checkpoint directory stand in for the two presets, one RL step each; it runs, evaluates
@@ -58,6 +59,7 @@ def test_edge_bench_rejects_bad_values():
     assert EdgeBenchConfig(presets=("edge-tree", "edge-tree-control")).edge_mix("tree") == "2:1"
 
 
+@pytest.mark.slow
 def test_edge_bench_runs_on_tree_puzzles_with_per_depth_metrics(tmp_path):
     """The edge testbed on tree-puzzle warm starts (two checkpoint directories of a 2-step SFT of
     a one-layer model stand in for the presets): the RL and evaluation task is the warm start's
@@ -84,6 +86,7 @@ def test_edge_bench_runs_on_tree_puzzles_with_per_depth_metrics(tmp_path):
     assert "tree depth_mix=1:1,2:1" in format_edge_bench(results, cfg)
 
 
+@pytest.mark.slow
 def test_hack_bench_reports_every_metric_per_variant_and_seed():
     """Smoke test of ``reward-sandbox bench hack`` at tiny sizes (no RL step: each variant's policy
     is the warm start, so every row equals the start); the decomposition hack rate =

@@ -76,6 +76,7 @@ def one_process(tmp_path_factory, warmstart_tiny) -> tuple[Path, list[dict]]:
     return path, run_train(path, 1, warmstart_tiny)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sharding", ["ddp", "fsdp"])
 def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, warmstart_tiny, one_process, sharding):
     """dapo exercises the filter and the refill: which groups are kept is decided globally.

@@ -1,5 +1,6 @@
 """The drift diagnostic: flipped greedy answers and gold log-likelihood on a fixed probe set."""
 
+import pytest
 import copy
 
 import torch
@@ -42,6 +43,7 @@ def test_gold_logp_is_the_token_mean_of_the_gold_solutions(warmstart_tiny):
     assert abs(gold_logp(policy, task, 8) - expected) < 1e-5
 
 
+@pytest.mark.slow
 def test_probe_starts_at_zero_and_a_large_step_flips_answers_and_lowers_gold_logp(warmstart_tiny):
     model, task, _ = warmstart_tiny
     probe = DriftProbe(task, 32, 40)
@@ -56,6 +58,7 @@ def test_probe_starts_at_zero_and_a_large_step_flips_answers_and_lowers_gold_log
     assert big_step[-1]["drift/flipped_fraction"] >= 0.2 and big_step[-1]["drift/gold_logp_change"] < -0.05
 
 
+@pytest.mark.slow
 def test_a_resumed_run_measures_drift_against_the_same_step0_answers(warmstart_tiny, tmp_path):
     config = {"test": 1}
     straight = make(warmstart_tiny, steps=3, lr=1e-3, variant="random", run=RunDir(tmp_path / "a", config, tensorboard=False))

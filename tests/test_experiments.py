@@ -241,6 +241,7 @@ def straight(tmp_path_factory, warmstart_tiny):
     return spec, root / "out"
 
 
+@pytest.mark.slow
 def test_an_interrupted_grid_resumes_to_the_uninterrupted_result(straight, tmp_path, monkeypatch):
     from sandbox.train.rl import Trainer
 
@@ -265,6 +266,7 @@ def test_an_interrupted_grid_resumes_to_the_uninterrupted_result(straight, tmp_p
     assert without_timing(collect(tmp_path / "out")) == without_timing(collect(reference))
 
 
+@pytest.mark.slow
 def test_shards_merged_by_the_directory_equal_a_single_run(straight, tmp_path):
     spec, reference = straight
     assert run_experiment(spec, tmp_path / "out", workers=0, shard="1/2", progress=False) == 0

@@ -17,6 +17,8 @@ import pytest
 import toy_envs
 from sandbox.rewards import registry
 
+pytestmark = pytest.mark.slow
+
 GUIDES = sorted((Path(__file__).parent.parent / "tutorials" / "guides").glob("*.md"))
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 REGISTRIES = [toy_envs.TASKS, registry.SOURCES, registry.FILTERS, registry.ESTIMATORS, registry.ESTIMATOR_EXTRAS,

@@ -71,6 +71,7 @@ def small_run(run_dir: Path, init: str, variant: str = "random") -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_train_on_a_local_hf_llama_with_its_own_subword_tokenizer(tmp_path, subword_tokenizer):
     torch.manual_seed(0)
     config = transformers.LlamaConfig(
@@ -87,6 +88,7 @@ def test_train_on_a_local_hf_llama_with_its_own_subword_tokenizer(tmp_path, subw
     assert history[-1]["rollout/advantage_abs_mean"] > 0
 
 
+@pytest.mark.slow
 def test_an_exported_sandbox_model_trains_through_hf_like_the_tiny_model(tmp_path, warmstart_tiny):
     """The exported directory has no tokenizer files, so the character tokenizer is used; the
     HF forward equals the tiny model's, so the first step's samples and rewards are the same."""

@@ -145,6 +145,7 @@ def test_trl_dataset_rows_carry_prompt_index_and_split():
         trl_dataset(task, 3, split="test")
 
 
+@pytest.mark.slow
 def test_grpo_trainer_trains_a_tiny_local_llama_on_a_sandbox_reward(tmp_path):
     """Two GRPO steps of TRL on a randomly initialised one-layer Llama with the character tokenizer.
 

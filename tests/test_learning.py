@@ -33,6 +33,8 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.train import recipes
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 
+pytestmark = pytest.mark.slow
+
 MARGIN = 0.10
 
 

@@ -33,6 +33,8 @@ from sandbox.train.rl import Trainer
 
 from learning_settings import measured_rl_config
 
+pytestmark = pytest.mark.slow
+
 ECE_MARGIN = 0.05
 ACCURACY_NOISE = 0.15
 

@@ -12,12 +12,16 @@ seed 0. From the clean 'tiny' warm start prm-oracle moved greedy accuracy by -0.
 5-20 steps (not a reliable gain), like outcome rewards there (README).
 """
 
+import pytest
+
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
 from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 
 from learning_settings import measured_rl_config
+
+pytestmark = pytest.mark.slow
 
 MARGIN = 0.10
 

@@ -46,6 +46,7 @@ The suite runs seed 0 with the released weights, the recipes' default (about 5 s
 thread).
 """
 
+import pytest
 import dataclasses
 
 import torch
@@ -55,6 +56,8 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, step_end_mask, step_scores, trajectory_scores
 from sandbox.prm.sprm import sprm_head_init, sprm_loss, sprm_targets
 from sandbox.train.prm_train import PRMTrainConfig, sample_solutions, train_scorer
+
+pytestmark = pytest.mark.slow
 
 LOSS_FALL = 0.47
 """Least relative fall of the SPR loss over training, (before - after) / before; measured 0.957-0.996."""

@@ -16,11 +16,15 @@ half the smallest of these (0.129). The recipe's GRPO settings are ``StepWiserCo
 lr, steps, group size, problems per step) on ``LARGE_UPDATE``, as measured.
 """
 
+import pytest
+
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.stepwiser_judge import verdict_accuracy
 from sandbox.train import recipes
 from sandbox.train.stepwiser_config import STEPWISER_RECIPES
 from sandbox.train.stepwiser_train import build_chunk_task
+
+pytestmark = pytest.mark.slow
 
 MEASURED_GAINS = {0: (0.537, 0.689), 1: (0.531, 0.667), 2: (0.533, 0.699)}
 """Seed -> (cold start, after GRPO) sampled verdict accuracy on the held-out pool: +0.152 / +0.136 / +0.166."""

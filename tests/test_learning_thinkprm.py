@@ -47,6 +47,8 @@ from sandbox.train.rl import Trainer
 
 from learning_settings import measured_rl_config
 
+pytestmark = pytest.mark.slow
+
 MARGIN = 0.04
 ACCURACY_FALL = 0.14
 """Least fall of greedy held-out accuracy over the run; measured 0.297-0.441 (seeds 0-4, two builds)."""

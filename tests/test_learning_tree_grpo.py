@@ -26,6 +26,8 @@ from sandbox.train.rl import Trainer
 
 from learning_settings import measured_rl_config
 
+pytestmark = pytest.mark.slow
+
 MARGIN = 0.14
 TOKEN_RATIO = 1.1
 

@@ -85,6 +85,7 @@ in_main_thread = pytest.mark.skipif(threading.current_thread() is not threading.
                                     reason="signal handlers are installed from the main thread only")
 
 
+@pytest.mark.slow
 @in_main_thread
 @pytest.mark.parametrize("phase,signum", CASES, ids=[f"{p}-{s.name}" for p, s in CASES])
 def test_a_signal_in_any_phase_resumes_to_the_uninterrupted_run(warmstart_tiny, straight, tmp_path, monkeypatch, phase, signum):
@@ -106,6 +107,7 @@ def test_a_signal_in_any_phase_resumes_to_the_uninterrupted_run(warmstart_tiny, 
     assert all(torch.equal(a, b) for a, b in zip(weights, straight[1]))
 
 
+@pytest.mark.slow
 @in_main_thread
 def test_a_second_signal_stops_at_once_and_resume_continues_from_the_last_checkpoint(warmstart_tiny, straight, tmp_path, monkeypatch):
     trainer = trainer_for(warmstart_tiny, tmp_path / "run")
@@ -277,6 +279,7 @@ DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(DAMAGE))
 def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(warmstart_tiny, straight_dir, tmp_path, case):
     source, (metrics, weights) = straight_dir
@@ -334,6 +337,7 @@ def test_a_damaged_run_file_is_one_line_naming_it(cli_run_dir, tmp_path, capsys,
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before  # nothing touched
 
 
+@pytest.mark.slow
 @in_main_thread
 @pytest.mark.parametrize("when", ["first evaluation", "step 1"])
 def test_the_command_stops_with_130_and_resumes_to_the_straight_run(tmp_path, monkeypatch, capsys, when):

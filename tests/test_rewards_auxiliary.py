@@ -28,6 +28,7 @@ def auxiliary_weights(trainer) -> list[torch.Tensor]:
     return [p.detach().clone() for p in modules[trainer.cfg.variant](trainer.auxiliaries).parameters()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["ppo-gae", "prime"])
 def test_auxiliary_models_learn_and_resume_exactly(warmstart_tiny, tmp_path, variant):
     config = {"variant": variant}

@@ -128,6 +128,7 @@ def test_the_trainer_skips_excluded_problems_and_logs_the_drop(warmstart_long_an
     assert trainer.state()["excluded_problems"] == sorted(dropped)
 
 
+@pytest.mark.slow
 def test_resume_with_the_problem_filter_and_a_lagged_reference_continues_exactly(warmstart_long_answer, screened_variant, tmp_path):
     config = {"test": "dro"}
     straight = make(warmstart_long_answer, steps=5, run=RunDir(tmp_path / "a", config, tensorboard=False))

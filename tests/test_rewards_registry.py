@@ -101,6 +101,7 @@ def test_unknown_names_raise_config_errors():
         replace(base, loss={"lr": 1.0})
 
 
+@pytest.mark.slow
 @given(rollouts_batches(TASK))
 def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rollouts):
     rollouts = replace(rollouts, extras={**rollouts.extras, "tree": rollouts.rollout_index % 2})  # tree ids, as the tree sampler gives them

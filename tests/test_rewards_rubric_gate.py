@@ -139,6 +139,7 @@ def test_rejected_rows_do_not_move_r3_weights_of_the_rows_kept_beside_them(good,
 HACK_MARGIN = 0.04
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0])
 def test_the_gate_is_hacked_less_than_the_dense_rubric(warmstart_long_answer, seed):
     """From 'tiny-long-answer' (hack rate 0.484 at temperature 1.5), 8 steps of 8 problems × 8 at

@@ -143,6 +143,7 @@ def batches_with_trees(draw):
     return task, replace(rollouts, extras={**rollouts.extras, "tree": layout.tree, "tree_node": layout.node})
 
 
+@pytest.mark.slow
 def test_no_two_variants_give_the_same_advantages_on_every_batch(model_dirs):
     policy = TinyPolicy(random_model(0))
     auxiliaries = {name: perturbed(build_auxiliaries(v, policy, TASKS[0], seed=0)) for name, v in VARIANTS.items()}

@@ -32,6 +32,7 @@ def make(warmstart_tiny, run=None, **fields):
     return Trainer(cfg, task, policy, run, reference)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_variant_runs_one_step_with_finite_loss_and_changed_parameters(warmstart_tiny, variant):
     # temperature 1.3: varied, often malformed samples, so every reward (format-only included) varies
@@ -45,6 +46,7 @@ def test_every_variant_runs_one_step_with_finite_loss_and_changed_parameters(war
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_and_weights(warmstart_tiny):
     runs = [make(warmstart_tiny, steps=3, variant="dapo").train() for _ in range(2)]
     assert [deterministic(m) for m in runs[0]] == [deterministic(m) for m in runs[1]]
@@ -52,6 +54,7 @@ def test_same_seed_same_metrics_and_weights(warmstart_tiny):
     assert [deterministic(m) for m in other] != [deterministic(m) for m in runs[0]]
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(warmstart_tiny, tmp_path):
     config = {"test": 1}
     straight = make(warmstart_tiny, steps=4, run=RunDir(tmp_path / "a", config, tensorboard=False))

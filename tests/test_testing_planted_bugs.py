@@ -528,6 +528,7 @@ def test_the_counterexample_is_shrunk():
     assert "(original)" in str(error) and "(twin)" in str(error)
 
 
+@pytest.mark.slow
 def test_zero_variance_groups_of_one_and_two_rows_are_the_counterexamples():
     """Shrunk, the counterexamples are the smallest batches showing each bug: one row, and a
     group of two equal rows."""
