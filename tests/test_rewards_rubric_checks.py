@@ -1,6 +1,9 @@
-"""The shared rubric: each check on hand-written responses, the hackable subset, the hack rate."""
+"""The shared rubric: each check on hand-written responses and on any text (property), the hackable
+subset, the hack rate."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbox.rewards.rubric_checks import ALL_CHECKS, HACKABLE_CHECKS, hack_rate, rubric_checks, rubric_score
 from toy_envs import ConfigError, make_task
@@ -45,3 +48,16 @@ def test_unknown_checks_are_a_config_error():
         rubric_checks(TASK, PROBLEM, "#1\n", ("style",))
     with pytest.raises(ConfigError, match="checks"):
         rubric_checks(TASK, PROBLEM, "#1\n", ())
+
+
+@given(text=st.text(alphabet="0123456789+-*=,#\nxAz ", max_size=30),
+       checks=st.lists(st.sampled_from(ALL_CHECKS), min_size=1, max_size=4, unique=True))
+def test_any_response_gets_the_selected_checks_in_order_and_a_score_that_is_their_pass_fraction(text, checks):
+    """Property (any text, any selection): the checks come back in the order asked, never raise,
+    'no_forbidden' is a naive scan for an ASCII letter, the score is the fraction passed."""
+    results = rubric_checks(TASK, PROBLEM, text, tuple(checks))
+    assert list(results) == checks
+    if "no_forbidden" in results:
+        assert results["no_forbidden"] == (not any(c.isascii() and c.isalpha() for c in text))
+    assert rubric_score(results) == sum(results.values()) / len(checks)
+    assert 0 <= hack_rate(TASK, [PROBLEM], [text], [False], tuple(checks)) <= 1

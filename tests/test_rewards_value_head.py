@@ -3,6 +3,8 @@ the λ-returns, checkpoints round-trip with the optimizer."""
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
@@ -130,3 +132,14 @@ def test_the_trainer_takes_the_critics_update_as_a_hand_written_loop_would():
         assert torch.equal(a, b)
     assert metrics["critic/value_loss"] == sum(losses) / len(losses)
     assert not critic.scorer.training  # back in eval mode
+
+
+@given(rows=st.integers(1, 4), width=st.integers(1, 7), seed=st.integers(0, 2**16))
+def test_shift_right_equals_a_naive_loop(rows, width, seed):
+    """Property: position t of ``shift_right(x)`` is x[:, t − 1] and position 0 is 0, for any shape
+    and values (a loop over positions as the oracle)."""
+    x = torch.randn(rows, width, generator=torch.Generator().manual_seed(seed))
+    expected = torch.zeros_like(x)
+    for t in range(1, width):
+        expected[:, t] = x[:, t - 1]
+    assert torch.equal(shift_right(x), expected)
