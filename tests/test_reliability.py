@@ -16,7 +16,7 @@ from sandbox.rewards import registry
 from sandbox.rewards.grpo import grpo
 from sandbox.train import collect as collect_module
 from sandbox.train import ppo as ppo_module
-from sandbox.train import rl as rl_module
+from sandbox.train import measurements as measurements_module
 from sandbox.train import run_dir as run_dir_module
 from sandbox.train.collect import out_of_draws_message
 from sandbox.train.rl import RLConfig, Trainer, deterministic
@@ -72,7 +72,7 @@ PHASES = {
     "sampling": (collect_module, "sample_rollouts", lambda step, n: step == 1 and n == 1),
     "refill": (collect_module, "sample_rollouts", lambda step, n: n == 2),
     "update": (ppo_module, "policy_loss", lambda step, n: step == 1 and n == 2),
-    "evaluation": (rl_module, "evaluate_accuracy", lambda step, n: True),
+    "evaluation": (measurements_module, "evaluate_accuracy", lambda step, n: True),
     "checkpoint writing": (run_dir_module, "save_checkpoint", lambda step, n: True),
 }
 
@@ -343,7 +343,7 @@ def test_a_damaged_run_file_is_one_line_naming_it(cli_run_dir, tmp_path, capsys,
 def test_the_command_stops_with_130_and_resumes_to_the_straight_run(tmp_path, monkeypatch, capsys, when):
     argv = ["train", *SMALL_CLI, "--variant", "dapo", "--steps", "3", "--eval-every", "2"]
     assert main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
-    real_eval, real_sample = rl_module.evaluate_accuracy, collect_module.sample_rollouts
+    real_eval, real_sample = measurements_module.evaluate_accuracy, collect_module.sample_rollouts
     sent = []
 
     def evaluate(*args, **kwargs):  # the first call is the evaluation before step 0
@@ -356,7 +356,7 @@ def test_the_command_stops_with_130_and_resumes_to_the_straight_run(tmp_path, mo
             sent.append(os.kill(os.getpid(), signal.SIGINT))
         return real_sample(*args, **kwargs)
 
-    monkeypatch.setattr(rl_module, "evaluate_accuracy", evaluate)
+    monkeypatch.setattr(measurements_module, "evaluate_accuracy", evaluate)
     monkeypatch.setattr(collect_module, "sample_rollouts", sample)
     assert main([*argv, "--run-dir", str(tmp_path / "run")]) == 130
     monkeypatch.undo()
