@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from sandbox.experiments.report import collect, format_report, plot_report
 from sandbox.experiments.runner import parse_shard, prepare, run_experiment, shard_of
-from sandbox.experiments.spec import ExperimentSpec, derive_variant, variant_from_dict, variant_to_dict
+from sandbox.experiments.spec import ExperimentSpec
+from sandbox.experiments.variant_overrides import derive_variant, variant_from_dict, variant_to_dict
 from sandbox.experiments.stats import mean_ci, t_quantile
 from sandbox.rewards.registry import VARIANTS, get_variant
 from toy_envs.base import ConfigError
