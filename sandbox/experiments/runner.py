@@ -89,10 +89,16 @@ def prepare(spec_path: str | Path, out: str | Path) -> tuple[ExperimentSpec, lis
     check(not out.exists() or not any(out.iterdir()), "out", "a new or empty directory, or one made by this spec", str(out))
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(spec_path, out / "spec.toml")
-    tmp = out / "plan.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    os.replace(tmp, out / "plan.json")
+    write_json_atomic(out / "plan.json", record)
     return spec, runs
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """``path`` holds all of ``data`` or is untouched: written beside it, then renamed over it (a kill
+    mid-write leaves no truncated plan or finished-run marker)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
 
 
 def is_finished(out: Path, run: Run) -> bool:
@@ -188,7 +194,7 @@ def execute(out: Path, run: Run, threads: int = 1) -> int:
             code = launch_rl(run.rl_config(), task, run.task, path, resume, threads)
     if code == 0:
         done = {"id": run.id, "wall_s": time.perf_counter() - t0, "resumed": resume, "models": model_metadata(run)}
-        (path / DONE_FILE).write_text(json.dumps(done, indent=2, sort_keys=True))
+        write_json_atomic(path / DONE_FILE, done)
     return code
 
 
