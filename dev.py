@@ -4,6 +4,7 @@
     python3 dev.py demo          create .venv if missing, install, run the demo
     python3 dev.py test          create .venv if missing, install, run the whole test suite
     python3 dev.py run ARGS...   run `reward-sandbox ARGS...` inside the environment
+    python3 dev.py lab [ARGS...] open the tutorials in JupyterLab (the environment's kernel, the checkout's cache)
     python3 dev.py fingerprint --out FILE.json          weight hashes and metrics of short runs
     python3 dev.py fingerprint --compare A.json B.json  every difference between two (exit 1 if any)
 
@@ -395,12 +396,23 @@ def cmd_fingerprint(rest: list[str]) -> int:
     return run([python, ROOT / "dev.py", "_fingerprint-record", args.out.resolve()], cwd=ROOT, env=env)
 
 
+def lab_command(python: Path, rest: list[str]) -> list[str] | None:
+    """``jupyter lab`` of the environment, rooted at ``tutorials/``; ``None`` (after one line saying how
+    to install it) where the environment has no JupyterLab."""
+    has_lab = subprocess.call([str(python), "-c", "import jupyterlab"], stderr=subprocess.DEVNULL) == 0
+    if not has_lab:
+        print(f"JupyterLab is not installed in {VENV}; install it with: {python} -m pip install -e '{ROOT}[notebooks]'",
+              file=sys.stderr)
+        return None
+    return [python, "-m", "jupyterlab", f"--notebook-dir={ROOT / 'tutorials'}", *rest]
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["_fingerprint-record"]:  # the environment's python, started by cmd_fingerprint
         return fingerprint_record(Path(argv[1]))
     if argv[:1] == ["fingerprint"]:
         return cmd_fingerprint(argv[1:])
-    if not argv or argv[0] not in {"demo", "test", "run"}:
+    if not argv or argv[0] not in {"demo", "test", "run", "lab"}:
         print(__doc__)
         return 2
     python = ensure_env()
@@ -411,6 +423,9 @@ def main(argv: list[str]) -> int:
         return run([python, "-m", "sandbox.cli", "demo", *rest], cwd=ROOT, env=env)
     if command == "run":
         return run([python, "-m", "sandbox.cli", *rest], cwd=ROOT, env=env)
+    if command == "lab":  # the notebooks' kernel is this environment's python; they read the same cache
+        lab = lab_command(python, rest)
+        return 1 if lab is None else run(lab, cwd=ROOT / "tutorials", env=env)
     env = test_env()
     # The SFT warm starts and the learned PRMs are built once, here, before the workers start;
     # every test, notebook and benchmark then loads them from REWARD_SANDBOX_CACHE.
