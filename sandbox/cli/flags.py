@@ -42,7 +42,7 @@ def build_parser(name: str, command: Command, argv: list[str]) -> argparse.Argum
         return parser
     sub = parser.add_subparsers(dest="which", required=True)
     for which, child in command.subcommands.items():
-        child_parser = sub.add_parser(which, help=child.help)
+        child_parser = sub.add_parser(which, help=child.help.replace("%", "%%"))  # argparse %-formats help
         child.add(child_parser, argv)
         command.shared(child_parser)
     return parser
