@@ -1,5 +1,7 @@
-"""The extension guides run: every ```python block of each guide under ``tutorials/guides/`` is
-executed, in order, in one namespace, so a guide whose example stops working fails here.
+"""The extension guides run: every ```python block of each ``add_your_own_*.md`` guide under
+``tutorials/guides/`` is executed, in order, in one namespace, so a guide whose example stops
+working fails here. (The reference guides beside them, design, cli, results and the others, show
+fragments that are not programs; ``tests/test_docs.py`` checks their links and CLI examples.)
 
 The guides register their example task, pieces and variants in the global registries; the
 registries are restored afterwards so that other tests see only the project's own entries.
@@ -19,7 +21,7 @@ from sandbox.rewards import registry
 
 pytestmark = pytest.mark.slow
 
-GUIDES = sorted((Path(__file__).parent.parent / "tutorials" / "guides").glob("*.md"))
+GUIDES = sorted((Path(__file__).parent.parent / "tutorials" / "guides").glob("add_your_own_*.md"))
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 REGISTRIES = [toy_envs.TASKS, registry.SOURCES, registry.FILTERS, registry.ESTIMATORS, registry.ESTIMATOR_EXTRAS,
               registry.SAMPLERS, registry.VARIANTS]
