@@ -7,10 +7,10 @@ held-out accuracy (256 problems) by MARGIN within 6-10 steps. The runs pin LARGE
 update of the earlier defaults, which the numbers below were measured with): the flaw's signal is
 large enough for a few large Adam steps. From the clean 'tiny' warm start the defaults' smaller,
 SGD-like update is needed and raises greedy accuracy by 12+ points in 40 steps of 32 problems
-(README, 'RL defaults: drift, controls and a sweep'), a run too long for this suite.
+(tutorials/guides/results.md, 'RL defaults: drift, controls and a sweep'), a run too long for this suite.
 
 Measured (greedy accuracy of the warm start 0.328):
-  outcome-grpo, 10 steps: 0.688, 0.656, 0.695 (seeds 0, 1, 2; README).
+  outcome-grpo, 10 steps: 0.688, 0.656, 0.695 (seeds 0, 1, 2; tutorials/guides/results.md).
   ppo-gae, 6 steps, GAE advantages whitened over the batch (the default): from 0.254 (the
     'tiny-noisy' build of the same session) 0.523, 0.520, 0.527, 0.512, 0.504 (seeds 0-4; smallest
     gain 0.250). The critic is a value head on a copy of the warm start trained with the value

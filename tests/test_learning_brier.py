@@ -13,8 +13,8 @@ at accuracy 0.555): ECE falls by 0.265 / 0.335 / 0.329 / 0.341 / 0.290 and 0.250
 fall, 0.101) and accuracy no more than ACCURACY_NOISE lower (1.5 times the largest fall measured).
 
 The comparison with the *binary* reward run side by side (ECE 0.540 / 0.528 / 0.288 after 10
-steps of outcome-grpo, so brier is lower in every seed, by 0.03-0.18) is the README's figure
-command; the suite compares with the warm start instead, because the binary reward has no
+steps of outcome-grpo, so brier is lower in every seed, by 0.03-0.18) is the figure
+command in tutorials/guides/results.md; the suite compares with the warm start instead, because the binary reward has no
 gradient on q (its q only drifts) and one run fits the test budget (about 14 s) where two did
 not (about 31 s).
 
@@ -22,7 +22,7 @@ What does NOT hold here: AUROC above 0.5. Greedy confidence does not rank right 
 answers after 10 steps (0.49 / 0.47 / 0.48 for brier, 0.50 / 0.43 / 0.54 for binary) nor after
 30 (0.49), so it is reported, not asserted. Greedy q is the mode of the policy's confidence
 distribution; RL calibrates that distribution against the accuracy of temperature-1 samples
-(lower than greedy), so the mean of q moves differently (README, 'Calibration (RLCR), measured').
+(lower than greedy), so the mean of q moves differently (tutorials/guides/results.md, 'Calibration (RLCR), measured').
 """
 
 import pytest

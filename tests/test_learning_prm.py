@@ -9,7 +9,7 @@ seeds 0-4, on two builds of the cached models (this machine's AVX512 kernels /
 +0.500 / +0.473 / +0.508 and +0.340 / +0.363 / +0.367 / +0.363 / +0.391 (after the failed-answer-step
 change of the PRM reward). The margin (10 points) is under half the smallest gain; the suite checks
 seed 0. From the clean 'tiny' warm start prm-oracle moved greedy accuracy by -0.01 to +0.07 over
-5-20 steps (not a reliable gain), like outcome rewards there (README).
+5-20 steps (not a reliable gain), like outcome rewards there (tutorials/guides/results.md).
 """
 
 import pytest

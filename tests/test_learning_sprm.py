@@ -39,7 +39,7 @@ rates the wrong solutions' steps above the right ones' (55% of wrong-solution st
 against 42% of right-solution steps), and the released weights give the trusted positive steps 1.5x
 the negative steps' total weight, so raising them raises the wrong solutions' similar steps more
 (63% against 55% above 0.5 after training). Label balance is not the cause: seed 0 has 31% correct
-solutions, seeds 1-4 33-39% (and 22-36% on the other build). The README's held-out results (F1
+solutions, seeds 1-4 33-39% (and 22-36% on the other build). The held-out results in tutorials/guides/results.md (F1
 0.24-0.48 on the toy ProcessBench, AUROC 0.44-0.62) are consistent with this.
 
 The suite runs seed 0 with the released weights, the recipes' default (about 5 s of CPU on one

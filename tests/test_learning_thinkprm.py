@@ -2,7 +2,7 @@
 from invalid ones, though not well enough to beat the answer check.
 
 Measured on the toy ProcessBench of the 'tiny' policy (``reward-sandbox prm judge
---bench-problems 128``, seed 0; README): teacher F1 0.42-0.51 and student 0.37-0.44 over
+--bench-problems 128``, seed 0; tutorials/guides/results.md): teacher F1 0.42-0.51 and student 0.37-0.44 over
 N = 1..8 chains, the discriminative PRM (tiny-oracle) 0.46, the answer-check baseline 0.74.
 So the issue's ">= 10 F1 over the answer check" does not hold here and is not asserted. What
 holds is that the judges' step scores carry signal that the untrained warm start's do not (it
@@ -18,7 +18,7 @@ effect (0.082).
 
 RL with the variant ``thinkprm`` (the student's step scores as dense rewards, process-supervised GRPO)
 from the 'tiny' warm start does not raise the judge's own score here, nor accuracy (presumably the
-per-sample score from 2 chains is too noisy to climb; README). What the second test asserts is the
+per-sample score from 2 chains is too noisy to climb; tutorials/guides/results.md). What the second test asserts is the
 over-optimisation view: pushed hard (lr 2e-4 without warm-up, 10 steps of 8 problems x 4), the
 policy drifts far from its warm start and the judge's logged score does not register it. Measured
 for seeds 0-4 on two builds of the cached models (this machine's AVX512 kernels /
@@ -31,7 +31,7 @@ twice the largest measured move). The logged oracle correctness of the rollouts,
 asserted before, is too noisy at 32 rollouts per step to carry a margin: its fall over the same
 window was 0.04-0.25 over these seeds and machines (the standard error of a difference of two
 windows of 96 rollouts is about 0.07). It does not show reward hacking specific to the judge: the
-``random`` variant drifts down about as much (README).
+``random`` variant drifts down about as much (tutorials/guides/results.md).
 """
 
 import copy

@@ -244,7 +244,7 @@ def test_r3_ranks_right_reasoning_above_wrong_without_a_verifier(warmstart_long_
     23, 19, 18 groups with both right and wrong rollouts; asserted ≥ 0.95): the warm start
     copies its reasoning's intermediates into the answer, so the reference line is likely
     exactly when the reasoning computed it. DRO *training* does not raise greedy accuracy from this warm
-    start in a small budget (README: 0.426 → 0.438 / 0.438 / 0.387 after 12 steps of 32 problems
+    start in a small budget (tutorials/guides/results.md: 0.426 → 0.438 / 0.438 / 0.387 after 12 steps of 32 problems
     for seeds 0 / 1 / 2); outcome-grpo does not either (0.410 / 0.398 / 0.430)."""
     model, task, _ = warmstart_long_answer
     policy = TinyPolicy(model)

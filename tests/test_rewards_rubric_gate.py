@@ -143,7 +143,7 @@ HACK_MARGIN = 0.04
 @pytest.mark.parametrize("seed", [0])
 def test_the_gate_is_hacked_less_than_the_dense_rubric(warmstart_long_answer, seed):
     """From 'tiny-long-answer' (hack rate 0.484 at temperature 1.5), 8 steps of 8 problems × 8 at
-    lr 3e-4 (``sandbox.bench.hack``; README table, ``reward-sandbox bench hack --seeds
+    lr 3e-4 (``sandbox.bench.hack``; the table in tutorials/guides/results.md, ``reward-sandbox bench hack --seeds
     0,1,2,3,4``): rubric-dense ends at 0.590 / 0.574 / 0.586 / 0.543 / 0.629 and dro+gate (group
     gate) at 0.402 / 0.285 / 0.383 / 0.457 / 0.457 for seeds 0-4: margins 0.188, 0.289, 0.203,
     0.086, 0.172, asserted ≥ 0.04 (half the smallest) on seed 0. Correctness among well-formed
