@@ -1,0 +1,150 @@
+"""The documentation holds together: README is one page, every link in README and the guides
+(``tutorials/guides/*.md``) stays inside the repository and resolves (file and heading), the test
+command CI runs is the one README gives, and every CLI example in the CLI guide parses.
+
+Fast (well under a second after the imports): nothing is run, only read and parsed.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+GUIDES = sorted((ROOT / "tutorials" / "guides").glob("*.md"))
+DOCS = [README, *GUIDES]
+CLI_GUIDE = ROOT / "tutorials" / "guides" / "cli.md"
+
+FENCE = re.compile(r"^```.*?^```[ \t]*$", re.S | re.M)
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+LINK = re.compile(r"!?\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]*)\)")
+HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+
+
+def prose(text: str) -> str:
+    """The text outside fenced blocks and inline code spans (where brackets are code, not links)."""
+    return INLINE_CODE.sub("", FENCE.sub("", text))
+
+
+def links(path: Path) -> list[str]:
+    return [m.group("target") for m in LINK.finditer(prose(path.read_text()))]
+
+
+def anchor(title: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    return {anchor(m.group(2)) for m in HEADING.finditer(FENCE.sub("", path.read_text()))}
+
+
+def resolve(doc: Path, target: str) -> tuple[Path, str]:
+    """(file, anchor) a relative link of ``doc`` points at; raises AssertionError for a link
+    that leaves the repository (a scheme, an absolute path, ``..`` above the root)."""
+    assert not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target), f"{doc.name}: {target!r} points outside the repository"
+    assert not target.startswith(("/", "~", "\\")), f"{doc.name}: {target!r} is an absolute path"
+    path, _, fragment = target.partition("#")
+    file = (doc.parent / path).resolve() if path else doc
+    assert file == ROOT or ROOT in file.parents, f"{doc.name}: {target!r} leaves the repository"
+    return file, fragment
+
+
+def test_readme_is_one_page():
+    lines = README.read_text().splitlines()
+    assert len(lines) < 160, f"README.md has {len(lines)} lines; move detail into tutorials/guides/"
+
+
+def test_readme_maps_every_guide():
+    mapped = {resolve(README, target)[0] for target in links(README)}
+    assert set(GUIDES) <= mapped, f"guides missing from README's map: {sorted(p.name for p in set(GUIDES) - mapped)}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_link_resolves_inside_the_repository(doc):
+    found = links(doc)
+    for target in found:
+        file, fragment = resolve(doc, target)
+        assert file.exists(), f"{doc.name}: link {target!r} -> {file.relative_to(ROOT)} does not exist"
+        if fragment and file.suffix == ".md":
+            assert fragment in anchors(file), f"{doc.name}: link {target!r}: no heading #{fragment} in {file.name}"
+
+
+def test_the_link_checks_can_fail():
+    doc = ROOT / "tutorials" / "guides" / "x.md"
+    for outside in ("https://example.org/x", "/etc/passwd", "../../../outside.md", "file:///tmp/x"):
+        with pytest.raises(AssertionError):
+            resolve(doc, outside)
+    assert resolve(doc, "../../README.md#tests")[0] == README
+    text = "see [a](a.md) and `[not](a link)`\n```\n[nor](this)\n```\n"
+    assert LINK.findall(prose(text)) == [("a", "a.md")]
+    assert anchor("Tests (`python3 dev.py test`)") == "tests-python3-devpy-test"
+
+
+def ci_command() -> str:
+    """The command ``.ci/run`` runs: its last line that is not a comment or shell setting."""
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    commands = [line for line in lines if line and not line.startswith(("#", "set ", "cd "))]
+    return commands[-1]
+
+
+def test_readme_opens_with_the_test_command_ci_runs():
+    """README starts with the set-up commands, and CI's command is one of them; dev.py knows it."""
+    first_block = FENCE.search(README.read_text())
+    assert first_block and README.read_text().index(first_block.group(0)) < 40
+    commands = [line.split("#")[0].strip() for line in first_block.group(0).splitlines()[1:-1]]
+    assert ci_command() in commands, f"{ci_command()!r} (.ci/run) is not in README's first block: {commands}"
+    assert ci_command() == "python3 dev.py test"
+    dev = (ROOT / "dev.py").read_text()
+    assert '"test"' in dev and "python3 dev.py test" in dev
+
+
+def cli_examples() -> list[list[str]]:
+    """Every ``reward-sandbox ...`` line of the CLI guide's shell blocks, as argv (after the name)."""
+    examples = []
+    for block in FENCE.findall(CLI_GUIDE.read_text()):
+        if not block.startswith("```bash"):
+            continue
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("reward-sandbox "):
+                examples.append(shlex.split(line, comments=True)[1:])
+    return examples
+
+
+def test_cli_guide_has_an_example_of_every_subcommand():
+    from sandbox.cli import COMMANDS
+
+    covered = {tuple(argv[:2]) for argv in cli_examples()} | {(argv[0],) for argv in cli_examples()}
+    for name, command in COMMANDS.items():
+        assert (name,) in covered, f"cli.md has no example of reward-sandbox {name}"
+        for sub in command.subcommands:
+            assert (name, sub) in covered, f"cli.md has no example of reward-sandbox {name} {sub}"
+
+
+@pytest.mark.parametrize("argv", cli_examples(), ids=lambda argv: " ".join(argv[:2]))
+def test_cli_guide_examples_parse(argv, capsys):
+    """Each example is accepted by the real parser (flags and values), without running it."""
+    from sandbox.cli import COMMANDS
+    from sandbox.cli.flags import build_parser
+
+    name, command = argv[0], COMMANDS[argv[0]]
+    rest = command.respell(argv[1:])
+    try:
+        build_parser(name, command, rest).parse_args(rest)
+    except SystemExit as stop:  # --help exits 0; a bad flag exits 2 with argparse's message
+        assert stop.code == 0, f"reward-sandbox {' '.join(argv)}: {capsys.readouterr().err.strip()}"
+
+
+@pytest.mark.parametrize("name", ["experiment", "prm", "bench"])
+def test_subcommand_help_renders(name, capsys):
+    """``reward-sandbox NAME --help`` prints (a '%' in a subcommand's help once crashed it)."""
+    from sandbox.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([name, "--help"])
+    assert stop.value.code == 0
+    assert "usage: reward-sandbox " + name in capsys.readouterr().out
