@@ -57,6 +57,10 @@ SAME_ADVANTAGES = {
         "the return-to-go of an outcome reward is constant over the row, R_i − mean_g(R): Dr.GRPO's "
         "advantage; the two differ in loss aggregation (seq-mean-token-sum-norm vs token-mean)",
     ),
+    ("outcome-grpo", "sdpo+grpo"): (
+        "distillation",
+        "sdpo+grpo has outcome GRPO's advantages and adds the SDPO self-distillation loss, which is no advantage",
+    ),
 }
 """Variant pairs with identical advantages on every batch -> (the Variant field that differs, why)."""
 

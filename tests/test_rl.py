@@ -40,7 +40,8 @@ def test_every_variant_runs_one_step_with_finite_loss_and_changed_parameters(war
     before = [p.detach().clone() for p in trainer.policy.module.parameters()]
     metrics = trainer.train()[-1]
     assert metrics["step"] == 0 and metrics["rollout/kept_fraction"] > 0
-    assert metrics["rollout/advantage_abs_mean"] > 0
+    # a distillation-only variant (sdpo) has no reward, hence zero advantages: its signal is the distillation term
+    assert metrics["rollout/advantage_abs_mean"] > 0 or (not VARIANTS[variant].sources and metrics["loss/distill"] > 0)
     assert torch.isfinite(torch.tensor(metrics["loss/policy"]))
     after = list(trainer.policy.module.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after))

@@ -26,6 +26,7 @@ PIECE_TABLES = {
     "estimator": (pieces.ESTIMATORS, 4),
     "sampler": (pieces.SAMPLERS, 7),
     "auxiliaries": (pieces.AUXILIARIES, 3),
+    "distillation": (pieces.DISTILLATIONS, 0),
 }
 """Kind of piece -> (its table, how many leading parameters are the call's inputs, not options)."""
 
@@ -47,6 +48,8 @@ def variant_pieces(variant: Variant) -> dict[str, str]:
     out[variant.estimator] = "estimator"
     out[variant.sampler] = "sampler"
     out |= {name: "auxiliaries" for name, _ in variant.auxiliaries}
+    if variant.distillation:
+        out[variant.distillation[0]] = "distillation"
     return out
 
 
@@ -103,6 +106,8 @@ def derive_variant(base: Variant, label: str, params: dict, where: str) -> Varia
         changes["sampler_options"] = options(base.sampler, base.sampler_options)
     if any(name in params for name, _ in base.auxiliaries):
         changes["auxiliaries"] = tuple((name, options(name, current) if name in params else current) for name, current in base.auxiliaries)
+    if base.distillation and base.distillation[0] in params:
+        changes["distillation"] = (base.distillation[0], options(base.distillation[0], base.distillation[1]))
     overridden = "; ".join(f"{piece} {values}" for piece, values in params.items())
     return dataclasses.replace(base, name=label, description=f"{base.name} with {overridden}: {base.description}", **changes)
 

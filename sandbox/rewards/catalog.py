@@ -228,6 +228,21 @@ VARIANTS = {
             sampler="tree",
             sampler_options={"trees": 2, "rounds": 2, "branches": 2},
         ),
+        Variant(
+            name="sdpo",
+            description="SDPO self-distillation alone: per-token KL(π(·|x,y<t) ‖ sg π(·|x,f,y<t)) over the vocabulary, "
+            "f = a correct sibling rollout (none when the group has none); no reward, so every advantage is 0",
+            sources=(),
+            estimator="grpo",
+            distillation=("sdpo", {"level": "solution", "coef": 1.0}),
+        ),
+        Variant(
+            name="sdpo+grpo",
+            description="outcome GRPO plus the SDPO self-distillation loss (f = a correct sibling rollout)",
+            sources=OUTCOME,
+            estimator="grpo",
+            distillation=("sdpo", {"level": "solution", "coef": 1.0}),
+        ),
     )
 }
 """Variant name -> ``Variant``."""

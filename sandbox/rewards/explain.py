@@ -69,6 +69,9 @@ def explain_variant(name: str) -> str:
                   _options({**variant.sampler_options, **({"refill": True} if variant.refill else {})}))
     for auxiliary, params in variant.auxiliaries:
         out += _piece("auxiliary", auxiliary, registry.AUXILIARIES[auxiliary], _options(params))
+    if variant.distillation:
+        name, params = variant.distillation
+        out += _piece("distillation", name, registry.DISTILLATIONS[name], _options(params))
     if variant.loss:
         out.append(f"  {'loss':<14} {_options(variant.loss)}   (policy-loss overrides)")
     if not variant.uses_verifier:

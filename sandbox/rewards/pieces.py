@@ -34,6 +34,7 @@ from sandbox.rewards.rloo import rloo
 from sandbox.rewards.rpp_baseline import rpp_baseline
 from sandbox.rewards.rubric_dense import rubric_dense
 from sandbox.rewards.rubric_gate import rubric_gate
+from sandbox.rewards.sdpo import SelfDistillation
 from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.rewards.value_head import ValueHead
 from sandbox.rewards.variance_filter import variance_filter
@@ -128,6 +129,14 @@ AUXILIARIES = {
 """Auxiliary model name -> ``factory(policy, task, seed, **params)`` building an ``AuxiliaryModel``
 (``sandbox.rewards.auxiliary``) that the trainer builds, drives and checkpoints beside the policy."""
 
+DISTILLATIONS = {
+    "sdpo": SelfDistillation,
+}
+"""Distillation term name -> ``factory(**params)``: a loss on the policy's own rollouts towards a
+teacher whose logits the trainer computes without gradient (SDPO: the policy with feedback in its
+context, ``sandbox.rewards.sdpo``); the trainer adds it to the policy loss
+(``sandbox.train.self_distillation``)."""
+
 LOSS_KEYS = ("clip_low", "clip_high", "aggregation", "kl_coef")
 
 
@@ -169,6 +178,9 @@ class Variant:
     auxiliaries: tuple[tuple[str, dict], ...] = ()
     """(auxiliary model name, params) of every learned model trained beside the policy (``AUXILIARIES``):
     e.g. PPO's critic, whose values reach the estimator, or PRIME's implicit PRM, which a source reads."""
+    distillation: tuple = ()
+    """(distillation name, params), or () for none (``DISTILLATIONS``): a loss term added to the policy
+    loss, towards a teacher the trainer runs without gradient (SDPO's self-teacher)."""
     uses_verifier: bool = True
     """Training may run the task's verifier (``task.score``). False declares a variant that learns
     without one (DRO): the trainer then logs no verdict-based rollout metrics
@@ -200,6 +212,10 @@ class Variant:
                       self.models)
         for auxiliary_name, _ in self.auxiliaries:
             check(auxiliary_name in AUXILIARIES, "auxiliary", f"one of {sorted(AUXILIARIES)}", auxiliary_name)
+        if self.distillation:
+            name, params = self.distillation
+            check(name in DISTILLATIONS, "distillation", f"one of {sorted(DISTILLATIONS)}", name)
+            DISTILLATIONS[name](**params)  # its parameters checked now, before any compute
         for key in self.loss:
             check(key in LOSS_KEYS, "loss", f"keys among {LOSS_KEYS}", key)
         aggregation = self.loss.get("aggregation", LOSS_AGGREGATIONS[0])

@@ -21,6 +21,7 @@ from sandbox.rewards.catalog import GAE_OPTIONS, GROUP_GATE, OUTCOME, RENAMED_VA
 from sandbox.rewards.dro_query_filter import ProblemFilterResult
 from sandbox.rewards.pieces import (
     AUXILIARIES,
+    DISTILLATIONS,
     ESTIMATOR_EXTRAS,
     ESTIMATORS,
     FILTERS,
@@ -38,10 +39,10 @@ from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
 
 __all__ = [
-    "AUXILIARIES", "ESTIMATORS", "ESTIMATOR_EXTRAS", "FILTERS", "GAE_OPTIONS", "GROUP_GATE", "LOSS_KEYS", "MODEL_KINDS",
+    "AUXILIARIES", "DISTILLATIONS", "ESTIMATORS", "ESTIMATOR_EXTRAS", "FILTERS", "GAE_OPTIONS", "GROUP_GATE", "LOSS_KEYS", "MODEL_KINDS",
     "OUTCOME", "PROBLEM_FILTERS", "RENAMED_VARIANTS", "ROW_GATE", "SAMPLERS", "SAMPLER_CHECKS", "SOURCES", "SOURCE_MODELS",
     "SOURCE_TASK_FIELDS", "VARIANTS", "Variant", "apply_filters", "apply_problem_filter", "build_auxiliaries",
-    "check_variant_options", "check_variant_task",
+    "build_distillation", "check_variant_options", "check_variant_task",
     "compute_advantages", "compute_token_rewards", "get_variant", "sample_rollouts",
 ]
 
@@ -103,6 +104,14 @@ def apply_filters(
 def build_auxiliaries(variant: Variant, policy, task, seed: int) -> dict:
     """The variant's auxiliary models by name, each built from ``policy`` (its initial weights)."""
     return {name: AUXILIARIES[name](policy, task, seed, **params) for name, params in variant.auxiliaries}
+
+
+def build_distillation(variant: Variant):
+    """The variant's distillation term (``Variant.distillation``), or ``None``."""
+    if not variant.distillation:
+        return None
+    name, params = variant.distillation
+    return DISTILLATIONS[name](**params)
 
 
 def compute_advantages(

@@ -6,6 +6,9 @@
         order ← a permutation of the rows keyed by (seed, "minibatch", step, e), cut into M chunks
         for each chunk:
             loss ← policy_loss(log π_θ, log π_old, A, mask, log π_ref)   (``sandbox.train.policy_loss``)
+                   + aggregate(distillation term) when the variant declares one (SDPO: KL to the
+                     policy's logits on the teacher rows, taken without gradient,
+                     ``sandbox.train.self_distillation``)
             backward; gradients summed over processes; clipped to grad_clip; AdamW step
     logged: each diagnostic's mean over the minibatches (loss/policy, loss/entropy, loss/grad_norm,
     the loss's clip fractions and KLs); with several processes, the mean of their means
@@ -24,8 +27,9 @@ from sandbox.model.model import token_logprobs
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.distributed import Placement, World
-from sandbox.train.policy_loss import LossConfig, policy_loss
+from sandbox.train.policy_loss import LossConfig, aggregate, policy_loss
 from sandbox.train.rl_config import init_optimizer_path, load_sft_optimizer_state
+from sandbox.train.self_distillation import teacher_logits
 from sandbox.train.toolkit import keyed_minibatches, optimizer_step, set_learning_rate
 
 
@@ -33,10 +37,12 @@ class PPOUpdate:
     """The update of one RL run: holds the policy, its AdamW and fp16 loss scaler and the settings
     of the run (``RLConfig``: epochs, minibatches, temperature, gradient clip, precision, seed)."""
 
-    def __init__(self, cfg, loss_cfg: LossConfig, policy, reference, placement: Placement):
+    def __init__(self, cfg, loss_cfg: LossConfig, policy, reference, placement: Placement, distillation=None):
         """``policy`` already placed (and sharded under FSDP): its AdamW is made here, from the SFT
-        optimizer state when ``cfg.init_optimizer_state`` (a resumed run replaces it with its checkpoint's)."""
+        optimizer state when ``cfg.init_optimizer_state`` (a resumed run replaces it with its checkpoint's).
+        ``distillation``: the variant's distillation term (``registry.build_distillation``) or ``None``."""
         self.cfg, self.loss_cfg, self.policy, self.reference = cfg, loss_cfg, policy, reference
+        self.distillation = distillation
         self.world, self.device = placement.world, placement.device
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.adam_betas, eps=cfg.adam_eps
@@ -46,10 +52,12 @@ class PPOUpdate:
         self.scaler = accel.grad_scaler(self.device, cfg.precision)
         """fp16 loss scaling (a pass-through otherwise)."""
 
-    def __call__(self, rollouts: Rollouts | None, advantages: torch.Tensor | None, step: int, where: str) -> dict:
+    def __call__(self, rollouts: Rollouts | None, advantages: torch.Tensor | None, step: int, where: str,
+                 teacher=None) -> dict:
         """PPO epochs over minibatches of the kept rows; returns the mean loss diagnostics
         (averaged over processes). ``rollouts`` is ``None`` on a process that kept no rows this
-        step (it still joins every collective); ``where`` names the run and step in errors."""
+        step (it still joins every collective); ``where`` names the run and step in errors;
+        ``teacher``: the distillation term's teacher rows of the kept rows (``TeacherInputs``)."""
         cfg = self.cfg
         self.policy.module.train()
         ref_logp = self.reference_logprobs(rollouts)
@@ -59,7 +67,8 @@ class PPOUpdate:
             key = (cfg.seed, "minibatch", step, epoch)
             for rows, denominators in minibatch_plan(rollouts, cfg.minibatches, key, self.world):
                 if len(rows):
-                    loss, metrics = self.loss(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where)
+                    loss, metrics = self.loss(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where,
+                                              None if teacher is None else teacher.select(rows))
                 else:  # no rows of this minibatch here
                     loss, metrics = self.world.idle_loss(self.policy, self.device, cfg.precision), {}
                 metrics["loss/grad_norm"] = self.optimizer_step(loss, where)
@@ -78,9 +87,10 @@ class PPOUpdate:
         return None if ref_logp is None else ref_logp[rows.to(self.device)]
 
     def loss(self, mb: Rollouts, advantages: torch.Tensor, ref_logp: torch.Tensor | None,
-             denominators: tuple[float, float] | None, where: str) -> tuple[torch.Tensor, dict]:
+             denominators: tuple[float, float] | None, where: str, teacher=None) -> tuple[torch.Tensor, dict]:
         """The policy loss of one minibatch's rows (this process's share of it), as this process
-        backpropagates it, and its diagnostics, ``loss/policy`` and ``loss/entropy`` among them."""
+        backpropagates it, and its diagnostics, ``loss/policy`` and ``loss/entropy`` among them;
+        with ``teacher`` rows, plus the distillation term (``loss/distill``), aggregated as the policy loss."""
         cfg, device = self.cfg, self.device
         width = mb.tokens.shape[1]
         tokens = mb.tokens.to(device)
@@ -92,6 +102,12 @@ class PPOUpdate:
             new_logp, mb.logprobs.to(device), advantages[:, :width].to(device), mask, self.loss_cfg,
             None if ref_logp is None else ref_logp[:, :width], denominators,
         )
+        if teacher is not None:
+            aligned = teacher_logits(self.policy, teacher, width, device, cfg.precision)
+            term = aggregate(self.distillation.token_loss(logits, aligned, cfg.temperature), mask, self.loss_cfg.aggregation,
+                             self.loss_cfg.length_norm, denominators)
+            loss = loss + term
+            metrics["loss/distill"] = term.item()
         if not self.world.active:  # with several processes the gradient norm (a global one) stops all
             require_finite(loss, where, f"the policy loss ({self.loss_cfg.aggregation})")
         metrics["loss/entropy"] = mean_entropy(logits, mask, cfg.temperature)

@@ -34,7 +34,7 @@ from sandbox.errors import require_finite
 from sandbox.eval.accuracy import default_max_new_tokens
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext
-from sandbox.rewards.registry import build_auxiliaries, compute_advantages, get_variant
+from sandbox.rewards.registry import build_auxiliaries, build_distillation, compute_advantages, get_variant
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.auxiliary_updates import AuxiliaryUpdates
@@ -85,8 +85,10 @@ class Trainer:
         if cfg.gradient_checkpointing:
             accel.enable_gradient_checkpointing(policy.module)
         self.world.shard_policy(policy.module, self.placement.device)
-        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.placement)
-        """The PPO update and the policy's optimizer (``sandbox.train.ppo``)."""
+        self.distillation = build_distillation(self.variant)
+        """The variant's distillation term (``Variant.distillation``: SDPO's self-teacher), or ``None``."""
+        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.placement, self.distillation)
+        """The PPO update (with the distillation term) and the policy's optimizer (``sandbox.train.ppo``)."""
         self.optimizer, self.scaler = self.ppo.optimizer, self.ppo.scaler
         self.auxiliaries = build_auxiliaries(self.variant, policy, task, cfg.seed)
         for model in self.auxiliaries.values():
@@ -162,13 +164,15 @@ class Trainer:
         """The kept rows' advantages, the PPO update on them, the auxiliary models' own update.
         A process that kept no rows (``batch.rollouts`` is ``None``) still joins every collective."""
         t0 = time.perf_counter()
-        rollouts, rewards, inputs, advantages = batch.rollouts, batch.rewards, {}, None
+        rollouts, rewards, inputs, advantages, teacher = batch.rollouts, batch.rewards, {}, None, None
         if rollouts is not None:
             for model in self.auxiliaries.values():  # e.g. a critic's values for GAE
                 inputs.update(model.estimator_inputs(rollouts))
             advantages = compute_advantages(self.variant, rollouts, rewards, inputs)
+            if self.distillation is not None:  # the teacher's rows: feedback from the whole group
+                teacher = self.distillation.teacher_inputs(rollouts, self.task, self.policy.tokenizer)
         metrics = {"rollout/advantage_abs_mean": self.advantage_abs_mean(rollouts, advantages)}
-        metrics.update(self.ppo(rollouts, advantages, self.step, self.where()))
+        metrics.update(self.ppo(rollouts, advantages, self.step, self.where(), teacher))
         if rollouts is not None:  # e.g. the critic's value loss
             metrics.update(self.auxiliary_updates.learn(rollouts, rewards, advantages, inputs, self.step))
         metrics["time/update_s"] = time.perf_counter() - t0
