@@ -4,7 +4,7 @@ from invalid ones, though not well enough to beat the answer check.
 Measured on the toy ProcessBench of the 'tiny' policy (``reward-sandbox prm judge
 --bench-problems 128``, seed 0; tutorials/guides/results.md): teacher F1 0.42-0.51 and student 0.37-0.44 over
 N = 1..8 chains, the discriminative PRM (tiny-oracle) 0.46, the answer-check baseline 0.74.
-So the issue's ">= 10 F1 over the answer check" does not hold here and is not asserted. What
+So the project's target, ">= 10 F1 over the answer check", does not hold here and is not asserted. What
 holds is that the judges' step scores carry signal that the untrained warm start's do not (it
 writes no verification chain, so every step scores 0.5, AUROC 0.5): this test asserts the
 step-score AUROC against the oracle's step validity on the benchmark's test half is at least
