@@ -61,3 +61,24 @@ def test_build_once_builds_once_redoes_an_interrupted_build_and_keeps_the_rng(tm
     assert torch.equal(torch.rand(2), expected)  # ... without moving the caller's
     assert build_once(path, build, done="done.json") == path
     assert calls == [path] and not (path / "partial").exists()
+
+
+def test_the_cache_is_the_variable_else_the_checkouts_else_the_home_one(tmp_path, monkeypatch):
+    checkout, installed, home = tmp_path / "clone", tmp_path / "site-packages", tmp_path / "home"
+    for d in (checkout, installed, home):
+        d.mkdir()
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'reward-sandbox'\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(artifact_cache, "ROOT", checkout)
+    monkeypatch.setenv("REWARD_SANDBOX_CACHE", str(tmp_path / "elsewhere"))
+    assert artifact_cache.cache_dir() == tmp_path / "elsewhere"
+    monkeypatch.delenv("REWARD_SANDBOX_CACHE")
+    assert artifact_cache.cache_dir() == checkout / ".cache"  # whatever the working directory
+    monkeypatch.setattr(artifact_cache, "ROOT", installed)  # no pyproject.toml: an installed package
+    assert artifact_cache.cache_dir() == home / ".cache" / "reward-sandbox"
+    monkeypatch.setenv("REWARD_SANDBOX_CACHE", "")  # set but empty: as if unset
+    assert artifact_cache.cache_dir() == home / ".cache" / "reward-sandbox"
+
+
+def test_the_real_checkout_is_recognised():
+    assert (artifact_cache.ROOT / "pyproject.toml").is_file() and (artifact_cache.ROOT / "sandbox" / "train").is_dir()

@@ -86,3 +86,28 @@ def test_specs_name_a_recipe_of_the_kind_or_a_directory_of_its_layout(tmp_path):
     loaded = recipes.load(f"{tmp_path / 'judges'}:teacher", "judge")
     assert not loaded.training and loaded is recipes.load(f"{tmp_path / 'judges'}:teacher", "judge")  # shared
     assert recipes.load("tiny")[0] is not recipes.load("tiny")[0]  # a warm start is loaded afresh: callers train it
+
+
+def test_a_build_announces_itself_once_with_its_measured_duration(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REWARD_SANDBOX_CACHE", str(tmp_path))
+    built = []
+
+    def fake_build(name, config, init, out):  # stands in for SFT: writes the file a complete build writes last
+        built.append(name)
+        out.mkdir(parents=True)
+        (out / "state.json").write_text("{}")
+
+    monkeypatch.setattr(warmstart, "build_warmstart", fake_build)
+    monkeypatch.setitem(recipes.BUILD_SECONDS, "tiny", 42)
+    assert recipes.announcement("tiny") == "building cached warm start 'tiny' (about 42 s on one core) ..."
+    path = recipes.build("tiny")
+    assert capsys.readouterr().out == "building cached warm start 'tiny' (about 42 s on one core) ...\n"
+    assert recipes.build("tiny") == path and built == ["tiny"]  # cached: no second build, no second line
+    assert capsys.readouterr().out == ""
+    monkeypatch.delitem(recipes.BUILD_SECONDS, "tiny")
+    assert recipes.announcement("tiny") == "building cached warm start 'tiny' ..."  # no measurement: no estimate
+
+
+def test_every_recipe_the_tests_and_tutorials_load_has_a_measured_build_duration():
+    assert set(TEST_RECIPES) <= set(recipes.BUILD_SECONDS)
+    assert set(recipes.BUILD_SECONDS) <= set(RECIPES) and all(s > 0 for s in recipes.BUILD_SECONDS.values())

@@ -16,8 +16,10 @@ dev.py's parallel builds, notebooks) build it once and share it; after removing 
 interrupted build left there; and under ``torch.random.fork_rng``, so a build never moves the
 caller's global RNG.
 
-Cache directory: ``$REWARD_SANDBOX_CACHE`` (the test command points it inside the checkout, so CI
-builds it once per run), else ``~/.cache/reward-sandbox``.
+Cache directory (``cache_dir``): ``$REWARD_SANDBOX_CACHE`` when set; otherwise the checkout's ``.cache``
+when the package runs from a source checkout (``ROOT`` holds ``pyproject.toml``: a clone, editable
+installs included), so that the tests, the CLI and a notebook opened from any directory share one
+cache; otherwise (an installed wheel) ``~/.cache/reward-sandbox``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("REWARD_SANDBOX_CACHE", Path.home() / ".cache" / "reward-sandbox"))
+    """Where cached artifacts live (module docstring: the variable, the checkout, the home cache)."""
+    if os.environ.get("REWARD_SANDBOX_CACHE"):
+        return Path(os.environ["REWARD_SANDBOX_CACHE"])
+    if (ROOT / "pyproject.toml").is_file():
+        return ROOT / ".cache"
+    return Path.home() / ".cache" / "reward-sandbox"
 
 
 def source_digest(sources: Iterable[str]) -> str:

@@ -32,6 +32,11 @@ per process and shared (they only score). ``load(spec, kind)`` also accepts a ch
 directory of that kind (``reward-sandbox prm train --out``, ``prm judge --out``), and
 ``check_spec(spec, kind)`` checks a spec before a run, loading nothing.
 
+A build announces itself in one line before it trains, with its measured duration
+(``BUILD_SECONDS``) -- ``building cached warm start 'tiny' (about 70 s on one core) ...`` -- so that
+a notebook whose first cell builds a model does not look stalled; the build's training loop then
+draws its progress bar (``sandbox.train.progress``).
+
 ``TEST_RECIPES`` are those the tests and tutorials load; ``dev.py test`` builds them first:
 
     python -m sandbox.train.recipes --tests          the names, one per line
@@ -93,13 +98,15 @@ class Kind:
     """Subdirectories holding one checkpoint each, the default first (``load("name:role")``)."""
     done: str = "state.json"
     """The file a complete build writes last."""
+    words: str = ""
+    """What a build of this kind makes, in the build's announcement."""
 
 
 KINDS: dict[str, Kind] = {
-    "warmstart": Kind(_warmstart, shared=False),
-    "prm": Kind(lambda path: load_scorer(path)[0], shared=True),
-    "judge": Kind(_model, shared=True, roles=("student", "teacher"), done="info.json"),
-    "stepwiser": Kind(_model, shared=True, roles=("judge", "cold"), done="judge/state.json"),
+    "warmstart": Kind(_warmstart, shared=False, words="warm start"),
+    "prm": Kind(lambda path: load_scorer(path)[0], shared=True, words="PRM"),
+    "judge": Kind(_model, shared=True, roles=("student", "teacher"), done="info.json", words="ThinkPRM judges"),
+    "stepwiser": Kind(_model, shared=True, roles=("judge", "cold"), done="judge/state.json", words="StepWiser judge"),
 }
 """Kind -> how its checkpoints are read."""
 
@@ -122,6 +129,18 @@ RECIPES: dict[str, Recipe] = {
 }
 """Every cached model: name -> ``Recipe``."""
 
+BUILD_SECONDS: dict[str, int] = {
+    "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90,
+    "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50,
+}
+"""Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's
+announcement (a recipe not listed is announced without one); its init's build is not included.
+Measured from the training time every build records in its checkpoint (``sft/seconds``,
+``prm/train_s``, ``judge/train_s``, StepWiser's ``judge/pool_s + sft_s + rl_s``): the second
+fastest of the builds of the same config in a cache shared by several processes on a 2-core
+machine (5 to 19 builds each; StepWiser: its one build), rounded up to a multiple of 10 s -- the
+sampling and evaluation around the training add a few seconds. Slower on a busy machine."""
+
 TEST_RECIPES = tuple(name for name, recipe in RECIPES.items() if recipe.tests)
 """The recipes the tests and tutorials load, warm starts first."""
 
@@ -139,14 +158,25 @@ def path(name: str) -> Path:
     return artifact_path(recipe.kind, name, payload, source_files(recipe.build.partition(":")[0]))
 
 
+def announcement(name: str) -> str:
+    """The line a build of recipe ``name`` prints before it trains."""
+    recipe = _recipe(name)
+    seconds = BUILD_SECONDS.get(name)
+    estimate = f" (about {seconds} s on one core)" if seconds else ""
+    return f"building cached {KINDS[recipe.kind].words} {name!r}{estimate} ..."
+
+
 def build(name: str) -> Path:
-    """The checkpoint directory of recipe ``name``, trained first when the cache lacks it."""
+    """The checkpoint directory of recipe ``name``, trained first when the cache lacks it (its init
+    first, which announces its own build); a build prints ``announcement(name)`` first."""
     recipe = _recipe(name)
 
     def train(out: Path) -> None:
         module, _, function = recipe.build.partition(":")
         init = recipe.config.init
-        getattr(importlib.import_module(module), function)(name, recipe.config, load(init) if init else None, out)
+        loaded_init = load(init) if init else None
+        print(announcement(name), flush=True)
+        getattr(importlib.import_module(module), function)(name, recipe.config, loaded_init, out)
 
     return build_once(path(name), train, done=KINDS[recipe.kind].done)
 

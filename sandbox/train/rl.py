@@ -28,7 +28,6 @@ import time
 from dataclasses import asdict
 
 import torch
-from tqdm import tqdm
 
 from sandbox.errors import require_finite
 from sandbox.eval.accuracy import default_max_new_tokens
@@ -44,6 +43,7 @@ from sandbox.train.distributed import Placement, current_world
 from sandbox.train.interrupts import graceful_stop
 from sandbox.train.measurements import Measurements
 from sandbox.train.ppo import PPOUpdate
+from sandbox.train.progress import progress_bar
 from sandbox.train.reward_models import load_reward_models
 from sandbox.train.rl_config import LARGE_UPDATE, RLConfig, check_task_size, check_trainer_setup
 from sandbox.train.run_dir import ModuleCompanion, RunDir
@@ -237,7 +237,7 @@ class Trainer:
         """Run to ``cfg.steps`` (or the generated-token budget); returns this call's metrics. Ctrl-C
         or SIGTERM let the step under way finish, write its checkpoint and raise ``KeyboardInterrupt``; a second one stops at
         once without a checkpoint of the unfinished step (``sandbox.train.interrupts``)."""
-        bar = tqdm(total=self.cfg.steps, initial=self.step, desc=f"rl {self.cfg.variant}", disable=None if self.cfg.progress else True)
+        bar = progress_bar(self.cfg.progress, total=self.cfg.steps, initial=self.step, desc=f"rl {self.cfg.variant}")
         last_saved = self.step
         with graceful_stop("rl run") as stop, self.cost.watching(self.other_models(), "aux_forward_tokens"):
             try:  # a stop on any process stops all of them at the same step boundary
