@@ -1,6 +1,7 @@
 """The documentation holds together: README is one page, every link in README and the guides
 (``tutorials/guides/*.md``) stays inside the repository and resolves (file and heading), the test
-command CI runs is the one README gives, and every CLI example in the CLI guide parses.
+command CI runs is the one README gives, and every ``reward-sandbox`` command in README and the
+guides parses (the CLI guide has one for every subcommand).
 
 Fast (well under a second after the imports): nothing is run, only read and parsed.
 """
@@ -103,15 +104,16 @@ def test_readme_opens_with_the_test_command_ci_runs():
     assert '"test"' in dev and "python3 dev.py test" in dev
 
 
-def cli_examples() -> list[list[str]]:
-    """Every ``reward-sandbox ...`` line of the CLI guide's shell blocks, as argv (after the name)."""
+def cli_examples(docs: list[Path] = [CLI_GUIDE]) -> list[list[str]]:
+    """Every ``reward-sandbox ...`` line of the docs' shell blocks, as argv (after the name)."""
     examples = []
-    for block in FENCE.findall(CLI_GUIDE.read_text()):
+    for block in (block for doc in docs for block in FENCE.findall(doc.read_text())):
         if not block.startswith("```bash"):
             continue
         for line in block.replace("\\\n", " ").splitlines():
-            if line.startswith("reward-sandbox "):
-                examples.append(shlex.split(line, comments=True)[1:])
+            for prefix in ("reward-sandbox ", "python3 dev.py run "):  # dev.py run passes ARGS on
+                if line.startswith(prefix):
+                    examples.append(shlex.split(line[len(prefix):], comments=True))
     return examples
 
 
@@ -125,9 +127,10 @@ def test_cli_guide_has_an_example_of_every_subcommand():
             assert (name, sub) in covered, f"cli.md has no example of reward-sandbox {name} {sub}"
 
 
-@pytest.mark.parametrize("argv", cli_examples(), ids=lambda argv: " ".join(argv[:2]))
-def test_cli_guide_examples_parse(argv, capsys):
-    """Each example is accepted by the real parser (flags and values), without running it."""
+@pytest.mark.parametrize("argv", cli_examples(DOCS), ids=lambda argv: " ".join(argv[:2]))
+def test_cli_examples_parse(argv, capsys):
+    """Each example of README and the guides (the CLI guide's, and every rerun command of the
+    results) is accepted by the real parser (flags and values), without running it."""
     from sandbox.cli import COMMANDS
     from sandbox.cli.flags import build_parser
 
