@@ -111,3 +111,33 @@ def test_a_build_announces_itself_once_with_its_measured_duration(tmp_path, monk
 def test_every_recipe_the_tests_and_tutorials_load_has_a_measured_build_duration():
     assert set(TEST_RECIPES) <= set(recipes.BUILD_SECONDS)
     assert set(recipes.BUILD_SECONDS) <= set(RECIPES) and all(s > 0 for s in recipes.BUILD_SECONDS.values())
+
+
+def test_a_recipe_trains_on_its_task_fields_over_its_warm_starts_task(monkeypatch, tmp_path):
+    """A PRM recipe with ``task_fields`` is handed its warm start with that task (the edge PRMs
+    learn the 4-operation chains their RL trains on, not the warm start's own mixture); the fields
+    are part of its key."""
+    from dataclasses import replace
+
+    import toy_envs
+
+    task = toy_envs.make_task("arithmetic", n_steps_mix="2:1")
+    start = (None, task, {"task": "arithmetic", "task_fields": {"n_steps_mix": "2:1", "operand_max": 9}})
+    assert recipes.with_task_fields(start, {}) is start
+    _, new_task, state = recipes.with_task_fields(start, {"n_steps_mix": "4:1"})
+    assert state["task_fields"] == {"n_steps_mix": "4:1", "operand_max": 9}
+    assert new_task.lengths() == (4,) and task.lengths() == (2,)
+    with pytest.raises(ConfigError, match="n_steps_mix"):
+        recipes.with_task_fields(start, {"n_steps_mix": "four"})
+
+    seen = {}
+    monkeypatch.setattr(recipes, "load", lambda name: start)
+    monkeypatch.setattr(prm_train, "build_prm", lambda name, config, init, out: seen.update(task=init[1], state=init[2]))
+    monkeypatch.setattr(recipes, "build_once", lambda path, train, done: train(tmp_path))
+    edge = RECIPES["edge-mc"]
+    assert edge.config.task_fields == {"n_steps_mix": "4:1"}
+    recipes.build("edge-mc")
+    assert seen["task"].lengths() == (4,) and seen["state"]["task_fields"]["n_steps_mix"] == "4:1"
+    keyed = recipes.path("edge-mc")
+    monkeypatch.setitem(RECIPES, "edge-mc", replace(edge, config=replace(edge.config, task_fields={})))
+    assert recipes.path("edge-mc") != keyed

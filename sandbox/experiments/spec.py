@@ -178,9 +178,9 @@ class ExperimentSpec:
         unknown = sorted(set(self.evaluation) - set(allowed))
         check(not unknown, "evaluation", f"keys among {allowed}", unknown)
         metrics = self.evaluation.get("metrics", ["eval/accuracy"])
-        check(isinstance(metrics, list) and bool(metrics) and all(isinstance(m, str) and m.startswith(("eval/", "calib/", "drift/", "rollout/", "cost/"))
+        check(isinstance(metrics, list) and bool(metrics) and all(isinstance(m, str) and m.startswith(("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/"))
                                                                   for m in metrics),
-              "evaluation.metrics", "a non-empty list of logged metric names (eval/..., calib/..., drift/..., rollout/..., cost/...)", metrics)
+              "evaluation.metrics", "a non-empty list of logged metric names (eval/..., calib/..., drift/..., rollout/..., cost/..., prm/..., loss/...)", metrics)
         targets = self.evaluation.get("targets", {})
         check(isinstance(targets, dict) and all(m.startswith(("eval/", "calib/")) and type(v) in (int, float) for m, v in targets.items()),
               "evaluation.targets", "a table of evaluation metric -> the value a run must reach, e.g. { \"eval/accuracy\" = 0.6 }", targets)

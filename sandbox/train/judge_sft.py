@@ -235,6 +235,8 @@ class JudgeRecipe:
     """Warm-start preset: the policy whose samples make the chains, and both judges' initial weights."""
     train: JudgeTrainConfig = field(default_factory=JudgeTrainConfig)
     """How teacher and student are trained."""
+    task_fields: dict = field(default_factory=dict)
+    """Fields of the warm start's task replaced for the training data (empty: its own task)."""
 
 
 JUDGE_RECIPES: dict[str, JudgeRecipe] = {
@@ -243,6 +245,10 @@ JUDGE_RECIPES: dict[str, JudgeRecipe] = {
     # 1.0 and 2 per solution 14 of 256 were kept)
     "tiny-thinkprm": JudgeRecipe("tiny", JudgeTrainConfig(n_problems=64, group_size=2, teacher_steps=60, student_steps=40,
                                                           batch_size=32, lr=3e-3, filter_chains=4, filter_temperature=0.5)),
+    # the head-to-head's: tiny-thinkprm's training on the 'edge' warm start's samples of its RL chains
+    "edge-thinkprm": JudgeRecipe("edge", JudgeTrainConfig(n_problems=64, group_size=2, teacher_steps=60, student_steps=40,
+                                                          batch_size=32, lr=3e-3, filter_chains=4, filter_temperature=0.5),
+                                 task_fields={"n_steps_mix": "4:1"}),
 }
 """Recipe name -> ``JudgeRecipe``."""
 

@@ -161,6 +161,8 @@ class PRMRecipe:
     and the PRM's initial backbone."""
     train: PRMTrainConfig = field(default_factory=PRMTrainConfig)
     """How the PRM is trained."""
+    task_fields: dict = field(default_factory=dict)
+    """Fields of the warm start's task replaced for the training data (empty: its own task)."""
 
 
 PRM_RECIPES: dict[str, PRMRecipe] = {
@@ -169,6 +171,15 @@ PRM_RECIPES: dict[str, PRMRecipe] = {
     "tiny-mc": PRMRecipe("tiny", PRMTrainConfig(labels="mc-hard", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
     "tiny-rpe": PRMRecipe("tiny", PRMTrainConfig(labels="rpe", n_problems=64, group_size=2, n_completions=4, steps=80, batch_size=32)),
     "tiny-sprm": PRMRecipe("tiny", PRMTrainConfig(kind="sprm", n_problems=128, group_size=2, steps=80, batch_size=32, lr=1e-5)),
+    # the head-to-head's (sandbox/experiments/specs/head_to_head.toml): trained on the 'edge' warm
+    # start's samples of the chains its RL trains on (4 operations); about
+    # 60 s each on one thread
+    "edge-mc": PRMRecipe("edge", PRMTrainConfig(labels="mc-hard", n_problems=128, group_size=2, n_completions=4, steps=80, batch_size=32),
+                         task_fields={"n_steps_mix": "4:1"}),
+    "edge-rpe": PRMRecipe("edge", PRMTrainConfig(labels="rpe", n_problems=128, group_size=2, n_completions=4, steps=80, batch_size=32),
+                          task_fields={"n_steps_mix": "4:1"}),
+    "edge-sprm": PRMRecipe("edge", PRMTrainConfig(kind="sprm", n_problems=256, group_size=2, steps=80, batch_size=32, lr=1e-5),
+                           task_fields={"n_steps_mix": "4:1"}),
 }
 """Recipe name -> ``PRMRecipe``."""
 

@@ -15,7 +15,8 @@ names them all, so one name finds any cached model and no name is used twice:
     stepwiser  STEPWISER_RECIPES (stepwiser_config) build_stepwiser (stepwiser_train)  TinyLlama (eval mode)  judge, cold
 
 A config's ``init`` names the warm start it starts from (empty: a fresh model); ``build`` loads
-that first and hands it to the kind's build. Every artifact is keyed the same way
+that first and hands it to the kind's build, with the warm start's task fields replaced by the
+config's ``task_fields`` where it has them (a PRM trained on longer chains than its warm start's). Every artifact is keyed the same way
 (``sandbox.train.artifact_cache``): its config with the init's directory name in place of the
 init's name, and the files its build can run -- the build's module and every package module it
 imports, directly or through others, read from the import statements
@@ -174,11 +175,23 @@ def build(name: str) -> Path:
     def train(out: Path) -> None:
         module, _, function = recipe.build.partition(":")
         init = recipe.config.init
-        loaded_init = load(init) if init else None
+        # a warm start's own task_fields define its task (its build makes it from them)
+        fields = {} if recipe.kind == "warmstart" else recipe.config.task_fields
+        start = with_task_fields(load(init), fields) if init else None
         print(announcement(name), flush=True)
-        getattr(importlib.import_module(module), function)(name, recipe.config, loaded_init, out)
+        getattr(importlib.import_module(module), function)(name, recipe.config, start, out)
 
     return build_once(path(name), train, done=KINDS[recipe.kind].done)
+
+
+def with_task_fields(start: tuple, fields: dict) -> tuple:
+    """A loaded warm start (model, task, state) with its task's ``fields`` replaced (the state
+    records the task the build trains on)."""
+    if not fields:
+        return start
+    model, _, state = start
+    merged = {**state.get("task_fields", {}), **fields}
+    return model, toy_envs.make_task(state["task"], **merged), {**state, "task_fields": merged}
 
 
 def _resolve(spec: str, kind: str) -> tuple[str, Path] | None:

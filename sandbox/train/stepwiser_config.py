@@ -75,6 +75,8 @@ class StepWiserRecipe:
     """Warm-start preset: the policy whose samples make the pools and whose weights start the judge."""
     train: StepWiserConfig = field(default_factory=StepWiserConfig)
     """Pools, cold start and GRPO."""
+    task_fields: dict = field(default_factory=dict)
+    """Fields of the warm start's task replaced for the training data (empty: its own task)."""
 
 
 STEPWISER_RECIPES: dict[str, StepWiserRecipe] = {
