@@ -198,6 +198,11 @@ def test_table_numbers_equal_a_hand_computation(tmp_path):
     assert to_target["random"] == {"reached": 1, "n": 3, "step": 2, "cost/generated_tokens": 201, "cost/train_flops": 1e9}
     assert to_target["outcome-grpo"]["reached"] == 3 and to_target["outcome-grpo"]["cost/generated_tokens"] == pytest.approx(201)
     assert data["timing"]["base"]["random"]["to_target_wall_s"]["eval/accuracy >= 0.55"] == 5.0 and "| 1 of 3 | 2.0 | 201 |" in text
+    start, end = data["curves"]["eval/accuracy"]["base"]["random"]  # the warm start's evaluation, then step 1's
+    assert start == {"n": 3, "step": 0, "cost/generated_tokens": 0, "cost/train_flops": 0.0, "mean": 0.5, "min": 0.5, "max": 0.5}
+    assert end == {"n": 3, "step": 2, "cost/generated_tokens": pytest.approx(201), "cost/train_flops": 1e9, "mean": pytest.approx(mean),
+                   "min": 0.50, "max": 0.58}
+    assert data["timing"]["base"]["random"]["curve_wall_s"]["eval/accuracy"] == [0.0, 5.0]
 
 
 # ---- running: resume, shards, another spec ------------------------------------------------------

@@ -19,10 +19,13 @@ training seconds and labels. What a run did not record is "n/a", never a guess.
               how many seeds reached it, and the mean over those of the steps, generated tokens,
               training FLOPs and seconds spent by then (the warm start's evaluation counts as 0)
 
-``plots`` draws each metric against steps, cumulative generated tokens, cumulative training FLOPs
-and cumulative wall-clock seconds, one line per variant and setting: at the k-th evaluation of
-every seed, the mean over seeds of both coordinates, with a band from the lowest to the highest
-seed. ``summary`` is the JSON for notebooks (sorted keys; the wall-clock numbers sit apart under
+    curves    at the k-th evaluation of every seed (as many as the seed with the fewest has): the
+              mean over seeds of the step, cumulative generated tokens and training FLOPs (the wall-clock
+              seconds under ``timing``), and the metric's mean, lowest and highest over seeds
+
+``plots`` draws each metric's curves against steps, cumulative generated tokens, cumulative
+training FLOPs and cumulative wall-clock seconds, one line per variant and setting, with a band
+from the lowest to the highest seed. ``summary`` is the JSON for notebooks (sorted keys; the wall-clock numbers sit apart under
 ``timing``, the one part that differs between reruns).
 """
 
@@ -38,6 +41,7 @@ from sandbox.experiments.stats import mean_ci
 from sandbox.train.run_dir import read_metrics
 
 COST_METRICS = ("cost/generated_tokens", "cost/train_flops", "cost/policy_collect_tokens", "cost/aux_forward_tokens")
+CURVE_COSTS = ("cost/generated_tokens", "cost/train_flops")
 X_AXES = (("step", "step"), ("cost/generated_tokens", "generated tokens"), ("cost/train_flops", "training FLOPs (estimate)"),
           ("wall_s", "wall-clock seconds"))
 
@@ -78,6 +82,7 @@ def collect(out: Path) -> dict:
         cell["seeds"].append(run.seed)
         cell["runs"].append((history, done))
     table: dict = {m: {} for m in metrics}
+    table_curves: dict = {}
     costs: dict = {}
     timing: dict = {}
     for (setting, label), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], labels.index(kv[0][1]))):
@@ -98,6 +103,16 @@ def collect(out: Path) -> dict:
                 "seeds": sorted(ends), "values": [ends[s] for s in sorted(ends)],
                 "end": mean_ci([ends[s] for s in sorted(ends)]), "delta": mean_ci([deltas[s] for s in sorted(ends)]), "paired": paired,
             }
+        for metric in metrics:
+            series = [curves(h, metric) for h, _ in cell["runs"]]
+            points = min(len(c) for c in series)
+            mean = lambda xs: math.fsum(xs) / len(xs)  # noqa: E731
+            table_curves.setdefault(metric, {}).setdefault(setting, {})[label] = [
+                {"n": len(series), **{key: mean([c[k][0][key] for c in series]) for key in ("step", *CURVE_COSTS)},
+                 "mean": mean([c[k][1] for c in series]), "min": min(c[k][1] for c in series), "max": max(c[k][1] for c in series)}
+                for k in range(points)]
+            timing.setdefault(setting, {}).setdefault(label, {}).setdefault("curve_wall_s", {})[metric] = [
+                mean([c[k][0]["wall_s"] for c in series]) for k in range(points)]
         cost = {}
         for name in COST_METRICS:
             values = [first_and_last(h, name)[1] for h, _ in cell["runs"]]
@@ -106,10 +121,10 @@ def collect(out: Path) -> dict:
         cost["models"] = {kind: {"spec": m.get("spec"), "labels": m.get("labels"), "solutions": m.get("solutions")} for kind, m in models.items()}
         costs.setdefault(setting, {})[label] = cost
         walls = [wall_seconds(h, d) for h, d in cell["runs"]]
-        timing.setdefault(setting, {})[label] = {
+        timing[setting][label].update({
             "wall_s": None if any(w is None for w in walls) else math.fsum(walls) / len(walls),
             "model_train_s": {kind: m.get("train_s") for kind, m in models.items()},
-        }
+        })
     targets = {}
     for metric, value in sorted(spec["evaluation"].get("targets", {}).items()):
         for (setting, label), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], labels.index(kv[0][1]))):
@@ -120,7 +135,7 @@ def collect(out: Path) -> dict:
                 "reached": len(hits), "n": len(reached), **{k: v for k, v in means.items() if k != "wall_s"}}
             timing.setdefault(setting, {}).setdefault(label, {}).setdefault("to_target_wall_s", {})[f"{metric} >= {value:g}"] = means["wall_s"]
     total = len(plan["runs"])
-    return {"targets": targets, "name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "cost": costs,
+    return {"targets": targets, "name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "curves": table_curves, "cost": costs,
             "runs_finished": sum(len(c["seeds"]) for c in cells.values()), "runs_planned": total, "timing": timing}
 
 
@@ -196,37 +211,41 @@ def curves(history: list[dict], metric: str) -> list[tuple[dict, float]]:
     return out
 
 
-def plot_report(out: Path, dest: Path) -> list[Path]:
-    """One PNG per metric (four panels: against steps, generated tokens, training FLOPs, seconds)."""
-    from matplotlib.figure import Figure
-
-    plan = read_plan(Path(out))
-    metrics = plan["spec"]["evaluation"].get("metrics", ["eval/accuracy"])
-    groups: dict = {}
-    for run, history, _ in finished_runs(Path(out)):
-        groups.setdefault(f"{run.label}" if run.setting == "base" else f"{run.setting} {run.label}", []).append(history)
+def plot_report(out: Path, dest: Path, data: dict | None = None) -> list[Path]:
+    """One PNG per metric of ``data`` (default ``collect(out)``): its curves in four panels, against
+    steps, generated tokens, training FLOPs and seconds."""
+    data = data or collect(Path(out))
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for metric in metrics:
-        fig = Figure(figsize=(16, 4), layout="constrained")
-        axes = fig.subplots(1, len(X_AXES))
-        for name, histories in groups.items():
-            series = [curves(h, metric) for h in histories]
-            points = min((len(s) for s in series), default=0)
-            if not points:
-                continue
-            for ax, (key, title) in zip(axes, X_AXES):
-                xs = [sum(s[k][0][key] for s in series) / len(series) for k in range(points)]
-                ys = [[s[k][1] for s in series] for k in range(points)]
-                line = ax.plot(xs, [sum(y) / len(y) for y in ys], marker="o", ms=3, label=f"{name} (n={len(series)})")[0]
-                ax.fill_between(xs, [min(y) for y in ys], [max(y) for y in ys], color=line.get_color(), alpha=0.15)
-                ax.set_xlabel(title)
-        axes[0].set_ylabel(metric)
-        axes[-1].legend(fontsize=7)
+    for metric, settings in data["curves"].items():
+        fig = plot_curves(data, metric, settings)
         path = dest / f"{metric.replace('/', '_').replace('@', 'at')}.png"
         fig.savefig(path, dpi=100)
         written.append(path)
     return written
+
+
+def plot_curves(data: dict, metric: str, settings: dict | None = None, axes_keys=X_AXES):
+    """A matplotlib Figure: ``metric``'s mean curve per variant (and setting) against each x axis of
+    ``axes_keys``, with a band from the lowest to the highest seed (a report's JSON suffices)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4 * len(axes_keys), 4), layout="constrained")
+    axes = fig.subplots(1, len(axes_keys), squeeze=False)[0]
+    for setting, rows in (settings or data["curves"][metric]).items():
+        for label, points in rows.items():
+            if not points:
+                continue
+            name = label if setting == "base" else f"{setting} {label}"
+            walls = data["timing"][setting][label]["curve_wall_s"][metric]
+            for ax, (key, title) in zip(axes, axes_keys):
+                xs = walls if key == "wall_s" else [p[key] for p in points]
+                line = ax.plot(xs, [p["mean"] for p in points], marker="o", ms=3, label=f"{name} (n={points[0]['n']})")[0]
+                ax.fill_between(xs, [p["min"] for p in points], [p["max"] for p in points], color=line.get_color(), alpha=0.15)
+                ax.set_xlabel(title)
+    axes[0].set_ylabel(metric)
+    axes[-1].legend(fontsize=7)
+    return fig
 
 
 def summary_json(data: dict) -> str:
