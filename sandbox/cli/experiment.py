@@ -1,4 +1,4 @@
-"""``reward-sandbox experiment run SPEC --out DIR`` and ``reward-sandbox experiment report DIR``:
+"""``reward-sandbox experiment run SPEC --out DIR``, ``report DIR`` and ``claims [FILE]``:
 their flags, and the library call each hands them to (``sandbox.experiments``)."""
 
 from __future__ import annotations
@@ -59,10 +59,26 @@ def run_report(args) -> int:
     return 0
 
 
+def add_claims(parser, argv):
+    parser.add_argument("claims", type=Path, nargs="?", default=Path(__file__).parents[1] / "experiments" / "specs" / "claims.toml",
+                        help="Claims file (TOML). (default: sandbox/experiments/specs/claims.toml)")
+    parser.add_argument("--reports", type=Path, default=None,
+                        help="Folder of report summaries NAME.json (default: the committed sandbox/experiments/reports).")
+
+
+def run_claims(args) -> int:
+    from sandbox.experiments.claims import REPORTS, evaluate_claims, format_claims, load_claims
+
+    print(format_claims(evaluate_claims(load_claims(args.claims), args.reports or REPORTS)))
+    return 0
+
+
 EXPERIMENT = {
     "run": Command("Run (or continue) the grid of an experiment spec: one ordinary run directory per setting x variant x seed.", add_run, run_run),
     "check": Command("Validate a spec and list its runs, without running anything.", add_check, run_check),
     "report": Command("Tables (mean, 95% CI, paired differences vs the baseline, costs), plots and a JSON summary of an experiment directory.",
                       add_report, run_report),
+    "claims": Command("The claims table: each paper's headline claim, the paired difference its committed report measures, "
+                      "and holds / does not hold / inconclusive.", add_claims, run_claims),
 }
 """``reward-sandbox experiment`` subcommands."""
