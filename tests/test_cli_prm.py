@@ -34,3 +34,25 @@ def test_prm_recipe_builds_any_cached_prm_or_judge_by_name(capsys):
     with pytest.raises(SystemExit) as refused:
         main(["prm", "recipe", "--name", "tiny"])
     assert refused.value.code == 2 and "invalid choice: 'tiny'" in capsys.readouterr().err
+
+
+def test_prm_bench_scores_a_cached_recipe_as_trained_on_the_mixture_asked_for(capsys, monkeypatch):
+    """A recipe name among ``--scorers`` is evaluated as cached (no training, so its row equals
+    ``evaluate_scorer`` of the loaded scorer on the same bench), and ``--mix`` replaces the warm
+    start's length mixture for the bench (every bench problem then has that length)."""
+    from sandbox.eval import processbench
+    from sandbox.experiments.prm_table import PRMTableConfig, run_prm_table
+    from sandbox.prm.discriminative import step_scores
+
+    assert main(["prm", "bench", "--mix", "4:x"]) == 2 and "--mix='4:x'" in capsys.readouterr().err
+    built = {}
+    original = processbench.build_processbench
+    monkeypatch.setattr("sandbox.experiments.prm_table.build_processbench",
+                        lambda policy, task, *a: built.setdefault("bench", (task, original(policy, task, *a)))[1])
+    results = run_prm_table(PRMTableConfig(init="tiny", scorers=("tiny-mc",), bench_problems=16, bench_group=2, mix="3:1"))
+    task, bench = built["bench"]
+    assert task.lengths() == (3,)
+    scorer = recipes.load("tiny-mc")
+    expected = processbench.evaluate_scorer(lambda r: step_scores(scorer, r), bench)
+    (row,) = results["bench"]
+    assert row["scorer"] == "tiny-mc" and row["solutions"] == 64 * 2 and {k: row[k] for k in expected} == expected

@@ -9,9 +9,12 @@
             (recipe ``tiny-thinkprm``'s training config, oracle-valid labels) with ⌈budget·n/2⌉ problems
             for the teacher's templated chains and as many for the student's filtered chains (the
             same number of labelled solutions as a PRM at that budget), scored with ``judge_chains`` chains
+        a cached PRM or judge recipe's name (``edge-mc``, ``edge-thinkprm``): that scorer as trained,
+            on the same bench (no label budget: it was trained once, by its recipe)
         answer-check baseline on the same bench
 
-The policy and the PRM backbone are warm starts (``init`` / ``judge_init``); MC labels use
+``mix`` replaces the warm start's length mixture for the bench and the training data (``4:1``:
+4-operation chains only, the head-to-head's; ``sandbox.bench.edge.MIX_FIELDS``). The policy and the PRM backbone are warm starts (``init`` / ``judge_init``); MC labels use
 completions by the policy. Every number is a mean over seeds with its min and max.
 """
 
@@ -24,6 +27,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+import toy_envs
+from sandbox.bench.edge import MIX_FIELDS
 from sandbox.config import check_tuple_fields
 from sandbox.eval.processbench import ERROR_KINDS, build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.model.policy import TinyPolicy
@@ -61,16 +66,26 @@ class PRMTableConfig:
     """Seeds (benchmark samples, training data, MC completions, batch order)."""
     judge_chains: int = 4
     """N, verification chains per solution for the generative judges (``thinkprm``)."""
+    mix: str = ""
+    """Length mixture replacing the warm start's (``4:1``: 4-operation chains only); empty: its own."""
 
     def validate(self) -> None:
         check_tuple_fields(self)
         check(self.init in PRESETS, "init", f"one of {sorted(PRESETS)}", self.init)
         check(not self.judge_init or self.judge_init in PRESETS, "judge_init", f"empty or one of {sorted(PRESETS)}", self.judge_init)
         check(len(self.scorers) >= 1, "scorers", "one or more scorer names", self.scorers)
+        cached = sorted(n for n, r in recipes.RECIPES.items() if r.kind in ("prm", "judge"))
         for name in self.scorers:
-            check(name in LABELLERS or name in OUTCOME_ONLY or name in GENERATIVE, "scorers",
-                  f"names among {sorted(LABELLERS)}, {sorted(OUTCOME_ONLY)} and {sorted(GENERATIVE)}", name)
+            check(name in LABELLERS or name in OUTCOME_ONLY or name in GENERATIVE or name in cached, "scorers",
+                  f"names among {sorted(LABELLERS)}, {sorted(OUTCOME_ONLY)}, {sorted(GENERATIVE)} and the cached recipes {cached}", name)
         check(self.judge_chains >= 1, "judge_chains", "an integer >= 1", self.judge_chains)
+        preset = PRESETS[self.init]
+        check(not self.mix or preset.task in MIX_FIELDS, "mix", f"empty for a warm start of task {preset.task!r}", self.mix)
+        if self.mix:
+            try:
+                toy_envs.make_task(preset.task, **{**preset.task_fields, MIX_FIELDS[preset.task]: self.mix})
+            except toy_envs.ConfigError as err:
+                raise toy_envs.ConfigError(f"mix={self.mix!r} is not allowed: {str(err).partition(' is not allowed: ')[2] or err}") from None
         check(self.error_kind in ERROR_KINDS, "error_kind", f"one of {ERROR_KINDS}", self.error_kind)
         check(self.bench_problems >= 2 and self.bench_group >= 1, "bench_problems", ">= 2 (and bench_group >= 1)", self.bench_problems)
         check(len(self.budgets) >= 1 and all(0 < b <= 1 for b in self.budgets), "budgets", "one or more fractions in (0, 1]", self.budgets)
@@ -87,7 +102,9 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
     ``train_cfg``, default ``PRMTrainConfig()``; its ``kind``/``labels``/``seed`` are set per run)."""
     cfg.validate()
     t0 = time.perf_counter()
-    model, task, _ = recipes.load(cfg.init)
+    model, task, state = recipes.load(cfg.init)
+    if cfg.mix:
+        task = recipes.with_task_fields((model, task, state), {MIX_FIELDS[state["task"]]: cfg.mix})[1]
     judge = recipes.load(cfg.judge_init)[0] if cfg.judge_init else model
     policy = TinyPolicy(model)
     base = train_cfg or PRMTrainConfig()
@@ -100,19 +117,23 @@ def run_prm_table(cfg: PRMTableConfig, train_cfg: PRMTrainConfig | None = None) 
         label_cache = {}
         judges = {}
         for name in cfg.scorers:
+            if name in recipes.RECIPES:
+                results["bench"].append({"scorer": name, "budget": 1.0, "seed": seed, "solutions": recipe_solutions(name),
+                                         **evaluate_scorer(recipe_score_fn(name, task, cfg.judge_chains, seed), bench)})
+                continue
             if name in GENERATIVE:
                 for budget in cfg.budgets:
                     score_fn, n_solutions = generative_scorer(name, budget, policy, task, base, seed, cfg.judge_chains, judges)
                     results["bench"].append({"scorer": name, "budget": budget, "seed": seed, "solutions": n_solutions,
                                              **evaluate_scorer(score_fn, bench)})
                 continue
-            if name not in OUTCOME_ONLY:
+            if name not in OUTCOME_ONLY and name not in recipes.RECIPES:
                 label_cache[name] = label_solutions(policy, task, solutions, replace(train, labels=name))
         reference = step_labels("oracle-valid" if cfg.error_kind == "invalid" else "oracle-value", solutions.verdicts)
         for name, labels in label_cache.items():
             results["agreement"].setdefault(name, []).append(agreement(labels, reference))
         for name in cfg.scorers:
-            for budget in cfg.budgets if name not in GENERATIVE else ():
+            for budget in cfg.budgets if name not in GENERATIVE and name not in recipes.RECIPES else ():
                 rows = budget_rows(len(solutions), budget)
                 part = solutions.select(rows)
                 labels = None if name in OUTCOME_ONLY else [label_cache[name][i] for i in rows.tolist()]
@@ -140,9 +161,30 @@ def generative_scorer(name: str, budget: float, policy, task, base: PRMTrainConf
     return judge_score_fn(judge, task, JudgeConfig(n_chains=chains), seed), 2 * n_problems * base.group_size
 
 
+def recipe_score_fn(name: str, task, chains: int, seed: int):
+    """``score_fn(rollouts) -> step scores`` of a cached PRM or judge recipe (a judge: its student,
+    ``chains`` verification chains)."""
+    from sandbox.prm.generative import JudgeConfig, judge_score_fn
+
+    if recipes.RECIPES[name].kind == "judge":
+        return judge_score_fn(recipes.load(name), task, JudgeConfig(n_chains=chains), seed)
+    scorer = recipes.load(name)
+    return lambda rollouts: step_scores(scorer, rollouts)
+
+
+def recipe_solutions(name: str) -> int:
+    """How many sampled solutions a recipe's labels came from (problems x group size)."""
+    train = recipes.RECIPES[name].config.train
+    return train.n_problems * train.group_size
+
+
 def spread(values: list[float]) -> str:
     mean = statistics.mean(values)
     return f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def scorer_label(name: str) -> str:
+    return f"recipe {name} (as cached)" if name in recipes.RECIPES else f"PRM on {name}"
 
 
 def format_prm_table(results: dict) -> str:
@@ -157,7 +199,7 @@ def format_prm_table(results: dict) -> str:
         groups.setdefault((row["scorer"], row["budget"]), []).append(row)
     for (name, budget), rows in groups.items():
         lines.append(
-            f"| {OUTCOME_ONLY.get(name) or GENERATIVE.get(name) or 'PRM on ' + name} | {budget:g} | {rows[0]['solutions']} | "
+            f"| {OUTCOME_ONLY.get(name) or GENERATIVE.get(name) or scorer_label(name)} | {budget:g} | {rows[0]['solutions']} | "
             + " | ".join(spread([r[k] for r in rows]) for k in ("acc_err", "acc_corr", "f1")) + " |"
         )
     base = results["answer_check"]
