@@ -292,3 +292,12 @@ def test_another_spec_into_the_same_directory_is_refused(straight, tmp_path):
     with pytest.raises(ConfigError, match="another spec"):
         run_experiment(other, out, workers=0, progress=False)
     assert sorted(str(p) for p in out.rglob("*")) == before
+
+
+def test_curves_keep_at_most_a_fixed_number_of_evenly_spaced_points():
+    from sandbox.experiments.report import thinned
+
+    assert thinned(5, 16) == [0, 1, 2, 3, 4] and thinned(0, 16) == []
+    for n in (17, 70, 141):
+        kept = thinned(n, 16)
+        assert len(kept) == 16 and kept[0] == 0 and kept[-1] == n - 1 and kept == sorted(set(kept))

@@ -21,7 +21,9 @@ training seconds and labels. What a run did not record is "n/a", never a guess.
 
     curves    at the k-th evaluation of every seed (as many as the seed with the fewest has): the
               mean over seeds of the step, cumulative generated tokens and training FLOPs (the wall-clock
-              seconds under ``timing``), and the metric's mean, lowest and highest over seeds
+              seconds under ``timing``), and the metric's mean, lowest and highest over seeds; a
+              metric logged every step keeps ``CURVE_POINTS`` evenly spaced points, first and last
+              included (the summary stays small enough to commit)
 
 ``plots`` draws each metric's curves against steps, cumulative generated tokens, cumulative
 training FLOPs and cumulative wall-clock seconds, one line per variant and setting, with a band
@@ -42,6 +44,8 @@ from sandbox.train.run_dir import read_metrics
 
 COST_METRICS = ("cost/generated_tokens", "cost/train_flops", "cost/policy_collect_tokens", "cost/aux_forward_tokens")
 CURVE_COSTS = ("cost/generated_tokens", "cost/train_flops")
+CURVE_POINTS = 16
+"""At most this many points per curve in the summary (evenly spaced; first and last kept)."""
 X_AXES = (("step", "step"), ("cost/generated_tokens", "generated tokens"), ("cost/train_flops", "training FLOPs (estimate)"),
           ("wall_s", "wall-clock seconds"))
 
@@ -105,14 +109,14 @@ def collect(out: Path) -> dict:
             }
         for metric in metrics:
             series = [curves(h, metric) for h, _ in cell["runs"]]
-            points = min(len(c) for c in series)
+            kept = thinned(min(len(c) for c in series), CURVE_POINTS)
             mean = lambda xs: math.fsum(xs) / len(xs)  # noqa: E731
             table_curves.setdefault(metric, {}).setdefault(setting, {})[label] = [
                 {"n": len(series), **{key: mean([c[k][0][key] for c in series]) for key in ("step", *CURVE_COSTS)},
                  "mean": mean([c[k][1] for c in series]), "min": min(c[k][1] for c in series), "max": max(c[k][1] for c in series)}
-                for k in range(points)]
+                for k in kept]
             timing.setdefault(setting, {}).setdefault(label, {}).setdefault("curve_wall_s", {})[metric] = [
-                mean([c[k][0]["wall_s"] for c in series]) for k in range(points)]
+                mean([c[k][0]["wall_s"] for c in series]) for k in kept]
         cost = {}
         for name in COST_METRICS:
             values = [first_and_last(h, name)[1] for h, _ in cell["runs"]]
@@ -137,6 +141,13 @@ def collect(out: Path) -> dict:
     total = len(plan["runs"])
     return {"targets": targets, "name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "curves": table_curves, "cost": costs,
             "runs_finished": sum(len(c["seeds"]) for c in cells.values()), "runs_planned": total, "timing": timing}
+
+
+def thinned(n: int, most: int) -> list[int]:
+    """At most ``most`` evenly spaced indices of range(n), the first and the last among them."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
 
 
 def time_to_target(history: list[dict], metric: str, value: float) -> dict | None:
@@ -249,4 +260,17 @@ def plot_curves(data: dict, metric: str, settings: dict | None = None, axes_keys
 
 
 def summary_json(data: dict) -> str:
-    return json.dumps(data, indent=2, sort_keys=True)
+    """The summary as JSON: sorted keys, no indent, floats to 6 significant digits (far
+    below any interval it reports; keeps a committed report small)."""
+    return json.dumps(rounded(data), sort_keys=True)
+
+
+def rounded(value, digits: int = 6):
+    """``value`` with every float rounded to ``digits`` significant digits (nested dicts and lists)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    return value
