@@ -15,7 +15,7 @@ from sandbox.experiments.claims import Claim, evaluate_claims, format_claims, lo
 from sandbox.experiments.spec import load_spec
 from toy_envs import ConfigError
 
-CLAIMS = Path(__file__).parents[1] / "sandbox" / "experiments" / "specs" / "claims.toml"
+CLAIMS = Path(__file__).parents[1] / "sandbox" / "experiments" / "claims.toml"
 
 
 def claim(**changes) -> Claim:

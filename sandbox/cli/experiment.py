@@ -60,8 +60,8 @@ def run_report(args) -> int:
 
 
 def add_claims(parser, argv):
-    parser.add_argument("claims", type=Path, nargs="?", default=Path(__file__).parents[1] / "experiments" / "specs" / "claims.toml",
-                        help="Claims file (TOML). (default: sandbox/experiments/specs/claims.toml)")
+    parser.add_argument("claims", type=Path, nargs="?", default=Path(__file__).parents[1] / "experiments" / "claims.toml",
+                        help="Claims file (TOML). (default: sandbox/experiments/claims.toml)")
     parser.add_argument("--reports", type=Path, default=None,
                         help="Folder of report summaries NAME.json (default: the committed sandbox/experiments/reports).")
 

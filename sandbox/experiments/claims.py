@@ -1,6 +1,6 @@
 """The claims table: headline claims of the papers the sandbox follows, each answered by a report.
 
-A claims file (TOML, ``sandbox/experiments/specs/claims.toml``) lists claims; each names the
+A claims file (TOML, ``sandbox/experiments/claims.toml``) lists claims; each names the
 experiment report that measures it (``sandbox/experiments/reports/<report>.json``, written by
 ``reward-sandbox experiment report DIR --json``), a metric, and two variants of that report:
 
