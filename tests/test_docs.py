@@ -60,9 +60,11 @@ def test_readme_is_one_page():
     assert len(lines) < 160, f"README.md has {len(lines)} lines; move detail into tutorials/guides/"
 
 
-def test_readme_maps_every_guide():
+def test_readme_maps_every_guide_and_tutorial():
     mapped = {resolve(README, target)[0] for target in links(README)}
     assert set(GUIDES) <= mapped, f"guides missing from README's map: {sorted(p.name for p in set(GUIDES) - mapped)}"
+    notebooks = set((ROOT / "tutorials").glob("*.ipynb"))
+    assert notebooks <= mapped, f"tutorials missing from README's table: {sorted(p.name for p in notebooks - mapped)}"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
