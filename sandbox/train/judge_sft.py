@@ -51,6 +51,7 @@ from sandbox.prm.labels import LABELLERS
 from sandbox.prm.verification import parse_passes, template_chain
 from sandbox.rng import row_key
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
+from sandbox.train.progress import progress_bar
 from sandbox.train.toolkit import keyed_batches, learning_rate, optimizer_step, pad_rows, set_learning_rate
 from toy_envs.base import check
 
@@ -154,14 +155,16 @@ def chain_batch(inputs: list[str], chains: list[str], tokenizer: CharTokenizer, 
     return pad_rows(rows, tokenizer.pad_id), pad_rows(masks, False, torch.bool)
 
 
-def fit_chains(judge: TinyLlama, inputs: list[str], chains: list[str], steps: int, cfg: JudgeTrainConfig, tag: str) -> list[float]:
-    """SFT of ``judge`` on the chains (loss on chain tokens only); keyed minibatch order; returns the losses."""
+def fit_chains(judge: TinyLlama, inputs: list[str], chains: list[str], steps: int, cfg: JudgeTrainConfig, tag: str,
+               progress: bool = False) -> list[float]:
+    """SFT of ``judge`` on the chains (loss on chain tokens only); keyed minibatch order; returns the
+    losses. ``progress``: a bar over the steps (``sandbox.train.progress``)."""
     check(len(chains) >= 1, "chains", "at least one training chain (all were filtered out?)", len(chains))
     tok = CharTokenizer()
     optimizer = torch.optim.AdamW(judge.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
     judge.train()
     losses, batches = [], keyed_batches(len(chains), cfg.batch_size, (cfg.seed, "judge-batches", tag))
-    for step in range(steps):
+    for step in progress_bar(progress, range(steps), desc=f"{tag} judge", leave=False):
         rows = [row for _, row in next(batches)]
         tokens, mask = chain_batch([inputs[i] for i in rows], [chains[i] for i in rows], tok, judge.cfg.max_seq_len)
         logp = token_logprobs(judge(tokens), tokens)
@@ -174,15 +177,15 @@ def fit_chains(judge: TinyLlama, inputs: list[str], chains: list[str], steps: in
     return losses
 
 
-def train_teacher(policy, task, cfg: JudgeTrainConfig) -> tuple[TinyLlama, dict]:
+def train_teacher(policy, task, cfg: JudgeTrainConfig, progress: bool = False) -> tuple[TinyLlama, dict]:
     """The teacher: the warm start SFT-trained on templated chains (with ``error_rate``) of
-    policy samples of train problems 0..n−1."""
+    policy samples of train problems 0..n−1; ``progress``: a bar over the SFT steps."""
     cfg.validate()
     solutions = sample_solutions(policy, task, cfg.data_config())
     labels = label_solutions(policy, task, solutions, cfg.data_config())
     teacher = make_judge(policy.module)
     losses = fit_chains(teacher, judge_inputs(solutions, task), templated_chains(solutions, task, labels, cfg),
-                        cfg.teacher_steps, cfg, "teacher")
+                        cfg.teacher_steps, cfg, "teacher", progress)
     return teacher, {"judge/teacher_loss": sum(losses[-10:]) / len(losses[-10:]), "judge/teacher_solutions": len(solutions)}
 
 
@@ -208,17 +211,18 @@ def filtered_chains(teacher: TinyLlama, policy, task, cfg: JudgeTrainConfig):
     return all_inputs, all_chains, kept, rejected
 
 
-def train_thinkprm(policy, task, cfg: JudgeTrainConfig) -> tuple[TinyLlama, TinyLlama, dict]:
+def train_thinkprm(policy, task, cfg: JudgeTrainConfig, progress: bool = False) -> tuple[TinyLlama, TinyLlama, dict]:
     """(teacher, student, info): the whole recipe; info has ``judge/rejected_fraction``. When the
-    filter rejects every chain the student is the untrained warm start (``judge/kept_chains`` = 0)."""
+    filter rejects every chain the student is the untrained warm start (``judge/kept_chains`` = 0).
+    ``progress``: bars over the teacher's and the student's SFT steps."""
     cfg.validate()
     t0 = time.perf_counter()
-    teacher, info = train_teacher(policy, task, cfg)
+    teacher, info = train_teacher(policy, task, cfg, progress)
     inputs, chains, kept, rejected = filtered_chains(teacher, policy, task, cfg)
     student = make_judge(policy.module)
     keep = [i for i, k in enumerate(kept) if k]
     # every chain rejected (a tiny budget or a poor teacher): the student stays the warm start
-    losses = fit_chains(student, [inputs[i] for i in keep], [chains[i] for i in keep], cfg.student_steps, cfg, "student") if keep else [float("nan")]
+    losses = fit_chains(student, [inputs[i] for i in keep], [chains[i] for i in keep], cfg.student_steps, cfg, "student", progress) if keep else [float("nan")]
     info.update({
         "judge/rejected_fraction": rejected, "judge/kept_chains": len(keep), "judge/sampled_chains": len(chains),
         "judge/student_loss": sum(losses[-10:]) / len(losses[-10:]), "judge/train_s": time.perf_counter() - t0,
@@ -257,7 +261,7 @@ def build_judges(name: str, recipe: JudgeRecipe, init, out: Path) -> None:
     """Train recipe ``name``'s teacher and student from ``init`` (the loaded (model, task, state)
     of its warm start) and save them to ``out`` (``save_judges``)."""
     model, task, state = init
-    teacher, student, info = train_thinkprm(TinyPolicy(model), task, recipe.train)
+    teacher, student, info = train_thinkprm(TinyPolicy(model), task, recipe.train, progress=True)
     meta = {"recipe": name, "init": recipe.init, "task": state["task"], "task_fields": state["task_fields"],
             "train": asdict(recipe.train), **info}
     save_judges(out, teacher, student, meta)

@@ -34,6 +34,7 @@ from sandbox.prm.sprm import WEIGHTINGS, sprm_head_init, sprm_loss, sprm_targets
 from sandbox.rng import sample_stream
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.train.progress import progress_bar
 from sandbox.train.toolkit import keyed_batches, optimizer_step
 from toy_envs.base import check
 
@@ -105,15 +106,16 @@ def masked_bce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) 
 
 def fit_scorer(
     scorer: StepScorer, tokens: torch.Tensor, where: torch.Tensor, targets: torch.Tensor, cfg: PRMTrainConfig,
-    loss_fn=masked_bce,
+    loss_fn=masked_bce, progress: bool = False,
 ) -> list[float]:
     """Train ``scorer`` with ``loss_fn(logits, targets, mask)`` at ``where`` (masked BCE for a
-    PRM or ORM, the SPR loss for SPRM); keyed minibatches, clipped AdamW; returns the loss per step."""
+    PRM or ORM, the SPR loss for SPRM); keyed minibatches, clipped AdamW; returns the loss per step.
+    ``progress``: a bar over the steps (``sandbox.train.progress``)."""
     groups = [{"params": scorer.backbone.parameters(), "lr": cfg.lr}, {"params": scorer.head.parameters(), "lr": cfg.head_lr}]
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     scorer.train()
     losses, batches = [], keyed_batches(len(tokens), cfg.batch_size, (cfg.seed, "prm-batches"))
-    for _ in range(cfg.steps):
+    for _ in progress_bar(progress, range(cfg.steps), desc=f"{cfg.kind} training", leave=False):
         rows = torch.tensor([row for _, row in next(batches)])
         mask = where[rows]
         if not mask.any():
@@ -126,29 +128,32 @@ def fit_scorer(
     return losses
 
 
-def train_scorer(model, solutions: Rollouts, labels: list[list[float]] | None, cfg: PRMTrainConfig) -> tuple[StepScorer, dict]:
+def train_scorer(
+    model, solutions: Rollouts, labels: list[list[float]] | None, cfg: PRMTrainConfig, progress: bool = False
+) -> tuple[StepScorer, dict]:
     """A scorer initialised from ``model`` and trained on ``solutions`` (``labels`` for a PRM;
-    an ORM uses the verdicts' correctness)."""
+    an ORM uses the verdicts' correctness); ``progress``: a bar over the training steps."""
     cfg.validate()
     t0 = time.perf_counter()
     scorer = StepScorer.from_model(model)
     if cfg.kind == "sprm":  # no labels: the outcome at every step, the SPR loss, a random head (no ties)
         sprm_head_init(scorer.head, cfg.seed)
         loss_fn = lambda *a: sprm_loss(*a, weighting=cfg.sprm_weighting)[0]  # noqa: E731
-        losses = fit_scorer(scorer, solutions.tokens, *sprm_targets(solutions), cfg, loss_fn=loss_fn)
+        losses = fit_scorer(scorer, solutions.tokens, *sprm_targets(solutions), cfg, loss_fn=loss_fn, progress=progress)
     else:
         where, targets = orm_targets(solutions) if cfg.kind == "orm" else prm_targets(solutions, labels)
-        losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg)
+        losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg, progress=progress)
     info = {"prm/final_loss": sum(losses[-10:]) / len(losses[-10:]), "prm/train_s": time.perf_counter() - t0}
     return scorer, info
 
 
-def train_prm(policy, task, cfg: PRMTrainConfig) -> tuple[StepScorer, dict]:
-    """Sample, label and train in one call (the recipe the CLI and cached PRMs use)."""
+def train_prm(policy, task, cfg: PRMTrainConfig, progress: bool = False) -> tuple[StepScorer, dict]:
+    """Sample, label and train in one call (the recipe the CLI and cached PRMs use); ``progress``:
+    a bar over the training steps."""
     cfg.validate()
     solutions = sample_solutions(policy, task, cfg)
     labels = None if cfg.kind != "prm" else label_solutions(policy, task, solutions, cfg)
-    return train_scorer(policy.module, solutions, labels, cfg)
+    return train_scorer(policy.module, solutions, labels, cfg, progress)
 
 
 # ---- trained PRMs by name -----------------------------------------------------------------------
@@ -188,6 +193,6 @@ def build_prm(name: str, recipe: PRMRecipe, init, out: Path) -> None:
     """Train recipe ``name`` on samples of ``init`` (the loaded (model, task, state) of its warm
     start) and save the scorer to ``out``."""
     model, task, state = init
-    scorer, info = train_prm(TinyPolicy(model), task, recipe.train)
+    scorer, info = train_prm(TinyPolicy(model), task, recipe.train, progress=True)
     save_scorer(out, scorer, {"recipe": name, "init": recipe.init, "task": state["task"],
                               "task_fields": state["task_fields"], "train": asdict(recipe.train), **info})

@@ -15,7 +15,6 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
-from tqdm import tqdm
 
 from sandbox.config import check_finite_fields
 from sandbox.errors import require_finite
@@ -24,6 +23,7 @@ from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_key
 from sandbox.train import accel
+from sandbox.train.progress import progress_bar
 from sandbox.train.toolkit import learning_rate, optimizer_step, pad_rows, set_learning_rate
 
 
@@ -144,7 +144,7 @@ def train_sft_with_optimizer(task, model_cfg: ModelConfig, cfg: SFTConfig, progr
     scaler = accel.grad_scaler(device, cfg.precision)
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(cfg.steps), desc="sft", disable=None if progress else True, leave=False)  # None: off when not a TTY
+    bar = progress_bar(progress, range(cfg.steps), desc="sft", leave=False)
     loss_value = float("nan")
     for step in bar:
         indices = range(step * cfg.batch_size, (step + 1) * cfg.batch_size)

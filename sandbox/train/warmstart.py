@@ -149,7 +149,7 @@ def build_warmstart(name: str, preset: Preset, init, out: Path) -> None:
     """Train preset ``name`` (SFT continues from ``init``'s model, the loaded (model, task, state)
     of its init preset, or starts fresh when ``init`` is None) and save it to ``out``."""
     task = toy_envs.make_task(preset.task, **preset.task_fields)
-    # progress: a bar on a terminal only (``reward-sandbox warmstart``), silent in tests and notebooks
+    # progress: a bar on a terminal or in a notebook (``sandbox.train.progress``), silent in logs and tests
     model, summary, optimizer = train_sft_with_optimizer(task, preset.model, preset.sft, progress=True,
                                                        init=init[0] if init else None)
     save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
