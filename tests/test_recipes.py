@@ -9,13 +9,13 @@ import pytest
 from sandbox.layers import imported_closure, source_files
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.checkpoint import save_checkpoint
-from sandbox.train import judge_sft, prm_train, recipes, stepwiser_config, warmstart
+from sandbox.train import feedback_warmstart, judge_sft, prm_train, recipes, stepwiser_config, warmstart
 from sandbox.train.recipes import RECIPES, TEST_RECIPES, main
 from toy_envs import ConfigError
 
 
 def test_the_table_names_every_cached_model_once():
-    tables = {"warmstart": warmstart.PRESETS, "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES,
+    tables = {"warmstart": {**warmstart.PRESETS, **feedback_warmstart.FEEDBACK_PRESETS}, "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES,
               "stepwiser": stepwiser_config.STEPWISER_RECIPES}
     assert sum(len(t) for t in tables.values()) == len(RECIPES)
     for kind, table in tables.items():

@@ -18,8 +18,8 @@ def train_args(argv: list[str]) -> list[str]:
 
 
 def add_train(parser, argv):
+    from sandbox.train.recipes import RECIPES, warmstart_names
     from sandbox.train.rl import RLConfig
-    from sandbox.train.warmstart import PRESETS
 
     parser.add_argument("--run-dir", type=Path, required=True, help="New run directory (or an existing one with --resume).")
     parser.add_argument("--resume", action="store_true", help="Continue the run in --run-dir from its newest checkpoint.")
@@ -30,7 +30,8 @@ def add_train(parser, argv):
     peek.add_argument("--init", default=RLConfig.init)
     init = peek.parse_known_args(argv)[0].init
     task_name = peek_task(argv)
-    defaults = PRESETS[init].task_fields if init in PRESETS and PRESETS[init].task == task_name else None
+    preset = RECIPES[init].config if init in warmstart_names() else None
+    defaults = preset.task_fields if preset is not None and preset.task == task_name else None
     add_task_args(parser, argv, defaults)
 
 

@@ -172,9 +172,9 @@ def report(args, results: dict, text: str) -> int:
 
 
 def presets() -> list[str]:
-    from sandbox.train.warmstart import PRESETS
+    from sandbox.train.recipes import warmstart_names
 
-    return sorted(PRESETS)
+    return warmstart_names()
 
 
 def add_init(parser: argparse.ArgumentParser, help: str = "Warm start: the policy and the PRM's backbone.") -> None:

@@ -327,12 +327,13 @@ def setting_name(chosen: dict) -> str:
 
 def init_task(init: str) -> tuple[str, dict]:
     """(task name, task fields) the warm start ``init`` was trained on, read without loading weights."""
-    from sandbox.train.warmstart import PRESETS
+    from sandbox.train.recipes import RECIPES, warmstart_names
 
-    if init in PRESETS:
-        return PRESETS[init].task, dict(PRESETS[init].task_fields)
+    if init in warmstart_names():
+        preset = RECIPES[init].config
+        return preset.task, dict(preset.task_fields)
     state = Path(init) / "state.json"
-    check(state.is_file(), "init", f"a warm-start preset {sorted(PRESETS)} or a checkpoint directory", init)
+    check(state.is_file(), "init", f"a warm-start preset {warmstart_names()} or a checkpoint directory", init)
     saved = json.loads(state.read_text())
     return saved.get("task", "arithmetic"), saved.get("task_fields", {})
 

@@ -39,14 +39,14 @@ def load_init(init: str):
     """(model, task name, task fields) of a warm-start preset name or a checkpoint directory."""
     from sandbox.model.checkpoint import load_checkpoint
     from sandbox.train import recipes
-    from sandbox.train.warmstart import PRESETS
 
-    if init in PRESETS:
+    presets = recipes.warmstart_names()
+    if init in presets:
         model, task, state = recipes.load(init)
         return model, state["task"], state["task_fields"]
     if not Path(init).is_dir():
         raise ConfigError(
-            f"init={init!r} is not allowed: a warm-start preset {sorted(PRESETS)}, a checkpoint directory "
+            f"init={init!r} is not allowed: a warm-start preset {presets}, a checkpoint directory "
             "or hf:<a local Hugging Face model directory>"
         )
     try:

@@ -184,12 +184,12 @@ def check_init_optimizer_state(init: str) -> None:
     parameter name: a preset (every preset build saves it) or a checkpoint directory saved with it
     (``reward-sandbox sft``); reads ``state.json`` only. A path that is no directory is left to the
     init's own error."""
-    from sandbox.train.warmstart import PRESETS
+    from sandbox.train.recipes import warmstart_names
 
     allowed = "True only with an init that saved its SFT optimizer state (a warm-start preset or a `reward-sandbox sft` checkpoint); "
     if init.startswith("hf:"):
         check(False, "init_optimizer_state", allowed + f"init={init!r} is a Hugging Face model directory, which holds none", True)
-    if init not in PRESETS and Path(init).is_dir():
+    if init not in warmstart_names() and Path(init).is_dir():
         check(has_named_optimizer_state(init), "init_optimizer_state", allowed + f"init={init!r} holds none keyed by parameter "
               "name (an RL checkpoint, or a warm start written before SFT checkpoints kept their optimizer state)", True)
 
@@ -197,9 +197,8 @@ def check_init_optimizer_state(init: str) -> None:
 def init_optimizer_path(init: str) -> Path:
     """The checkpoint directory whose saved SFT optimizer state ``init_optimizer_state`` loads."""
     from sandbox.train import recipes
-    from sandbox.train.warmstart import PRESETS
 
-    return recipes.build(init) if init in PRESETS else Path(init)
+    return recipes.build(init) if init in recipes.warmstart_names() else Path(init)
 
 
 def load_sft_optimizer_state(optimizer: torch.optim.Optimizer, model: torch.nn.Module, path: Path) -> None:

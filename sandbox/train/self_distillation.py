@@ -60,5 +60,6 @@ def first_wrong_step_auroc(log_ratio: torch.Tensor, rollouts: Rollouts) -> float
     labels = first_wrong_step_labels(rollouts)
     rows = labels.any(-1)
     mask = rollouts.response_mask[rows]
-    doubt = torch.sigmoid(-log_ratio[rows][mask].double())  # monotone into [0, 1], as auroc takes
+    values, ranks = torch.unique(-log_ratio[rows][mask].double(), return_inverse=True)
+    doubt = ranks.double() / max(len(values), 1)  # into [0, 1] as auroc takes, order and ties kept exactly
     return auroc(doubt, labels[rows][mask].double())
