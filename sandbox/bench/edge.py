@@ -43,11 +43,10 @@ from sandbox.model.checkpoint import load_checkpoint, verify_checkpoint
 from sandbox.model.policy import TinyPolicy
 from sandbox.train import recipes
 from sandbox.train.rl import RLConfig, Trainer
+from sandbox.train.recipes import MIX_FIELDS
 from sandbox.train.warmstart import PRESETS
 from toy_envs.base import check
 
-MIX_FIELDS = {"arithmetic": "n_steps_mix", "tree": "depth_mix"}
-"""The task field that ``mix`` sets, per task the testbed runs on."""
 DEFAULT_MIX = {"arithmetic": "4:1", "tree": "2:1"}
 """The edge when ``mix`` is empty: one length past the warm starts' common range."""
 

@@ -14,7 +14,7 @@
         answer-check baseline on the same bench
 
 ``mix`` replaces the warm start's length mixture for the bench and the training data (``4:1``:
-4-operation chains only, the head-to-head's; ``sandbox.bench.edge.MIX_FIELDS``). The policy and the PRM backbone are warm starts (``init`` / ``judge_init``); MC labels use
+4-operation chains only, the head-to-head's; ``sandbox.train.recipes.MIX_FIELDS``). The policy and the PRM backbone are warm starts (``init`` / ``judge_init``); MC labels use
 completions by the policy. Every number is a mean over seeds with its min and max.
 """
 
@@ -28,13 +28,13 @@ from dataclasses import dataclass, replace
 import torch
 
 import toy_envs
-from sandbox.bench.edge import MIX_FIELDS
 from sandbox.config import check_tuple_fields
 from sandbox.eval.processbench import ERROR_KINDS, build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
 from sandbox.prm.labels import LABELLERS, agreement, step_labels
 from sandbox.train import recipes
+from sandbox.train.recipes import MIX_FIELDS
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions, train_scorer
 from sandbox.train.warmstart import PRESETS
 from toy_envs.base import check

@@ -193,6 +193,10 @@ def build(name: str) -> Path:
     return build_once(path(name), train, done=KINDS[recipe.kind].done)
 
 
+MIX_FIELDS = {"arithmetic": "n_steps_mix", "tree": "depth_mix"}
+"""The task field holding a task's length mixture (the edge testbed's ``mix``, ``prm bench --mix``)."""
+
+
 def with_task_fields(start: tuple, fields: dict) -> tuple:
     """A loaded warm start (model, task, state) with its task's ``fields`` replaced (the state
     records the task the build trains on)."""
