@@ -32,6 +32,6 @@ def test_the_equation_is_the_docstring_block_under_the_summary():
 def test_the_command_prints_it_and_refuses_an_unknown_name(capsys):
     assert main(["variants", "--explain", "prime"]) == 0
     out = capsys.readouterr().out
-    assert "return_to_go (baseline='leave_one_out', whiten=True)   sandbox/rewards/return_to_go.py" in out
+    assert "prime_rloo (whiten=True)   sandbox/rewards/prime_rloo.py" in out
     assert main(["variants", "--explain", "nope"]) == 2
     assert "variant='nope' is not allowed" in capsys.readouterr().err

@@ -203,10 +203,11 @@ VARIANTS = {
         Variant(
             name="prime",
             description="PRIME: 1[correct] + implicit PRM token rewards β·log πψ/πref (ψ trained online on outcomes), "
-            "return-to-go minus the leave-one-out mean return, whitened over the batch",
+            "leave-one-out baselines per kind (outcome: other rows' outcomes; process: other rows' mean token reward, per token), "
+            "return-to-go, whitened over the batch",
             sources=(("outcome", 1.0, {}), ("prime_implicit", 1.0, {})),
-            estimator="return_to_go",
-            estimator_options={"baseline": "leave_one_out", "whiten": True},
+            estimator="prime_rloo",
+            estimator_options={"whiten": True},
             loss={"aggregation": "token-mean"},
             auxiliaries=(("implicit_prm", {"beta": 0.05, "lr": 1e-3}),),
         ),

@@ -26,6 +26,7 @@ from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong
 from sandbox.rewards.prime import ImplicitPRM, prime_implicit
+from sandbox.rewards.prime_rloo import prime_rloo
 from sandbox.rewards.prm_reward import prm_learned, prm_oracle
 from sandbox.rewards.process_grpo import process_grpo
 from sandbox.rewards.random_reward import random_reward
@@ -96,6 +97,7 @@ ESTIMATORS = {
     "rloo": rloo,
     "rpp_baseline": rpp_baseline,
     "return_to_go": return_to_go,
+    "prime_rloo": prime_rloo,
     "process_grpo": process_grpo,
     "tree_grpo": tree_grpo,
     "gae": gae,
@@ -104,9 +106,11 @@ ESTIMATORS = {
 
 ESTIMATOR_EXTRAS = {
     "tree_grpo": ("tree",),
+    "prime_rloo": ("outcome_total",),
 }
 """Estimator name -> the ``Rollouts.extras`` keys it reads, passed to it as keyword arguments
-(a sampler must provide them, e.g. the tree sampler's ``tree`` ids); other estimators get none."""
+(a sampler provides some, e.g. the tree sampler's ``tree`` ids; ``registry.compute_token_rewards``
+provides each source's weighted row total as ``<source>_total``); other estimators get none."""
 
 SAMPLERS = {
     "group": sample_groups,

@@ -20,13 +20,11 @@ checkpoints ψ with that optimizer (π_ref is rebuilt from the initial policy: i
 and the source ``prime_implicit`` reads the model from ``ctx.auxiliaries``.
 
 The ``prime`` variant combines this with the verifier's outcome reward, as PRIME does:
-r = 1[correct] on the last token + r_t on every response token, and the advantage is the
-return-to-go minus the leave-one-out mean of the other rows' total returns (``return_to_go``
-with ``baseline="leave_one_out"``, whitened; with
-the outcome reward alone it is RLOO). Cut down from the paper: PRIME computes the leave-one-out
-baseline separately for each reward kind (outcome: other rows' outcomes; process: other rows'
-mean token rewards) before the return; here the two rewards are summed first and one
-leave-one-out baseline of the total is subtracted. No ψ warm-up on SFT data, no accuracy filter.
+r = 1[correct] on the last token + r_t on every response token, and the advantage is PRIME's
+(``sandbox.rewards.prime_rloo``, the paper's eq. 5): leave-one-out baselines per reward kind --
+the outcome minus the other rows' mean outcome, and each process token reward minus the other
+rows' mean token reward -- summed into the return-to-go (γ = 1) and whitened over the batch.
+Left out from the paper: no ψ warm-up on SFT data, no accuracy filter.
 """
 
 from __future__ import annotations

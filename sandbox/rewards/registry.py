@@ -1,6 +1,6 @@
 """The registry engine: run a variant's pieces on a batch.
 
-    token rewards  r = Σ_k w_k · source_k(rollouts, ctx)
+    token rewards  r = Σ_k w_k · source_k(rollouts, ctx)      (row totals Σ_t w_k·source_k in extras)
     keep           = ∧_f filter_f(rollouts, r, ctx).keep
     advantages     A = estimator(r, response_mask, group, step_ids, **options)
 
@@ -79,11 +79,14 @@ def apply_problem_filter(variant: Variant, problem_indices: list[int], sample, c
 
 
 def compute_token_rewards(variant: Variant, rollouts: Rollouts, ctx: RewardContext) -> torch.Tensor:
-    """[B, T] float32 Σ weight · source; ``NonFiniteError`` naming the variant, step and source on NaN/inf."""
+    """[B, T] float32 Σ weight · source; ``NonFiniteError`` naming the variant, step and source on NaN/inf.
+    Each source's weighted row total goes to ``rollouts.extras[f"{source}_total"]`` ([B]), for an
+    estimator that baselines reward kinds apart (``ESTIMATOR_EXTRAS``: PRIME's ``outcome_total``)."""
     total = torch.zeros(rollouts.tokens.shape, dtype=torch.float32, device=rollouts.device)
     for source, weight, params in variant.sources:
         weighted = weight * SOURCES[source](rollouts, ctx, **params)
         require_finite(weighted, f"variant {variant.name!r}, step {ctx.step}", f"reward source {source!r}")
+        rollouts.extras[f"{source}_total"] = weighted.sum(-1)
         total = total + weighted
     return total
 
@@ -125,7 +128,7 @@ def compute_advantages(
     if missing:
         raise ValueError(
             f"variant {variant.name!r}: estimator {variant.estimator!r} reads Rollouts.extras {missing}, "
-            f"which sampler {variant.sampler!r} did not provide"
+            f"which neither sampler {variant.sampler!r} nor the variant's reward sources (their '<source>_total') provided"
         )
     extras = {key: rollouts.extras[key] for key in needed}
     return estimator(

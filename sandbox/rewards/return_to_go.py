@@ -16,11 +16,10 @@ rewards become group-relative:
 
 "Simple Statistical Gradient-Following Algorithms for Connectionist Reinforcement Learning"
 (Williams 1992); group mean as the process-reward baseline in "DeepSeekMath" (Shao et al. 2024,
-arXiv 2402.03300). Leave-one-out and whitening are PRIME's advantage ("Process Reinforcement
-through Implicit Rewards", Cui et al. 2025, arXiv 2502.01456, section 3.3: return-to-go of
-RLOO-baselined rewards, applied here to the summed reward; the baseline of "Buy 4 REINFORCE
-Samples, Get a Baseline for Free!", Kool et al. 2019), whitened with the unbiased σ as PRIME's
-released code does (``masked_whiten`` of the returns in its RLOO advantage).
+arXiv 2402.03300). Leave-one-out is the baseline of "Buy 4 REINFORCE Samples, Get a Baseline
+for Free!" (Kool et al. 2019), here of the summed return; whitening uses the unbiased σ as
+verl's ``masked_whiten`` does. PRIME's own advantage baselines its outcome and process rewards
+apart (``sandbox.rewards.prime_rloo``).
 """
 
 from __future__ import annotations
