@@ -301,3 +301,29 @@ def test_curves_keep_at_most_a_fixed_number_of_evenly_spaced_points():
     for n in (17, 70, 141):
         kept = thinned(n, 16)
         assert len(kept) == 16 and kept[0] == 0 and kept[-1] == n - 1 and kept == sorted(set(kept))
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_background_runner_stops_its_children_at_a_step_and_the_grid_resumes(straight, tmp_path):
+    """A runner started in the background (SIGINT ignored, as a shell's ``cmd &`` leaves it) and
+    stopped by SIGTERM, as a cluster scheduler stops a job: it starts no other run, each running
+    child checkpoints and exits, the runner exits 130; rerun, the grid ends as the uninterrupted one."""
+    import subprocess
+    import sys
+    import time
+
+    spec, reference = straight
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    runner = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "experiment", "run", str(spec), "--out", str(out), "--workers", "1"],
+                              env=env, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    first = out / "base/outcome-grpo/seed-0/metrics.jsonl"
+    deadline = time.time() + 300
+    while not (first.exists() and first.read_text().count("\n") >= 2) and time.time() < deadline and runner.poll() is None:
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=300) == 130, runner.stderr.read()
+    assert not (out / "base/random/seed-0").exists()  # no other run started
+    assert list((out / "base/outcome-grpo/seed-0/checkpoints").glob("step-*"))  # the child checkpointed (or finished: 2 steps)
+    assert run_experiment(spec, out, workers=1, progress=False) == 0
+    assert deterministic_metrics(out) == deterministic_metrics(reference)

@@ -17,7 +17,8 @@ comment may change): otherwise it is refused before anything is touched.
 
 With ``workers`` >= 1 each run is a child process (``python -m sandbox.experiments.worker``, one
 torch thread, its own session so that a terminal's Ctrl-C reaches only this process, which passes
-one SIGINT on to every child: each finishes its step, writes its checkpoint and exits). With
+one SIGINT on to every child: each finishes its step, writes its checkpoint and exits; SIGTERM, a
+cluster scheduler's stop, does the same). With
 ``workers=0`` the runs go one after another in this process (tests, debugging).
 """
 
@@ -139,36 +140,45 @@ def run_in_process(out: Path, todo: list[Run], bar) -> int:
 
 
 def run_in_children(out: Path, todo: list[Run], workers: int, bar) -> int:
+    """The runs in up to ``workers`` child processes. SIGINT or SIGTERM (a scheduler's stop; also
+    when SIGINT was ignored, as for a command started in the background) starts no other run and
+    is passed on as one SIGINT to every running child: each finishes its step, writes its
+    checkpoint and exits; 130 then."""
+    from sandbox.train.interrupts import graceful_stop
+
     running: dict[str, subprocess.Popen] = {}
     queue = list(todo)
     failed = []
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    try:
-        while queue or running:
-            while queue and len(running) < workers:
-                run = queue.pop(0)
-                log = out / "logs" / f"{run.id}.log"
-                log.parent.mkdir(parents=True, exist_ok=True)
-                with open(log, "a") as f:
-                    running[run.id] = subprocess.Popen([sys.executable, "-m", "sandbox.experiments.worker", str(out), run.id],
-                                                       stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            time.sleep(0.2)
-            for run_id, child in list(running.items()):
+    with graceful_stop("experiment") as stop:
+        try:
+            while (queue or running) and not stop.requested:
+                while queue and len(running) < workers:
+                    run = queue.pop(0)
+                    log = out / "logs" / f"{run.id}.log"
+                    log.parent.mkdir(parents=True, exist_ok=True)
+                    with open(log, "a") as f:
+                        running[run.id] = subprocess.Popen([sys.executable, "-m", "sandbox.experiments.worker", str(out), run.id],
+                                                           stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                time.sleep(0.2)
+                for run_id, child in list(running.items()):
+                    if child.poll() is None:
+                        continue
+                    del running[run_id]
+                    if child.returncode == 0:
+                        bar.update(1)
+                    else:
+                        failed.append(run_id)
+                        print(f"run {run_id} exited with {child.returncode}: see {out / 'logs' / (run_id + '.log')}", file=sys.stderr)
+        except KeyboardInterrupt:  # a second signal while starting or polling
+            stop.requested = stop.requested or "SIGINT"
+        if stop.requested:
+            for child in running.values():
                 if child.poll() is None:
-                    continue
-                del running[run_id]
-                if child.returncode == 0:
-                    bar.update(1)
-                else:
-                    failed.append(run_id)
-                    print(f"run {run_id} exited with {child.returncode}: see {out / 'logs' / (run_id + '.log')}", file=sys.stderr)
-    except KeyboardInterrupt:
-        for child in running.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)  # one signal: the step under way finishes and is checkpointed
-        for child in running.values():
-            child.wait()
-        return 130
+                    child.send_signal(signal.SIGINT)  # one signal: the step under way finishes and is checkpointed
+            for child in running.values():
+                child.wait()
+            return 130
     return 1 if failed else 0
 
 
