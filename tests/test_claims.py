@@ -45,6 +45,7 @@ def test_verdicts_follow_the_interval():
     assert verdict(at(0.01, 0.2), claim()) == "holds" and verdict(at(-0.2, -0.01), claim()) == "does not hold"
     assert verdict(at(-0.1, 0.2), claim()) == "inconclusive" and verdict(None, claim()) == "not measured"
     assert verdict({"mean": 0.3, "ci": None, "n": 1}, claim()) == "inconclusive"  # one seed is no interval
+    assert verdict({"mean": 0.3, "ci": [0.2, 0.4], "n": 2}, claim()) == "inconclusive"  # fewer than MIN_SEEDS
     eq = claim(expect="equal", margin=0.05)
     assert verdict(at(-0.04, 0.04), eq) == "holds" and verdict(at(0.06, 0.2), eq) == "does not hold"
     assert verdict(at(-0.2, -0.06), eq) == "does not hold" and verdict(at(-0.01, 0.08), eq) == "inconclusive"

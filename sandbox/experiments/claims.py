@@ -14,7 +14,8 @@ and the verdict follows from the interval and what the claim expects of the diff
     expect "equal" (margin)  holds: −m < lo and hi < m   does not hold: lo > m or hi < −m
                              (a test of equivalence: the whole interval inside ±margin)
 
-Fewer than two paired seeds is inconclusive; a claim whose report is not in the repository, or
+Fewer than ``MIN_SEEDS`` (3) paired seeds is inconclusive whatever the interval (the project's
+rule before calling a result either way); a claim whose report is not in the repository, or
 lacks the variant or metric, is "not measured" with the command that would measure it. Nothing
 is computed here but the paired statistics: the numbers are the report's.
 """
@@ -32,6 +33,8 @@ from toy_envs.base import ConfigError, check
 REPORTS = Path(__file__).parent / "reports"
 """Committed report summaries (``experiment report DIR --json``): name -> ``REPORTS/name.json``."""
 EXPECT = ("higher", "lower", "equal")
+MIN_SEEDS = 3
+"""Paired seeds a verdict other than inconclusive needs."""
 CLAIM_KEYS = ("id", "claim", "paper", "report", "spec", "metric", "variant", "versus", "setting", "expect", "margin")
 
 
@@ -109,7 +112,7 @@ def verdict(difference: dict | None, claim: Claim) -> str:
     """``holds``, ``does not hold``, ``inconclusive`` or ``not measured`` (module docstring)."""
     if difference is None:
         return "not measured"
-    if difference["ci"] is None:
+    if difference["ci"] is None or difference["n"] < MIN_SEEDS:
         return "inconclusive"
     lo, hi = difference["ci"]
     if claim.expect == "higher":
@@ -147,7 +150,7 @@ def format_claims(rows: list[dict]) -> str:
         elif d["ci"] is None:
             measured = f"{d['mean']:+.3f} (n={d['n']})"
         else:
-            measured = f"{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (n={d['n']})"
+            measured = f"{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (n={d['n']}{'' if d['n'] >= MIN_SEEDS else f' < {MIN_SEEDS}'})"
         expected = expectation.get(c.expect, f"within ±{c.margin:g}")
         lines.append(f"| {c.claim} | {c.paper} | `{c.variant}` − `{c.versus}`, {c.metric} ({c.report}) | {expected} | {measured} | {row['verdict']} |")
     lines += ["", "Reports (rerun: `reward-sandbox experiment run SPEC --out DIR` then `reward-sandbox experiment report DIR --json "
