@@ -18,6 +18,7 @@ from sandbox.rewards.return_to_go import return_to_go
 from sandbox.rewards.rloo import rloo
 from sandbox.testing.strategies import estimator_batches, rollouts_batches
 from toy_envs import make_task
+from test_rewards_return_to_go_loo import naive_whiten  # the same loop oracle (tests/ is on sys.path under pytest)
 
 OUTCOMES = st.sampled_from([0.0, 1.0, -0.5, 2.0])
 
@@ -39,19 +40,6 @@ def naive(process, outcomes, mask, group) -> torch.Tensor:
             if mask[i, t]:
                 togo = sum(float(process[i, s]) - process_baseline for s in range(t, width) if mask[i, s])
                 out[i, t] = togo + outcomes[i] - outcome_baseline
-    return out
-
-
-def naive_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Loops: (x − mean) / (unbiased std + eps) over the masked entries, 0 elsewhere."""
-    xs = [float(values[i, t]) for i in range(values.shape[0]) for t in range(values.shape[1]) if mask[i, t]]
-    mean = sum(xs) / len(xs) if xs else 0.0
-    std = (sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
-    out = torch.zeros(values.shape, dtype=torch.float64)
-    for i in range(values.shape[0]):
-        for t in range(values.shape[1]):
-            if mask[i, t]:
-                out[i, t] = (float(values[i, t]) - mean) / (std + eps)
     return out
 
 

@@ -23,12 +23,12 @@ is computed here but the paired statistics: the numbers are the report's.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.experiments.spec import read_toml
 from sandbox.experiments.stats import mean_ci
-from toy_envs.base import ConfigError, check
+from toy_envs.base import check
 
 REPORTS = Path(__file__).parent / "reports"
 """Committed report summaries (``experiment report DIR --json``): name -> ``REPORTS/name.json``."""
@@ -74,13 +74,7 @@ class Claim:
 
 def load_claims(path: str | Path) -> list[Claim]:
     """The claims of a claims file, checked (one error naming the field and what is allowed)."""
-    path = Path(path)
-    check(path.is_file(), "claims", "a claims file (TOML)", str(path))
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"claims={str(path)!r} is not valid TOML: {err}") from None
-    rows = data.get("claims")
+    rows = read_toml(path, "claims").get("claims")
     check(isinstance(rows, list) and bool(rows) and all(isinstance(r, dict) for r in rows), "claims",
           "a non-empty list of [[claims]] tables", rows)
     claims = []

@@ -289,15 +289,19 @@ class ExperimentSpec:
         return out
 
 
+def read_toml(path: str | Path, field: str) -> dict:
+    """A TOML file's table; ``ConfigError`` naming ``field`` when it is missing or not TOML."""
+    path = Path(path)
+    check(path.is_file(), field, "an existing TOML file", str(path))
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{field}={str(path)!r} is not allowed: not valid TOML ({err})") from None
+
+
 def load_spec(path: str | Path) -> ExperimentSpec:
     """Read a spec file; ``ConfigError`` naming it when it is missing or not TOML."""
-    path = Path(path)
-    check(path.is_file(), "spec", "an existing TOML file", str(path))
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"spec={str(path)!r} is not allowed: not valid TOML ({err})") from None
-    return ExperimentSpec.from_dict(data)
+    return ExperimentSpec.from_dict(read_toml(path, "spec"))
 
 
 def typed(where: str, name: str, value):
