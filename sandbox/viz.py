@@ -174,8 +174,8 @@ def plot_run(history: Sequence[Mapping], title: str) -> Figure:
     (``eval/accuracy``) and the training rollouts' accuracy (``rollout/accuracy``; their mean
     reward ``rollout/reward_mean`` for variants that do not consult the verifier) against the RL
     updates done (a line's ``step`` + 1: the evaluation logged as step -1, before the first
-    update, sits at 0)."""
-    fig = Figure(figsize=(6, 3.5))
+    update, sits at 0). The legend sits below the axes, outside them, so it covers no point."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
     done = [{**m, "updates": m["step"] + 1} for m in history if "step" in m]
     rollout = "rollout/accuracy" if any("rollout/accuracy" in m for m in done) else "rollout/reward_mean"
@@ -184,6 +184,6 @@ def plot_run(history: Sequence[Mapping], title: str) -> Figure:
     ax.set_title(title)
     ax.set_xlabel("RL updates")
     ax.set_ylabel("accuracy" if rollout == "rollout/accuracy" else "accuracy / mean reward")
-    ax.legend()
-    fig.tight_layout()
+    ax.get_legend().remove()  # plot_curves' legend, inside the axes
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
     return fig

@@ -89,3 +89,25 @@ def test_plot_curves_draws_one_line_per_run_skipping_dicts_without_the_metric():
     assert len(ax.lines[2].get_xdata()) == 0
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "c"]
     assert ax.get_ylabel() == "eval/accuracy"
+
+
+def test_plot_run_legend_sits_outside_the_axes_and_covers_no_point():
+    """The run plot's legend (``train``'s metrics.png, the demo's accuracy.png) is drawn below the
+    axes: its box meets neither the axes nor any plotted point, even when the curves fill every
+    corner (accuracy from 0 to 1 over the steps, the rollouts' from 1 to 0)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sandbox.viz import plot_run
+
+    history = [{"step": s, "eval/accuracy": (s + 1) / 10, "rollout/accuracy": 1 - (s + 1) / 10} for s in range(-1, 10)]
+    fig = plot_run(history, "outcome-grpo from the 'tiny' warm start")
+    FigureCanvasAgg(fig).draw()
+    (ax,) = fig.axes
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["greedy, held-out", "accuracy of the training rollouts"]
+    assert ax.get_legend() is None
+    box = legend.get_window_extent()
+    assert not box.overlaps(ax.get_window_extent())
+    for line in ax.lines:
+        for x, y in line.get_transform().transform(line.get_xydata()):
+            assert not box.contains(x, y)
