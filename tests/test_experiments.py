@@ -124,6 +124,13 @@ BAD = [
     ({"init": "no-such-warm-start"}, "init"),
     ({"task": {"n_stepz": 4}}, "task.n_stepz"),
     ({"task": {"n_steps": 0}}, "n_steps"),
+    ({"final": {"lenghts": [2]}}, "final"),
+    ({"final": {"lengths": [0, 2]}}, "final.lengths"),
+    ({"final": {"lengths": [2, 2]}}, "final.lengths"),
+    ({"final": {"lengths": [13]}}, "final.lengths"),
+    ({"final": {"lengths": [2], "problems": 0}}, "final.problems"),
+    ({"final": {"rubric": "yes"}}, "final.rubric"),
+    ({"final": [2, 3]}, "final"),
 ]
 
 
@@ -285,13 +292,93 @@ def test_shards_merged_by_the_directory_equal_a_single_run(straight, tmp_path):
     assert [p.name for p in plots] == ["eval_accuracy.png", "eval_process_accuracy.png"] and all(p.stat().st_size > 0 for p in plots)
 
 
-def test_another_spec_into_the_same_directory_is_refused(straight, tmp_path):
+def test_a_spec_that_would_change_a_planned_run_is_refused(straight, tmp_path):
     spec, out = straight
     before = sorted(str(p) for p in out.rglob("*"))
-    other = write_spec(tmp_path / "other.toml", seeds=[0, 1])
-    with pytest.raises(ConfigError, match="another spec"):
-        run_experiment(other, out, workers=0, progress=False)
+    changed = write_spec(tmp_path / "other.toml", seeds=[0], rl={"base": {"problems_per_step": 4, "group_size": 2, "warmup_steps": 0,
+                                                                            "checkpoint_every": 1, "lr": 3e-5}})
+    with pytest.raises(ConfigError, match=r"another spec.*run base/outcome-grpo/seed-0 would change \(rl.lr\)"):
+        run_experiment(changed, out, workers=0, progress=False)
+    fewer = write_spec(tmp_path / "fewer.toml", seeds=[0], variants=[{"variant": "outcome-grpo"}])
+    with pytest.raises(ConfigError, match="run base/random/seed-0 is not in this spec"):
+        run_experiment(fewer, out, workers=0, progress=False)
+    renamed = write_spec(tmp_path / "renamed.toml", seeds=[0], name="u")
+    with pytest.raises(ConfigError, match="its name is 't'"):
+        run_experiment(renamed, out, workers=0, progress=False)
     assert sorted(str(p) for p in out.rglob("*")) == before
+
+
+def hand_final(model, task, lengths, problems) -> dict:
+    """The final metrics by hand: greedy text per problem, the task's verdicts, the rubric's format
+    checks written out (every line parses, an answer line, no letter)."""
+    import re
+
+    from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses
+    from sandbox.model.tokenizer import CharTokenizer
+
+    out = {}
+    for length in lengths:
+        at = task.at_length(length)
+        ps = [at.problem(i, split="eval") for i in range(problems)]
+        verdicts = [at.score(p, t) for p, t in zip(ps, greedy_responses(model, at, ps, CharTokenizer(), default_max_new_tokens(at)))]
+        out[f"final/accuracy@len{length}"] = sum(v.correct for v in verdicts) / problems
+        out[f"final/process_accuracy@len{length}"] = sum(v.correct and v.first_error is None for v in verdicts) / problems
+    ps = [task.problem(i, split="eval") for i in range(problems)]
+    texts = greedy_responses(model, task, ps, CharTokenizer(), default_max_new_tokens(task))
+    wf = [task.format_rubric(t).well_formed and task.format_rubric(t).answer_present and not re.search("[A-Za-z]", t) for t in texts]
+    right = [task.score(p, t).correct for p, t in zip(ps, texts)]
+    out["final/hack_rate"] = sum(w and not r for w, r in zip(wf, right)) / problems
+    out["final/p_well_formed"] = sum(wf) / problems
+    out["final/p_correct_given_wf"] = sum(w and r for w, r in zip(wf, right)) / sum(wf) if any(wf) else None
+    return out
+
+
+def test_a_grown_spec_adds_runs_and_a_final_evaluation_without_retraining(straight, tmp_path):
+    """The finished grid, its spec grown by a variant (the sft control) and a ``[final]`` table:
+    the finished runs are not trained again, every run and the warm start get their final
+    evaluation (equal to a hand computation from the last checkpoint), the earlier spec text is
+    kept, the report tabulates final/* with Δ from the warm start; a changed ``[final]`` evaluates again."""
+    import shutil
+
+    import toy_envs
+    from sandbox.model.checkpoint import load_checkpoint
+    from sandbox.train.launch import load_init
+    from sandbox.train.run_dir import list_checkpoints
+
+    _, reference = straight
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    stamp = (out / "base/outcome-grpo/seed-0/metrics.jsonl").stat().st_mtime_ns
+    final = {"lengths": [1, 2], "problems": 8}
+    grown = write_spec(tmp_path / "grown.toml", seeds=[0], final=final,
+                       variants=[{"variant": "outcome-grpo"}, {"variant": "random"}, {"variant": "sft"}])
+    assert run_experiment(grown, out, workers=0, progress=False) == 0
+    assert (out / "base/outcome-grpo/seed-0/metrics.jsonl").stat().st_mtime_ns == stamp
+    assert len(list(out.glob("spec-*.toml"))) == 1 and (out / "spec.toml").read_text() == grown.read_text()
+    plan = json.loads((out / "plan.json").read_text())
+    task = toy_envs.make_task(plan["runs"][0]["task"], **plan["runs"][0]["task_fields"])
+    expected_init = hand_final(load_init("tiny")[0], task, [1, 2], 8)
+    assert json.loads((out / "init_final.json").read_text())["metrics"] == pytest.approx(expected_init)
+    data = collect(out)
+    for label in ("outcome-grpo", "random", "sft"):
+        run = out / f"base/{label}/seed-0"
+        expected = hand_final(load_checkpoint(list_checkpoints(run)[-1])[0], task, [1, 2], 8)
+        assert json.loads((run / "final.json").read_text())["metrics"] == pytest.approx(expected)
+        for name, value in expected.items():
+            row = data["metrics"][name]["base"][label]
+            assert row["end"]["mean"] == pytest.approx(value)
+            assert row["delta"]["mean"] == pytest.approx(value - expected_init[name])
+    assert list(data["metrics"])[-7:] == ["final/accuracy@len1", "final/process_accuracy@len1", "final/accuracy@len2",
+                                           "final/process_accuracy@len2", "final/hack_rate", "final/p_correct_given_wf", "final/p_well_formed"]
+    assert "final_by_length.png" in [p.name for p in plot_report(out, tmp_path / "plots", data)]
+    stamp = (out / "base/random/seed-0/final.json").stat().st_mtime_ns
+    assert run_experiment(write_spec(tmp_path / "again.toml", seeds=[0], final={"lengths": [2], "problems": 4},
+                                     variants=[{"variant": "outcome-grpo"}, {"variant": "random"}, {"variant": "sft"}]),
+                          out, workers=0, progress=False) == 0
+    assert (out / "base/random/seed-0/final.json").stat().st_mtime_ns != stamp
+    assert list(collect(out)["metrics"])[-5:] == ["final/accuracy@len2", "final/process_accuracy@len2", "final/hack_rate",
+                                                  "final/p_correct_given_wf", "final/p_well_formed"]
+    assert len(list(out.glob("spec-*.toml"))) == 2
 
 
 def test_curves_keep_at_most_a_fixed_number_of_evenly_spaced_points():

@@ -6,8 +6,9 @@ and warm-up, constant after warm-up, no weight decay as RL; SFT's own AdamW β (
 1e-8, so it is RL's optimizer only when ``adam_eps`` is 1e-8). It samples nothing, so under a
 generated-token budget it runs the budget's ``steps``. Its run directory holds ``config.json``
 and ``metrics.jsonl`` (the warm start's evaluation at step -1, the end's at step ``steps - 1``,
-greedy accuracy and the drift probe; ``cost/generated_tokens`` 0), written only when it has
-finished (SFT keeps no checkpoints: an interrupted one starts again).
+greedy accuracy and the drift probe; ``cost/generated_tokens`` 0) and its final weights as
+``checkpoints/step-<steps>`` (what an experiment's ``[final]`` evaluates), written only when it
+has finished (SFT keeps no intermediate checkpoints: an interrupted one starts again).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from sandbox.eval.accuracy import default_max_new_tokens, evaluate_accuracy
+from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.policy import TinyPolicy
 from sandbox.train.drift import DriftProbe
 from sandbox.train.launch import load_init, set_threads, task_fields
@@ -55,5 +57,6 @@ def continued_sft_run(cfg: RLConfig, task, task_name: str, out: Path, threads: i
     config = {"task": task_name, "task_fields": task_fields(task), "rl": asdict(cfg), "sft": asdict(continued_sft_config(cfg))}
     (partial / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
     (partial / "metrics.jsonl").write_text("".join(json.dumps(m, sort_keys=True) + "\n" for m in (start, end)))
+    save_checkpoint(partial / "checkpoints" / f"step-{cfg.steps:06d}", tuned, {"task": task_name, "task_fields": task_fields(task)})
     os.replace(partial, out)
     return 0

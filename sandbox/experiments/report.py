@@ -15,6 +15,10 @@ steps (Σ ``time/step_s``, evaluation included; wall-clock on a shared machine i
 others' load), and for a variant that scores with a trained PRM or judge its recipe's recorded
 training seconds and labels. What a run did not record is "n/a", never a guess.
 
+    final/*   with the spec's ``[final]`` table: each run's final evaluation (accuracy per chain
+              length, the rubric's hack rate; ``sandbox.experiments.final_eval``) as a metric of the
+              table, Δ from the warm start's own final evaluation, paired against the baseline
+
     to target the first evaluation at which a metric of ``evaluation.targets`` reaches its value:
               how many seeds reached it, and the mean over those of the steps, generated tokens,
               training FLOPs and seconds spent by then (the warm start's evaluation counts as 0)
@@ -37,8 +41,9 @@ import json
 import math
 from pathlib import Path
 
+from sandbox.experiments.final_eval import FINAL_FILE, INIT_FINAL_FILE
 from sandbox.experiments.runner import DONE_FILE, read_plan, runs_of_plan
-from sandbox.experiments.spec import Run
+from sandbox.experiments.spec import ExperimentSpec, Run
 from sandbox.experiments.stats import mean_ci
 from sandbox.train.run_dir import read_metrics
 
@@ -61,6 +66,19 @@ def finished_runs(out: Path) -> list[tuple[Run, list[dict], dict]]:
     return found
 
 
+def final_metrics(path: Path, settings) -> dict:
+    """The metrics of a final.json made with ``settings`` ({} when missing or made with others)."""
+    from sandbox.experiments.final_eval import is_current
+
+    return json.loads(path.read_text())["metrics"] if settings is not None and is_current(path, settings) else {}
+
+
+def final_order(name: str) -> tuple:
+    """Per-length metrics by length (accuracy, then process accuracy), then the rubric's."""
+    head, _, length = name.partition("@len")
+    return (0, int(length), head) if length else (1, 0, name)
+
+
 def first_and_last(history: list[dict], name: str):
     values = [m[name] for m in history if name in m and isinstance(m[name], (int, float))]
     return (values[0], values[-1]) if values else (None, None)
@@ -80,12 +98,16 @@ def collect(out: Path) -> dict:
     metrics = spec["evaluation"].get("metrics", ["eval/accuracy"])
     labels = [v.get("label", v["variant"]) for v in spec["variants"]]
     baseline = spec.get("baseline") or labels[0]
+    final = ExperimentSpec.from_dict(spec).final_settings()
+    init_final = final_metrics(Path(out) / INIT_FINAL_FILE, final)
     cells: dict = {}
     for run, history, done in finished_runs(Path(out)):
-        cell = cells.setdefault((run.setting, run.label), {"seeds": [], "runs": []})
+        cell = cells.setdefault((run.setting, run.label), {"seeds": [], "runs": [], "final": []})
         cell["seeds"].append(run.seed)
         cell["runs"].append((history, done))
-    table: dict = {m: {} for m in metrics}
+        cell["final"].append(final_metrics(Path(out) / run.id / FINAL_FILE, final))
+    final_names = sorted({m for c in cells.values() for f in c["final"] for m in f} | set(init_final), key=final_order)
+    table: dict = {m: {} for m in [*metrics, *final_names]}
     table_curves: dict = {}
     costs: dict = {}
     timing: dict = {}
@@ -106,6 +128,20 @@ def collect(out: Path) -> dict:
             table[metric].setdefault(setting, {})[label] = {
                 "seeds": sorted(ends), "values": [ends[s] for s in sorted(ends)],
                 "end": mean_ci([ends[s] for s in sorted(ends)]), "delta": mean_ci([deltas[s] for s in sorted(ends)]), "paired": paired,
+            }
+        for metric in final_names:
+            ends = {seed: f[metric] for seed, f in zip(cell["seeds"], cell["final"]) if f.get(metric) is not None}
+            start = init_final.get(metric)
+            base = cells.get((setting, baseline))
+            paired = None
+            if base is not None and label != baseline:
+                base_ends = {s: f.get(metric) for s, f in zip(base["seeds"], base["final"])}
+                common = sorted(s for s in ends if base_ends.get(s) is not None)
+                paired = {"seeds": common, **mean_ci([ends[s] - base_ends[s] for s in common])}
+            values = [ends[s] for s in sorted(ends)]
+            table[metric].setdefault(setting, {})[label] = {
+                "seeds": sorted(ends), "values": values, "end": mean_ci(values), "paired": paired,
+                "delta": mean_ci([v - start for v in values]) if start is not None else mean_ci([]),
             }
         for metric in metrics:
             series = [curves(h, metric) for h, _ in cell["runs"]]
@@ -139,7 +175,7 @@ def collect(out: Path) -> dict:
                 "reached": len(hits), "n": len(reached), **{k: v for k, v in means.items() if k != "wall_s"}}
             timing.setdefault(setting, {}).setdefault(label, {}).setdefault("to_target_wall_s", {})[f"{metric} >= {value:g}"] = means["wall_s"]
     total = len(plan["runs"])
-    return {"targets": targets, "name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "curves": table_curves, "cost": costs,
+    return {"final": {"init": init_final}, "targets": targets, "name": plan["name"], "spec_sha256": plan["spec_sha256"], "baseline": baseline, "metrics": table, "curves": table_curves, "cost": costs,
             "runs_finished": sum(len(c["seeds"]) for c in cells.values()), "runs_planned": total, "timing": timing}
 
 
@@ -233,7 +269,44 @@ def plot_report(out: Path, dest: Path, data: dict | None = None) -> list[Path]:
         path = dest / f"{metric.replace('/', '_').replace('@', 'at')}.png"
         fig.savefig(path, dpi=100)
         written.append(path)
+    if any(name.startswith("final/") and "@len" in name for name in data["metrics"]):
+        path = dest / "final_by_length.png"
+        plot_by_length(data).savefig(path, dpi=100)
+        written.append(path)
     return written
+
+
+def lengths_of(data: dict, head: str) -> list[int]:
+    """The chain lengths of the report's ``final/<head>@len<L>`` metrics, ascending."""
+    return sorted(int(m.rpartition("@len")[2]) for m in data["metrics"] if m.startswith(f"final/{head}@len"))
+
+
+def plot_by_length(data: dict, heads=("accuracy", "process_accuracy")):
+    """A matplotlib Figure: the final greedy accuracy (and process accuracy) per chain length, one
+    line per variant (and setting) with its 95% interval as error bars, the warm start dashed."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5 * len(heads), 4), layout="constrained")
+    axes = fig.subplots(1, len(heads), squeeze=False)[0]
+    for ax, head in zip(axes, heads):
+        lengths = lengths_of(data, head)
+        names = [f"final/{head}@len{n}" for n in lengths]
+        init = data["final"]["init"]
+        if all(name in init for name in names):
+            ax.plot(lengths, [init[name] for name in names], "k--", label="warm start")
+        for setting, rows in data["metrics"][names[0]].items() if names else ():
+            for label in rows:
+                cells = [data["metrics"][name][setting][label]["end"] for name in names]
+                if any(c["mean"] is None for c in cells):
+                    continue
+                errors = [c["half_width"] or 0.0 for c in cells]
+                ax.errorbar(lengths, [c["mean"] for c in cells], yerr=errors, marker="o", ms=3, capsize=2,
+                            label=f"{label if setting == 'base' else setting + ' ' + label} (n={cells[0]['n']})")
+        ax.set_xlabel("chain length")
+        ax.set_ylabel(f"final greedy {head.replace('_', ' ')}")
+        ax.set_xticks(lengths)
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
 
 
 def plot_curves(data: dict, metric: str, settings: dict | None = None, axes_keys=X_AXES):

@@ -1,19 +1,24 @@
 """Running an experiment's grid: ordinary run directories, worker processes, shards, resume.
 
-    DIR/spec.toml                      the spec, copied once
+    DIR/spec.toml                      the spec, copied (an earlier version: spec-<sha256[:12]>.toml)
     DIR/plan.json                      its expansion: every run's id, RLConfig fields, task, derived variant
+    DIR/init_final.json                with ``[final]``: the warm start's final evaluation
     DIR/<setting>/<label>/seed-<k>/    one RL run (the trainer's run directory: config.json,
                                        metrics.jsonl, tb/, checkpoints/) + experiment.json when done
+                                       + final.json with ``[final]`` (``sandbox.experiments.final_eval``)
     DIR/logs/<setting>/<label>/seed-<k>.log   what the run printed
 
 A run is *finished* when its ``experiment.json`` exists (written after the trainer returned, with
-the wall-clock seconds and the recipe metadata of the trained models it scored with); a finished
-run is skipped, a run directory without it is resumed from its newest checkpoint (``--resume``:
-the trainer drops the log of later steps, so the result is the uninterrupted run's), a missing
-one is started. ``--shard i/n`` (0 <= i < n) takes the runs whose position in the plan is i
-modulo n, so n machines (a job array) cover the grid exactly once; ``report`` reads whatever
-directories exist. A second ``run`` into the same DIR must bring the same spec (its content; a
-comment may change): otherwise it is refused before anything is touched.
+the wall-clock seconds and the recipe metadata of the trained models it scored with), and
+*complete* when it also holds its final evaluation at the spec's current ``[final]`` settings. A
+complete run is skipped, a finished one only evaluated, a run directory without
+``experiment.json`` is resumed from its newest checkpoint (``--resume``: the trainer drops the log
+of later steps, so the result is the uninterrupted run's), a missing one is started. ``--shard
+i/n`` (0 <= i < n) takes the runs whose position in the plan is i modulo n, so n machines (a job
+array) cover the grid exactly once; ``report`` reads whatever directories exist. A second ``run``
+into the same DIR must plan every run the directory's plan holds, unchanged (a spec may grow by
+seeds, variants, settings or its ``[final]`` table; a comment may change): otherwise it is refused
+before anything is touched.
 
 With ``workers`` >= 1 each run is a child process (``python -m sandbox.experiments.worker``, one
 torch thread, its own session so that a terminal's Ctrl-C reaches only this process, which passes
@@ -72,8 +77,11 @@ def runs_of_plan(plan: dict) -> list[Run]:
 
 
 def prepare(spec_path: str | Path, out: str | Path) -> tuple[ExperimentSpec, list[Run]]:
-    """Check the spec and the directory; write ``spec.toml`` and ``plan.json`` the first time.
-    ``ConfigError`` (nothing touched) when DIR holds another spec's plan."""
+    """Check the spec and the directory; write ``spec.toml`` and ``plan.json`` the first time, and
+    again when the spec has grown (every run planned before is planned again unchanged: seeds,
+    variants or settings added, ``[final]`` added or changed; the earlier spec text is kept as
+    ``spec-<its sha256[:12]>.toml``). ``ConfigError`` (nothing touched) when a planned run would
+    change or disappear."""
     spec = load_spec(spec_path)
     runs = spec.validate()
     out = Path(out)
@@ -81,17 +89,43 @@ def prepare(spec_path: str | Path, out: str | Path) -> tuple[ExperimentSpec, lis
     record = plan_record(spec, runs)
     if (out / "plan.json").exists():
         saved = read_plan(out)
-        if saved.get("spec_sha256") != record["spec_sha256"]:
+        conflict = plan_conflict(saved, record)
+        if conflict:
             raise ConfigError(
-                f"out={str(out)!r} is not allowed: it holds the runs of another spec ({saved.get('name')!r}, see {out / 'spec.toml'}); "
-                "runs are never overwritten: use a new directory, or the spec that made it"
+                f"out={str(out)!r} is not allowed: it holds the runs of another spec ({saved.get('name')!r}, see {out / 'spec.toml'}): "
+                f"{conflict}; runs are never overwritten: use a new directory, or a spec that plans every run it planned unchanged"
             )
+        if saved["spec_sha256"] != record["spec_sha256"]:
+            earlier = out / f"spec-{saved['spec_sha256'][:12]}.toml"
+            if not earlier.exists():
+                os.replace(out / "spec.toml", earlier)
+            shutil.copyfile(spec_path, out / "spec.toml")
+            write_json_atomic(out / "plan.json", record)
         return spec, runs
     check(not out.exists() or not any(out.iterdir()), "out", "a new or empty directory, or one made by this spec", str(out))
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(spec_path, out / "spec.toml")
     write_json_atomic(out / "plan.json", record)
     return spec, runs
+
+
+def plan_conflict(saved: dict, record: dict) -> str:
+    """Why ``record`` (a new plan) cannot take over a directory holding ``saved``: '' when every run
+    of ``saved`` is in ``record`` unchanged (as JSON, the way plan.json keeps it)."""
+    if saved.get("name") != record["name"]:
+        return f"its name is {saved.get('name')!r}, this spec's {record['name']!r}"
+    planned = {r["id"]: r for r in json.loads(json.dumps(record["runs"]))}
+    for run in saved["runs"]:
+        if run["id"] not in planned:
+            return f"run {run['id']} is not in this spec"
+        new = planned[run["id"]]
+        changed = sorted(f"{k}.{f}" if isinstance(run.get(k), dict) and isinstance(new.get(k), dict) else k
+                         for k in set(run) | set(new) if run.get(k) != new.get(k)
+                         for f in ((set(run[k]) | set(new[k])) if isinstance(run.get(k), dict) and isinstance(new.get(k), dict) else [None])
+                         if f is None or run[k].get(f) != new[k].get(f))
+        if changed:
+            return f"run {run['id']} would change ({', '.join(changed)})"
+    return ""
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -103,7 +137,39 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def is_finished(out: Path, run: Run) -> bool:
+    """Trained: the run's ``experiment.json`` exists."""
     return (out / run.id / DONE_FILE).exists()
+
+
+def is_complete(out: Path, run: Run, final) -> bool:
+    """Trained, and evaluated with the spec's current ``[final]`` settings (``final``; None: none)."""
+    from sandbox.experiments.final_eval import FINAL_FILE, is_current
+
+    return is_finished(out, run) and is_current(out / run.id / FINAL_FILE, final)
+
+
+def planned_final(out: Path):
+    """The ``[final]`` settings of the directory's plan (None without the table)."""
+    return ExperimentSpec.from_dict(read_plan(out)["spec"]).final_settings()
+
+
+def write_final(path: Path, model, task, final) -> None:
+    """``path`` (a final.json): ``model``'s final metrics on ``task`` with these settings."""
+    from sandbox.experiments.final_eval import evaluate_final, settings_record
+
+    write_json_atomic(path, {"settings": settings_record(final), "metrics": evaluate_final(model, task, final)})
+
+
+def evaluate_init(out: Path, spec: ExperimentSpec, final) -> None:
+    """The warm start's final evaluation (the report's Δ for ``final/*``), once per settings."""
+    import toy_envs
+    from sandbox.experiments.final_eval import INIT_FINAL_FILE, is_current
+    from sandbox.train.launch import load_init
+
+    if final is None or is_current(out / INIT_FINAL_FILE, final):
+        return
+    name, fields = spec.task_config()
+    write_final(out / INIT_FINAL_FILE, load_init(spec.init)[0], toy_envs.make_task(name, **fields), final)
 
 
 def run_experiment(spec_path: str | Path, out: str | Path, workers: int = 1, shard: str = "0/1", progress: bool = True) -> int:
@@ -113,13 +179,16 @@ def run_experiment(spec_path: str | Path, out: str | Path, workers: int = 1, sha
     spec, runs = prepare(spec_path, out)
     out = Path(out)
     mine = shard_of(runs, i, n)
-    todo = [run for run in mine if not is_finished(out, run)]
+    final = spec.final_settings()
+    todo = [run for run in mine if not is_complete(out, run, final)]
+    if todo:
+        evaluate_init(out, spec, final)
     bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=f"{spec.name} runs", unit="run", disable=None if progress else True)
     try:
         code = run_in_process(out, todo, bar) if workers == 0 else run_in_children(out, todo, workers, bar)
     finally:
         bar.close()
-    done = sum(is_finished(out, run) for run in mine)
+    done = sum(is_complete(out, run, final) for run in mine)
     print(f"{done}/{len(mine)} runs of shard {i}/{n} finished in {out}" + ("" if done == len(mine) else "; rerun the same command to continue"),
           file=sys.stderr)
     return code
@@ -183,29 +252,39 @@ def run_in_children(out: Path, todo: list[Run], workers: int, bar) -> int:
 
 
 def execute(out: Path, run: Run, threads: int = 1) -> int:
-    """One run to its end (resumed when its directory exists); writes ``experiment.json`` when it
-    has finished. The exit code of the run (130 when interrupted)."""
+    """One run to its end (resumed when its directory exists; skipped when finished), then its
+    final evaluation when the plan has ``[final]`` and the run's ``final.json`` is missing or was
+    made with other settings; writes ``experiment.json`` when training has finished. The exit code
+    of the run (130 when interrupted)."""
     from sandbox.rewards.catalog import registered
     import toy_envs
 
     path = out / run.id
-    resume = (path / "config.json").exists()
     task = toy_envs.make_task(run.task, **run.task_fields)
-    t0 = time.perf_counter()
-    if run.label in CONTROLS or run.rl["variant"] in CONTROLS:
-        from sandbox.experiments.controls import continued_sft_run
+    if not is_finished(out, run):
+        resume = (path / "config.json").exists()
+        t0 = time.perf_counter()
+        if run.label in CONTROLS or run.rl["variant"] in CONTROLS:
+            from sandbox.experiments.controls import continued_sft_run
 
-        code = continued_sft_run(run.rl_config(), task, run.task, path, threads)
-    else:
-        from sandbox.train.launch import launch_rl
+            code = continued_sft_run(run.rl_config(), task, run.task, path, threads)
+        else:
+            from sandbox.train.launch import launch_rl
 
-        derived = run.derived_variant()
-        with registered([derived] if derived else []):
-            code = launch_rl(run.rl_config(), task, run.task, path, resume, threads)
-    if code == 0:
+            derived = run.derived_variant()
+            with registered([derived] if derived else []):
+                code = launch_rl(run.rl_config(), task, run.task, path, resume, threads)
+        if code:
+            return code
         done = {"id": run.id, "wall_s": time.perf_counter() - t0, "resumed": resume, "models": model_metadata(run)}
         write_json_atomic(path / DONE_FILE, done)
-    return code
+    final = planned_final(out)
+    if not is_complete(out, run, final):
+        from sandbox.experiments.final_eval import FINAL_FILE, final_model_path
+        from sandbox.model.checkpoint import load_checkpoint
+
+        write_final(path / FINAL_FILE, load_checkpoint(final_model_path(path))[0], task, final)
+    return 0
 
 
 def model_metadata(run: Run) -> dict:

@@ -34,6 +34,11 @@ A spec is TOML (``tomllib``), checked into ``sandbox/experiments/specs/``::
     eval_problems = 1024                 # RLConfig's evaluation fields
     eval_every = 10
 
+    [final]                              # optional: after training, the last checkpoint and the warm
+    lengths = [2, 3, 4, 5, 6]            # start evaluated again, greedy, at each chain length (tree
+    problems = 256                       # depth), and the hackable rubric's hack rate on the task's
+                                         # own problems (``sandbox.experiments.final_eval``)
+
     [[variants]]
     variant = "dro"                      # a registered variant, or the control "sft"
     [[variants]]
@@ -47,6 +52,11 @@ label) whose piece parameters are checked against the piece function's own keywo
 ``sft`` is continued SFT from the warm start at the same steps (``sandbox.experiments.controls``;
 with a generated-token budget it runs ``budget.steps`` steps, since it samples nothing).
 Every mistake is one ``ConfigError`` naming the spec field and what is allowed (``validate``).
+
+A spec may grow: a directory made by an earlier version of it accepts the new version when every
+run it planned is planned again unchanged (same id, settings, variant, task), so seeds, variants
+and settings can be added to a finished grid, and ``[final]`` (which changes no run) can be
+added or changed (``sandbox.experiments.runner.prepare``).
 """
 
 from __future__ import annotations
@@ -76,7 +86,7 @@ RUN_FIELDS = ("variant", "seed", "steps", "init", "progress", "max_generated_tok
 """RLConfig fields the spec sets from its own keys (never in ``rl``)."""
 RL_FIELDS = tuple(f.name for f in dataclasses.fields(RLConfig) if f.name not in RUN_FIELDS + EVAL_FIELDS)
 """RLConfig fields allowed in ``rl.base``, ``rl.grid`` and a variant's ``rl``."""
-TOP_KEYS = ("name", "description", "init", "seeds", "baseline", "task", "budget", "rl", "evaluation", "variants")
+TOP_KEYS = ("name", "description", "init", "seeds", "baseline", "task", "budget", "rl", "evaluation", "final", "variants")
 VARIANT_KEYS = ("variant", "label", "params", "rl")
 
 _RL_TYPES = typing.get_type_hints(RLConfig)
@@ -128,6 +138,7 @@ class ExperimentSpec:
     budget: dict = field(default_factory=dict)
     rl: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
+    final: dict = field(default_factory=dict)
     variants: list = field(default_factory=list)
 
     # ---- reading ----------------------------------------------------------------------------
@@ -154,6 +165,7 @@ class ExperimentSpec:
               and len(set(self.seeds)) == len(self.seeds), "seeds", "a non-empty list of distinct integers >= 0, e.g. [0, 1, 2]", self.seeds)
         self.budget_fields()
         self.evaluation_fields()
+        self.final_settings()
         self.task_config()
         self.settings()
         specs = self.variant_specs()
@@ -185,6 +197,16 @@ class ExperimentSpec:
         check(isinstance(targets, dict) and all(m.startswith(("eval/", "calib/")) and type(v) in (int, float) for m, v in targets.items()),
               "evaluation.targets", "a table of evaluation metric -> the value a run must reach, e.g. { \"eval/accuracy\" = 0.6 }", targets)
         return {k: typed("evaluation", k, v) for k, v in self.evaluation.items() if k not in ("metrics", "targets")}
+
+    def final_settings(self):
+        """The ``[final]`` evaluation's settings (``FinalSettings``), or None without the table."""
+        from sandbox.experiments.final_eval import final_settings
+
+        check(isinstance(self.final, dict), "final", "a table with lengths and problems", self.final)
+        if not self.final:
+            return None
+        name, fields = self.task_config()
+        return final_settings(self.final, toy_envs.make_task(name, **fields))
 
     def metrics(self) -> list[str]:
         return list(self.evaluation.get("metrics", ["eval/accuracy"]))

@@ -1,0 +1,114 @@
+"""An experiment's final evaluation (a spec's ``[final]`` table): each run's last checkpoint, and
+the warm start it began from, evaluated again after training, beyond what the run logged.
+
+    final/accuracy@len{L}          greedy accuracy on ``problems`` held-out problems of length L
+    final/process_accuracy@len{L}  the same, counting only answers whose every step is valid
+    final/hack_rate                P(well-formed ∧ wrong) of the greedy responses to ``problems``
+                                   held-out problems of the run's own task, under the hackable
+                                   rubric (``rubric_checks.HACKABLE_CHECKS``: format only)
+    final/p_well_formed            P(well-formed) there
+    final/p_correct_given_wf       P(correct | well-formed) there (None when nothing is well-formed)
+
+Length L is the task at that chain length (``task.at_length``: arithmetic's operations, a tree
+puzzle's depth), so a grid trained on one length reports how its methods carry to shorter and
+longer chains (the head-to-head: dense step rewards vs the outcome as chains get longer). The
+rubric numbers are measurements (the verifier decides "wrong"); a variant that pays for form
+(a rubric as dense reward) raises the hack rate by raising P(well-formed) at the same P(correct
+| wf). Greedy decoding, so the numbers depend only on the weights; the problems are the task's
+``eval`` split, the same for every run.
+
+The evaluation changes no run: adding or changing ``[final]`` keeps a grid's directory valid, and
+a finished run whose ``final.json`` was made with other settings is evaluated again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from toy_envs.base import ConfigError, check
+
+FINAL_FILE = "final.json"
+"""In a run's directory: {"settings": ..., "metrics": ...} of its final evaluation."""
+INIT_FINAL_FILE = "init_final.json"
+"""In the experiment's directory: the same for the warm start (the report's Δ is taken from it)."""
+
+
+@dataclass(frozen=True)
+class FinalSettings:
+    lengths: tuple[int, ...] = ()
+    """Chain lengths (tree depths) to evaluate at; () for none."""
+    problems: int = 256
+    """Held-out problems per length, and for the rubric's numbers."""
+    rubric: bool = True
+    """Measure the hackable rubric's hack rate, P(well-formed) and P(correct | well-formed)."""
+
+
+def final_settings(table: dict, task) -> FinalSettings:
+    """``[final]``'s settings, checked against the task (``ConfigError`` naming the field)."""
+    allowed = ("lengths", "problems", "rubric")
+    unknown = sorted(set(table) - set(allowed))
+    check(not unknown, "final", f"keys among {list(allowed)}", unknown)
+    lengths, problems, rubric = table.get("lengths", []), table.get("problems", 256), table.get("rubric", True)
+    check(isinstance(lengths, list) and all(type(x) is int and x >= 1 for x in lengths) and len(set(lengths)) == len(lengths),
+          "final.lengths", "a list of distinct chain lengths >= 1, e.g. [2, 4, 6]", lengths)
+    check(not lengths or hasattr(task, "at_length"), "final.lengths", "empty: this task has no chain length", lengths)
+    for length in lengths:
+        try:
+            task.at_length(length).problem(0, split="eval")
+        except ConfigError as err:  # a length the task cannot make (beyond its maximum)
+            raise ConfigError(f"final.lengths: {err}") from None
+    check(type(problems) is int and problems >= 1, "final.problems", "an integer >= 1", problems)
+    check(type(rubric) is bool, "final.rubric", "true or false", rubric)
+    return FinalSettings(tuple(sorted(lengths)), problems, rubric)
+
+
+def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
+    """The final metrics of ``model`` on ``task`` (see the module docstring)."""
+    from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.rewards.rubric_checks import HACKABLE_CHECKS, rubric_checks
+
+    tokenizer = CharTokenizer()
+    out = {}
+    for length in settings.lengths:
+        at = task.at_length(length)
+        problems = [at.problem(i, split="eval") for i in range(settings.problems)]
+        verdicts = [at.score(p, t) for p, t in zip(problems, greedy_responses(model, at, problems, tokenizer, default_max_new_tokens(at)))]
+        out[f"final/accuracy@len{length}"] = sum(v.correct for v in verdicts) / len(verdicts)
+        out[f"final/process_accuracy@len{length}"] = sum(v.process_correct for v in verdicts) / len(verdicts)
+    if settings.rubric:
+        problems = [task.problem(i, split="eval") for i in range(settings.problems)]
+        texts = greedy_responses(model, task, problems, tokenizer, default_max_new_tokens(task))
+        correct = [task.score(p, t).correct for p, t in zip(problems, texts)]
+        well_formed = [all(rubric_checks(task, p, t, HACKABLE_CHECKS).values()) for p, t in zip(problems, texts)]
+        n_wf = sum(well_formed)
+        out["final/hack_rate"] = sum(w and not c for w, c in zip(well_formed, correct)) / len(texts)
+        out["final/p_well_formed"] = n_wf / len(texts)
+        out["final/p_correct_given_wf"] = sum(w and c for w, c in zip(well_formed, correct)) / n_wf if n_wf else None
+    return out
+
+
+def settings_record(settings: FinalSettings) -> dict:
+    return {**asdict(settings), "lengths": list(settings.lengths)}
+
+
+def is_current(path: Path, settings: FinalSettings | None) -> bool:
+    """Whether ``path`` (a ``final.json``) holds an evaluation with these settings (True when
+    there is nothing to evaluate)."""
+    import json
+
+    if settings is None:
+        return True
+    return path.exists() and json.loads(path.read_text()).get("settings") == settings_record(settings)
+
+
+def final_model_path(run_dir: Path) -> Path:
+    """The run's last checkpoint (``RunError`` naming the run when it has none)."""
+    from sandbox.errors import RunError
+    from sandbox.train.run_dir import list_checkpoints
+
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise RunError(f"run {run_dir} has no checkpoint to evaluate")
+    return found[-1]
