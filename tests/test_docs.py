@@ -153,3 +153,31 @@ def test_subcommand_help_renders(name, capsys):
         main([name, "--help"])
     assert stop.value.code == 0
     assert "usage: reward-sandbox " + name in capsys.readouterr().out
+
+
+SPECS = sorted((ROOT / "sandbox" / "experiments" / "specs").glob("*.toml"))
+RESULTS = ROOT / "tutorials" / "guides" / "results.md"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
+def test_spec_comments_cite_sections_of_the_results_guide(spec):
+    """A spec's comments name the part of tutorials/guides/results.md that quotes its runs (the
+    results left README for that guide): every capitalised quoted title there is found in it."""
+    comments = " ".join(line.lstrip("# ") for line in spec.read_text().splitlines() if line.startswith("#"))
+    assert "README" not in comments, f"{spec.name}: its results are in tutorials/guides/results.md, not README"
+    results = RESULTS.read_text().replace("`", "")
+    for title in re.findall(r'"([A-Z][^"]+)"', comments):
+        assert title.replace("`", "") in results, f"{spec.name}: no {title!r} in {RESULTS.name}"
+
+
+def test_no_guide_or_tutorial_cites_a_readme_section():
+    """README is one page: a citation of a section of it ('README, "..."') in a guide or in a
+    tutorial's text points at what moved to the guides."""
+    import json
+
+    texts = {p.name: p.read_text() for p in GUIDES}
+    for notebook in sorted((ROOT / "tutorials").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        texts[notebook.name] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    for name, text in texts.items():
+        assert not re.search(r"README(\.md)?[,:] *\"", text), f"{name} cites a README section; cite the guide that holds it"

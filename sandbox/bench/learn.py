@@ -108,7 +108,7 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
     for variant in cfg.variants:
         policy = TinyPolicy(copy.deepcopy(model))
         rl = RLConfig(variant=variant, seed=cfg.seed, steps=10**9, eval_every=0, eval_problems=0, pass_problems=0, max_draws=32,
-                      progress=False, **LARGE_UPDATE)  # the update its README figures were measured with
+                      progress=False, **LARGE_UPDATE)  # the update its figures in tutorials/guides/results.md were measured with
         trainer = Trainer(rl, task, policy)
         curve, phases = list(sft_curve), {**sft_phases, "sampling": 0.0, "scoring": 0.0, "update": 0.0}
         clock = sft_elapsed

@@ -2,8 +2,8 @@
 
 It prints greedy accuracy, pass@k and the fraction of rows with every step valid before and
 after RL on 1024 held-out problems, the answers flipped on the drift probe, a plot of the
-accuracy curves, and three greedy samples. The default is the seed-0 run of the README's
-5-seed check (outcome-grpo, 40 steps of 32 problems x 8 rollouts).
+accuracy curves, and three greedy samples. The default is the seed-0 run of the defaults spec's
+5-seed check (outcome-grpo, 40 steps of 32 problems x 8 rollouts; specs/defaults.toml, tutorials/guides/results.md).
 """
 
 from __future__ import annotations
