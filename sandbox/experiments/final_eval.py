@@ -63,6 +63,14 @@ def final_settings(table: dict, task) -> FinalSettings:
     return FinalSettings(tuple(sorted(lengths)), problems, rubric)
 
 
+def final_metric_names(settings: FinalSettings | None) -> list[str]:
+    """The metrics a final evaluation with ``settings`` writes, in the report's order."""
+    if settings is None:
+        return []
+    per_length = [f"final/{head}@len{n}" for n in settings.lengths for head in ("accuracy", "process_accuracy")]
+    return per_length + (["final/hack_rate", "final/p_correct_given_wf", "final/p_well_formed"] if settings.rubric else [])
+
+
 def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
     """The final metrics of ``model`` on ``task`` (see the module docstring)."""
     from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses

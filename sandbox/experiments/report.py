@@ -41,7 +41,7 @@ import json
 import math
 from pathlib import Path
 
-from sandbox.experiments.final_eval import FINAL_FILE, INIT_FINAL_FILE
+from sandbox.experiments.final_eval import FINAL_FILE, INIT_FINAL_FILE, final_metric_names
 from sandbox.experiments.runner import DONE_FILE, read_plan, runs_of_plan
 from sandbox.experiments.spec import ExperimentSpec, Run
 from sandbox.experiments.stats import mean_ci
@@ -73,12 +73,6 @@ def final_metrics(path: Path, settings) -> dict:
     return json.loads(path.read_text())["metrics"] if settings is not None and is_current(path, settings) else {}
 
 
-def final_order(name: str) -> tuple:
-    """Per-length metrics by length (accuracy, then process accuracy), then the rubric's."""
-    head, _, length = name.partition("@len")
-    return (0, int(length), head) if length else (1, 0, name)
-
-
 def first_and_last(history: list[dict], name: str):
     values = [m[name] for m in history if name in m and isinstance(m[name], (int, float))]
     return (values[0], values[-1]) if values else (None, None)
@@ -106,7 +100,7 @@ def collect(out: Path) -> dict:
         cell["seeds"].append(run.seed)
         cell["runs"].append((history, done))
         cell["final"].append(final_metrics(Path(out) / run.id / FINAL_FILE, final))
-    final_names = sorted({m for c in cells.values() for f in c["final"] for m in f} | set(init_final), key=final_order)
+    final_names = final_metric_names(final)
     table: dict = {m: {} for m in [*metrics, *final_names]}
     table_curves: dict = {}
     costs: dict = {}

@@ -211,6 +211,12 @@ class ExperimentSpec:
     def metrics(self) -> list[str]:
         return list(self.evaluation.get("metrics", ["eval/accuracy"]))
 
+    def report_metrics(self) -> list[str]:
+        """The metrics its report tabulates: ``evaluation.metrics``, then ``[final]``'s."""
+        from sandbox.experiments.final_eval import final_metric_names
+
+        return self.metrics() + final_metric_names(self.final_settings())
+
     def task_config(self):
         """(task name, task fields): the warm start's task with ``[task]``'s fields over it."""
         check(isinstance(self.task, dict), "task", "a table of task fields (and an optional name)", self.task)
