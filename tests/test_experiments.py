@@ -155,7 +155,9 @@ def test_a_tuple_field_is_a_toml_array_and_reads_back_from_the_plan():
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
 def test_every_checked_in_spec_validates(path):
-    spec = ExperimentSpec.from_dict(tomllib.loads(path.read_text()))
+    from sandbox.experiments.spec import load_spec
+
+    spec = load_spec(path)
     assert spec.validate() and spec.name
 
 
@@ -414,3 +416,57 @@ def test_sigterm_to_a_background_runner_stops_its_children_at_a_step_and_the_gri
     assert list((out / "base/outcome-grpo/seed-0/checkpoints").glob("step-*"))  # the child checkpointed (or finished: 2 steps)
     assert run_experiment(spec, out, workers=1, progress=False) == 0
     assert deterministic_metrics(out) == deterministic_metrics(reference)
+
+
+# ---- a benchmark spec: the PRM label-budget table over seeds -------------------------------------
+PRM_SPEC = ('name = "prm-small"\nbench = "prm"\nseeds = [0, 1]\nbaseline = "mc-hard"\n[prm]\ninit = "tiny"\nscorers = ["mc-hard", "orm"]\n'
+            'budgets = [0.5, 1.0]\nbench_problems = 32\nbench_group = 2\n[train]\nn_problems = 4\ngroup_size = 2\nn_completions = 2\nsteps = 2\nbatch_size = 4\n')
+
+
+@pytest.mark.parametrize("text, field", [
+    (PRM_SPEC.replace('bench = "prm"', 'bench = "orm"'), "bench"),
+    (PRM_SPEC.replace('scorers = ["mc-hard", "orm"]', 'scorers = ["mc-hard", "human"]'), "prm.scorers"),
+    (PRM_SPEC.replace("budgets = [0.5, 1.0]", "budgets = [0.0]"), "prm.budgets"),
+    (PRM_SPEC.replace("bench_group = 2", "bench_grup = 2"), "prm.bench_grup"),
+    (PRM_SPEC.replace("[prm]", "[prm]\nseeds = [3]"), "prm.seeds"),
+    (PRM_SPEC.replace("steps = 2", "steps = 2\nlabels = \"rpe\""), "train.labels"),
+    (PRM_SPEC.replace('baseline = "mc-hard"', 'baseline = "rpe"'), "baseline"),
+    (PRM_SPEC + "[evaluation]\n", "spec"),
+])
+def test_a_bad_benchmark_spec_is_one_clear_error_naming_the_field(tmp_path, text, field):
+    from sandbox.experiments.spec import load_spec
+
+    (tmp_path / "s.toml").write_text(text)
+    with pytest.raises(ConfigError, match=field):
+        load_spec(tmp_path / "s.toml").validate()
+
+
+def test_a_prm_benchmark_spec_runs_per_seed_resumes_and_reports_each_seeds_table(tmp_path, monkeypatch):
+    """The spec's seeds, each the ``prm bench`` table of that seed alone (written whole); a second
+    run does nothing; the report holds each scorer's F1 per label budget and seed as that seed's
+    table has it, the paired difference against the baseline by hand, the answer check as a scorer."""
+    from sandbox.experiments.prm_spec import PRMBenchSpec, format_prm_report
+    from sandbox.experiments import prm_table
+
+    spec = tmp_path / "s.toml"
+    spec.write_text(PRM_SPEC)
+    calls = []
+    original = prm_table.run_prm_table
+    monkeypatch.setattr(prm_table, "run_prm_table", lambda cfg, train: calls.append(cfg.seeds) or original(cfg, train))
+    assert run_experiment(spec, tmp_path / "out", workers=2, progress=False) == 0
+    assert calls == [(0,), (1,)]
+    assert run_experiment(spec, tmp_path / "out", workers=0, progress=False) == 0 and len(calls) == 2
+    data = collect(tmp_path / "out")
+    assert data["runs_finished"] == 2 and data["baseline"] == "mc-hard"
+    seeds = {k: json.loads((tmp_path / f"out/seed-{k}.json").read_text()) for k in (0, 1)}
+    f1 = {k: {(r["scorer"], r["budget"]): r["f1"] for r in s["bench"]} for k, s in seeds.items()}
+    for budget in (0.5, 1.0):
+        rows = data["metrics"]["processbench/f1"][f"labels={budget:g}"]
+        assert rows["orm"]["values"] == [f1[0][("orm", budget)], f1[1][("orm", budget)]]
+        diffs = [f1[k][("orm", budget)] - f1[k][("mc-hard", budget)] for k in (0, 1)]
+        assert rows["orm"]["paired"]["mean"] == pytest.approx(sum(diffs) / 2) and rows["mc-hard"]["paired"] is None
+        assert rows["answer-check"]["values"] == [seeds[k]["answer_check"][0]["f1"] for k in (0, 1)]
+    assert {c.label for c in PRMBenchSpec.from_dict(tomllib.loads(PRM_SPEC)).validate()} == {"mc-hard", "orm", "answer-check"}
+    assert plot_report(tmp_path / "out", tmp_path / "plots", data) == []
+    text = format_prm_report(tmp_path / "out", data)
+    assert "## processbench/f1" in text and "| labels=0.5 | orm | 2 |" in text and "| answer check (baseline) |" in text

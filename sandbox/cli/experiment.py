@@ -48,7 +48,12 @@ def run_report(args) -> int:
 
     check((args.dir / "plan.json").is_file(), "dir", "an experiment directory (with plan.json)", str(args.dir))
     data = collect(args.dir)
-    text = format_report(data)
+    if "bench" in data:
+        from sandbox.experiments.prm_spec import format_prm_report
+
+        text = format_prm_report(args.dir, data)
+    else:
+        text = format_report(data)
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")

@@ -89,6 +89,10 @@ def collect(out: Path) -> dict:
     """The report's numbers (``summary``'s JSON without the formatting)."""
     plan = read_plan(Path(out))
     spec = plan["spec"]
+    if "bench" in spec:
+        from sandbox.experiments.prm_spec import collect_prm
+
+        return collect_prm(Path(out), plan)
     metrics = spec["evaluation"].get("metrics", ["eval/accuracy"])
     labels = [v.get("label", v["variant"]) for v in spec["variants"]]
     baseline = spec.get("baseline") or labels[0]
@@ -256,8 +260,10 @@ def plot_report(out: Path, dest: Path, data: dict | None = None) -> list[Path]:
     """One PNG per metric of ``data`` (default ``collect(out)``): its curves in four panels, against
     steps, generated tokens, training FLOPs and seconds."""
     data = data or collect(Path(out))
-    dest.mkdir(parents=True, exist_ok=True)
     written = []
+    if "curves" not in data:  # a benchmark spec's report: tables only
+        return written
+    dest.mkdir(parents=True, exist_ok=True)
     for metric, settings in data["curves"].items():
         fig = plot_curves(data, metric, settings)
         path = dest / f"{metric.replace('/', '_').replace('@', 'at')}.png"

@@ -178,6 +178,12 @@ def run_experiment(spec_path: str | Path, out: str | Path, workers: int = 1, sha
     i, n = parse_shard(shard)
     spec, runs = prepare(spec_path, out)
     out = Path(out)
+    if not isinstance(spec, ExperimentSpec):  # a benchmark spec: its seeds in this process
+        from sandbox.experiments.prm_spec import run_prm_spec
+
+        if workers > 1:
+            print(f"{spec.name}: a benchmark spec runs its seeds one after another in this process (--workers does not apply)", file=sys.stderr)
+        return run_prm_spec(spec, out, shard_of(spec.seeds, i, n), progress)
     mine = shard_of(runs, i, n)
     final = spec.final_settings()
     todo = [run for run in mine if not is_complete(out, run, final)]

@@ -327,9 +327,14 @@ def read_toml(path: str | Path, field: str) -> dict:
         raise ConfigError(f"{field}={str(path)!r} is not allowed: not valid TOML ({err})") from None
 
 
-def load_spec(path: str | Path) -> ExperimentSpec:
-    """Read a spec file; ``ConfigError`` naming it when it is missing or not TOML."""
-    return ExperimentSpec.from_dict(read_toml(path, "spec"))
+def load_spec(path: str | Path):
+    """Read a spec file: an RL grid (``ExperimentSpec``) or, with a ``bench`` key, a benchmark spec
+    (``sandbox.experiments.prm_spec.PRMBenchSpec``); ``ConfigError`` naming it when it is missing
+    or not TOML."""
+    from sandbox.experiments.prm_spec import PRMBenchSpec, is_bench_spec
+
+    data = read_toml(path, "spec")
+    return PRMBenchSpec.from_dict(data) if is_bench_spec(data) else ExperimentSpec.from_dict(data)
 
 
 def typed(where: str, name: str, value):
