@@ -22,9 +22,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import venv
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -79,28 +79,51 @@ def test_env() -> dict[str, str]:
     return env
 
 
-def build_caches(python: Path, env: dict[str, str], jobs: int = 2) -> None:
-    """Build (or find) every cached model the tests and tutorials load -- the recipe table says which
-    (``python -m sandbox.train.recipes --tests``: warm starts first, then PRMs and judges) --
-    ``jobs`` at a time with one torch thread each (a build that needs another one's checkpoint
-    waits on that one's file lock); exit on the first failure."""
+def start_builds(python: Path, env: dict[str, str], lanes: int = 2) -> list[tuple[subprocess.Popen, object]]:
+    """Start building (or finding) every cached model the tests and tutorials load -- the recipe
+    table says which and in what order (``python -m sandbox.train.recipes --tests --lanes N``:
+    ``recipes.build_lanes``, critical path first) -- as ``lanes`` processes with one torch thread
+    each, output to a temporary file; exit if the listing fails. They run beside the tests: a test
+    that needs a model not built yet waits on its file lock (or builds it, if no lane has started
+    it), so both cores stay busy instead of idling while one build waits for another."""
     recipes = [str(python), "-m", "sandbox.train.recipes"]
-    listed = subprocess.run([*recipes, "--tests"], cwd=ROOT, env=env, capture_output=True, text=True)
+    listed = subprocess.run([*recipes, "--tests", "--lanes", str(lanes)], cwd=ROOT, env=env, capture_output=True, text=True)
     if listed.returncode != 0:
         print(listed.stderr, file=sys.stderr)
         sys.exit(listed.returncode)
-    names = listed.stdout.split()
+    plan = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    print("+ building warm starts, PRMs and judges beside the tests, in "
+          + "; ".join(f"lane {i + 1}: {', '.join(names)}" for i, names in enumerate(plan)), flush=True)
+    builds = []
+    for names in plan:
+        log = tempfile.TemporaryFile(mode="w+")
+        builds.append((subprocess.Popen([*recipes, *names], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True), log))
+    return builds
 
-    def build(name: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*recipes, name], cwd=ROOT, env=env, capture_output=True, text=True)
 
-    print(f"+ building warm starts, PRMs and judges {', '.join(names)} ({jobs} at a time)", flush=True)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for name, done in zip(names, pool.map(build, names)):
-            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else name, flush=True)
-            if done.returncode != 0:
-                print(done.stderr, file=sys.stderr)
-                sys.exit(done.returncode)
+def finish_builds(builds: list[tuple[subprocess.Popen, object]]) -> int:
+    """Wait for the build lanes; print each model's directory and CPU seconds, or a failed lane's
+    whole output. Returns 0, or the first failed lane's exit code."""
+    failed = 0
+    for process, log in builds:
+        code = process.wait()
+        log.seek(0)
+        lines = log.read().splitlines()
+        log.close()
+        print("\n".join(lines if code else [line for line in lines if ": " in line and line.rstrip().endswith("of CPU here)")]),
+              flush=True)
+        failed = failed or code
+    return failed
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of every finished child process so far (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ---- fingerprint: bit-identity of refactors ------------------------------------------------
@@ -427,11 +450,17 @@ def main(argv: list[str]) -> int:
         lab = lab_command(python, rest)
         return 1 if lab is None else run(lab, cwd=ROOT / "tutorials", env=env)
     env = test_env()
-    # The SFT warm starts and the learned PRMs are built once, here, before the workers start;
-    # every test, notebook and benchmark then loads them from REWARD_SANDBOX_CACHE.
-    build_caches(python, env)
+    # The SFT warm starts and the learned PRMs are built once per cache, by the build lanes started
+    # here beside the pytest workers; every test, notebook and benchmark loads them from
+    # REWARD_SANDBOX_CACHE (waiting on a model's file lock while a lane builds it).
+    wall, cpu = time.perf_counter(), children_cpu_seconds()
+    builds = start_builds(python, env)
     pytest = [python, "-m", "pytest", "-n", "2", "--durations=20", "-p", "no:cacheprovider", "--nbmake"]
-    return run([*pytest, "tests", "tutorials", *rest], cwd=ROOT, env=env)
+    code = run([*pytest, "tests", "tutorials", *rest], cwd=ROOT, env=env)
+    built = finish_builds(builds)
+    print(f"test time: {time.perf_counter() - wall:.0f} s wall, {children_cpu_seconds() - cpu:.0f} s of CPU "
+          "(builds and tests, every process)", flush=True)
+    return code or built
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Learning test: GRPO raises the StepWiser chunk judge's held-out verdict accuracy over its cold start.
 
-The 'tiny-stepwiser' recipe (built by dev.py build_caches, cached like the PRMs): chunks of the
+The 'tiny-stepwiser' recipe (built by dev.py's build lanes, cached like the PRMs): chunks of the
 'tiny' warm start's samples labelled by oracle-valid, class-balanced pools (train problems for
 training, eval problems held out); a cold start SFT-trained on templated verification lines with
 30% of the verdicts flipped; then 30 GRPO steps (``Trainer``, outcome-grpo on the chunk task,

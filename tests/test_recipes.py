@@ -33,6 +33,62 @@ def test_the_tests_recipes_are_listed_for_dev_py(capsys):
     assert capsys.readouterr().out.split() == list(TEST_RECIPES)
 
 
+def lane_estimates(lanes: list[list[str]], seconds: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Naive replay of a lane plan: name -> (start, end), each lane running its builds in order and
+    a build starting only after its init's end when the init is in the plan (else at once)."""
+    spans: dict[str, tuple[float, float]] = {}
+    position = [0] * len(lanes)
+    clock = [0.0] * len(lanes)
+    while any(position[i] < len(lane) for i, lane in enumerate(lanes)):
+        progressed = False
+        for i, lane in enumerate(lanes):
+            if position[i] == len(lane):
+                continue
+            name = lane[position[i]]
+            init = RECIPES[name].config.init
+            if init in seconds and init not in spans:
+                continue  # its init is in another lane, not replayed yet
+            start = max(clock[i], spans[init][1] if init in seconds else 0.0)
+            spans[name] = (start, start + seconds[name])
+            clock[i], position[i], progressed = start + seconds[name], position[i] + 1, True
+        assert progressed, f"the plan waits in a circle: {lanes}"
+    return spans
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3, 4])
+def test_build_lanes_put_every_test_recipe_in_one_lane_and_end_near_the_bound(lanes, capsys):
+    names = list(TEST_RECIPES)
+    plan = recipes.build_lanes(names, lanes)
+    assert 1 <= len(plan) <= lanes and sorted(n for lane in plan for n in lane) == sorted(names)
+    seconds = {name: recipes.BUILD_SECONDS[name] for name in names}
+    spans = lane_estimates(plan, seconds)
+    for name in names:  # never before its init's estimated end
+        init = RECIPES[name].config.init
+        assert init not in seconds or spans[name][0] >= spans[init][1]
+
+    def chain(name: str) -> float:
+        init = RECIPES[name].config.init
+        return seconds[name] + (chain(init) if init in seconds else 0)
+
+    bound = max(sum(seconds.values()) / lanes, max(chain(n) for n in names))  # no plan ends before this
+    assert max(end for _, end in spans.values()) <= 1.05 * bound
+    assert main(["--tests", "--lanes", str(lanes)]) == 0
+    assert [line.split() for line in capsys.readouterr().out.splitlines()] == plan
+
+
+def test_build_lanes_follow_the_measured_durations_and_refuse_bad_input(monkeypatch):
+    monkeypatch.setitem(recipes.BUILD_SECONDS, "tiny-mc", 1000)  # the longest now goes first, alone
+    plan = recipes.build_lanes(["tiny", "tiny-mc", "tiny-oracle", "tiny-noisy"], 2)
+    assert plan[0][:2] == ["tiny", "tiny-mc"] and "tiny-mc" not in plan[1]
+    monkeypatch.delitem(recipes.BUILD_SECONDS, "tiny-oracle")  # unmeasured: UNMEASURED_SECONDS
+    assert sorted(sum(recipes.build_lanes(["tiny-oracle", "tiny-sprm"], 2), [])) == ["tiny-oracle", "tiny-sprm"]
+    assert recipes.build_lanes(["tiny-calib"], 3) == [["tiny-calib"]]  # its init not listed: the build makes it
+    with pytest.raises(ConfigError, match="lanes="):
+        recipes.build_lanes(["tiny"], 0)
+    with pytest.raises(ConfigError, match="recipe="):
+        recipes.build_lanes(["tiny", "no-such-recipe"], 2)
+
+
 def test_a_build_is_keyed_by_the_files_it_imports_and_only_those():
     files = source_files("sandbox.train.warmstart")
     assert {"sandbox/train/warmstart.py", "sandbox/train/sft.py", "sandbox/model/model.py", "toy_envs/arithmetic.py",

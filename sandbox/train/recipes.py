@@ -39,16 +39,21 @@ A build announces itself in one line before it trains, with its measured duratio
 a notebook whose first cell builds a model does not look stalled; the build's training loop then
 draws its progress bar (``sandbox.train.progress``).
 
-``TEST_RECIPES`` are those the tests and tutorials load; ``dev.py test`` builds them first:
+``TEST_RECIPES`` are those the tests and tutorials load; ``dev.py test`` builds them in
+``build_lanes`` order, one process per lane, while the tests run (a test that needs one waits on
+its file lock):
 
-    python -m sandbox.train.recipes --tests          the names, one per line
-    python -m sandbox.train.recipes NAME [NAME ...]  build (or find) them; prints each directory
+    python -m sandbox.train.recipes --tests            the names, one per line
+    python -m sandbox.train.recipes --tests --lanes 2  the same names as 2 build orders, one per line
+    python -m sandbox.train.recipes NAME [NAME ...]    build (or find) them, in this order; prints each
+                                                       directory and the CPU seconds it took here
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -148,6 +153,44 @@ sampling and evaluation around the training add a few seconds. Slower on a busy 
 
 TEST_RECIPES = tuple(name for name, recipe in RECIPES.items() if recipe.tests)
 """The recipes the tests and tutorials load, warm starts first."""
+
+
+UNMEASURED_SECONDS = 60
+"""What ``build_lanes`` assumes for a recipe without a ``BUILD_SECONDS`` entry."""
+
+
+def build_lanes(names: list[str], lanes: int) -> list[list[str]]:
+    """``names`` split into ``lanes`` build orders (one process each) that end about together.
+
+    Critical path first: a recipe's priority is its ``BUILD_SECONDS`` plus the largest priority of
+    the listed recipes that start from it (its init's priority is thus always higher). In that
+    order (ties: the order of ``names``) each goes to the lane where it can start first by the
+    estimates -- after the lane's previous builds and after its init's estimated finish when the
+    init is listed too (a lane that reaches a recipe before its init is built waits on the init's
+    file lock); a tie goes to the init's lane, then the lower index. Empty lanes are dropped."""
+    check(lanes >= 1, "lanes", "an integer >= 1", lanes)
+    for name in names:
+        _recipe(name)
+    seconds = {name: BUILD_SECONDS.get(name, UNMEASURED_SECONDS) for name in names}
+    children = {name: [n for n in names if RECIPES[n].config.init == name] for name in names}
+    priority: dict[str, float] = {}
+
+    def rank(name: str) -> float:
+        if name not in priority:
+            priority[name] = seconds[name] + max((rank(child) for child in children[name]), default=0)
+        return priority[name]
+
+    order = sorted(names, key=lambda n: (-rank(n), names.index(n)))
+    plan: list[list[str]] = [[] for _ in range(lanes)]
+    free = [0.0] * lanes
+    finish: dict[str, float] = {}
+    for name in order:
+        init = RECIPES[name].config.init
+        ready = finish.get(init, 0.0)
+        lane = min(range(lanes), key=lambda i: (max(free[i], ready), init not in plan[i], i))
+        finish[name] = free[lane] = max(free[lane], ready) + seconds[name]
+        plan[lane].append(name)
+    return [lane for lane in plan if lane]
 
 
 def warmstart_names() -> list[str]:
@@ -257,11 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.train.recipes", description="The cached models: list or build them.")
     parser.add_argument("names", nargs="*", help="Recipes to build (or find) in the cache.")
     parser.add_argument("--tests", action="store_true", help="Print the recipes the tests and tutorials load, one per line.")
+    parser.add_argument("--lanes", type=int, default=0,
+                        help="With --tests: print them as this many build orders, one per line (build_lanes).")
     args = parser.parse_args(argv)
     if args.tests:
-        print("\n".join(TEST_RECIPES))
+        print("\n".join(" ".join(lane) for lane in build_lanes(list(TEST_RECIPES), args.lanes)) if args.lanes
+              else "\n".join(TEST_RECIPES))
     for name in args.names:
-        print(f"{name}: {build(name)}", flush=True)
+        start = time.process_time()  # about 0 when the cache has it (or another process built it)
+        directory = build(name)
+        print(f"{name}: {directory} ({time.process_time() - start:.1f} s of CPU here)", flush=True)
     return 0
 
 
