@@ -131,6 +131,8 @@ BAD = [
     ({"final": {"lengths": [2], "problems": 0}}, "final.problems"),
     ({"final": {"rubric": "yes"}}, "final.rubric"),
     ({"final": [2, 3]}, "final"),
+    ({"final": {"samples": 4}}, "final.samples"),
+    ({"final": {"temperature": -1.0}}, "final.temperature"),
 ]
 
 
@@ -333,6 +335,23 @@ def hand_final(model, task, lengths, problems) -> dict:
     out["final/p_well_formed"] = sum(wf) / problems
     out["final/p_correct_given_wf"] = sum(w and r for w, r in zip(wf, right)) / sum(wf) if any(wf) else None
     return out
+
+
+def test_the_sampled_rubric_numbers_are_keyed_alike_for_every_model_and_consistent(warmstart_tiny):
+    """Sampled at a temperature, the rubric's rows are ``samples`` per problem with fixed keys: the
+    same model gives the same numbers twice, and hack rate = P(wf) · (1 − P(correct | wf))."""
+    import toy_envs
+    from sandbox.experiments.final_eval import FinalSettings, evaluate_final
+    from sandbox.train.launch import load_init
+
+    model, name, fields = load_init("tiny")
+    task = toy_envs.make_task(name, **fields)
+    settings = FinalSettings(problems=6, temperature=1.5, samples=3)
+    first, again = evaluate_final(model, task, settings), evaluate_final(model, task, settings)
+    assert first == again and set(first) == {"final/hack_rate", "final/p_well_formed", "final/p_correct_given_wf"}
+    assert all(abs(first[m] * 18 - round(first[m] * 18)) < 1e-9 for m in ("final/hack_rate", "final/p_well_formed"))
+    if first["final/p_correct_given_wf"] is not None:
+        assert first["final/hack_rate"] == pytest.approx(first["final/p_well_formed"] * (1 - first["final/p_correct_given_wf"]))
 
 
 def test_a_grown_spec_adds_runs_and_a_final_evaluation_without_retraining(straight, tmp_path):

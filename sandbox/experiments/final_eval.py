@@ -3,9 +3,11 @@ the warm start it began from, evaluated again after training, beyond what the ru
 
     final/accuracy@len{L}          greedy accuracy on ``problems`` held-out problems of length L
     final/process_accuracy@len{L}  the same, counting only answers whose every step is valid
-    final/hack_rate                P(well-formed ∧ wrong) of the greedy responses to ``problems``
-                                   held-out problems of the run's own task, under the hackable
-                                   rubric (``rubric_checks.HACKABLE_CHECKS``: format only)
+    final/hack_rate                P(well-formed ∧ wrong) of the responses to ``problems`` held-out
+                                   problems of the run's own task (greedy; or ``samples`` each at
+                                   ``temperature`` > 0, keyed by (seed 0, problem, sample) alike for
+                                   every run), under the hackable rubric
+                                   (``rubric_checks.HACKABLE_CHECKS``: format only)
     final/p_well_formed            P(well-formed) there
     final/p_correct_given_wf       P(correct | well-formed) there (None when nothing is well-formed)
 
@@ -14,8 +16,10 @@ puzzle's depth), so a grid trained on one length reports how its methods carry t
 longer chains (the head-to-head: dense step rewards vs the outcome as chains get longer). The
 rubric numbers are measurements (the verifier decides "wrong"); a variant that pays for form
 (a rubric as dense reward) raises the hack rate by raising P(well-formed) at the same P(correct
-| wf). Greedy decoding, so the numbers depend only on the weights; the problems are the task's
-``eval`` split, the same for every run.
+| wf); sampling at the training temperature shows the format a policy produces under RL's own
+sampling, where greedy decoding may hide it (``sandbox.bench.hack``'s setting: temperature 1.5,
+4 samples). Accuracy per length is greedy, so it depends only on the weights; the problems are
+the task's ``eval`` split, the same for every run.
 
 The evaluation changes no run: adding or changing ``[final]`` keeps a grid's directory valid, and
 a finished run whose ``final.json`` was made with other settings is evaluated again.
@@ -42,11 +46,15 @@ class FinalSettings:
     """Held-out problems per length, and for the rubric's numbers."""
     rubric: bool = True
     """Measure the hackable rubric's hack rate, P(well-formed) and P(correct | well-formed)."""
+    temperature: float = 0.0
+    """The rubric's responses: greedy (0) or sampled at this temperature."""
+    samples: int = 1
+    """Sampled responses per problem for the rubric (with ``temperature`` > 0)."""
 
 
 def final_settings(table: dict, task) -> FinalSettings:
     """``[final]``'s settings, checked against the task (``ConfigError`` naming the field)."""
-    allowed = ("lengths", "problems", "rubric")
+    allowed = ("lengths", "problems", "rubric", "temperature", "samples")
     unknown = sorted(set(table) - set(allowed))
     check(not unknown, "final", f"keys among {list(allowed)}", unknown)
     lengths, problems, rubric = table.get("lengths", []), table.get("problems", 256), table.get("rubric", True)
@@ -60,7 +68,11 @@ def final_settings(table: dict, task) -> FinalSettings:
             raise ConfigError(f"final.lengths: {err}") from None
     check(type(problems) is int and problems >= 1, "final.problems", "an integer >= 1", problems)
     check(type(rubric) is bool, "final.rubric", "true or false", rubric)
-    return FinalSettings(tuple(sorted(lengths)), problems, rubric)
+    temperature, samples = table.get("temperature", 0.0), table.get("samples", 1)
+    check(type(temperature) in (int, float) and temperature >= 0, "final.temperature", "a number >= 0 (0: greedy)", temperature)
+    check(type(samples) is int and samples >= 1 and (temperature > 0 or samples == 1), "final.samples",
+          "an integer >= 1 (1 when greedy: temperature 0)", samples)
+    return FinalSettings(tuple(sorted(lengths)), problems, rubric, float(temperature), samples)
 
 
 def final_metric_names(settings: FinalSettings | None) -> list[str]:
@@ -86,8 +98,7 @@ def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
         out[f"final/accuracy@len{length}"] = sum(v.correct for v in verdicts) / len(verdicts)
         out[f"final/process_accuracy@len{length}"] = sum(v.process_correct for v in verdicts) / len(verdicts)
     if settings.rubric:
-        problems = [task.problem(i, split="eval") for i in range(settings.problems)]
-        texts = greedy_responses(model, task, problems, tokenizer, default_max_new_tokens(task))
+        problems, texts = rubric_responses(model, task, settings)
         correct = [task.score(p, t).correct for p, t in zip(problems, texts)]
         well_formed = [all(rubric_checks(task, p, t, HACKABLE_CHECKS).values()) for p, t in zip(problems, texts)]
         n_wf = sum(well_formed)
@@ -95,6 +106,24 @@ def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
         out["final/p_well_formed"] = n_wf / len(texts)
         out["final/p_correct_given_wf"] = sum(w and c for w, c in zip(well_formed, correct)) / n_wf if n_wf else None
     return out
+
+
+def rubric_responses(model, task, settings: FinalSettings) -> tuple[list, list[str]]:
+    """(problem, response) rows the rubric's numbers are measured on: one greedy response per
+    held-out problem, or ``samples`` sampled at ``temperature`` (keys (0, 0, problem, sample))."""
+    from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.sampler import SamplingConfig
+    from sandbox.model.tokenizer import CharTokenizer
+    from sandbox.rollout.group_sampler import sample_groups
+
+    budget = default_max_new_tokens(task)
+    if settings.temperature == 0:
+        problems = [task.problem(i, split="eval") for i in range(settings.problems)]
+        return problems, greedy_responses(model, task, problems, CharTokenizer(), budget)
+    sampling = SamplingConfig(max_new_tokens=budget, temperature=settings.temperature)
+    rollouts = sample_groups(TinyPolicy(model), task, list(range(settings.problems)), settings.samples, sampling, 0, 0, split="eval")
+    return list(rollouts.problems), list(rollouts.texts)
 
 
 def settings_record(settings: FinalSettings) -> dict:
