@@ -354,6 +354,16 @@ def test_the_sampled_rubric_numbers_are_keyed_alike_for_every_model_and_consiste
         assert first["final/hack_rate"] == pytest.approx(first["final/p_well_formed"] * (1 - first["final/p_correct_given_wf"]))
 
 
+def test_a_final_record_without_a_later_setting_counts_it_at_its_default(tmp_path):
+    from sandbox.experiments.final_eval import FinalSettings, is_current
+
+    path = tmp_path / "final.json"
+    path.write_text(json.dumps({"settings": {"lengths": [2, 4], "problems": 256, "rubric": True}, "metrics": {}}))
+    assert is_current(path, FinalSettings((2, 4), 256, True)) and is_current(tmp_path / "none.json", None)
+    assert not is_current(path, FinalSettings((2, 4), 256, True, temperature=1.5, samples=4))
+    assert not is_current(path, FinalSettings((2,), 256, True)) and not is_current(tmp_path / "none.json", FinalSettings())
+
+
 def test_a_grown_spec_adds_runs_and_a_final_evaluation_without_retraining(straight, tmp_path):
     """The finished grid, its spec grown by a variant (the sft control) and a ``[final]`` table:
     the finished runs are not trained again, every run and the warm start get their final

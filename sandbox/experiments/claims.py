@@ -146,7 +146,8 @@ def format_claims(rows: list[dict]) -> str:
         else:
             measured = f"{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (n={d['n']}{'' if d['n'] >= MIN_SEEDS else f' < {MIN_SEEDS}'})"
         expected = expectation.get(c.expect, f"within ±{c.margin:g}")
-        lines.append(f"| {c.claim} | {c.paper} | `{c.variant}` − `{c.versus}`, {c.metric} ({c.report}) | {expected} | {measured} | {row['verdict']} |")
+        cells = [c.claim, c.paper, f"`{c.variant}` − `{c.versus}`, {c.metric} ({c.report})", expected, measured, row["verdict"]]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")  # a '|' in a claim is escaped
     lines += ["", "Reports (rerun: `reward-sandbox experiment run SPEC --out DIR` then `reward-sandbox experiment report DIR --json "
               "sandbox/experiments/reports/NAME.json`):", ""]
     seen = {}

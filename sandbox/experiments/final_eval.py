@@ -132,12 +132,16 @@ def settings_record(settings: FinalSettings) -> dict:
 
 def is_current(path: Path, settings: FinalSettings | None) -> bool:
     """Whether ``path`` (a ``final.json``) holds an evaluation with these settings (True when
-    there is nothing to evaluate)."""
+    there is nothing to evaluate). A setting its record lacks (written before the setting
+    existed) counts at its default, which is what was done then."""
     import json
 
     if settings is None:
         return True
-    return path.exists() and json.loads(path.read_text()).get("settings") == settings_record(settings)
+    if not path.exists():
+        return False
+    saved = json.loads(path.read_text()).get("settings", {})
+    return FinalSettings(**{**saved, "lengths": tuple(saved.get("lengths", ()))}) == settings
 
 
 def final_model_path(run_dir: Path) -> Path:
