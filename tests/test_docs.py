@@ -181,3 +181,20 @@ def test_no_guide_or_tutorial_cites_a_readme_section():
         texts[notebook.name] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     for name, text in texts.items():
         assert not re.search(r"README(\.md)?[,:] *\"", text), f"{name} cites a README section; cite the guide that holds it"
+
+
+NOTEBOOKS = sorted((ROOT / "tutorials").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_tutorial_opens_with_its_header(notebook):
+    """The first cell says the notebook's goal, the cached models it loads, its runtime in fast and
+    full mode and how to switch (tutorial 00's header is the template)."""
+    import json
+
+    first = json.loads(notebook.read_text())["cells"][0]
+    text = "".join(first["source"])
+    assert first["cell_type"] == "markdown" and text.startswith("# "), f"{notebook.name}: no title cell"
+    for part in ("**Goal.**", "**Cached models.**", "**Runtime.**", "**Fast or full.**", "REWARD_SANDBOX_FAST=1"):
+        assert part in text, f"{notebook.name}: its first cell has no {part}"
+    assert re.search(r"[Ff]ast mode|either mode|in both", text), f"{notebook.name}: no fast-mode runtime"

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sandbox.config import config_from_json
 from sandbox.experiments.stats import mean_ci
+from sandbox.train.progress import progress_bar
 from toy_envs.base import ConfigError, check
 
 KIND = "prm"
@@ -151,8 +152,7 @@ def seed_file(out: Path, seed: int) -> Path:
 
 def run_prm_spec(spec: PRMBenchSpec, out: Path, seeds: list[int], progress: bool = True) -> int:
     """Each of ``seeds`` without its file, one after another in this process (one torch thread); 0."""
-    from tqdm import tqdm
-
+    
     import torch
 
     from sandbox.experiments.prm_table import run_prm_table
@@ -161,7 +161,7 @@ def run_prm_spec(spec: PRMBenchSpec, out: Path, seeds: list[int], progress: bool
     table, train = spec.table_config(), spec.train_config()
     todo = [s for s in seeds if not seed_file(out, s).exists()]
     torch.set_num_threads(1)
-    for seed in tqdm(todo, desc=f"{spec.name} seeds", unit="seed", disable=None if progress else True):
+    for seed in progress_bar(progress, todo, desc=f"{spec.name} seeds", unit="seed"):  # drawn in a notebook too
         results = run_prm_table(dataclasses.replace(table, seeds=(seed,)), train)
         write_json_atomic(seed_file(out, seed), results)
     return 0

@@ -39,9 +39,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tqdm import tqdm
 
 from sandbox.experiments.spec import CONTROLS, ExperimentSpec, Run, load_spec
+from sandbox.train.progress import progress_bar
 from toy_envs.base import ConfigError, check
 
 DONE_FILE = "experiment.json"
@@ -189,7 +189,7 @@ def run_experiment(spec_path: str | Path, out: str | Path, workers: int = 1, sha
     todo = [run for run in mine if not is_complete(out, run, final)]
     if todo:
         evaluate_init(out, spec, final)
-    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=f"{spec.name} runs", unit="run", disable=None if progress else True)
+    bar = progress_bar(progress, total=len(mine), initial=len(mine) - len(todo), desc=f"{spec.name} runs", unit="run")  # drawn in a notebook too
     try:
         code = run_in_process(out, todo, bar) if workers == 0 else run_in_children(out, todo, workers, bar)
     finally:
