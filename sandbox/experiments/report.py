@@ -305,7 +305,8 @@ def plot_by_length(data: dict, heads=("accuracy", "process_accuracy")):
         ax.set_xlabel("chain length")
         ax.set_ylabel(f"final greedy {head.replace('_', ' ')}")
         ax.set_xticks(lengths)
-    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if axes[-1].get_legend_handles_labels()[0]:
+        axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 
@@ -328,7 +329,8 @@ def plot_curves(data: dict, metric: str, settings: dict | None = None, axes_keys
                 ax.fill_between(xs, [p["min"] for p in points], [p["max"] for p in points], color=line.get_color(), alpha=0.15)
                 ax.set_xlabel(title)
     axes[0].set_ylabel(metric)
-    axes[-1].legend(fontsize=7)
+    if axes[-1].get_legend_handles_labels()[0]:  # a metric no run logged draws empty axes
+        axes[-1].legend(fontsize=7)
     return fig
 
 
