@@ -25,6 +25,7 @@ from sandbox.rewards.registry import (
 )
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
+from sandbox.train.rank_diagnostics import HIDDEN_STATES, response_hidden_states
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2)
@@ -119,6 +120,8 @@ def test_every_variant_turns_rollouts_into_finite_advantages_on_the_response(rol
         rows = kept.keep.nonzero().flatten()
         subset = rollouts.select(rows)
         inputs = {k: v for model in auxiliaries.values() for k, v in model.estimator_inputs(subset).items()}
+        if HIDDEN_STATES in ESTIMATOR_EXTRAS.get(variant.estimator, ()):  # as the trainer hands them in
+            subset.extras[HIDDEN_STATES] = response_hidden_states(SCORING_POLICY, subset, torch.device("cpu"), "fp32")
         adv = compute_advantages(variant, subset, rewards[rows][:, : subset.tokens.shape[1]], inputs)
         assert adv.shape == subset.tokens.shape and torch.isfinite(adv).all()
         assert (adv[~subset.response_mask] == 0).all()

@@ -230,6 +230,14 @@ VARIANTS = {
             sampler_options={"trees": 2, "rounds": 2, "branches": 2},
         ),
         Variant(
+            name="effective-rank-grpo",
+            description="VERL (arXiv 2509.23808): 1[correct], GRPO advantage plus a bonus min(relu(b), |A|/2) from the "
+            "effective rank of each response's hidden states and its within-response velocity / acceleration "
+            "(baselines: the batch means)",
+            sources=OUTCOME,
+            estimator="effective_rank_grpo",
+        ),
+        Variant(
             name="sdpo",
             description="SDPO self-distillation alone: per-token KL(π(·|x,y<t) ‖ sg π(·|x,f,y<t)) over the vocabulary, "
             "f = a correct sibling rollout (none when the group has none); no reward, so every advantage is 0",

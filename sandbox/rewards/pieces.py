@@ -17,6 +17,7 @@ from sandbox.rewards.dr_grpo import dr_grpo
 from sandbox.rewards.dro_length import dro_length
 from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
 from sandbox.rewards.dro_r3 import dro_r3
+from sandbox.rewards.effective_rank_grpo import effective_rank_grpo
 from sandbox.rewards.format_rubric import format_rubric
 from sandbox.rewards.gae import gae
 from sandbox.rewards.thinkprm_reward import prm_generative
@@ -101,16 +102,20 @@ ESTIMATORS = {
     "process_grpo": process_grpo,
     "tree_grpo": tree_grpo,
     "gae": gae,
+    "effective_rank_grpo": effective_rank_grpo,
 }
 """Advantage estimator name -> ``AdvantageEstimator``."""
 
 ESTIMATOR_EXTRAS = {
     "tree_grpo": ("tree",),
     "prime_rloo": ("outcome_total",),
+    "effective_rank_grpo": ("hidden_states",),
 }
 """Estimator name -> the ``Rollouts.extras`` keys it reads, passed to it as keyword arguments
 (a sampler provides some, e.g. the tree sampler's ``tree`` ids; ``registry.compute_token_rewards``
-provides each source's weighted row total as ``<source>_total``); other estimators get none."""
+provides each source's weighted row total as ``<source>_total``; the trainer provides the kept rows'
+response-token final hidden states as ``hidden_states``, ``sandbox.train.rank_diagnostics``); other
+estimators get none."""
 
 SAMPLERS = {
     "group": sample_groups,

@@ -128,7 +128,8 @@ def compute_advantages(
     if missing:
         raise ValueError(
             f"variant {variant.name!r}: estimator {variant.estimator!r} reads Rollouts.extras {missing}, "
-            f"which neither sampler {variant.sampler!r} nor the variant's reward sources (their '<source>_total') provided"
+            f"which neither sampler {variant.sampler!r}, nor the variant's reward sources (their '<source>_total'), "
+            f"nor the trainer ('hidden_states') provided"
         )
     extras = {key: rollouts.extras[key] for key in needed}
     return estimator(

@@ -8,12 +8,14 @@
                     ← ∧ filters(rollouts, r); refilling variants draw again until P groups are
                     kept (``collect``). A row's verdict (the task's verifier) is computed only
                     if a piece or a metric reads it
+        H         ← the kept rows' response-token hidden states (one no-grad forward), when the
+                    effective-rank diagnostic is on or the estimator reads them (``rank_diagnostics``)
         A [B,T]   ← estimator(r, mask, group, step_ids, **inputs of the auxiliary models)
         PPO-clip epochs over keyed minibatches of the kept rows (``ppo``, ``policy_loss``)
         auxiliary models learn (a critic's value loss); they also observe each draw before its
         rewards (an implicit PRM's update) -- ``Variant.auxiliaries``, ``sandbox.rewards.auxiliary``;
         the trainer takes their updates (``auxiliary_updates``)
-        log; every N steps: greedy and process-verified accuracy (per length too), the pass@k
+        log (diag/effective_rank* beside loss/entropy); every N steps: greedy and process-verified accuracy (per length too), the pass@k
         curve on held-out problems and the drift probe (``measurements``)
 
 The variant (``sandbox.rewards.registry``) is the only place a reward scheme appears: the loop
@@ -33,7 +35,7 @@ from sandbox.errors import require_finite
 from sandbox.eval.accuracy import default_max_new_tokens
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext
-from sandbox.rewards.registry import build_auxiliaries, build_distillation, compute_advantages, get_variant
+from sandbox.rewards.registry import ESTIMATOR_EXTRAS, build_auxiliaries, build_distillation, compute_advantages, get_variant
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.auxiliary_updates import AuxiliaryUpdates
@@ -44,6 +46,7 @@ from sandbox.train.interrupts import graceful_stop
 from sandbox.train.measurements import Measurements
 from sandbox.train.ppo import PPOUpdate
 from sandbox.train.progress import progress_bar
+from sandbox.train.rank_diagnostics import HIDDEN_STATES, EffectiveRankLog, response_hidden_states
 from sandbox.train.reward_models import load_reward_models
 from sandbox.train.rl_config import LARGE_UPDATE, RLConfig, check_task_size, check_trainer_setup
 from sandbox.train.run_dir import ModuleCompanion, RunDir
@@ -106,6 +109,10 @@ class Trainer:
         self.stream = self.collector.stream
         self.measurements = Measurements(cfg, policy, task, self.sampling, self.max_new_tokens, self.placement)
         """Held-out evaluation and the drift probe on their schedules (``sandbox.train.measurements``)."""
+        self.estimator_reads_hidden_states = HIDDEN_STATES in ESTIMATOR_EXTRAS.get(self.variant.estimator, ())
+        """The variant's estimator reads the kept rows' hidden states (``Rollouts.extras["hidden_states"]``)."""
+        self.rank_log = EffectiveRankLog() if cfg.effective_rank and not cfg.fsdp else None
+        """The ``diag/effective_rank*`` metrics (``sandbox.train.rank_diagnostics``); off under FSDP."""
 
     # ---- one step -------------------------------------------------------------------------
     def train_step(self) -> dict:
@@ -165,6 +172,11 @@ class Trainer:
         A process that kept no rows (``batch.rollouts`` is ``None``) still joins every collective."""
         t0 = time.perf_counter()
         rollouts, rewards, inputs, advantages, teacher = batch.rollouts, batch.rewards, {}, None, None
+        hidden = None
+        if rollouts is not None and (self.rank_log is not None or self.estimator_reads_hidden_states):
+            hidden = response_hidden_states(self.policy, rollouts, self.placement.device, self.cfg.precision)
+            if self.estimator_reads_hidden_states:
+                rollouts.extras[HIDDEN_STATES] = hidden
         if rollouts is not None:
             for model in self.auxiliaries.values():  # e.g. a critic's values for GAE
                 inputs.update(model.estimator_inputs(rollouts))
@@ -172,6 +184,8 @@ class Trainer:
             if self.distillation is not None:  # the teacher's rows: feedback from the whole group
                 teacher = self.distillation.teacher_inputs(rollouts, self.task, self.policy.tokenizer)
         metrics = {"rollout/advantage_abs_mean": self.advantage_abs_mean(rollouts, advantages)}
+        if self.rank_log is not None:
+            metrics.update(self.rank_log.metrics(hidden, None if rollouts is None else rollouts.response_mask, self.world))
         metrics.update(self.ppo(rollouts, advantages, self.step, self.where(), teacher))
         if rollouts is not None:  # e.g. the critic's value loss
             metrics.update(self.auxiliary_updates.learn(rollouts, rewards, advantages, inputs, self.step))
@@ -198,7 +212,8 @@ class Trainer:
 
     # ---- the run --------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"step": self.step, **self.stream.state(), **self.cost.state(), "config": asdict(self.cfg), **self.measurements.state()}
+        ranks = {} if self.rank_log is None else self.rank_log.state()
+        return {"step": self.step, **self.stream.state(), **self.cost.state(), "config": asdict(self.cfg), **self.measurements.state(), **ranks}
 
     def companions(self) -> dict:
         """What a checkpoint must hold besides the policy to resume exactly, by directory name:
@@ -219,6 +234,8 @@ class Trainer:
         self.stream.load_state(state)
         self.cost.load_state(state)
         self.measurements.load_state(state)
+        if self.rank_log is not None:
+            self.rank_log.load_state(state)
 
     def where(self) -> str:
         """The variant and step, as the finite checks name them."""

@@ -14,7 +14,7 @@ import torch
 
 from sandbox.config import check_finite_fields, check_tuple_fields
 from sandbox.model.checkpoint import has_named_optimizer_state, load_named_optimizer_state
-from sandbox.rewards.registry import check_variant_options, check_variant_task, get_variant
+from sandbox.rewards.registry import ESTIMATOR_EXTRAS, check_variant_options, check_variant_task, get_variant
 from sandbox.train import accel
 from sandbox.train.policy_loss import LossConfig
 from sandbox.train.reward_models import check_reward_models
@@ -115,6 +115,10 @@ class RLConfig:
     sources (``RewardContext.prm`` / ``.judge``; ``sandbox.train.reward_models``)."""
     progress: bool = True
     """Show a progress bar."""
+    effective_rank: bool = True
+    """Log ``diag/effective_rank`` and its first and second differences over steps: the mean effective
+    rank of the kept rows' response-token hidden states (arXiv 2509.23808), from one extra no-grad
+    forward per step (``sandbox.train.rank_diagnostics``); it changes no other metric. Off under FSDP."""
     device: str = "cpu"
     """Where the models compute: cpu, cuda, cuda:<i> or auto (cuda if available); rollout bookkeeping stays on the CPU (``sandbox.train.accel``)."""
     precision: str = "fp32"
@@ -144,6 +148,10 @@ class RLConfig:
         if self.init_optimizer_state:
             check(not self.fsdp, "init_optimizer_state", "False with fsdp (the saved state is not sharded)", self.init_optimizer_state)
             check_init_optimizer_state(self.init)
+        if self.fsdp:
+            estimator = get_variant(self.variant).estimator
+            check("hidden_states" not in ESTIMATOR_EXTRAS.get(estimator, ()), "fsdp",
+                  f"False for a variant whose estimator ({estimator!r}) reads the rollouts' hidden states", self.fsdp)
         self.loss_config(64).validate()
         accel.check_device(self.device)
         accel.check_precision(self.precision)
