@@ -45,6 +45,12 @@ ESTIMATOR_KINDS = {
 reference implementation as an oracle, ``sandbox.testing.references``) or a structural kind
 (``sandbox.testing.estimator_checks.KINDS``), or options -> structural kind."""
 
+KIT_UNDRAWN = {
+    "effective_rank_grpo": "reads the trainer's response-token hidden states, which the kit does not draw; "
+    "tests/test_rewards_effective_rank_grpo.py property-tests it against a per-row oracle",
+}
+"""Estimator name -> why the kit cannot call it (an input only the trainer provides) and where it is tested instead."""
+
 FILTER_KINDS = {
     "variance_filter": lambda params: {"kind": "variance", "metric": params.get("metric", "accuracy")},
     "mean_range_filter": lambda params: {"kind": "group"},
@@ -156,6 +162,8 @@ def require_kind(table: dict, piece: str, name: str, allowed) -> None:
 @pytest.mark.parametrize("case", ESTIMATOR_CASES, ids=case_id)
 def test_every_estimator_passes_the_kit(case):
     name, options = case
+    if name in KIT_UNDRAWN:
+        pytest.skip(KIT_UNDRAWN[name])
     require_kind(ESTIMATOR_KINDS, "estimator", name, f"one of {estimator_checks.KINDS} or {tuple(REFERENCES)}")
     kind = ESTIMATOR_KINDS[name]
     check_advantage_estimator(
