@@ -18,7 +18,7 @@ from sandbox.train.distributed import World
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("time/", "rollout/tokens_per_s")
 # per-process means averaged over processes, not the single process's mean (documented)
-DIAGNOSTICS = ("loss/approx_kl", "loss/entropy", "loss/clip_fraction", "loss/dual_clip_fraction")
+DIAGNOSTICS = ("loss/approx_kl", "loss/entropy", "loss/clip_fraction", "loss/dual_clip_fraction", "diag/")  # rank-local means
 PADDED_COMPUTE = ("cost/policy_collect_tokens", "cost/aux_forward_tokens", "cost/train_flops")
 """Counts of the tokens forward passes processed, padding included: each process pads its own
 shard to its own longest row, so two processes process a different number of pad tokens than one
@@ -91,7 +91,10 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, warm
     assert len(one) == len(two) == 2
     for a, b in zip(one, two):
         for key, value in a.items():
-            if key.startswith(TIMING) or key in DIAGNOSTICS or key in PADDED_COMPUTE:
+            if key.startswith("diag/") and sharding == "fsdp":
+                assert key not in b, key  # the effective-rank forward is off under FSDP (sandbox.train.rl)
+                continue
+            if key.startswith(TIMING) or key.startswith(DIAGNOSTICS) or key in PADDED_COMPUTE:
                 continue
             if key.startswith("rollout/") or key.startswith("filter/") or key == "step":
                 assert b[key] == pytest.approx(value, rel=1e-6), key

@@ -35,6 +35,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import StepScorer, save_scorer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import (
+    ESTIMATOR_EXTRAS,
     VARIANTS,
     apply_filters,
     build_auxiliaries,
@@ -44,6 +45,7 @@ from sandbox.rewards.registry import (
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.trees import tree_layouts
 from sandbox.train import recipes
+from sandbox.train.rank_diagnostics import HIDDEN_STATES, response_hidden_states
 from toy_envs import make_task
 
 TASKS = (make_task("arithmetic", n_steps=2, confidence_line=True), make_task("arithmetic", n_steps=2))
@@ -107,6 +109,8 @@ def training_signal(variant, task, rollouts, policy, auxiliaries, models) -> tup
     rewards = compute_token_rewards(variant, rollouts, ctx)
     keep = apply_filters(variant, rollouts, rewards, ctx).keep
     kept = rollouts.select(keep)
+    if HIDDEN_STATES in ESTIMATOR_EXTRAS.get(variant.estimator, ()):  # handed over by the trainer, as it does
+        kept.extras[HIDDEN_STATES] = response_hidden_states(policy, kept, "cpu", "fp32")
     inputs = {}
     for model in auxiliaries.values():
         inputs.update(model.estimator_inputs(kept))

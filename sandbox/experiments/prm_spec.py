@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.config import config_from_json
-from sandbox.experiments.stats import mean_ci
+from sandbox.experiments.stats import interval, mean_ci
 from sandbox.train.progress import progress_bar
+from sandbox.train.run_dir import write_json_atomic
 from toy_envs.base import ConfigError, check
 
 KIND = "prm"
@@ -156,7 +157,6 @@ def run_prm_spec(spec: PRMBenchSpec, out: Path, seeds: list[int], progress: bool
     import torch
 
     from sandbox.experiments.prm_table import run_prm_table
-    from sandbox.experiments.runner import write_json_atomic
 
     table, train = spec.table_config(), spec.train_config()
     todo = [s for s in seeds if not seed_file(out, s).exists()]
@@ -199,7 +199,6 @@ def collect_prm(out: Path, plan: dict) -> dict:
 def format_prm_report(out: Path, data: dict) -> str:
     """The ``prm bench`` tables over the finished seeds, then the paired differences per metric."""
     from sandbox.experiments.prm_table import format_prm_table
-    from sandbox.experiments.report import interval
 
     merged = {"bench": [], "answer_check": [], "agreement": {}}
     for path in sorted(Path(out).glob("seed-*.json")):

@@ -44,7 +44,7 @@ from pathlib import Path
 from sandbox.experiments.final_eval import FINAL_FILE, INIT_FINAL_FILE, final_metric_names
 from sandbox.experiments.runner import DONE_FILE, read_plan, runs_of_plan
 from sandbox.experiments.spec import ExperimentSpec, Run
-from sandbox.experiments.stats import mean_ci
+from sandbox.experiments.stats import interval, mean_ci
 from sandbox.train.run_dir import read_metrics
 
 COST_METRICS = ("cost/generated_tokens", "cost/train_flops", "cost/policy_collect_tokens", "cost/aux_forward_tokens")
@@ -198,14 +198,6 @@ def fmt(value, digits: int = 3) -> str:
     if isinstance(value, float) and (abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3)):
         return f"{value:.3g}"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def interval(stats: dict | None, signed: bool = False) -> str:
-    if not stats or stats["mean"] is None:
-        return "n/a"
-    mean = f"{stats['mean']:+.3f}" if signed else f"{stats['mean']:.3f}"
-    return mean if stats["ci"] is None else f"{mean} [{stats['ci'][0]:+.3f}, {stats['ci'][1]:+.3f}]" if signed else \
-        f"{mean} [{stats['ci'][0]:.3f}, {stats['ci'][1]:.3f}]"
 
 
 def format_report(data: dict) -> str:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 
 from sandbox.experiments.spec import CONTROLS, ExperimentSpec, Run, load_spec
+from sandbox.train.run_dir import write_json_atomic
 from sandbox.train.progress import progress_bar
 from toy_envs.base import ConfigError, check
 
@@ -126,14 +127,6 @@ def plan_conflict(saved: dict, record: dict) -> str:
         if changed:
             return f"run {run['id']} would change ({', '.join(changed)})"
     return ""
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """``path`` holds all of ``data`` or is untouched: written beside it, then renamed over it (a kill
-    mid-write leaves no truncated plan or finished-run marker)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def is_finished(out: Path, run: Run) -> bool:

@@ -77,3 +77,11 @@ def mean_ci(values: list[float], level: float = 0.95) -> dict:
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "half_width": half, "ci": [mean - half, mean + half]}
+
+
+def interval(stats: dict | None, signed: bool = False) -> str:
+    if not stats or stats["mean"] is None:
+        return "n/a"
+    mean = f"{stats['mean']:+.3f}" if signed else f"{stats['mean']:.3f}"
+    return mean if stats["ci"] is None else f"{mean} [{stats['ci'][0]:+.3f}, {stats['ci'][1]:+.3f}]" if signed else \
+        f"{mean} [{stats['ci'][0]:.3f}, {stats['ci'][1]:.3f}]"

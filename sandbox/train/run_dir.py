@@ -137,6 +137,14 @@ def check_run_path(path: Path, resume: bool) -> None:
               "a new or empty directory: it exists, and runs are never overwritten (use --resume or a new directory)", str(path))
 
 
+def write_json_atomic(path: Path, data: dict) -> None:
+    """``path`` holds all of ``data`` or is untouched: written beside it, then renamed over it (a kill
+    mid-write leaves no truncated plan or finished-run marker)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
 def read_json(path: Path, owner: str) -> dict:
     """A JSON object file; ``DamagedFileError`` naming it when it is missing or unreadable."""
     if not path.exists():
