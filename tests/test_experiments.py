@@ -451,14 +451,14 @@ def test_sigterm_to_a_background_runner_stops_its_children_at_a_step_and_the_gri
 
 # ---- a benchmark spec: the PRM label-budget table over seeds -------------------------------------
 PRM_SPEC = ('name = "prm-small"\nbench = "prm"\nseeds = [0, 1]\nbaseline = "mc-hard"\n[prm]\ninit = "tiny"\nscorers = ["mc-hard", "orm"]\n'
-            'budgets = [0.5, 1.0]\nbench_problems = 32\nbench_group = 2\n[train]\nn_problems = 4\ngroup_size = 2\nn_completions = 2\nsteps = 2\nbatch_size = 4\n')
+            'budgets = [0.5, 1.0]\nbench_problems = 64\nbench_group = 4\n[train]\nn_problems = 4\ngroup_size = 2\nn_completions = 2\nsteps = 2\nbatch_size = 4\n')
 
 
 @pytest.mark.parametrize("text, field", [
     (PRM_SPEC.replace('bench = "prm"', 'bench = "orm"'), "bench"),
     (PRM_SPEC.replace('scorers = ["mc-hard", "orm"]', 'scorers = ["mc-hard", "human"]'), "prm.scorers"),
     (PRM_SPEC.replace("budgets = [0.5, 1.0]", "budgets = [0.0]"), "prm.budgets"),
-    (PRM_SPEC.replace("bench_group = 2", "bench_grup = 2"), "prm.bench_grup"),
+    (PRM_SPEC.replace("bench_group = 4", "bench_grup = 4"), "prm.bench_grup"),
     (PRM_SPEC.replace("[prm]", "[prm]\nseeds = [3]"), "prm.seeds"),
     (PRM_SPEC.replace("steps = 2", "steps = 2\nlabels = \"rpe\""), "train.labels"),
     (PRM_SPEC.replace('baseline = "mc-hard"', 'baseline = "rpe"'), "baseline"),
