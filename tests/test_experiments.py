@@ -133,6 +133,9 @@ BAD = [
     ({"final": [2, 3]}, "final"),
     ({"final": {"samples": 4}}, "final.samples"),
     ({"final": {"temperature": -1.0}}, "final.temperature"),
+    ({"final": {"pass_k": -1}}, "final.pass_k"),
+    ({"final": {"pass_k": 8, "pass_problems": 0}}, "final.pass_problems"),
+    ({"final": {"pass_k": 8, "pass_temperature": 0}}, "final.pass_temperature"),
 ]
 
 
@@ -353,6 +356,35 @@ def test_the_sampled_rubric_numbers_are_keyed_alike_for_every_model_and_consiste
     assert all(abs(first[m] * 18 - round(first[m] * 18)) < 1e-9 for m in ("final/hack_rate", "final/p_well_formed"))
     if first["final/p_correct_given_wf"] is not None:
         assert first["final/hack_rate"] == pytest.approx(first["final/p_well_formed"] * (1 - first["final/p_correct_given_wf"]))
+
+
+def test_the_final_pass_curve_is_the_unbiased_estimate_over_the_same_keyed_samples(warmstart_tiny):
+    """``[final] pass_k``: pass@k and process pass@k for k = 1, 2, 4, computed here from the
+    samples' verdicts by the binomial definition 1 − C(n−c, k)/C(n, k) (math.comb, not the
+    product form the library uses); nondecreasing in k, process never above plain."""
+    import math
+
+    import toy_envs
+    from sandbox.eval.accuracy import default_max_new_tokens
+    from sandbox.experiments.final_eval import FinalSettings, evaluate_final, pass_metric_names
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.sampler import SamplingConfig
+    from sandbox.rng import sample_stream
+    from sandbox.rollout.group_sampler import sample_groups
+    from sandbox.train.launch import load_init
+
+    model, name, fields = load_init("tiny")
+    task = toy_envs.make_task(name, **fields)
+    out = evaluate_final(model, task, FinalSettings(rubric=False, pass_k=4, pass_problems=6, pass_temperature=1.5))
+    assert list(out) == pass_metric_names(4) == [f"final/{h}@{k}" for h in ("pass", "process_pass") for k in (1, 2, 4)]
+    sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=1.5)
+    rollouts = sample_groups(TinyPolicy(model), task, list(range(6)), 4, sampling, 0, sample_stream("pass@k"), split="eval")
+    for head, counted in (("pass", lambda v: v.correct), ("process_pass", lambda v: v.correct and v.first_error is None)):
+        counts = [sum(counted(rollouts.verdicts[i * 4 + j]) for j in range(4)) for i in range(6)]
+        for k in (1, 2, 4):
+            assert out[f"final/{head}@{k}"] == pytest.approx(sum(1 - math.comb(4 - c, k) / math.comb(4, k) for c in counts) / 6)
+    assert out["final/pass@1"] <= out["final/pass@2"] <= out["final/pass@4"]
+    assert all(out[f"final/process_pass@{k}"] <= out[f"final/pass@{k}"] for k in (1, 2, 4))
 
 
 def test_a_final_record_without_a_later_setting_counts_it_at_its_default(tmp_path):

@@ -10,6 +10,10 @@ the warm start it began from, evaluated again after training, beyond what the ru
                                    (``rubric_checks.HACKABLE_CHECKS``: format only)
     final/p_well_formed            P(well-formed) there
     final/p_correct_given_wf       P(correct | well-formed) there (None when nothing is well-formed)
+    final/pass@{k}                 unbiased pass@k (``sandbox.eval.pass_at_k``) from ``pass_k`` samples
+    final/process_pass@{k}         of each of ``pass_problems`` held-out problems of the run's task at
+                                   ``pass_temperature`` (keys (seed 0, problem, sample), alike for every
+                                   run), for k = 1, 2, 4, ..., pass_k; process: every step valid too
 
 Length L is the task at that chain length (``task.at_length``: arithmetic's operations, a tree
 puzzle's depth), so a grid trained on one length reports how its methods carry to shorter and
@@ -20,6 +24,12 @@ rubric numbers are measurements (the verifier decides "wrong"); a variant that p
 sampling, where greedy decoding may hide it (``sandbox.bench.hack``'s setting: temperature 1.5,
 4 samples). Accuracy per length is greedy, so it depends only on the weights; the problems are
 the task's ``eval`` split, the same for every run.
+
+The pass@k curve up to large k, before (the warm start's ``init_final.json``) and after RL, is
+the capability-boundary measurement (Yue et al. 2025, arXiv 2504.13837): RL that only sharpens
+the distribution raises pass@1 and leaves pass@k at large k flat or lower (the report's Δ against
+the warm start); RL that extends what the model can do raises it too (Zhang, Neubig & Yue 2025,
+arXiv 2512.07783, report this for process pass@k on harder problems).
 
 The evaluation changes no run: adding or changing ``[final]`` keeps a grid's directory valid, and
 a finished run whose ``final.json`` was made with other settings is evaluated again.
@@ -50,11 +60,17 @@ class FinalSettings:
     """The rubric's responses: greedy (0) or sampled at this temperature."""
     samples: int = 1
     """Sampled responses per problem for the rubric (with ``temperature`` > 0)."""
+    pass_k: int = 0
+    """Samples per problem of the pass@k curve (its largest k); 0: no curve."""
+    pass_problems: int = 128
+    """Held-out problems of the pass@k curve."""
+    pass_temperature: float = 1.0
+    """Sampling temperature of the pass@k curve."""
 
 
 def final_settings(table: dict, task) -> FinalSettings:
     """``[final]``'s settings, checked against the task (``ConfigError`` naming the field)."""
-    allowed = ("lengths", "problems", "rubric", "temperature", "samples")
+    allowed = ("lengths", "problems", "rubric", "temperature", "samples", "pass_k", "pass_problems", "pass_temperature")
     unknown = sorted(set(table) - set(allowed))
     check(not unknown, "final", f"keys among {list(allowed)}", unknown)
     lengths, problems, rubric = table.get("lengths", []), table.get("problems", 256), table.get("rubric", True)
@@ -72,7 +88,13 @@ def final_settings(table: dict, task) -> FinalSettings:
     check(type(temperature) in (int, float) and temperature >= 0, "final.temperature", "a number >= 0 (0: greedy)", temperature)
     check(type(samples) is int and samples >= 1 and (temperature > 0 or samples == 1), "final.samples",
           "an integer >= 1 (1 when greedy: temperature 0)", samples)
-    return FinalSettings(tuple(sorted(lengths)), problems, rubric, float(temperature), samples)
+    pass_k, pass_problems = table.get("pass_k", 0), table.get("pass_problems", 128)
+    pass_temperature = table.get("pass_temperature", 1.0)
+    check(type(pass_k) is int and pass_k >= 0, "final.pass_k", "an integer >= 0 (0: no pass@k curve)", pass_k)
+    check(type(pass_problems) is int and pass_problems >= 1, "final.pass_problems", "an integer >= 1", pass_problems)
+    check(type(pass_temperature) in (int, float) and pass_temperature > 0, "final.pass_temperature", "a number > 0", pass_temperature)
+    return FinalSettings(tuple(sorted(lengths)), problems, rubric, float(temperature), samples, pass_k, pass_problems,
+                         float(pass_temperature))
 
 
 def final_metric_names(settings: FinalSettings | None) -> list[str]:
@@ -80,7 +102,15 @@ def final_metric_names(settings: FinalSettings | None) -> list[str]:
     if settings is None:
         return []
     per_length = [f"final/{head}@len{n}" for n in settings.lengths for head in ("accuracy", "process_accuracy")]
-    return per_length + (["final/hack_rate", "final/p_correct_given_wf", "final/p_well_formed"] if settings.rubric else [])
+    rubric = ["final/hack_rate", "final/p_correct_given_wf", "final/p_well_formed"] if settings.rubric else []
+    return per_length + rubric + pass_metric_names(settings.pass_k)
+
+
+def pass_metric_names(n: int) -> list[str]:
+    """``final/pass@k`` then ``final/process_pass@k`` for every k of the curve from ``n`` samples."""
+    from sandbox.eval.pass_at_k import curve_ks
+
+    return [f"final/{head}@{k}" for head in ("pass", "process_pass") for k in (curve_ks(n) if n else [])]
 
 
 def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
@@ -105,7 +135,21 @@ def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
         out["final/hack_rate"] = sum(w and not c for w, c in zip(well_formed, correct)) / len(texts)
         out["final/p_well_formed"] = n_wf / len(texts)
         out["final/p_correct_given_wf"] = sum(w and c for w, c in zip(well_formed, correct)) / n_wf if n_wf else None
+    if settings.pass_k:
+        out.update(pass_curve(model, task, settings))
     return out
+
+
+def pass_curve(model, task, settings: FinalSettings) -> dict[str, float]:
+    """``final/pass@k`` and ``final/process_pass@k`` of ``model`` (``sandbox.eval.pass_at_k``; seed 0)."""
+    from sandbox.eval.accuracy import default_max_new_tokens
+    from sandbox.eval.pass_at_k import evaluate_pass_curve
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.sampler import SamplingConfig
+
+    sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=settings.pass_temperature)
+    curve = evaluate_pass_curve(TinyPolicy(model), task, settings.pass_k, settings.pass_problems, sampling, 0)
+    return {name: curve[name.replace("final/", "eval/", 1)] for name in pass_metric_names(settings.pass_k)}
 
 
 def rubric_responses(model, task, settings: FinalSettings) -> tuple[list, list[str]]:

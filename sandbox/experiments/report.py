@@ -261,45 +261,65 @@ def plot_report(out: Path, dest: Path, data: dict | None = None) -> list[Path]:
         path = dest / f"{metric.replace('/', '_').replace('@', 'at')}.png"
         fig.savefig(path, dpi=100)
         written.append(path)
-    if any(name.startswith("final/") and "@len" in name for name in data["metrics"]):
-        path = dest / "final_by_length.png"
-        plot_by_length(data).savefig(path, dpi=100)
-        written.append(path)
+    for file, (prefixes, xlabel, log_x) in FINAL_PLOTS.items():
+        if final_xs(data, prefixes[0]):
+            plot_final(data, prefixes, xlabel, log_x).savefig(dest / file, dpi=100)
+            written.append(dest / file)
     return written
 
 
-def lengths_of(data: dict, head: str) -> list[int]:
-    """The chain lengths of the report's ``final/<head>@len<L>`` metrics, ascending."""
-    return sorted(int(m.rpartition("@len")[2]) for m in data["metrics"] if m.startswith(f"final/{head}@len"))
+def final_xs(data: dict, prefix: str) -> list[int]:
+    """The x values of the report's ``<prefix><x>`` final metrics (``final/accuracy@len`` -> chain
+    lengths, ``final/pass@`` -> the k of the pass@k curve), ascending."""
+    return sorted(int(m[len(prefix):]) for m in data["metrics"] if m.startswith(prefix) and m[len(prefix):].isdigit())
 
 
-def plot_by_length(data: dict, heads=("accuracy", "process_accuracy")):
-    """A matplotlib Figure: the final greedy accuracy (and process accuracy) per chain length, one
-    line per variant (and setting) with its 95% interval as error bars, the warm start dashed."""
+FINAL_PLOTS = {
+    "final_by_length.png": (("final/accuracy@len", "final/process_accuracy@len"), "chain length", False),
+    "final_pass_at_k.png": (("final/pass@", "final/process_pass@"), "k (samples per problem)", True),
+}
+"""File -> (metric prefixes, one panel each; x label; log2 x axis) of the final-evaluation plots."""
+
+
+def plot_final(data: dict, prefixes, xlabel: str, log_x: bool = False):
+    """A matplotlib Figure: one panel per prefix, the final metric against its x (chain length, k),
+    one line per variant (and setting) with its 95% interval as error bars, the warm start dashed."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5 * len(heads), 4), layout="constrained")
-    axes = fig.subplots(1, len(heads), squeeze=False)[0]
-    for ax, head in zip(axes, heads):
-        lengths = lengths_of(data, head)
-        names = [f"final/{head}@len{n}" for n in lengths]
+    fig = Figure(figsize=(5 * len(prefixes), 4), layout="constrained")
+    axes = fig.subplots(1, len(prefixes), squeeze=False)[0]
+    for ax, prefix in zip(axes, prefixes):
+        xs = final_xs(data, prefix)
+        names = [f"{prefix}{x}" for x in xs]
         init = data["final"]["init"]
-        if all(name in init for name in names):
-            ax.plot(lengths, [init[name] for name in names], "k--", label="warm start")
+        if names and all(init.get(name) is not None for name in names):
+            ax.plot(xs, [init[name] for name in names], "k--", label="warm start")
         for setting, rows in data["metrics"][names[0]].items() if names else ():
             for label in rows:
                 cells = [data["metrics"][name][setting][label]["end"] for name in names]
                 if any(c["mean"] is None for c in cells):
                     continue
                 errors = [c["half_width"] or 0.0 for c in cells]
-                ax.errorbar(lengths, [c["mean"] for c in cells], yerr=errors, marker="o", ms=3, capsize=2,
+                ax.errorbar(xs, [c["mean"] for c in cells], yerr=errors, marker="o", ms=3, capsize=2,
                             label=f"{label if setting == 'base' else setting + ' ' + label} (n={cells[0]['n']})")
-        ax.set_xlabel("chain length")
-        ax.set_ylabel(f"final greedy {head.replace('_', ' ')}")
-        ax.set_xticks(lengths)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(prefix.rstrip("@").replace("@len", "").replace("_", " "))
+        if log_x:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
     if axes[-1].get_legend_handles_labels()[0]:
         axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
+
+
+def plot_by_length(data: dict):
+    """Final greedy and process accuracy per chain length (``final_by_length.png``)."""
+    return plot_final(data, *FINAL_PLOTS["final_by_length.png"])
+
+
+def plot_pass_at_k(data: dict):
+    """The final pass@k and process pass@k curves against k (``final_pass_at_k.png``)."""
+    return plot_final(data, *FINAL_PLOTS["final_pass_at_k.png"])
 
 
 def plot_curves(data: dict, metric: str, settings: dict | None = None, axes_keys=X_AXES):
