@@ -3,6 +3,7 @@
     token_heatmap(values [B,T], tokens [B,T] | texts)   one row of coloured cells per rollout,
                                                         each cell one token, coloured by its value
     plot_curves({run: [metrics, ...]}, metric)          one line per run over the logged steps
+    plot_pass_at_k({label: metrics}, n)                 pass@k and process pass@k against k (log2)
 
 Token rewards, advantages, loss weights and step ids are all [B, T] tensors aligned with
 ``Rollouts.tokens``, so one function draws them all. Colours are on one diverging scale shared
@@ -186,4 +187,25 @@ def plot_run(history: Sequence[Mapping], title: str) -> Figure:
     ax.set_ylabel("accuracy" if rollout == "rollout/accuracy" else "accuracy / mean reward")
     ax.get_legend().remove()  # plot_curves' legend, inside the axes
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    return fig
+
+
+def plot_pass_at_k(curves: Mapping[str, Mapping], n: int, prefix: str = "eval/") -> Figure:
+    """Two panels, pass@k and process pass@k against k = 1, 2, 4, ..., n on a log2 axis, one line
+    per label from its metrics (``<prefix>pass@k``, ``<prefix>process_pass@k``; ``reward-sandbox
+    eval --pass-k n``): a curve that rises with k shows problems the model solves only sometimes."""
+    from sandbox.eval.pass_at_k import curve_ks
+
+    ks = curve_ks(n)
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    for ax, head in zip(fig.subplots(1, 2), ("pass", "process_pass")):
+        for label, metrics in curves.items():
+            ax.plot(ks, [metrics[f"{prefix}{head}@{k}"] for k in ks], marker="o", markersize=3, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlabel("k (samples per problem)")
+        ax.set_ylabel(head.replace("_", " ") + "@k")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return fig

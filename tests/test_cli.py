@@ -61,8 +61,12 @@ def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(out), "--task-n-steps", "1", "--problems", "8"]) == 0
     assert '"eval/accuracy"' in capsys.readouterr().out
     mixed = ["--task-n-steps-mix", "1:1,2:1", "--problems", "8", "--pass-k", "4", "--pass-problems", "3"]
-    assert main(["eval", "--checkpoint", str(out), *mixed]) == 0
+    assert main(["eval", "--checkpoint", str(out), *mixed, "--plot", str(tmp_path / "pass.png")]) == 0
     printed = capsys.readouterr().out
+    assert (tmp_path / "pass.png").stat().st_size > 0 and "pass@k curve:" in printed
+    assert main(["eval", "--checkpoint", str(out), *mixed, "--plot", str(tmp_path / "pass.png")]) == 2  # never overwritten
+    assert main(["eval", "--checkpoint", str(out), "--plot", str(tmp_path / "other.png")]) == 2  # no curve to draw
+    assert "--plot=" in capsys.readouterr().err
     for key in ("eval/process_accuracy", "eval/accuracy@len1", "eval/process_pass@4", "eval/pass@2", "eval/process_pass@1@len2"):
         assert f'"{key}"' in printed
     assert main(["eval", "--checkpoint", str(out), "--task-n-steps-mix", "1:1,1:2"]) == 2

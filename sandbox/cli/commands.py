@@ -101,17 +101,26 @@ def add_eval(parser, argv):
     parser.add_argument("--pass-problems", type=int, default=128, help="Held-out problems for the pass@k curve.")
     parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature of the pass@k samples.")
     parser.add_argument("--seed", type=int, default=0, help="Keys the pass@k samples.")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG file for the pass@k curve (with --pass-k; not overwritten).")
     add_threads(parser)
     add_task_args(parser, argv)
 
 
 def run_eval(args) -> int:
     from sandbox.experiments.checkpoint_eval import evaluate_checkpoint
+    from toy_envs.base import check
 
+    check(args.plot is None or args.pass_k > 0, "--plot", "given with --pass-k N (N >= 1): it draws the pass@k curve", args.plot)
+    check(args.plot is None or not args.plot.exists(), "--plot", "a file that does not exist yet (a plot is never overwritten)", args.plot)
     task = task_from(args)
     set_threads(args)
     metrics = evaluate_checkpoint(args.checkpoint, task, args.problems, args.pass_k, args.pass_problems, args.temperature, args.seed)
     print(json.dumps(metrics, indent=2))
+    if args.plot is not None:
+        from sandbox.viz import plot_pass_at_k
+
+        plot_pass_at_k({str(args.checkpoint): metrics}, args.pass_k).savefig(args.plot, dpi=100)
+        print(f"pass@k curve: {args.plot}")
     return 0
 
 
