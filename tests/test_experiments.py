@@ -299,6 +299,39 @@ def test_shards_merged_by_the_directory_equal_a_single_run(straight, tmp_path):
     assert [p.name for p in plots] == ["eval_accuracy.png", "eval_process_accuracy.png"] and all(p.stat().st_size > 0 for p in plots)
 
 
+@pytest.mark.slow
+def test_an_archive_reports_as_its_directory_and_carries_a_grid_to_another_directory(straight, tmp_path):
+    """``experiment archive``: no weights, the same report; a grid half run here, archived, copied
+    elsewhere and finished there, archived again into the same archive, reports as the grid run at
+    once; archiving never changes a file the archive holds."""
+    import shutil
+
+    from sandbox.experiments.archive import archive_experiment
+
+    spec, reference = straight
+    whole = tmp_path / "whole"
+    copied, kept = archive_experiment(reference, whole)
+    assert copied > 0 and kept == 0 and archive_experiment(reference, whole) == (0, copied)
+    assert not list(whole.rglob("*.safetensors")) and not list(whole.rglob("tb")) and not list(whole.rglob("checkpoints"))
+    assert collect(whole) == collect(reference)
+    assert run_experiment(spec, shutil.copytree(whole, tmp_path / "again"), workers=0, progress=False) == 0  # nothing to train
+    assert run_experiment(spec, tmp_path / "half", workers=0, shard="0/2", progress=False) == 0
+    carried = tmp_path / "carried"
+    archive_experiment(tmp_path / "half", carried)
+    assert collect(carried)["runs_finished"] == 1
+    elsewhere = shutil.copytree(carried, tmp_path / "elsewhere")
+    assert run_experiment(spec, elsewhere, workers=0, progress=False) == 0  # trains only the missing run
+    assert (elsewhere / "base/outcome-grpo/seed-0/metrics.jsonl").read_bytes() == (carried / "base/outcome-grpo/seed-0/metrics.jsonl").read_bytes()
+    archive_experiment(elsewhere, carried)
+    assert without_timing(collect(carried)) == without_timing(collect(reference))
+    metrics = elsewhere / "base/random/seed-0/metrics.jsonl"
+    metrics.write_text(metrics.read_text() + "\n")
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in carried.rglob("*"))
+    with pytest.raises(ConfigError, match=r"dest=.*these differ: \['base/random/seed-0/metrics.jsonl'\]"):
+        archive_experiment(elsewhere, carried)
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in carried.rglob("*")) == before
+
+
 @pytest.mark.slow  # runs the straight grid end to end (with it, 3.8 s and 4.8 s of CPU)
 def test_a_spec_that_would_change_a_planned_run_is_refused(straight, tmp_path):
     spec, out = straight

@@ -21,6 +21,7 @@
     reward-sandbox experiment run sandbox/experiments/specs/X.toml --out DIR [--workers 2] [--shard i/n]
                                                  a spec's grid of RL runs (settings x variants x seeds), resumable
     reward-sandbox experiment report DIR [--json OUT]   per metric: mean, 95% CI, paired difference vs the baseline; costs; plots
+    reward-sandbox experiment archive DIR DEST   its records without weights (to report it, or continue it elsewhere)
     reward-sandbox experiment check SPEC         validate a spec and list its runs
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
     reward-sandbox bench hack                    hack rate, P(well-formed), P(correct | wf): gate vs dense rubric

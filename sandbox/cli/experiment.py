@@ -1,4 +1,4 @@
-"""``reward-sandbox experiment run SPEC --out DIR``, ``report DIR`` and ``claims [FILE]``:
+"""``reward-sandbox experiment run SPEC --out DIR``, ``report DIR``, ``archive DIR DEST`` and ``claims [FILE]``:
 their flags, and the library call each hands them to (``sandbox.experiments``)."""
 
 from __future__ import annotations
@@ -64,6 +64,19 @@ def run_report(args) -> int:
     return 0
 
 
+def add_archive(parser, argv):
+    parser.add_argument("dir", type=Path, help="Experiment directory.")
+    parser.add_argument("dest", type=Path, help="Archive directory: new, or an archive of the same grid (nothing there is changed).")
+
+
+def run_archive(args) -> int:
+    from sandbox.experiments.archive import archive_experiment
+
+    copied, kept = archive_experiment(args.dir, args.dest)
+    print(f"{args.dest}: {copied} files copied, {kept} already there; report it with: reward-sandbox experiment report {args.dest}")
+    return 0
+
+
 def add_claims(parser, argv):
     parser.add_argument("claims", type=Path, nargs="?", default=Path(__file__).parents[1] / "experiments" / "claims.toml",
                         help="Claims file (TOML). (default: sandbox/experiments/claims.toml)")
@@ -83,6 +96,8 @@ EXPERIMENT = {
     "check": Command("Validate a spec and list its runs, without running anything.", add_check, run_check),
     "report": Command("Tables (mean, 95% CI, paired differences vs the baseline, costs), plots and a JSON summary of an experiment directory.",
                       add_report, run_report),
+    "archive": Command("Copy an experiment's records without weights (spec, plan, each finished run's config, metrics, "
+                       "final evaluation): enough to report it and to continue its grid elsewhere.", add_archive, run_archive),
     "claims": Command("The claims table: each paper's headline claim, the paired difference its committed report measures, "
                       "and holds / does not hold / inconclusive.", add_claims, run_claims),
 }
