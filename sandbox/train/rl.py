@@ -50,6 +50,7 @@ from sandbox.train.rank_diagnostics import HIDDEN_STATES, EffectiveRankLog, resp
 from sandbox.train.reward_models import load_reward_models
 from sandbox.train.rl_config import LARGE_UPDATE, RLConfig, check_task_size, check_trainer_setup
 from sandbox.train.run_dir import ModuleCompanion, RunDir
+from toy_envs.pool import with_train_pool
 
 __all__ = ["LARGE_UPDATE", "RLConfig", "TIMING_METRICS", "Trainer", "check_task_size", "deterministic"]
 """The RL trainer's public names; the settings live in ``sandbox.train.rl_config``."""
@@ -104,7 +105,8 @@ class Trainer:
         """The trained models the variant's sources score with (``Variant.models``), by RewardContext field."""
         self.step = 0
         self.history: list[dict] = []
-        self.collector = Collector(cfg, self.variant, policy, task, self.sampling, self.auxiliary_updates, self.placement)
+        self.collector = Collector(cfg, self.variant, policy, with_train_pool(task, cfg.train_problems), self.sampling,
+                                   self.auxiliary_updates, self.placement)
         """Samples, rewards and filters the step's batch from its problem stream (``sandbox.train.collect``)."""
         self.stream = self.collector.stream
         self.measurements = Measurements(cfg, policy, task, self.sampling, self.max_new_tokens, self.placement)

@@ -46,6 +46,9 @@ class RLConfig:
     """Problems (groups) per step, P."""
     group_size: int = 8
     """Rollouts per problem, G."""
+    train_problems: int = 0
+    """Distinct train problems the stream cycles over (``toy_envs.pool``): position i samples train
+    problem i mod N, so 1 is one-shot RL; 0: every position its own problem."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts."""
     top_p: float = 1.0
@@ -130,6 +133,8 @@ class RLConfig:
 
     def validate(self) -> None:
         check_finite_fields(self)
+        check(type(self.train_problems) is int and self.train_problems >= 0, "train_problems",
+              "an integer >= 0 (0: every stream position its own problem)", self.train_problems)
         check_variant_options(get_variant(self.variant), self.group_size)
         check_reward_models(get_variant(self.variant), self.prm)
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
@@ -250,7 +255,8 @@ def check_task_size(cfg: RLConfig, task) -> None:
     size = getattr(task, "size", None)
     if size is None:
         return
-    needed = train_problems_needed(cfg)
+    check(cfg.train_problems <= size, "train_problems", f"at most the task's {size} train problems", cfg.train_problems)
+    needed = cfg.train_problems or train_problems_needed(cfg)
     refill = f" x max_draws {cfg.max_draws} (variant {cfg.variant!r} refills)" if get_variant(cfg.variant).refill else ""
     check(size >= needed, "task_size",
           f"at least the {needed} train problems the run can draw (steps {cfg.steps} x problems_per_step "
