@@ -44,10 +44,11 @@ Both sides also count the rows of every step, so a test can check that they trai
 
 Settings that cannot be matched (also printed with the results, ``UNMATCHED``):
 
-- Generation: the sandbox samples with its own KV-cache decoder (rows right-padded, finished rows
-  drop out of the sampled-token count, per-row keyed noise); TRL calls ``transformers``
-  ``generate()`` on left-padded prompts, which keeps running finished rows until the longest row
-  of the batch ends or the budget is reached. The two draw different random samples, so their
+- Generation: the sandbox samples with its own decode loop (a preallocated KV cache written in
+  slices, inference mode, per-row keyed noise); TRL calls ``transformers`` ``generate()`` (its
+  cache classes, logits processors, stopping criteria). Both left-align the prompts and keep
+  computing a finished row until every row of the batch has ended or the budget is reached; only
+  the sampled tokens count as generated. The two draw different random samples, so their
   completion lengths (and tokens per step) differ; tokens/s is printed beside steps/s for that.
 - The model code: the sandbox's ``TinyLlama`` against ``transformers``' ``LlamaForCausalLM`` (its
   attention implementation, its cache classes) on the same weights.
@@ -81,8 +82,8 @@ VARIANT = "outcome-grpo"
 """The reward and advantage both trainers use (TRL: ``scale_rewards='group'``, ``loss_type='grpo'``)."""
 
 UNMATCHED = (
-    "generation: sandbox KV-cache sampler (finished rows stop) vs transformers generate() on left-padded "
-    "prompts (finished rows run until the batch ends); different random samples, so different lengths",
+    "generation: the sandbox's own decode loop (preallocated KV cache, keyed per-row noise) vs transformers "
+    "generate(); different random samples, so different completion lengths (compare tok/s too)",
     "model code: sandbox TinyLlama vs transformers LlamaForCausalLM (same weights)",
     "update padding: sandbox right-pads prompt+response; TRL left-pads prompts, right-pads completions",
     "behaviour log-probs: from the sandbox sampler; TRL (1 iteration) detaches the update's forward",
