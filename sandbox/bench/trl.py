@@ -78,6 +78,9 @@ from pathlib import Path
 
 import torch
 
+from sandbox.model.hf import export_hf
+from sandbox.model.tokenizer import CharTokenizer
+
 VARIANT = "outcome-grpo"
 """The reward and advantage both trainers use (TRL: ``scale_rewards='group'``, ``loss_type='grpo'``)."""
 
@@ -166,7 +169,6 @@ class TrlBenchConfig:
 
 def run_trl_bench(cfg: TrlBenchConfig, log=print) -> dict:
     """Both trainers, ``repeats`` times each, alternating; see the module docstring."""
-    from sandbox.model.tokenizer import CharTokenizer
     from sandbox.train import recipes
     from sandbox.train.launch import set_threads
 
@@ -182,8 +184,6 @@ def run_trl_bench(cfg: TrlBenchConfig, log=print) -> dict:
         start = time.perf_counter()
         model, task, _ = recipes.load(cfg.preset)
         hf_dir = Path(tmp) / "hf"
-        from sandbox.model.hf import export_hf
-
         export_hf(model, CharTokenizer(), hf_dir)
         export_s = time.perf_counter() - start
         parameters = model.num_parameters()
