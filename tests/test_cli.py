@@ -77,7 +77,7 @@ def test_sft_writes_a_checkpoint_that_eval_reads(tmp_path, capsys):
 @pytest.mark.parametrize(
     "command",
     [["train"], ["sft"], ["eval"], ["warmstart"], ["variants"], ["demo"], ["bench", "learn"], ["bench", "tree"],
-     ["bench", "sampler"], ["bench", "hack"], ["prm", "train"], ["prm", "bench"], ["prm", "recipe"], ["prm", "search"],
+     ["bench", "sampler"], ["bench", "hack"], ["bench", "trl"], ["prm", "train"], ["prm", "bench"], ["prm", "recipe"], ["prm", "search"],
      ["experiment", "run"], ["experiment", "report"], ["experiment", "check"]],
     ids=" ".join,
 )

@@ -26,6 +26,7 @@
     reward-sandbox bench tree                    tree sampling vs independent: tokens and time per leaf
     reward-sandbox bench hack                    hack rate, P(well-formed), P(correct | wf): gate vs dense rubric
     reward-sandbox bench scale [--device cuda --precision bf16 ...]   tokens/s and MFU of a larger model
+    reward-sandbox bench trl                     RL steps/s and tokens/s: reward-sandbox train vs TRL's GRPOTrainer
 
 Every config field is a flag with its one-line doc (``--help``); a bad value is rejected with
 one message naming the field before any compute.

@@ -66,4 +66,6 @@ BENCH = {
                     "Train a larger sandbox model on longer chains: tokens/s and model FLOPs utilisation.", format_takes_config=False),
     "hack": _bench("sandbox.bench.hack", "HackBenchConfig", "run_hack_bench", "format_hack_bench",
                    "Rubric as a gate vs as a dense reward: hack rate, P(well-formed), P(correct | well-formed)."),
+    "trl": _bench("sandbox.bench.trl", "TrlBenchConfig", "run_trl_bench", "format_trl_bench",
+                  "RL steps/s and generated tokens/s of reward-sandbox train vs TRL's GRPOTrainer on the same model, reward and batch."),
 }
