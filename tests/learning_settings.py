@@ -21,8 +21,9 @@ MEASURED_LOSS = dict(clip_low=0.2, clip_high=0.2, aggregation="seq-mean-token-me
 """The policy-loss settings of a variant that does not set them itself (LossConfig's defaults when
 the tests were measured); a variant's own loss settings are part of the variant and stay."""
 
-QUIET = dict(eval_every=0, pass_problems=0, drift_every=0, progress=False)
-"""Evaluate at the end only; no pass@k, no drift probe, no progress bar."""
+QUIET = dict(eval_every=0, pass_problems=0, drift_every=0, effective_rank=False, progress=False)
+"""Evaluate at the end only; no pass@k, no drift probe, no effective-rank diagnostic (an extra
+forward per step that changes no other number: tests/test_rank_diagnostics.py), no progress bar."""
 
 
 def measured_rl_config(variant: str, **fields) -> RLConfig:

@@ -34,7 +34,7 @@ def test_effective_rank_shaping_raises_greedy_held_out_accuracy():
     model, task, _ = recipes.load("tiny-noisy")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
-    history = Trainer(measured_rl_config("effective-rank-grpo", seed=0, steps=6, eval_problems=256), task, policy).train()
+    history = Trainer(measured_rl_config("effective-rank-grpo", seed=0, steps=6, eval_problems=256, effective_rank=True), task, policy).train()
     after = history[-1]["eval/accuracy"]
     assert after - before >= MARGIN, f"{before:.3f} -> {after:.3f}"
     assert all(m["diag/effective_rank"] >= 1 and "loss/entropy" in m for m in history)
