@@ -1,6 +1,8 @@
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 import toy_envs
@@ -55,3 +57,46 @@ def test_sft_can_continue_from_a_model_without_touching_it():
     assert not torch.equal(continued.lm_head.weight, fresh.lm_head.weight)
     with pytest.raises(ValueError, match="init model config"):
         train_sft(task, replace(cfg, d_ff=32), sft, progress=False, init=base)
+
+
+MIXED = toy_envs.make_task("arithmetic", n_steps_mix="1:1,4:1", operators="+-", start_max=20)
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 8), start=st.integers(0, 500))
+def test_length_buckets_give_the_whole_batch_loss_and_gradient_without_the_padding(n, start):
+    """The buckets partition the rows (each row once, its tokens and mask intact up to its length);
+    their summed loss and its gradient equal the one-pass batch's (an oracle: the padded batch at
+    once) to float32 rounding; a bucket is never wider than its longest row."""
+    from sandbox.model.model import TinyLlama, token_logprobs
+    from sandbox.train.sft import length_buckets
+
+    tokens, mask = sft_batch(MIXED, tok, range(start, start + 8))
+    buckets = length_buckets(tokens, mask, tok.pad_id, n)
+    rows = sorted(tuple(r[r != tok.pad_id].tolist()) for b, _ in buckets for r in b)
+    assert rows == sorted(tuple(r[r != tok.pad_id].tolist()) for r in tokens) and len(buckets) == min(n, 8)
+    assert all(int((b != tok.pad_id).sum(1).max()) == b.shape[1] for b, _ in buckets)
+    assert sum(int(m.sum()) for _, m in buckets) == int(mask.sum())
+    torch.manual_seed(0)
+    model = TinyLlama(SMALL)
+
+    def loss_and_grads(parts):
+        model.zero_grad()
+        loss = sum(-(token_logprobs(model(t), t) * m).sum() / mask.sum() for t, m in parts)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    whole, whole_grads = loss_and_grads([(tokens, mask)])
+    split, split_grads = loss_and_grads(buckets)
+    assert torch.allclose(whole, split, rtol=1e-5, atol=1e-6)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(whole_grads, split_grads))
+
+
+def test_length_buckets_is_checked_and_one_bucket_is_the_batch_itself():
+    from sandbox.train.sft import length_buckets
+
+    tokens, mask = sft_batch(MIXED, tok, range(4))
+    assert length_buckets(tokens, mask, tok.pad_id, 1) == [(tokens, mask)]
+    for bad in (0, 65):
+        with pytest.raises(toy_envs.ConfigError, match="^length_buckets="):
+            SFTConfig(length_buckets=bad).validate()

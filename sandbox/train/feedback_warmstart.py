@@ -96,7 +96,10 @@ FEEDBACK_PRESETS: dict[str, FeedbackPreset] = {
         task="arithmetic",
         task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
         model=TINY_MODEL,
-        sft=SFTConfig(steps=300, batch_size=64, lr=2e-3, warmup_steps=20, eval_problems=256),
+        # two length buckets: half the prompts carry feedback and are about twice as long, so one
+        # padded pass spent about 40% of its positions on padding; measured 0.26 s a step against
+        # 0.39 (4 buckets: 0.24) on one loaded core
+        sft=SFTConfig(steps=300, batch_size=64, lr=2e-3, warmup_steps=20, eval_problems=256, length_buckets=2),
         init="tiny",
     ),
 }

@@ -59,6 +59,10 @@ class SFTConfig:
     """fp32, bf16 or fp16 autocast for the forward pass (fp32 master weights; fp16 adds loss scaling)."""
     gradient_checkpointing: bool = False
     """Recompute each block's activations in the backward pass."""
+    length_buckets: int = 1
+    """Forward passes per step over the batch's rows sorted by length, each cut to its longest row
+    (``length_buckets``): the same loss and gradient up to summation order, without most of the
+    compute on padding when prompts differ in length (1: the whole batch in one pass)."""
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up over ``warmup_steps`` (lr·(s+1)/W), cosine decay to lr·``min_lr_ratio`` at
@@ -71,6 +75,7 @@ class SFTConfig:
         check_finite_fields(self)
         check(self.steps >= 1, "steps", "an integer >= 1", self.steps)
         check(self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
+        check(1 <= self.length_buckets <= self.batch_size, "length_buckets", "an integer in [1, batch_size]", self.length_buckets)
         check(self.lr > 0, "lr", "> 0", self.lr)
         check(0 <= self.warmup_steps, "warmup_steps", ">= 0", self.warmup_steps)
         check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
@@ -109,6 +114,17 @@ def sft_batch(task, tokenizer: CharTokenizer, indices, split: str = "train", ans
         rows.append(prompt + response)
         masks.append([False] * len(prompt) + [True] * len(response))
     return pad_rows(rows, tokenizer.pad_id), pad_rows(masks, False, torch.bool)
+
+
+def length_buckets(tokens: torch.Tensor, mask: torch.Tensor, pad_id: int, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The right-padded rows sorted by length (stably) into ``n`` contiguous groups, each cut to its
+    longest row: the cut columns are padding, which no kept position attends to (causal) and the
+    mask leaves out of the loss. ``n = 1``: the batch as it is."""
+    if n == 1:
+        return [(tokens, mask)]
+    lengths = (tokens != pad_id).sum(1)
+    groups = torch.argsort(lengths, stable=True).tensor_split(n)
+    return [(tokens[rows, : int(lengths[rows].max())], mask[rows, : int(lengths[rows].max())]) for rows in groups if len(rows)]
 
 
 def keyed_fraction(seed: int, *parts) -> float:
@@ -150,10 +166,13 @@ def train_sft_with_optimizer(task, model_cfg: ModelConfig, cfg: SFTConfig, progr
         indices = range(step * cfg.batch_size, (step + 1) * cfg.batch_size)
         tokens, mask = sft_batch(task, tokenizer, indices, answer_noise=cfg.answer_noise, seed=cfg.seed)
         tokens, mask = tokens.to(device), mask.to(device)
-        with accel.autocast(device, cfg.precision):
-            logits = model(tokens)
-        logp = token_logprobs(logits, tokens)  # float32 whatever the autocast dtype
-        loss = -(logp * mask).sum() / mask.sum()
+        terms = []
+        for rows, row_mask in length_buckets(tokens, mask, tokenizer.pad_id, cfg.length_buckets):
+            with accel.autocast(device, cfg.precision):
+                logits = model(rows)
+            logp = token_logprobs(logits, rows)  # float32 whatever the autocast dtype
+            terms.append(-(logp * row_mask).sum() / mask.sum())
+        loss = sum(terms[1:], terms[0])
         set_learning_rate(optimizer, cfg.lr_at(step))
         require_finite(loss, f"sft step {step}", "the loss")
         optimizer_step(optimizer, loss, model.parameters(), cfg.grad_clip, scaler, where=f"sft step {step}")
