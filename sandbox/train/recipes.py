@@ -139,7 +139,7 @@ RECIPES: dict[str, Recipe] = {
 """Every cached model: name -> ``Recipe``."""
 
 BUILD_SECONDS: dict[str, int] = {
-    "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 190,
+    "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130,
     "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50,
 }
 """Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's
@@ -148,7 +148,8 @@ Measured from the training time every build records in its checkpoint (``sft/sec
 ``prm/train_s``, ``judge/train_s``, StepWiser's ``judge/pool_s + sft_s + rl_s``): the second
 fastest of the builds of the same config in a cache shared by several processes on a 2-core
 machine (5 to 19 builds each; StepWiser: its one build; tiny-feedback: the CPU time of its one
-build, about 3 min, which took 2038 s of wall time at a twelfth of a core), rounded up to a multiple of 10 s -- the
+build, about 3 min, which took 2038 s of wall time at a twelfth of a core, less the third its two
+length buckets save per step), rounded up to a multiple of 10 s -- the
 sampling and evaluation around the training add a few seconds. Slower on a busy machine."""
 
 TEST_RECIPES = tuple(name for name, recipe in RECIPES.items() if recipe.tests)
