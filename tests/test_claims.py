@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.cli import main as cli_main
-from sandbox.experiments.claims import Claim, evaluate_claims, format_claims, load_claims, paired_difference, verdict
+from sandbox.experiments.claims import WARM_START, Claim, evaluate_claims, format_claims, load_claims, paired_difference, verdict
 from sandbox.experiments.spec import load_spec
 from toy_envs import ConfigError
 
@@ -38,6 +38,18 @@ def test_the_difference_is_paired_by_seed_and_matches_a_hand_computation():
     half = 4.302652729749411 * sd / math.sqrt(3)
     assert d["seeds"] == [0, 1, 2] and d["mean"] == pytest.approx(mean) and d["ci"] == pytest.approx([mean - half, mean + half])
     assert paired_difference(data, claim(versus="c")) is None and paired_difference(data, claim(metric="eval/pass@1")) is None
+
+
+def test_against_the_warm_start_each_seed_is_compared_with_its_final_evaluation():
+    data = report({"a": {0: 0.60, 1: 0.64, 2: 0.62}}, metric="final/pass@8")
+    data["final"] = {"init": {"final/pass@8": 0.45}}
+    d = paired_difference(data, claim(metric="final/pass@8", versus=WARM_START))
+    diffs = [0.15, 0.19, 0.17]
+    mean = sum(diffs) / 3
+    half = 4.302652729749411 * math.sqrt(sum((x - mean) ** 2 for x in diffs) / 2) / math.sqrt(3)
+    assert d["seeds"] == [0, 1, 2] and d["mean"] == pytest.approx(mean) and d["ci"] == pytest.approx([mean - half, mean + half])
+    assert paired_difference(data, claim(metric="eval/accuracy", versus=WARM_START)) is None  # no start for a logged metric
+    assert verdict(d, claim(versus=WARM_START)) == "holds"
 
 
 def test_verdicts_follow_the_interval():
@@ -79,7 +91,8 @@ def test_every_committed_claim_names_a_variant_metric_and_setting_of_its_spec():
         spec = load_spec(Path(__file__).parents[1] / c.spec)
         runs = spec.validate()
         labels = {run.label for run in runs}
-        assert {c.variant, c.versus} <= labels, c.id
+        assert {c.variant, c.versus} - {WARM_START} <= labels, c.id
+        assert c.versus != WARM_START or c.metric.startswith("final/"), c.id  # only a final evaluation has the warm start's value
         assert c.setting in {run.setting for run in runs}, c.id
         assert c.metric in spec.report_metrics(), c.id
         assert c.report == spec.name.replace("-", "_"), c.id  # the report is named after its spec

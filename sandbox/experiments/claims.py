@@ -7,7 +7,14 @@ experiment report that measures it (``sandbox/experiments/reports/<report>.json`
     d_k      = end(variant, seed k) − end(versus, seed k)     over the seeds both finished
     measured = mean of d_k with its 95% t-interval [lo, hi]  (``stats.mean_ci``)
 
-and the verdict follows from the interval and what the claim expects of the difference:
+or, with ``versus = "warm start"``, against the warm start's own final evaluation (a ``final/*``
+metric of a spec with ``[final]``; the report's ``final.init``, one evaluation for every seed):
+
+    d_k      = end(variant, seed k) − final(warm start)
+
+so the interval is the seeds' spread around the start (the start's own sampling noise, the same for
+every seed, is not in it); and the verdict follows from the interval and what the claim expects of
+the difference:
 
     expect "higher"          holds: lo > 0        does not hold: hi < 0       else inconclusive
     expect "lower"           holds: hi < 0        does not hold: lo > 0       else inconclusive
@@ -33,6 +40,8 @@ from toy_envs.base import check
 REPORTS = Path(__file__).parent / "reports"
 """Committed report summaries (``experiment report DIR --json``): name -> ``REPORTS/name.json``."""
 EXPECT = ("higher", "lower", "equal")
+WARM_START = "warm start"
+"""``versus`` naming the warm start (its final evaluation) instead of a variant."""
 MIN_SEEDS = 3
 """Paired seeds a verdict other than inconclusive needs."""
 CLAIM_KEYS = ("id", "claim", "paper", "report", "spec", "metric", "variant", "versus", "setting", "expect", "margin")
@@ -55,7 +64,7 @@ class Claim:
     variant: str
     """The report's variant (label) the claim is about."""
     versus: str
-    """The report's variant it is compared with, seed by seed."""
+    """The report's variant it is compared with, seed by seed, or ``WARM_START``."""
     expect: str
     """What the claim says of ``variant − versus``: ``higher``, ``lower`` or ``equal`` (within ``margin``)."""
     margin: float = 0.0
@@ -92,9 +101,16 @@ def load_claims(path: str | Path) -> list[Claim]:
 
 
 def paired_difference(report: dict, claim: Claim) -> dict | None:
-    """``mean_ci`` of end(variant) − end(versus) over the seeds both finished (with ``seeds``);
-    None when the report lacks the metric, setting or either variant."""
+    """``mean_ci`` of end(variant) − end(versus) over the seeds both finished (with ``seeds``), or of
+    end(variant) − the warm start's final value; None when the report lacks the metric, setting,
+    either variant or (``WARM_START``) the warm start's final evaluation of the metric."""
     rows = report.get("metrics", {}).get(claim.metric, {}).get(claim.setting, {})
+    if claim.versus == WARM_START:
+        start = report.get("final", {}).get("init", {}).get(claim.metric)
+        if claim.variant not in rows or start is None:
+            return None
+        ends = dict(zip(rows[claim.variant]["seeds"], rows[claim.variant]["values"]))
+        return {"seeds": sorted(ends), **mean_ci([ends[s] - start for s in sorted(ends)])}
     if claim.variant not in rows or claim.versus not in rows:
         return None
     ends = {label: dict(zip(rows[label]["seeds"], rows[label]["values"])) for label in (claim.variant, claim.versus)}
@@ -146,7 +162,8 @@ def format_claims(rows: list[dict]) -> str:
         else:
             measured = f"{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] (n={d['n']}{'' if d['n'] >= MIN_SEEDS else f' < {MIN_SEEDS}'})"
         expected = expectation.get(c.expect, f"within ±{c.margin:g}")
-        cells = [c.claim, c.paper, f"`{c.variant}` − `{c.versus}`, {c.metric} ({c.report})", expected, measured, row["verdict"]]
+        versus = c.versus if c.versus == WARM_START else f"`{c.versus}`"
+        cells = [c.claim, c.paper, f"`{c.variant}` − {versus}, {c.metric} ({c.report})", expected, measured, row["verdict"]]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")  # a '|' in a claim is escaped
     lines += ["", "Reports (rerun: `reward-sandbox experiment run SPEC --out DIR` then `reward-sandbox experiment report DIR --json "
               "sandbox/experiments/reports/NAME.json`):", ""]
