@@ -566,3 +566,15 @@ def test_a_prm_benchmark_spec_runs_per_seed_resumes_and_reports_each_seeds_table
     assert plot_report(tmp_path / "out", tmp_path / "plots", data) == []
     text = format_prm_report(tmp_path / "out", data)
     assert "## processbench/f1" in text and "| labels=0.5 | orm | 2 |" in text and "| answer check (baseline) |" in text
+
+
+def test_the_committed_capability_report_draws_its_pass_at_k_curves(tmp_path):
+    """plot_report from a committed summary alone: the final pass@k curves of the warm start and
+    each variant against k (and the logged curves); every k of the spec's pass_k in the summary."""
+    from sandbox.eval.pass_at_k import curve_ks
+    from sandbox.experiments.report import final_xs
+
+    data = json.loads((Path(__file__).parents[1] / "sandbox/experiments/reports/capability_boundary.json").read_text())
+    assert final_xs(data, "final/pass@") == final_xs(data, "final/process_pass@") == curve_ks(256)
+    written = plot_report(tmp_path, tmp_path / "plots", data)
+    assert "final_pass_at_k.png" in [p.name for p in written] and all(p.stat().st_size > 0 for p in written)
