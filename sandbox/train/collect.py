@@ -28,6 +28,7 @@ from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.auxiliary_updates import AuxiliaryUpdates
 from sandbox.train.distributed import Placement, World
 from sandbox.train.problem_stream import ProblemStream
+from toy_envs.gold_prefix import with_gold_prefix
 
 
 @dataclass
@@ -120,6 +121,11 @@ class Collector:
         self.stream = ProblemStream(task, bool(variant.problem_filter), variant.problem_filter_every * cfg.problems_per_step)
         """The train problems, less those the variant's problem filter excluded (``sandbox.train.problem_stream``)."""
 
+    def task_at(self, step: int):
+        """The task the step samples: with the reverse curriculum, prompts that carry its gold steps
+        (``toy_envs.gold_prefix``; ``RLConfig.gold_steps_at``)."""
+        return with_gold_prefix(self.task, self.cfg.gold_steps_at(step))
+
     def inference(self):
         return self.placement.inference(self.policy.module)
 
@@ -161,7 +167,8 @@ class Collector:
         """G rollouts of each of ``problems``, observed by the auxiliary models, rewarded, filtered."""
         t0 = time.perf_counter()
         with self.inference():
-            rollouts = sample_rollouts(self.variant, self.policy, self.task, problems, self.cfg.group_size, self.sampling, self.cfg.seed, step)
+            rollouts = sample_rollouts(self.variant, self.policy, self.task_at(step), problems, self.cfg.group_size, self.sampling,
+                                       self.cfg.seed, step)
         t1 = time.perf_counter()
         self.auxiliaries.observe(rollouts, ctx)  # e.g. an implicit PRM learns from this draw before scoring it
         with self.inference():
@@ -180,7 +187,7 @@ class Collector:
         seed = row_key(self.cfg.seed, "problem_filter")
 
         def sample(indices: list[int], group_size: int) -> Rollouts:
-            return sample_rollouts(self.variant, self.policy, self.task, indices, group_size, self.sampling, seed, step)
+            return sample_rollouts(self.variant, self.policy, self.task_at(step), indices, group_size, self.sampling, seed, step)
 
         with self.inference():
             return apply_problem_filter(self.variant, window, sample, ctx)

@@ -127,6 +127,8 @@ class Trainer:
         self.measurements.before_step()  # the drift probe's step-0 reference
         batch = self.collect()
         metrics = {"step": self.step, **batch.metrics(self.world, self.variant.uses_verifier), **self.stream.take_log()}
+        if self.cfg.gold_prefix_steps:
+            metrics["curriculum/gold_steps"] = self.cfg.gold_steps_at(self.step)
         if batch.kept_groups:
             metrics.update(self.learn(batch))
         kept_tokens, *watched = self.world.sum([self.kept_tokens(batch), *self.cost.take_pending()])

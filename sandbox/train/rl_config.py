@@ -49,6 +49,13 @@ class RLConfig:
     train_problems: int = 0
     """Distinct train problems the stream cycles over (``toy_envs.pool``): position i samples train
     problem i mod N, so 1 is one-shot RL; 0: every position its own problem."""
+    gold_prefix_steps: int = 0
+    """Reverse curriculum (R3, arXiv 2402.05808; ``toy_envs.gold_prefix``): the training prompts of
+    step s carry the first max(0, K − ⌊s / gold_prefix_stage⌋) steps of the gold solution (at most
+    all but one of a problem's steps), K this value, so RL starts near the end of the demonstration
+    and slides back to the bare problem; 0: off. Held-out evaluation always uses bare problems."""
+    gold_prefix_stage: int = 10
+    """RL steps per stage of the reverse curriculum (with ``gold_prefix_steps``)."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts."""
     top_p: float = 1.0
@@ -135,6 +142,10 @@ class RLConfig:
         check_finite_fields(self)
         check(type(self.train_problems) is int and self.train_problems >= 0, "train_problems",
               "an integer >= 0 (0: every stream position its own problem)", self.train_problems)
+        check(type(self.gold_prefix_steps) is int and self.gold_prefix_steps >= 0, "gold_prefix_steps",
+              "an integer >= 0 (0: no reverse curriculum)", self.gold_prefix_steps)
+        check(type(self.gold_prefix_stage) is int and self.gold_prefix_stage >= 1, "gold_prefix_stage",
+              "an integer >= 1 (RL steps per stage)", self.gold_prefix_stage)
         check_variant_options(get_variant(self.variant), self.group_size)
         check_reward_models(get_variant(self.variant), self.prm)
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
@@ -160,6 +171,10 @@ class RLConfig:
         self.loss_config(64).validate()
         accel.check_device(self.device)
         accel.check_precision(self.precision)
+
+    def gold_steps_at(self, step: int) -> int:
+        """The gold steps the reverse curriculum gives at RL step ``step`` (0 when off or done)."""
+        return max(0, self.gold_prefix_steps - step // self.gold_prefix_stage)
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up over ``warmup_steps``, then constant ``lr`` (``toolkit.learning_rate``)."""
