@@ -142,3 +142,14 @@ class Task(Protocol):
     def score(self, problem, text: str) -> Verdict: ...
 
     def format_rubric(self, text: str) -> Rubric: ...
+
+
+class TaskView:
+    """A task seen with some of its methods changed (``toy_envs.pool``, ``toy_envs.gold_prefix``):
+    a subclass holds the task in its ``task`` field and defines what it changes; every other
+    attribute is the task's own."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in {f for f in getattr(type(self), "__dataclass_fields__", {})}:
+            raise AttributeError(name)  # not set yet (copying, unpickling): no recursion into the fields
+        return getattr(self.task, name)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toy_envs.base import check, is_int
+from toy_envs.base import TaskView, check, is_int
 
 
 @dataclass(frozen=True)
-class GoldPrefix:
+class GoldPrefix(TaskView):
     task: object
     """The task whose prompts get the gold steps."""
     k: int
@@ -41,11 +41,6 @@ class GoldPrefix:
 
     def score(self, problem, text: str):
         return self.task.score(problem, self.given(problem) + text)
-
-    def __getattr__(self, name: str):
-        if name in ("task", "k"):  # not set yet (copying, unpickling): no recursion into self.task
-            raise AttributeError(name)
-        return getattr(self.task, name)
 
 
 def with_gold_prefix(task, k: int):

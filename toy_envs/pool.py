@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toy_envs.base import check, is_int
+from toy_envs.base import TaskView, check, is_int
 
 
 @dataclass(frozen=True)
-class TrainPool:
+class TrainPool(TaskView):
     task: object
     """The task whose train problems 0..n−1 the pool cycles over."""
     n: int
@@ -36,11 +36,6 @@ class TrainPool:
     def problem(self, index: int, split: str = "train"):
         """Train problem ``index mod n``; any other split's problem ``index``."""
         return self.task.problem(index % self.n if split == "train" else index, split)
-
-    def __getattr__(self, name: str):
-        if name in ("task", "n"):  # not set yet (copying, unpickling): no recursion into self.task
-            raise AttributeError(name)
-        return getattr(self.task, name)
 
 
 def with_train_pool(task, n: int):
