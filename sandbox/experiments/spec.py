@@ -92,6 +92,9 @@ VARIANT_KEYS = ("variant", "label", "params", "rl")
 _RL_TYPES = typing.get_type_hints(RLConfig)
 
 
+LOGGED_METRIC_PREFIXES = ("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/", "diag/", "curriculum/")
+"""The namespaces of the per-step metrics a spec may tabulate (tutorials/guides/design.md lists them)."""
+
 @dataclass(frozen=True)
 class VariantSpec:
     variant: str
@@ -190,9 +193,8 @@ class ExperimentSpec:
         unknown = sorted(set(self.evaluation) - set(allowed))
         check(not unknown, "evaluation", f"keys among {allowed}", unknown)
         metrics = self.evaluation.get("metrics", ["eval/accuracy"])
-        check(isinstance(metrics, list) and bool(metrics) and all(isinstance(m, str) and m.startswith(("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/"))
-                                                                  for m in metrics),
-              "evaluation.metrics", "a non-empty list of logged metric names (eval/..., calib/..., drift/..., rollout/..., cost/..., prm/..., loss/...)", metrics)
+        check(isinstance(metrics, list) and bool(metrics) and all(isinstance(m, str) and m.startswith(LOGGED_METRIC_PREFIXES) for m in metrics),
+              "evaluation.metrics", f"a non-empty list of logged metric names ({', '.join(p + '...' for p in LOGGED_METRIC_PREFIXES)})", metrics)
         targets = self.evaluation.get("targets", {})
         check(isinstance(targets, dict) and all(m.startswith(("eval/", "calib/")) and type(v) in (int, float) for m, v in targets.items()),
               "evaluation.targets", "a table of evaluation metric -> the value a run must reach, e.g. { \"eval/accuracy\" = 0.6 }", targets)
