@@ -28,7 +28,6 @@ finished, so an interrupted benchmark resumes at the first seed without one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +36,10 @@ from sandbox.config import config_from_json
 from sandbox.experiments.stats import interval, mean_ci
 from sandbox.train.progress import progress_bar
 from sandbox.train.run_dir import write_json_atomic
+from sandbox.experiments.spec_record import SpecRecord
 from toy_envs.base import ConfigError, check
 
 KIND = "prm"
-TOP_KEYS = ("name", "description", "bench", "seeds", "baseline", "prm", "train")
 METRICS = ("processbench/f1", "processbench/acc_err", "processbench/acc_corr")
 ANSWER_CHECK = "answer-check"
 """The label of the answer-check baseline in the report (it needs no training)."""
@@ -57,7 +56,7 @@ class Cell:
 
 
 @dataclass
-class PRMBenchSpec:
+class PRMBenchSpec(SpecRecord):
     name: str = ""
     description: str = ""
     bench: str = KIND
@@ -66,17 +65,6 @@ class PRMBenchSpec:
     prm: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "PRMBenchSpec":
-        unknown = sorted(set(data) - set(TOP_KEYS))
-        check(not unknown, "spec", f"top-level keys among {list(TOP_KEYS)}", unknown)
-        return cls(**data)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
     def table_config(self):
         from sandbox.experiments.prm_table import PRMTableConfig

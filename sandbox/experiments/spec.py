@@ -62,7 +62,6 @@ added or changed (``sandbox.experiments.runner.prepare``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import tomllib
@@ -75,6 +74,7 @@ from sandbox.config import allowed_tuple, config_from_json, tuple_items
 from sandbox.experiments.variant_overrides import derive_variant, variant_from_dict, variant_to_dict
 from sandbox.rewards.registry import VARIANTS, Variant, get_variant
 from sandbox.train.rl_config import RLConfig
+from sandbox.experiments.spec_record import SpecRecord
 from toy_envs.base import ConfigError, check
 
 CONTROLS = ("sft",)
@@ -86,7 +86,6 @@ RUN_FIELDS = ("variant", "seed", "steps", "init", "progress", "max_generated_tok
 """RLConfig fields the spec sets from its own keys (never in ``rl``)."""
 RL_FIELDS = tuple(f.name for f in dataclasses.fields(RLConfig) if f.name not in RUN_FIELDS + EVAL_FIELDS)
 """RLConfig fields allowed in ``rl.base``, ``rl.grid`` and a variant's ``rl``."""
-TOP_KEYS = ("name", "description", "init", "seeds", "baseline", "task", "budget", "rl", "evaluation", "final", "variants")
 VARIANT_KEYS = ("variant", "label", "params", "rl")
 
 _RL_TYPES = typing.get_type_hints(RLConfig)
@@ -131,7 +130,7 @@ class Run:
 
 
 @dataclass
-class ExperimentSpec:
+class ExperimentSpec(SpecRecord):
     name: str = ""
     description: str = ""
     init: str = "tiny"
@@ -143,20 +142,6 @@ class ExperimentSpec:
     evaluation: dict = field(default_factory=dict)
     final: dict = field(default_factory=dict)
     variants: list = field(default_factory=list)
-
-    # ---- reading ----------------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: dict) -> "ExperimentSpec":
-        unknown = sorted(set(data) - set(TOP_KEYS))
-        check(not unknown, "spec", f"top-level keys among {list(TOP_KEYS)}", unknown)
-        return cls(**data)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def digest(self) -> str:
-        """sha256 of the spec's content (not its text: comments and layout do not count)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
     # ---- checks -----------------------------------------------------------------------------
     def validate(self) -> list[Run]:
