@@ -53,6 +53,9 @@ def test_the_schedule_and_the_checks():
             RLConfig(**{field: value}).validate()
     with pytest.raises(ConfigError, match="^gold_prefix_steps="):
         GoldPrefix(TASKS[0], 0)
+    with pytest.raises(ConfigError, match=r"^gold_prefix_steps=2 .*'prm-oracle', whose sources \['prm_oracle'\] score steps"):
+        RLConfig(variant="prm-oracle", gold_prefix_steps=2).validate()
+    RLConfig(variant="dapo", gold_prefix_steps=2).validate()  # outcome and overlong: sequence-level
     assert copy.deepcopy(GoldPrefix(TASKS[0], 2)) == GoldPrefix(TASKS[0], 2)
 
 

@@ -9,7 +9,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.interop.trl import SEQUENCE_LEVEL_SOURCES, SandboxReward, reward_rollouts, trl_reward
+from sandbox.interop.trl import SandboxReward, reward_rollouts, trl_reward
+from sandbox.rewards.pieces import SEQUENCE_LEVEL_SOURCES
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rewards.base import RewardContext, sequence_rewards
 from sandbox.rewards.registry import SOURCES, VARIANTS, compute_token_rewards

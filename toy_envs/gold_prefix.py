@@ -10,8 +10,9 @@ confidence line are not steps): the policy continues a demonstration from its m-
 computing at least one step and the answer itself, and its verdict is that of the whole solution
 (given steps and its own), so an outcome reward scores the completed demonstration. A run lowers k
 stage by stage to 0, the bare problem (``RLConfig.gold_prefix_steps``). Every other attribute is the
-task's own. Step-level reward sources read the response's steps only; the verdict's step indices
-count the given ones too, so the curriculum is meant for outcome-level variants.
+task's own. Step-level reward sources read the response's steps only while the verdict's step
+indices count the given ones too, so a run refuses the curriculum for a variant with any of them
+(``RLConfig.validate``: sources among ``sandbox.rewards.pieces.SEQUENCE_LEVEL_SOURCES`` only).
 """
 
 from __future__ import annotations

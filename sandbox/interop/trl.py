@@ -38,13 +38,11 @@ from typing import Any
 import torch
 
 from sandbox.rewards.base import RewardContext, sequence_rewards
+from sandbox.rewards.pieces import SEQUENCE_LEVEL_SOURCES
 from sandbox.rewards.registry import Variant, compute_token_rewards, get_variant
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import SPLITS, check
 
-SEQUENCE_LEVEL_SOURCES = frozenset({"outcome", "format_rubric", "overlong", "random_reward", "incorrect_label", "brier"})
-"""Reward sources that put one reward on each row's last response token and read nothing of the
-token layout but that position and the response length."""
 
 INDEX_COLUMN = "problem_index"
 SPLIT_COLUMN = "split"

@@ -62,6 +62,11 @@ SOURCES = {
 }
 """Reward source name -> ``RewardSource``."""
 
+SEQUENCE_LEVEL_SOURCES = frozenset({"outcome", "format_rubric", "overlong", "random_reward", "incorrect_label", "brier"})
+"""Reward sources that put one reward on each row's last response token and read nothing of the
+token layout but that position and the response length (a TRL reward function can carry them;
+a reverse curriculum's given gold steps leave them unchanged)."""
+
 MODEL_KINDS = ("prm", "judge")
 """The kinds of trained model a variant can declare (``Variant.models``); each reaches the sources
 in the ``RewardContext`` field of that name (``sandbox.train.reward_models`` resolves and loads them)."""

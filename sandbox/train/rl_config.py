@@ -14,6 +14,7 @@ import torch
 
 from sandbox.config import check_finite_fields, check_tuple_fields
 from sandbox.model.checkpoint import has_named_optimizer_state, load_named_optimizer_state
+from sandbox.rewards.pieces import SEQUENCE_LEVEL_SOURCES
 from sandbox.rewards.registry import ESTIMATOR_EXTRAS, check_variant_options, check_variant_task, get_variant
 from sandbox.train import accel
 from sandbox.train.policy_loss import LossConfig
@@ -53,7 +54,8 @@ class RLConfig:
     """Reverse curriculum (R3, arXiv 2402.05808; ``toy_envs.gold_prefix``): the training prompts of
     step s carry the first max(0, K − ⌊s / gold_prefix_stage⌋) steps of the gold solution (at most
     all but one of a problem's steps), K this value, so RL starts near the end of the demonstration
-    and slides back to the bare problem; 0: off. Held-out evaluation always uses bare problems."""
+    and slides back to the bare problem; 0: off. Held-out evaluation always uses bare problems.
+    Sequence-level variants only (their sources reward the whole solution)."""
     gold_prefix_stage: int = 10
     """RL steps per stage of the reverse curriculum (with ``gold_prefix_steps``)."""
     temperature: float = 1.0
@@ -146,6 +148,11 @@ class RLConfig:
               "an integer >= 0 (0: no reverse curriculum)", self.gold_prefix_steps)
         check(type(self.gold_prefix_stage) is int and self.gold_prefix_stage >= 1, "gold_prefix_stage",
               "an integer >= 1 (RL steps per stage)", self.gold_prefix_stage)
+        token_level = [name for name, _, _ in get_variant(self.variant).sources if name not in SEQUENCE_LEVEL_SOURCES]
+        check(not self.gold_prefix_steps or not token_level, "gold_prefix_steps",
+              f"0 for variant {self.variant!r}, whose sources {token_level} score steps: the given gold steps would be "
+              f"missing from their step indices (use a variant whose sources are among {sorted(SEQUENCE_LEVEL_SOURCES)})",
+              self.gold_prefix_steps)
         check_variant_options(get_variant(self.variant), self.group_size)
         check_reward_models(get_variant(self.variant), self.prm)
         for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
