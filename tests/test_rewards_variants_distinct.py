@@ -63,6 +63,15 @@ SAME_ADVANTAGES = {
         "distillation",
         "sdpo+grpo has outcome GRPO's advantages and adds the SDPO self-distillation loss, which is no advantage",
     ),
+    ("critique-grpo", "dr-grpo"): (
+        "refinement",
+        "on a given batch critique-grpo's advantage is Dr.GRPO's; it differs in the rows the trainer adds to each "
+        "group (critique-guided refinements) and in their shaped loss",
+    ),
+    ("critique-grpo", "outcome-rtg"): (
+        "refinement",
+        "both are R_i − mean_g(R) on a given batch (see dr-grpo); critique-grpo adds refinement rows to each group",
+    ),
 }
 """Variant pairs with identical advantages on every batch -> (the Variant field that differs, why)."""
 

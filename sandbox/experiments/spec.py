@@ -91,7 +91,7 @@ VARIANT_KEYS = ("variant", "label", "params", "rl")
 _RL_TYPES = typing.get_type_hints(RLConfig)
 
 
-LOGGED_METRIC_PREFIXES = ("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/", "diag/", "curriculum/")
+LOGGED_METRIC_PREFIXES = ("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/", "diag/", "curriculum/", "refine/")
 """The namespaces of the per-step metrics a spec may tabulate (tutorials/guides/design.md lists them)."""
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ PIECE_TABLES = {
     "sampler": (pieces.SAMPLERS, 7),
     "auxiliaries": (pieces.AUXILIARIES, 3),
     "distillation": (pieces.DISTILLATIONS, 0),
+    "refinement": (pieces.REFINEMENTS, 0),
 }
 """Kind of piece -> (its table, how many leading parameters are the call's inputs, not options)."""
 
@@ -50,6 +51,8 @@ def variant_pieces(variant: Variant) -> dict[str, str]:
     out |= {name: "auxiliaries" for name, _ in variant.auxiliaries}
     if variant.distillation:
         out[variant.distillation[0]] = "distillation"
+    if variant.refinement:
+        out[variant.refinement[0]] = "refinement"
     return out
 
 
@@ -108,6 +111,8 @@ def derive_variant(base: Variant, label: str, params: dict, where: str) -> Varia
         changes["auxiliaries"] = tuple((name, options(name, current) if name in params else current) for name, current in base.auxiliaries)
     if base.distillation and base.distillation[0] in params:
         changes["distillation"] = (base.distillation[0], options(base.distillation[0], base.distillation[1]))
+    if base.refinement and base.refinement[0] in params:
+        changes["refinement"] = (base.refinement[0], options(base.refinement[0], base.refinement[1]))
     overridden = "; ".join(f"{piece} {values}" for piece, values in params.items())
     return dataclasses.replace(base, name=label, description=f"{base.name} with {overridden}: {base.description}", **changes)
 

@@ -50,11 +50,15 @@ SPLIT_COLUMN = "split"
 
 def check_sequence_level(variant: Variant) -> None:
     """``ConfigError`` naming the variant and its token-level sources unless every source is
-    sequence-level and it has no distillation term (SDPO's loss is no reward)."""
+    sequence-level and it has no distillation term (SDPO's loss is no reward) and no refinement
+    (Critique-GRPO's added rows are no reward either)."""
     token_level = [name for name, _, _ in variant.sources if name not in SEQUENCE_LEVEL_SOURCES]
     check(not variant.distillation, "variant",
           f"a sequence-level variant without a distillation term; {variant.name!r} adds the loss "
           f"{variant.distillation[0] if variant.distillation else ''!r}, which a TRL reward function cannot carry", variant.name)
+    check(not variant.refinement, "variant",
+          f"a sequence-level variant without a refinement; {variant.name!r} adds refined rows to its groups "
+          f"({variant.refinement[0] if variant.refinement else ''!r}), which a TRL reward function cannot carry", variant.name)
     check(
         not token_level,
         "variant",

@@ -252,6 +252,16 @@ VARIANTS = {
             estimator="grpo",
             distillation=("sdpo", {"level": "solution", "coef": 1.0}),
         ),
+        Variant(
+            name="critique-grpo",
+            description="Critique-GRPO (arXiv 2506.03106): each failed row refined after the oracle's corrective critique; "
+            "one refinement per group (correct first) joins it as an answer to the bare prompt, learned through "
+            "f(π) = π/(π+0.1) without ratio or clip; 1[correct], group-centred advantage over both, token-mean",
+            sources=OUTCOME,
+            estimator="dr_grpo",
+            loss={"aggregation": "token-mean"},
+            refinement=("critique", {"level": "corrective", "per_group": 1, "gamma": 0.1}),
+        ),
     )
 }
 """Variant name -> ``Variant``."""

@@ -72,6 +72,9 @@ def explain_variant(name: str) -> str:
     if variant.distillation:
         name, params = variant.distillation
         out += _piece("distillation", name, registry.DISTILLATIONS[name], _options(params))
+    if variant.refinement:
+        name, params = variant.refinement
+        out += _piece("refinement", name, registry.REFINEMENTS[name], _options(params))
     if variant.loss:
         out.append(f"  {'loss':<14} {_options(variant.loss)}   (policy-loss overrides)")
     if not variant.uses_verifier:

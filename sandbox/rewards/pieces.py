@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sandbox.rewards.base import LOSS_AGGREGATIONS, RewardContext
 from sandbox.rewards.brier import brier
+from sandbox.rewards.critique_grpo import CritiqueRefinement
 from sandbox.rewards.dr_grpo import dr_grpo
 from sandbox.rewards.dro_length import dro_length
 from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
@@ -151,6 +152,13 @@ teacher whose logits the trainer computes without gradient (SDPO: the policy wit
 context, ``sandbox.rewards.sdpo``); the trainer adds it to the policy loss
 (``sandbox.train.self_distillation``)."""
 
+REFINEMENTS = {
+    "critique": CritiqueRefinement,
+}
+"""Refinement name -> ``factory(**params)``: rows the trainer samples after the on-policy group,
+conditioned on feedback about its failed rows, and adds to the group as answers to the bare
+prompt, learned through a shaped off-policy loss (Critique-GRPO, ``sandbox.rewards.critique_grpo``)."""
+
 LOSS_KEYS = ("clip_low", "clip_high", "aggregation", "kl_coef")
 
 
@@ -195,6 +203,10 @@ class Variant:
     distillation: tuple = ()
     """(distillation name, params), or () for none (``DISTILLATIONS``): a loss term added to the policy
     loss, towards a teacher the trainer runs without gradient (SDPO's self-teacher)."""
+    refinement: tuple = ()
+    """(refinement name, params), or () for none (``REFINEMENTS``): after sampling, the trainer
+    refines the group's failed rows with the critique the piece writes and adds the rows it picks
+    (Critique-GRPO); needs the group sampler."""
     uses_verifier: bool = True
     """Training may run the task's verifier (``task.score``). False declares a variant that learns
     without one (DRO): the trainer then logs no verdict-based rollout metrics
@@ -230,6 +242,12 @@ class Variant:
             name, params = self.distillation
             check(name in DISTILLATIONS, "distillation", f"one of {sorted(DISTILLATIONS)}", name)
             DISTILLATIONS[name](**params)  # its parameters checked now, before any compute
+        if self.refinement:
+            name, params = self.refinement
+            check(name in REFINEMENTS, "refinement", f"one of {sorted(REFINEMENTS)}", name)
+            REFINEMENTS[name](**params)  # its parameters checked now, before any compute
+            check(self.sampler == "group", "sampler", "'group' for a variant with a refinement (it adds rows to each group)",
+                  self.sampler)
         for key in self.loss:
             check(key in LOSS_KEYS, "loss", f"keys among {LOSS_KEYS}", key)
         aggregation = self.loss.get("aggregation", LOSS_AGGREGATIONS[0])

@@ -28,6 +28,7 @@ from sandbox.rewards.pieces import (
     LOSS_KEYS,
     MODEL_KINDS,
     PROBLEM_FILTERS,
+    REFINEMENTS,
     SAMPLER_CHECKS,
     SAMPLERS,
     SOURCE_MODELS,
@@ -40,9 +41,9 @@ from toy_envs.base import check
 
 __all__ = [
     "AUXILIARIES", "DISTILLATIONS", "ESTIMATORS", "ESTIMATOR_EXTRAS", "FILTERS", "GAE_OPTIONS", "GROUP_GATE", "LOSS_KEYS", "MODEL_KINDS",
-    "OUTCOME", "PROBLEM_FILTERS", "RENAMED_VARIANTS", "ROW_GATE", "SAMPLERS", "SAMPLER_CHECKS", "SOURCES", "SOURCE_MODELS",
+    "OUTCOME", "PROBLEM_FILTERS", "REFINEMENTS", "RENAMED_VARIANTS", "ROW_GATE", "SAMPLERS", "SAMPLER_CHECKS", "SOURCES", "SOURCE_MODELS",
     "SOURCE_TASK_FIELDS", "VARIANTS", "Variant", "apply_filters", "apply_problem_filter", "build_auxiliaries",
-    "build_distillation", "check_variant_options", "check_variant_task",
+    "build_distillation", "build_refinement", "check_variant_options", "check_variant_task",
     "compute_advantages", "compute_token_rewards", "get_variant", "sample_rollouts",
 ]
 
@@ -115,6 +116,14 @@ def build_distillation(variant: Variant):
         return None
     name, params = variant.distillation
     return DISTILLATIONS[name](**params)
+
+
+def build_refinement(variant: Variant):
+    """The variant's refinement piece (``Variant.refinement``), or ``None``."""
+    if not variant.refinement:
+        return None
+    name, params = variant.refinement
+    return REFINEMENTS[name](**params)
 
 
 def compute_advantages(

@@ -3,13 +3,16 @@
     draw 1:       the next P problems of the stream (``ProblemStream``)
     later draws:  refilling variants (DAPO's dynamic sampling) only: the missing group count over
                   the keep rate seen so far, at most P (``refill_draw_size``)
-    each draw:    this process's problems (``World.shard``) → G rollouts each → the auxiliary
+    each draw:    this process's problems (``World.shard``) → G rollouts each → with a refinement
+                  piece (Critique-GRPO) the failed rows refined after a critique, the picked
+                  refinements added to their groups → the auxiliary
                   models observe them (an implicit PRM's update) → r ← Σ_k w_k · source_k →
                   keep ← the filters; of all processes' surviving groups the first ones in
                   problem order are kept, up to P in all
     at most ``max_draws`` draws, else a clear error naming which way the dropped groups collapsed
 
-The first draw is the on-policy sample the ``rollout/*`` metrics describe (``Collected.metrics``).
+The first draw's on-policy rows are the sample the ``rollout/*`` metrics describe (``Collected.metrics``);
+``rollout/generated_tokens`` counts every token decoded, refinements included.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ import torch
 
 from sandbox.errors import RunError
 from sandbox.rewards.base import RewardContext, sequence_rewards
-from sandbox.rewards.registry import Variant, apply_filters, apply_problem_filter, compute_token_rewards, sample_rollouts
+from sandbox.rewards.critique_grpo import on_policy_rows
+from sandbox.rewards.registry import (
+    Variant,
+    apply_filters,
+    apply_problem_filter,
+    build_refinement,
+    compute_token_rewards,
+    sample_rollouts,
+)
 from sandbox.rng import row_key
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train.auxiliary_updates import AuxiliaryUpdates
@@ -88,7 +99,9 @@ class Collected:
         """``rollout/*`` of the first draw, ``filter/collapsed_to_*``, the sources' metrics and the
         times, from every process's rows; ``verdicts=False`` reads no verdict (a variant that
         learns without the verifier runs it for no metric either)."""
-        rows = world.gather(first_row_values(self.first.rollouts, self.first.rewards, verdicts))
+        on_policy = on_policy_rows(self.first.rollouts)
+        first = self.first.rollouts.select(on_policy)
+        rows = world.gather(first_row_values(first, self.first.rewards[on_policy][:, : first.tokens.shape[1]], verdicts))
         seq, truncated, length, *verdict_columns = (torch.tensor(column) for column in zip(*rows))
         kept_rows, sampled_rows, tokens = world.sum([0 if self.rollouts is None else len(self.rollouts), self.sampled_rows, self.tokens])
         metrics = {
@@ -118,6 +131,8 @@ class Collector:
         passes run (autocast; full weights under FSDP)."""
         self.cfg, self.variant, self.policy, self.task, self.sampling = cfg, variant, policy, task, sampling
         self.auxiliaries, self.world, self.placement = auxiliaries, placement.world, placement
+        self.refinement = build_refinement(variant)
+        """The variant's refinement piece (Critique-GRPO), or ``None``."""
         self.stream = ProblemStream(task, bool(variant.problem_filter), variant.problem_filter_every * cfg.problems_per_step)
         """The train problems, less those the variant's problem filter excluded (``sandbox.train.problem_stream``)."""
 
@@ -169,6 +184,10 @@ class Collector:
         with self.inference():
             rollouts = sample_rollouts(self.variant, self.policy, self.task_at(step), problems, self.cfg.group_size, self.sampling,
                                        self.cfg.seed, step)
+            tokens = int(rollouts.extras.get("generated_tokens", rollouts.response_lens).sum().round())
+            if self.refinement is not None:
+                rollouts, refined_tokens = self.refine(rollouts, step, ctx)
+                tokens += refined_tokens
         t1 = time.perf_counter()
         self.auxiliaries.observe(rollouts, ctx)  # e.g. an implicit PRM learns from this draw before scoring it
         with self.inference():
@@ -179,8 +198,17 @@ class Collector:
         for info in result.info.values():
             for value, count in info.get("collapsed", {}).items():
                 collapsed[value] = collapsed.get(value, 0) + count
-        tokens = int(rollouts.extras.get("generated_tokens", rollouts.response_lens).sum().round())
         return Draw(rollouts, rewards, result.keep, collapsed, dict(ctx.metrics), t1 - t0, reward_s, tokens)
+
+    def refine(self, rollouts: Rollouts, step: int, ctx: RewardContext) -> tuple[Rollouts, int]:
+        """The on-policy rows followed by the refinements the piece picks, and the tokens decoded
+        for all refinements; the piece's ``refine/*`` metrics go to ``ctx.metrics``."""
+        task, tokenizer, seed = self.task_at(step), self.policy.tokenizer, self.cfg.seed
+        requests = self.refinement.requests(rollouts, task, tokenizer, seed, step)
+        samples = self.policy.sample(requests.prompts, self.sampling, requests.keys) if requests.rows else None
+        merged, metrics = self.refinement.merge(rollouts, requests, samples, task, tokenizer, seed, step)
+        ctx.metrics.update(metrics)
+        return merged, 0 if samples is None else int(samples.response_lens.sum())
 
     def screen(self, window: list[int], step: int, ctx: RewardContext):
         """The variant's problem filter on ``window`` (its samples keyed apart from training's)."""

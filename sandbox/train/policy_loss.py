@@ -7,6 +7,11 @@
            + β · KL_t
     KL_t = exp(log π_ref − log π_θ) − (log π_ref − log π_θ) − 1          (k3, Schulman 2020)
 
+Off-policy rows (Critique-GRPO's refinements, sampled in another context) replace c_t by the
+shaped term the refinement piece computes, −A_t · f(π_θ(y_t)) with f(p) = p/(p + γ): no ratio to a
+behaviour policy, no clip (``sandbox.rewards.critique_grpo``); the clip and KL-to-behaviour
+diagnostics count on-policy tokens only.
+
 ε_high > ε_low is DAPO's clip-higher (Yu et al. 2025, arXiv 2503.14476). PPO-clip alone does not
 bound the loss of a token with A < 0: its unclipped branch −A ρ grows without limit in ρ, so one
 token whose probability rose a lot since sampling can dominate a minibatch. Dual-clip PPO caps
@@ -99,9 +104,11 @@ def policy_loss(
     cfg: LossConfig,
     ref_logp: torch.Tensor | None = None,
     denominators: tuple[float, float] | None = None,
+    off_policy: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The scalar loss and its diagnostics; all inputs [B, T], ``mask`` marks response tokens;
-    ``denominators`` as in ``aggregate`` (several processes share the minibatch)."""
+    ``denominators`` as in ``aggregate`` (several processes share the minibatch); ``off_policy``
+    = (rows [B] bool, their token loss [B, T]) replaces the PPO-clip term on those rows."""
     log_ratio = ((new_logp - old_logp) * mask).clamp(-LOG_RATIO_LIMIT, LOG_RATIO_LIMIT)
     ratio = log_ratio.exp()
     unclipped = -advantages * ratio
@@ -110,6 +117,12 @@ def policy_loss(
     negative = advantages < 0
     dual_bound = -advantages * cfg.clip_ratio_c
     token_loss = torch.where(negative, torch.minimum(ppo_clipped, dual_bound), ppo_clipped)
+    on_policy = mask
+    if off_policy is not None:
+        rows, shaped = off_policy
+        rows = rows.to(token_loss.device)[:, None]
+        token_loss = torch.where(rows, shaped, token_loss)
+        on_policy = mask * ~rows
     metrics = {}
     if cfg.kl_coef > 0:
         if ref_logp is None:
@@ -120,8 +133,8 @@ def policy_loss(
         metrics["loss/kl_ref"] = aggregate(kl.detach(), mask, "token-mean", cfg.length_norm).item()
     loss = aggregate(token_loss, mask, cfg.aggregation, cfg.length_norm, denominators)
     with torch.no_grad():
-        n = mask.float().sum().clamp(min=1)
-        metrics["loss/clip_fraction"] = ((clipped > unclipped).float() * mask).sum().item() / n.item()
-        metrics["loss/dual_clip_fraction"] = ((negative & (dual_bound < ppo_clipped)).float() * mask).sum().item() / n.item()
-        metrics["loss/approx_kl"] = (0.5 * log_ratio.pow(2) * mask).sum().item() / n.item()
+        n = on_policy.float().sum().clamp(min=1)
+        metrics["loss/clip_fraction"] = ((clipped > unclipped).float() * on_policy).sum().item() / n.item()
+        metrics["loss/dual_clip_fraction"] = ((negative & (dual_bound < ppo_clipped)).float() * on_policy).sum().item() / n.item()
+        metrics["loss/approx_kl"] = (0.5 * log_ratio.pow(2) * on_policy).sum().item() / n.item()
     return loss, metrics

@@ -5,7 +5,9 @@
     for epoch e in 1..E:
         order ← a permutation of the rows keyed by (seed, "minibatch", step, e), cut into M chunks
         for each chunk:
-            loss ← policy_loss(log π_θ, log π_old, A, mask, log π_ref)   (``sandbox.train.policy_loss``)
+            loss ← policy_loss(log π_θ, log π_old, A, mask, log π_ref)   (``sandbox.train.policy_loss``;
+                   refinement rows, when the variant adds some, take the refinement piece's
+                   shaped off-policy term instead of PPO-clip: Critique-GRPO)
                    + aggregate(distillation term) when the variant declares one (SDPO: KL to the
                      policy's logits on the teacher rows, taken without gradient,
                      ``sandbox.train.self_distillation``)
@@ -24,6 +26,7 @@ import torch
 
 from sandbox.errors import require_finite
 from sandbox.model.model import token_logprobs
+from sandbox.rewards.critique_grpo import OFF_POLICY
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.distributed import Placement, World
@@ -37,12 +40,14 @@ class PPOUpdate:
     """The update of one RL run: holds the policy, its AdamW and fp16 loss scaler and the settings
     of the run (``RLConfig``: epochs, minibatches, temperature, gradient clip, precision, seed)."""
 
-    def __init__(self, cfg, loss_cfg: LossConfig, policy, reference, placement: Placement, distillation=None):
+    def __init__(self, cfg, loss_cfg: LossConfig, policy, reference, placement: Placement, distillation=None, refinement=None):
         """``policy`` already placed (and sharded under FSDP): its AdamW is made here, from the SFT
         optimizer state when ``cfg.init_optimizer_state`` (a resumed run replaces it with its checkpoint's).
-        ``distillation``: the variant's distillation term (``registry.build_distillation``) or ``None``."""
+        ``distillation``: the variant's distillation term (``registry.build_distillation``) or ``None``;
+        ``refinement``: its refinement piece (``registry.build_refinement``), which gives the loss of
+        the rows it added, or ``None``."""
         self.cfg, self.loss_cfg, self.policy, self.reference = cfg, loss_cfg, policy, reference
-        self.distillation = distillation
+        self.distillation, self.refinement = distillation, refinement
         self.world, self.device = placement.world, placement.device
         self.optimizer = torch.optim.AdamW(
             policy.module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.adam_betas, eps=cfg.adam_eps
@@ -98,9 +103,14 @@ class PPOUpdate:
             logits = self.policy.logits(tokens)
         new_logp = token_logprobs(logits, tokens, cfg.temperature)
         mask = mb.response_mask.float().to(device)
+        advantages = advantages[:, :width].to(device)
+        off_rows = mb.extras.get(OFF_POLICY)
+        off_policy = None
+        if self.refinement is not None and off_rows is not None and bool(off_rows.any()):
+            off_policy = (off_rows, self.refinement.token_loss(new_logp, advantages))
         loss, metrics = policy_loss(
-            new_logp, mb.logprobs.to(device), advantages[:, :width].to(device), mask, self.loss_cfg,
-            None if ref_logp is None else ref_logp[:, :width], denominators,
+            new_logp, mb.logprobs.to(device), advantages, mask, self.loss_cfg,
+            None if ref_logp is None else ref_logp[:, :width], denominators, off_policy,
         )
         if teacher is not None:
             aligned = teacher_logits(self.policy, teacher, width, device, cfg.precision)

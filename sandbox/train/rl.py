@@ -5,7 +5,9 @@
         batch     ← collect: the next P problems of the stream (``problem_stream``: the variant's
                     problem filter screens it and excludes some), G rollouts of each keyed by
                     (seed, s, problem, rollout), r [B,T] ← Σ_k w_k · source_k(rollouts), keep [B]
-                    ← ∧ filters(rollouts, r); refilling variants draw again until P groups are
+                    ← ∧ filters(rollouts, r) (a refinement piece first adds critique-guided
+                    refinements of the failed rows to their groups: Critique-GRPO); refilling
+                    variants draw again until P groups are
                     kept (``collect``). A row's verdict (the task's verifier) is computed only
                     if a piece or a metric reads it
         H         ← the kept rows' response-token hidden states (one no-grad forward), when the
@@ -35,7 +37,14 @@ from sandbox.errors import require_finite
 from sandbox.eval.accuracy import default_max_new_tokens
 from sandbox.model.sampler import SamplingConfig
 from sandbox.rewards.base import RewardContext
-from sandbox.rewards.registry import ESTIMATOR_EXTRAS, build_auxiliaries, build_distillation, compute_advantages, get_variant
+from sandbox.rewards.registry import (
+    ESTIMATOR_EXTRAS,
+    build_auxiliaries,
+    build_distillation,
+    build_refinement,
+    compute_advantages,
+    get_variant,
+)
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 from sandbox.train.auxiliary_updates import AuxiliaryUpdates
@@ -91,7 +100,7 @@ class Trainer:
         self.world.shard_policy(policy.module, self.placement.device)
         self.distillation = build_distillation(self.variant)
         """The variant's distillation term (``Variant.distillation``: SDPO's self-teacher), or ``None``."""
-        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.placement, self.distillation)
+        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.placement, self.distillation, build_refinement(self.variant))
         """The PPO update (with the distillation term) and the policy's optimizer (``sandbox.train.ppo``)."""
         self.optimizer, self.scaler = self.ppo.optimizer, self.ppo.scaler
         self.auxiliaries = build_auxiliaries(self.variant, policy, task, cfg.seed)

@@ -1,0 +1,56 @@
+"""Learning test: Critique-GRPO teaches the policy, from the bare question, the answers it found
+only after a critique.
+
+From the cached 'tiny-feedback' warm start (it has read feedback quoted in its prompt), on
+3-step chains -- one step longer than it was trained on, where it answers 1-7% of the sampled
+rollouts right, so almost every group of 8 is all wrong and gives outcome GRPO no signal at all --
+one batch of 16 problems x 8 rollouts of ``critique-grpo`` is collected: each failed row is refined
+after the oracle's corrective critique and one refinement per group joins it. The trainer's update
+(``Trainer.learn``: PPO-clip on the on-policy rows, the shaped term f(π) = π/(π + 0.1) on the
+refinements, 2 minibatches) is taken UPDATES times on that batch; the quantity is the mean summed
+log-probability, under the *bare* prompt (no critique), of the refinements whose answer is right.
+
+Measured for seeds 0-4 (this machine, under load): 3 / 2 / 3 / 5 / 3 correct refinements among the
+16 added; their log-probability rises from -7.32 / -10.43 / -7.32 / -12.67 / -7.32 nats by
+2.56 / 2.93 / 2.20 / 1.54 / 2.57. Asserted on seed 0: a rise of at least MARGIN (half the smallest).
+"""
+
+import pytest
+import torch
+
+import toy_envs
+from sandbox.model.model import token_logprobs
+from sandbox.model.policy import TinyPolicy
+from sandbox.rewards.critique_grpo import OFF_POLICY
+from sandbox.train import recipes
+from sandbox.train.rl import Trainer
+
+from learning_settings import measured_rl_config
+
+pytestmark = pytest.mark.slow
+
+UPDATES = 4
+MARGIN = 0.77
+
+
+def bare_prompt_logprob(policy, rollouts) -> float:
+    """Mean over rows of Σ_t log π(y_t | bare prompt, y_<t) (the rows' prompts are the bare ones)."""
+    with torch.no_grad():
+        logp = token_logprobs(policy.logits(rollouts.tokens), rollouts.tokens, 1.0)
+    return float((logp * rollouts.response_mask).sum(-1).mean())
+
+
+@pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
+def test_critique_grpo_raises_the_bare_prompt_probability_of_its_correct_refinements(seed):
+    model, _, _ = recipes.load("tiny-feedback")
+    task = toy_envs.make_task("arithmetic", n_steps=3, operators="+-", start_max=50)
+    trainer = Trainer(measured_rl_config("critique-grpo", seed=seed, steps=1, problems_per_step=16), task, TinyPolicy(model))
+    batch = trainer.collect()
+    rows = batch.rollouts.extras[OFF_POLICY] & (batch.rollouts.correct > 0)
+    assert rows.any(), "no correct refinement in the batch"
+    refined = batch.rollouts.select(rows)
+    before = bare_prompt_logprob(trainer.policy, refined)
+    for _ in range(UPDATES):
+        trainer.learn(batch)
+    after = bare_prompt_logprob(trainer.policy, refined)
+    assert after - before >= MARGIN, (before, after)
