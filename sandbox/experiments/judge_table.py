@@ -6,6 +6,8 @@ parallel (N chains) and sequential (passes) scaling, next to the baselines, and 
               warm start as a control
     for judge, N in chains, P in passes:   F1 / acc_err / acc_corr and the step accuracy
               mean over steps of 1[s(t) ≥ 0.5] = 1[oracle step valid]  on the test half
+              (with ``execute``: teacher and student again with their calculations executed,
+              ``sandbox.prm.execution``)
     baselines: the answer check, a discriminative PRM recipe
     best-of-N: candidates reranked by the student's solution score S(x) (mean final P(Y))
 
@@ -15,6 +17,7 @@ truth only. One seed per call (the bench samples and chain keys); ``seeds`` repe
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -52,6 +55,9 @@ class JudgeTableConfig:
     """Samples per best-of-N problem (N = 1, 2, 4, ... up to this)."""
     seeds: tuple[int, ...] = (0,)
     """Seeds (benchmark samples, chain sampling)."""
+    execute: bool = False
+    """Also score the teacher and student at every setting with verification by execution (their
+    calculations computed by the sandbox, ``sandbox.prm.execution``): the execution ablation."""
 
     def validate(self) -> None:
         check_tuple_fields(self)
@@ -88,10 +94,10 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
             scorer = recipes.load(cfg.prm)
             out["prm"].append(evaluate_scorer(lambda r: step_scores(scorer, r), bench))
         for name, judge in judges.items():
-            for n, passes in settings:
-                if name == "untrained" and (n, passes) != settings[0]:
+            for (n, passes), execute in itertools.product(settings, (False, True) if cfg.execute else (False,)):
+                if name == "untrained" and ((n, passes) != settings[0] or execute):
                     continue
-                judge_cfg = JudgeConfig(n_chains=n, passes=passes)
+                judge_cfg = JudgeConfig(n_chains=n, passes=passes, execute=execute)
                 test_scores = {}
 
                 def score_fn(rollouts, judge=judge, judge_cfg=judge_cfg, seed=seed, store=test_scores):
@@ -101,7 +107,8 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
 
                 result = evaluate_scorer(score_fn, bench)
                 accuracy = step_accuracy(test_scores[id(bench.test)], bench.test)
-                out["rows"].append({"judge": name, "chains": n, "passes": passes, "seed": seed, **result, "step_accuracy": accuracy})
+                out["rows"].append({"judge": name, "chains": n, "passes": passes, "execute": execute, "seed": seed, **result,
+                                    "step_accuracy": accuracy})
         if cfg.search_problems:
             candidates = sample_candidates(policy, task, cfg.search_problems, cfg.search_n, seed=seed)
             solution = judge_rollouts(judges["student"], candidates, task, JudgeConfig(n_chains=cfg.chains[0]), seed=seed).solution
@@ -114,15 +121,17 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
 def format_judge_table(results: dict) -> str:
     """Markdown: ProcessBench per judge / N / passes with the baselines; best-of-N."""
     keys = ("acc_err", "acc_corr", "f1")
-    lines = ["| scorer | chains N | passes | acc (erroneous) | acc (correct) | F1 | step accuracy |", "|---|---|---|---|---|---|---|"]
+    lines = ["| scorer | chains N | passes | executed | acc (erroneous) | acc (correct) | F1 | step accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for row in results["rows"]:
-        groups.setdefault((row["judge"], row["chains"], row["passes"]), []).append(row)
-    for (name, n, passes), rows in groups.items():
-        lines.append(f"| judge: {name} | {n} | {passes} | " + " | ".join(spread([r[k] for r in rows]) for k in (*keys, "step_accuracy")) + " |")
+        groups.setdefault((row["judge"], row["chains"], row["passes"], row.get("execute", False)), []).append(row)
+    for (name, n, passes, execute), rows in groups.items():
+        lines.append(f"| judge: {name} | {n} | {passes} | {'yes' if execute else 'no'} | "
+                     + " | ".join(spread([r[k] for r in rows]) for k in (*keys, "step_accuracy")) + " |")
     if results["prm"]:
-        lines.append("| discriminative PRM | - | - | " + " | ".join(spread([r[k] for r in results["prm"]]) for k in keys) + " | - |")
-    lines.append("| answer check (baseline) | - | - | " + " | ".join(spread([r[k] for r in results["answer_check"]]) for k in keys) + " | - |")
+        lines.append("| discriminative PRM | - | - | - | " + " | ".join(spread([r[k] for r in results["prm"]]) for k in keys) + " | - |")
+    lines.append("| answer check (baseline) | - | - | - | " + " | ".join(spread([r[k] for r in results["answer_check"]]) for k in keys) + " | - |")
     info = results["info"]
     lines.append(f"\nprocess filtering: {info['judge/sampled_chains']} teacher chains, rejected fraction "
                  f"{info['judge/rejected_fraction']:.3f} ({info['judge/kept_chains']} kept)")

@@ -38,6 +38,7 @@ from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import SamplingConfig, sample
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.discriminative import step_end_mask
+from sandbox.prm.execution import first_calculation
 from sandbox.prm.verdict import verdict_probability
 from sandbox.prm.verification import AGAIN, CHECK, FINAL, NO, YES, verdict_offsets
 from sandbox.rng import row_keys
@@ -61,12 +62,16 @@ class JudgeConfig:
     """Sampling temperature of the chains (0 = greedy: every chain is the same)."""
     max_pass_tokens: int = 64
     """Most tokens sampled per pass (also capped by the judge's ``max_seq_len``)."""
+    execute: bool = False
+    """The judge's calculations (``a<op>b=``) are computed by the sandbox and appended before it
+    continues (verification by execution, ``sandbox.prm.execution``)."""
 
     def validate(self) -> None:
         check(self.n_chains >= 1, "n_chains", "an integer >= 1", self.n_chains)
         check(self.passes >= 1, "passes", "an integer >= 1", self.passes)
         check(self.temperature >= 0, "temperature", ">= 0 (0 = greedy)", self.temperature)
         check(self.max_pass_tokens >= 1, "max_pass_tokens", "an integer >= 1", self.max_pass_tokens)
+        check(type(self.execute) is bool, "execute", "true or false", self.execute)
 
 
 def judge_input(prompt: str, response: str) -> str:
@@ -87,16 +92,23 @@ def end_of_pass(chain: str, start: int = 0) -> int | None:
 
 def sample_chains(
     judge: TinyLlama, inputs: list[str], cfg: JudgeConfig, keys: list[tuple], seed: int = 0,
-    tokenizer: CharTokenizer | None = None,
+    tokenizer: CharTokenizer | None = None, moduli: list[int | None] | None = None,
 ) -> list[str]:
     """One verification chain per input, ``cfg.passes`` passes each; ``keys[i]`` (a tuple, e.g.
     (step, problem, rollout, chain)) keys row i's sampling noise with ``seed`` and the pass.
 
     Each pass is cut just after its first final-verdict line (anything the judge writes after it,
     such as its own ``again``, is dropped); pass k > 1 is sampled from ``input + chain-so-far +
-    AGAIN``; a pass that never writes a final line ends the chain there."""
+    AGAIN``; a pass that never writes a final line ends the chain there.
+
+    With execution (``cfg.execute``; ``moduli[i]``: row i's problem's modulus) a pass is sampled in
+    rounds: each round's text is cut just after the first calculation the judge completes
+    (``a<op>b=``), the sandbox's result is appended (``sandbox.prm.execution``) and the next round
+    continues from there, keyed by (pass, round); a pass holds at most the pass budget of characters."""
     cfg.validate()
     tok = tokenizer or CharTokenizer()
+    if cfg.execute:
+        check(moduli is not None and len(moduli) == len(inputs), "moduli", "one modulus (or None) per input with execute", moduli)
     with evaluating(judge):
         chains = [""] * len(inputs)
         live = list(range(len(inputs)))
@@ -113,16 +125,31 @@ def sample_chains(
             budget = min(cfg.max_pass_tokens, judge.cfg.max_seq_len - 1 - max(len(inputs[i]) + len(chains[i]) for i in live))
             if budget < 1:
                 break
-            sampling = SamplingConfig(max_new_tokens=budget, temperature=cfg.temperature)
-            for lo in range(0, len(live), SAMPLE_BATCH):
-                rows = live[lo : lo + SAMPLE_BATCH]
-                prompts = [tok.encode(inputs[i] + chains[i], bos=True) for i in rows]
-                out = sample(judge, prompts, sampling, row_keys(seed, [("judge", *keys[i], k) for i in rows]), tok.eos_id, tok.pad_id)
-                for b, i in enumerate(rows):
-                    start, length = int(out.prompt_lens[b]), int(out.response_lens[b])
-                    text = chains[i] + tok.decode(out.tokens[b, start : start + length].tolist())
-                    end = end_of_pass(text, starts[i])  # a pass ends at its final line (an own "again" is dropped)
-                    chains[i] = text if end is None else text[:end]
+            pending, round_ = list(live), 0
+            while pending:
+                room = {i: starts[i] + budget - len(chains[i]) for i in pending}
+                longest = max(len(inputs[i]) + len(chains[i]) for i in pending)
+                new_tokens = min(max(room.values()), judge.cfg.max_seq_len - 1 - longest)
+                if new_tokens < 1:
+                    break
+                sampling = SamplingConfig(max_new_tokens=new_tokens, temperature=cfg.temperature)
+                executed = []
+                for lo in range(0, len(pending), SAMPLE_BATCH):
+                    rows = pending[lo : lo + SAMPLE_BATCH]
+                    prompts = [tok.encode(inputs[i] + chains[i], bos=True) for i in rows]
+                    parts = [("judge", *keys[i], k) + ((round_,) if round_ else ()) for i in rows]
+                    out = sample(judge, prompts, sampling, row_keys(seed, parts), tok.eos_id, tok.pad_id)
+                    for b, i in enumerate(rows):
+                        start, length = int(out.prompt_lens[b]), int(out.response_lens[b])
+                        text = (chains[i] + tok.decode(out.tokens[b, start : start + length].tolist()))[: starts[i] + budget]
+                        end = end_of_pass(text, starts[i])  # a pass ends at its final line (an own "again" is dropped)
+                        found = first_calculation(text, len(chains[i]), moduli[i]) if cfg.execute else None
+                        if found is not None and (end is None or found[0] <= end):
+                            chains[i] = text[: found[0]] + found[1]
+                            executed.append(i)
+                        else:
+                            chains[i] = text if end is None else text[:end]
+                pending, round_ = [i for i in executed if len(chains[i]) < starts[i] + budget], round_ + 1
     return chains
 
 
@@ -179,7 +206,8 @@ def judge_rollouts(
     rows = [(b, j) for b in range(len(rollouts)) for j in range(cfg.n_chains)]
     keys = [(step, int(rollouts.problem_index[b]), int(rollouts.rollout_index[b]), j) for b, j in rows]
     flat_inputs = [inputs[b] for b, _ in rows]
-    chains = sample_chains(judge, flat_inputs, cfg, keys, seed)
+    moduli = [getattr(rollouts.problems[b], "modulus", None) for b, _ in rows]
+    chains = sample_chains(judge, flat_inputs, cfg, keys, seed, moduli=moduli)
     probs = verdict_probs(judge, flat_inputs, chains)
     per_step: list[list[list[float]]] = [[[] for _ in range(n)] for n in counts]
     finals: list[list[float]] = [[] for _ in counts]
