@@ -7,7 +7,8 @@ parallel (N chains) and sequential (passes) scaling, next to the baselines, and 
     for judge, N in chains, P in passes:   F1 / acc_err / acc_corr and the step accuracy
               mean over steps of 1[s(t) ≥ 0.5] = 1[oracle step valid]  on the test half
               (with ``execute``: teacher and student again with their calculations executed,
-              ``sandbox.prm.execution``)
+              ``sandbox.prm.execution``), and the solution verdict's accuracy by majority vote
+              over the N chains' final verdicts (``majority_verdicts``; truth: every step valid)
     baselines: the answer check, a discriminative PRM recipe
     best-of-N: candidates reranked by the student's solution score S(x) (mean final P(Y))
 
@@ -29,6 +30,7 @@ from sandbox.experiments.prm_table import spread
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.discriminative import step_scores
 from sandbox.prm.generative import JudgeConfig, judge_rollouts
+from sandbox.prm.verification import parse_passes
 from sandbox.train import recipes
 from sandbox.train.judge_sft import JUDGE_RECIPES, make_judge
 from sandbox.train.prm_train import PRM_RECIPES
@@ -76,6 +78,24 @@ def step_accuracy(scores: list[list[float]], rollouts) -> float:
     return sum(pairs) / max(len(pairs), 1)
 
 
+def majority_verdicts(scores) -> list[bool]:
+    """Per solution, the judges' outcome verdict by voting: the majority of its chains' sampled
+    final verdicts (``all Y``/``all N`` of the last pass; a chain without one abstains); a tie, or
+    no vote, is decided by the mean P(Y) share at the final verdicts, S(x) >= 0.5 (test-time scaling
+    of a reasoning judge by k sampled judgments, as in RRM / DeepSeek-GRM)."""
+    out = []
+    for chains, mean_p in zip(scores.chains, scores.solution):
+        votes = [final for final in (parse_passes(chain)[-1][1] for chain in chains) if final is not None]
+        yes = sum(votes)
+        out.append(yes * 2 > len(votes) if yes * 2 != len(votes) else mean_p >= 0.5)
+    return out
+
+
+def verdict_accuracy(verdicts: list[bool], truth: list[bool]) -> float:
+    """Fraction of solutions whose verdict ("every step right") equals the oracle's."""
+    return sum(v == t for v, t in zip(verdicts, truth)) / max(len(truth), 1)
+
+
 def run_judge_table(cfg: JudgeTableConfig) -> dict:
     """Rows of (judge, N, passes, seed, F1, acc_err, acc_corr, step accuracy), the baselines, best-of-N."""
     cfg.validate()
@@ -101,14 +121,16 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
                 test_scores = {}
 
                 def score_fn(rollouts, judge=judge, judge_cfg=judge_cfg, seed=seed, store=test_scores):
-                    steps = judge_rollouts(judge, rollouts, task, judge_cfg, seed=seed).steps
-                    store[id(rollouts)] = steps
-                    return steps
+                    scores = judge_rollouts(judge, rollouts, task, judge_cfg, seed=seed)
+                    store[id(rollouts)] = scores
+                    return scores.steps
 
                 result = evaluate_scorer(score_fn, bench)
-                accuracy = step_accuracy(test_scores[id(bench.test)], bench.test)
+                scores = test_scores[id(bench.test)]
+                truth = [first is None for first in bench.test_truth]
                 out["rows"].append({"judge": name, "chains": n, "passes": passes, "execute": execute, "seed": seed, **result,
-                                    "step_accuracy": accuracy})
+                                    "step_accuracy": step_accuracy(scores.steps, bench.test),
+                                    "vote_accuracy": verdict_accuracy(majority_verdicts(scores), truth)})
         if cfg.search_problems:
             candidates = sample_candidates(policy, task, cfg.search_problems, cfg.search_n, seed=seed)
             solution = judge_rollouts(judges["student"], candidates, task, JudgeConfig(n_chains=cfg.chains[0]), seed=seed).solution
@@ -121,17 +143,17 @@ def run_judge_table(cfg: JudgeTableConfig) -> dict:
 def format_judge_table(results: dict) -> str:
     """Markdown: ProcessBench per judge / N / passes with the baselines; best-of-N."""
     keys = ("acc_err", "acc_corr", "f1")
-    lines = ["| scorer | chains N | passes | executed | acc (erroneous) | acc (correct) | F1 | step accuracy |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| scorer | chains N | passes | executed | acc (erroneous) | acc (correct) | F1 | step accuracy | vote accuracy |",
+             "|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list] = {}
     for row in results["rows"]:
         groups.setdefault((row["judge"], row["chains"], row["passes"], row.get("execute", False)), []).append(row)
     for (name, n, passes, execute), rows in groups.items():
         lines.append(f"| judge: {name} | {n} | {passes} | {'yes' if execute else 'no'} | "
-                     + " | ".join(spread([r[k] for r in rows]) for k in (*keys, "step_accuracy")) + " |")
+                     + " | ".join(spread([r[k] for r in rows]) for k in (*keys, "step_accuracy", "vote_accuracy")) + " |")
     if results["prm"]:
-        lines.append("| discriminative PRM | - | - | - | " + " | ".join(spread([r[k] for r in results["prm"]]) for k in keys) + " | - |")
-    lines.append("| answer check (baseline) | - | - | - | " + " | ".join(spread([r[k] for r in results["answer_check"]]) for k in keys) + " | - |")
+        lines.append("| discriminative PRM | - | - | - | " + " | ".join(spread([r[k] for r in results["prm"]]) for k in keys) + " | - | - |")
+    lines.append("| answer check (baseline) | - | - | - | " + " | ".join(spread([r[k] for r in results["answer_check"]]) for k in keys) + " | - | - |")
     info = results["info"]
     lines.append(f"\nprocess filtering: {info['judge/sampled_chains']} teacher chains, rejected fraction "
                  f"{info['judge/rejected_fraction']:.3f} ({info['judge/kept_chains']} kept)")
