@@ -420,6 +420,20 @@ def test_the_final_pass_curve_is_the_unbiased_estimate_over_the_same_keyed_sampl
     assert all(out[f"final/process_pass@{k}"] <= out[f"final/pass@{k}"] for k in (1, 2, 4))
 
 
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=20))
+def test_plateau_solved_is_the_share_of_never_solved_problems_solved_at_least_once(pairs):
+    from sandbox.experiments.final_eval import plateau_metrics, plateau_solved
+
+    init, run = [a for a, _ in pairs], [b for _, b in pairs]
+    never = [b for a, b in pairs if a == 0]
+    expected = sum(1 for b in never if b) / len(never) if never else None
+    assert plateau_solved(init, run) == expected
+    record = lambda counts: {"pass_counts": {"correct": counts, "process": [0] * len(counts)}}  # noqa: E731
+    metrics = plateau_metrics(record(init), record(run))
+    assert metrics.get("final/plateau_solved") == expected and metrics.get("final/process_plateau_solved") == 0.0
+    assert plateau_metrics({}, record(run)) == {} and plateau_solved(init, init) in (0.0, None)
+
+
 def test_a_final_record_without_a_later_setting_counts_it_at_its_default(tmp_path):
     from sandbox.experiments.final_eval import FinalSettings, is_current
 

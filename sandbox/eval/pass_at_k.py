@@ -69,12 +69,16 @@ def evaluate_pass_curve(policy, task, n: int, n_problems: int, sampling: Samplin
     """n samples of each eval-split problem 0..n_problems−1: ``eval/pass@k`` and
     ``eval/process_pass@k`` for every k of ``curve_ks(n)``, and per problem length L (tasks with
     ``length``) ``eval/pass@k@lenL`` and ``eval/process_pass@k@lenL`` for k = 1 and k = n."""
-    correct, process, lengths = sample_counts(policy, task, n, n_problems, sampling, seed)
+    return pass_curve_of_counts(n, *sample_counts(policy, task, n, n_problems, sampling, seed))
+
+
+def pass_curve_of_counts(n: int, correct: list[int], process: list[int], lengths: list[int]) -> dict:
+    """``evaluate_pass_curve``'s metrics from the per-problem counts of ``sample_counts``."""
     out = {}
     for k in curve_ks(n):
         out[f"eval/pass@{k}"] = mean_pass_at_k(n, correct, k)
         out[f"eval/process_pass@{k}"] = mean_pass_at_k(n, process, k)
-    if hasattr(task, "length"):
+    if any(lengths):  # a task with problem lengths (``sample_counts`` gives 0 without)
         for length in sorted(set(lengths)):
             at = [i for i, value in enumerate(lengths) if value == length]
             for k in sorted({1, n}):

@@ -14,6 +14,10 @@ the warm start it began from, evaluated again after training, beyond what the ru
     final/process_pass@{k}         of each of ``pass_problems`` held-out problems of the run's task at
                                    ``pass_temperature`` (keys (seed 0, problem, sample), alike for every
                                    run), for k = 1, 2, 4, ..., pass_k; process: every step valid too
+    final/plateau_solved           of those problems the warm start never solved (0 correct of its
+                                   pass_k samples), the fraction the run solves at least once in its
+    final/process_plateau_solved   pass_k samples (computed by the report from the per-problem counts
+                                   both final.json files keep, ``pass_counts``; 0 for the warm start)
 
 Length L is the task at that chain length (``task.at_length``: arithmetic's operations, a tree
 puzzle's depth), so a grid trained on one length reports how its methods carry to shorter and
@@ -103,7 +107,8 @@ def final_metric_names(settings: FinalSettings | None) -> list[str]:
         return []
     per_length = [f"final/{head}@len{n}" for n in settings.lengths for head in ("accuracy", "process_accuracy")]
     rubric = ["final/hack_rate", "final/p_correct_given_wf", "final/p_well_formed"] if settings.rubric else []
-    return per_length + rubric + pass_metric_names(settings.pass_k)
+    plateau = list(PLATEAU_METRICS) if settings.pass_k else []
+    return per_length + rubric + pass_metric_names(settings.pass_k) + plateau
 
 
 def pass_metric_names(n: int) -> list[str]:
@@ -113,8 +118,35 @@ def pass_metric_names(n: int) -> list[str]:
     return [f"final/{head}@{k}" for head in ("pass", "process_pass") for k in (curve_ks(n) if n else [])]
 
 
+PLATEAU_METRICS = {"final/plateau_solved": "correct", "final/process_plateau_solved": "process"}
+"""Report metric -> the per-problem count (``pass_counts``) it reads (module docstring)."""
+
+
+def plateau_solved(init_counts: list[int], run_counts: list[int]) -> float | None:
+    """Of the problems with count 0 in ``init_counts``, the fraction with a count > 0 in
+    ``run_counts`` (``None`` when the warm start solved every problem at least once)."""
+    never = [i for i, c in enumerate(init_counts) if c == 0]
+    return sum(run_counts[i] > 0 for i in never) / len(never) if never else None
+
+
+def plateau_metrics(init_record: dict, run_record: dict) -> dict[str, float]:
+    """``PLATEAU_METRICS`` of a run's final.json record against the warm start's ({} when either
+    lacks the per-problem counts, as files written before they were kept do)."""
+    init_counts, run_counts = init_record.get("pass_counts"), run_record.get("pass_counts")
+    if not init_counts or not run_counts:
+        return {}
+    out = {name: plateau_solved(init_counts[key], run_counts[key]) for name, key in PLATEAU_METRICS.items()}
+    return {name: value for name, value in out.items() if value is not None}
+
+
 def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
     """The final metrics of ``model`` on ``task`` (see the module docstring)."""
+    return evaluate_final_record(model, task, settings)["metrics"]
+
+
+def evaluate_final_record(model, task, settings: FinalSettings) -> dict:
+    """{"metrics": the final metrics, "pass_counts": {"correct", "process"} per pass@k problem
+    (with ``pass_k``)}."""
     from sandbox.eval.accuracy import default_max_new_tokens, greedy_responses
     from sandbox.model.tokenizer import CharTokenizer
     from sandbox.rewards.rubric_checks import HACKABLE_CHECKS, rubric_checks
@@ -135,21 +167,26 @@ def evaluate_final(model, task, settings: FinalSettings) -> dict[str, float]:
         out["final/hack_rate"] = sum(w and not c for w, c in zip(well_formed, correct)) / len(texts)
         out["final/p_well_formed"] = n_wf / len(texts)
         out["final/p_correct_given_wf"] = sum(w and c for w, c in zip(well_formed, correct)) / n_wf if n_wf else None
+    record = {"metrics": out}
     if settings.pass_k:
-        out.update(pass_curve(model, task, settings))
-    return out
+        metrics, record["pass_counts"] = pass_curve(model, task, settings)
+        out.update(metrics)
+    return record
 
 
-def pass_curve(model, task, settings: FinalSettings) -> dict[str, float]:
-    """``final/pass@k`` and ``final/process_pass@k`` of ``model`` (``sandbox.eval.pass_at_k``; seed 0)."""
+def pass_curve(model, task, settings: FinalSettings) -> tuple[dict[str, float], dict[str, list[int]]]:
+    """``final/pass@k`` and ``final/process_pass@k`` of ``model`` (``sandbox.eval.pass_at_k``; seed 0),
+    and the per-problem counts of correct and process-correct samples."""
     from sandbox.eval.accuracy import default_max_new_tokens
-    from sandbox.eval.pass_at_k import evaluate_pass_curve
+    from sandbox.eval.pass_at_k import pass_curve_of_counts, sample_counts
     from sandbox.model.policy import TinyPolicy
     from sandbox.model.sampler import SamplingConfig
 
     sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=settings.pass_temperature)
-    curve = evaluate_pass_curve(TinyPolicy(model), task, settings.pass_k, settings.pass_problems, sampling, 0)
-    return {name: curve[name.replace("final/", "eval/", 1)] for name in pass_metric_names(settings.pass_k)}
+    counts = sample_counts(TinyPolicy(model), task, settings.pass_k, settings.pass_problems, sampling, 0)
+    curve = pass_curve_of_counts(settings.pass_k, *counts)
+    metrics = {name: curve[name.replace("final/", "eval/", 1)] for name in pass_metric_names(settings.pass_k)}
+    return metrics, {"correct": counts[0], "process": counts[1]}
 
 
 def rubric_responses(model, task, settings: FinalSettings) -> tuple[list, list[str]]:

@@ -41,7 +41,7 @@ import json
 import math
 from pathlib import Path
 
-from sandbox.experiments.final_eval import FINAL_FILE, INIT_FINAL_FILE, final_metric_names
+from sandbox.experiments.final_eval import FINAL_FILE, INIT_FINAL_FILE, final_metric_names, plateau_metrics
 from sandbox.experiments.runner import DONE_FILE, read_plan, runs_of_plan
 from sandbox.experiments.spec import ExperimentSpec, Run
 from sandbox.experiments.stats import interval, mean_ci
@@ -66,11 +66,21 @@ def finished_runs(out: Path) -> list[tuple[Run, list[dict], dict]]:
     return found
 
 
-def final_metrics(path: Path, settings) -> dict:
-    """The metrics of a final.json made with ``settings`` ({} when missing or made with others)."""
+def final_record(path: Path, settings) -> dict:
+    """A final.json made with ``settings`` ({} when missing or made with others)."""
     from sandbox.experiments.final_eval import is_current
 
-    return json.loads(path.read_text())["metrics"] if settings is not None and is_current(path, settings) else {}
+    return json.loads(path.read_text()) if settings is not None and is_current(path, settings) else {}
+
+
+def final_metrics(path: Path, settings, init_record: dict | None = None) -> dict:
+    """The metrics of a final.json made with ``settings`` ({} when missing or made with others),
+    with the plateau metrics against ``init_record`` (the warm start's final.json) where both
+    hold per-problem counts (``final_eval.plateau_metrics``)."""
+    from sandbox.experiments.final_eval import plateau_metrics
+
+    record = final_record(path, settings)
+    return {**record.get("metrics", {}), **(plateau_metrics(init_record, record) if init_record else {})}
 
 
 def first_and_last(history: list[dict], name: str):
@@ -97,13 +107,14 @@ def collect(out: Path) -> dict:
     labels = [v.get("label", v["variant"]) for v in spec["variants"]]
     baseline = spec.get("baseline") or labels[0]
     final = ExperimentSpec.from_dict(spec).final_settings()
-    init_final = final_metrics(Path(out) / INIT_FINAL_FILE, final)
+    init_record = final_record(Path(out) / INIT_FINAL_FILE, final)
+    init_final = {**init_record.get("metrics", {}), **plateau_metrics(init_record, init_record)}  # 0 by definition
     cells: dict = {}
     for run, history, done in finished_runs(Path(out)):
         cell = cells.setdefault((run.setting, run.label), {"seeds": [], "runs": [], "final": []})
         cell["seeds"].append(run.seed)
         cell["runs"].append((history, done))
-        cell["final"].append(final_metrics(Path(out) / run.id / FINAL_FILE, final))
+        cell["final"].append(final_metrics(Path(out) / run.id / FINAL_FILE, final, init_record))
     final_names = final_metric_names(final)
     table: dict = {m: {} for m in [*metrics, *final_names]}
     table_curves: dict = {}

@@ -148,9 +148,9 @@ def planned_final(out: Path):
 
 def write_final(path: Path, model, task, final) -> None:
     """``path`` (a final.json): ``model``'s final metrics on ``task`` with these settings."""
-    from sandbox.experiments.final_eval import evaluate_final, settings_record
+    from sandbox.experiments.final_eval import evaluate_final_record, settings_record
 
-    write_json_atomic(path, {"settings": settings_record(final), "metrics": evaluate_final(model, task, final)})
+    write_json_atomic(path, {"settings": settings_record(final), **evaluate_final_record(model, task, final)})
 
 
 def evaluate_init(out: Path, spec: ExperimentSpec, final) -> None:
