@@ -48,10 +48,11 @@ def test_every_variant_runs_one_step_with_finite_loss_and_changed_parameters(war
 
 
 @pytest.mark.slow
-def test_same_seed_same_metrics_and_weights(warmstart_tiny):
-    runs = [make(warmstart_tiny, steps=3, variant="dapo").train() for _ in range(2)]
+@pytest.mark.parametrize("variant", ["dapo", "critique-grpo"])  # refills; rows added after sampling (refinements)
+def test_same_seed_same_metrics_and_weights(warmstart_tiny, variant):
+    runs = [make(warmstart_tiny, steps=3, variant=variant).train() for _ in range(2)]
     assert [deterministic(m) for m in runs[0]] == [deterministic(m) for m in runs[1]]
-    other = make(warmstart_tiny, steps=3, variant="dapo", seed=1).train()
+    other = make(warmstart_tiny, steps=3, variant=variant, seed=1).train()
     assert [deterministic(m) for m in other] != [deterministic(m) for m in runs[0]]
 
 
