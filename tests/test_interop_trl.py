@@ -27,7 +27,7 @@ drawn from the first two only."""
 def tasks_for(names) -> st.SearchStrategy:
     return st.sampled_from(TASKS[:2] if "incorrect_label" in names else TASKS)
 SEQUENCE_VARIANTS = sorted(n for n, v in VARIANTS.items()
-                           if all(s in SEQUENCE_LEVEL_SOURCES for s, _, _ in v.sources) and not v.distillation)
+                           if all(s in SEQUENCE_LEVEL_SOURCES for s, _, _ in v.sources) and not v.distillation and not v.refinement)
 DENSE_VARIANTS = sorted(set(VARIANTS) - set(SEQUENCE_VARIANTS))
 BUDGET = 20
 """A small response budget, so that DAPO's overlong penalty is non-zero on some rows."""
