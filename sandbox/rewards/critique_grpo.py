@@ -48,11 +48,11 @@ from dataclasses import dataclass
 
 import torch
 
-from sandbox.rewards.sdpo import teacher_prompt
+from sandbox.rewards.sdpo import group_feedback, teacher_prompt
 from sandbox.rng import row_key, row_keys
 from sandbox.rollout.rollouts import Rollouts
 from toy_envs.base import check
-from toy_envs.feedback import check_level, feedback
+from toy_envs.feedback import check_level
 
 OFF_POLICY = "off_policy"
 """``Rollouts.extras`` key: [B] bool, True on the refinement rows the piece added."""
@@ -104,18 +104,12 @@ class CritiqueRefinement:
         return shaped_token_loss(new_logp, advantages, self.gamma)
 
     def requests(self, rollouts: Rollouts, task, tokenizer, seed: int, step: int) -> RefinementRequests:
-        """A refinement request for every row whose final answer is wrong, with its critique."""
-        verdicts = list(rollouts.verdicts)
-        groups = rollouts.group.tolist()
-        rows, prompts, critiques = [], [], []
-        for b, verdict in enumerate(verdicts):
-            if verdict.correct:
-                continue
-            siblings = [(rollouts.texts[o], verdicts[o]) for o in range(len(rollouts)) if o != b and groups[o] == groups[b]]
-            critique = feedback(task, rollouts.problems[b], verdict, self.level, siblings)
-            rows.append(b)
-            critiques.append(critique)
-            prompts.append(tokenizer.encode(teacher_prompt(task.prompt(rollouts.problems[b]), critique), bos=True))
+        """A refinement request for every row whose final answer is wrong, with its critique (the
+        row's feedback at ``level``, its siblings being the other rows of its group: ``sdpo.group_feedback``)."""
+        every = group_feedback(rollouts, task, self.level)
+        rows = [b for b, verdict in enumerate(rollouts.verdicts) if not verdict.correct]
+        critiques = [every[b] for b in rows]
+        prompts = [tokenizer.encode(teacher_prompt(task.prompt(rollouts.problems[b]), every[b]), bos=True) for b in rows]
         keys = row_keys(seed, [("refine", step, int(rollouts.problem_index[b]), int(rollouts.rollout_index[b])) for b in rows])
         return RefinementRequests(rows, prompts, keys, critiques)
 
@@ -187,7 +181,7 @@ def refine_metrics(rollouts: Rollouts, rows: list[int], correct: list[bool], cho
     answer), ``refine/added`` (rows added to the groups), ``refine/rescued_groups`` (groups whose
     on-policy rows all failed and that gained a correct refinement)."""
     groups = rollouts.group.tolist()
-    failed_groups = {g for g in groups if all(not rollouts.verdicts[b].correct for b in range(len(groups)) if groups[b] == g)}
+    failed_groups = set(groups) - {g for g, verdict in zip(groups, rollouts.verdicts) if verdict.correct}
     rescued = {groups[rows[c]] for c in chosen if correct[c]} & failed_groups
     return {
         "refine/requested": float(len(rows)),

@@ -30,7 +30,6 @@ from sandbox.rewards.registry import (
     Variant,
     apply_filters,
     apply_problem_filter,
-    build_refinement,
     compute_token_rewards,
     sample_rollouts,
 )
@@ -126,13 +125,14 @@ class Collected:
 class Collector:
     """Collects the batches of one run: holds its sampler's parts and its problem stream."""
 
-    def __init__(self, cfg, variant: Variant, policy, task, sampling, auxiliaries: AuxiliaryUpdates, placement: Placement):
+    def __init__(self, cfg, variant: Variant, policy, task, sampling, auxiliaries: AuxiliaryUpdates, placement: Placement,
+                 refinement=None):
         """``cfg``: the run's ``RLConfig``; ``placement``: where the sampling and scoring forward
-        passes run (autocast; full weights under FSDP)."""
+        passes run (autocast; full weights under FSDP); ``refinement``: the variant's refinement
+        piece (``registry.build_refinement``: Critique-GRPO) or ``None``."""
         self.cfg, self.variant, self.policy, self.task, self.sampling = cfg, variant, policy, task, sampling
         self.auxiliaries, self.world, self.placement = auxiliaries, placement.world, placement
-        self.refinement = build_refinement(variant)
-        """The variant's refinement piece (Critique-GRPO), or ``None``."""
+        self.refinement = refinement
         self.stream = ProblemStream(task, bool(variant.problem_filter), variant.problem_filter_every * cfg.problems_per_step)
         """The train problems, less those the variant's problem filter excluded (``sandbox.train.problem_stream``)."""
 

@@ -100,7 +100,10 @@ class Trainer:
         self.world.shard_policy(policy.module, self.placement.device)
         self.distillation = build_distillation(self.variant)
         """The variant's distillation term (``Variant.distillation``: SDPO's self-teacher), or ``None``."""
-        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.placement, self.distillation, build_refinement(self.variant))
+        self.refinement = build_refinement(self.variant)
+        """The variant's refinement piece (``Variant.refinement``: Critique-GRPO's refinements), or ``None``:
+        the collector adds its rows, the update gives them its loss."""
+        self.ppo = PPOUpdate(cfg, self.loss_cfg, policy, reference, self.placement, self.distillation, self.refinement)
         """The PPO update (with the distillation term) and the policy's optimizer (``sandbox.train.ppo``)."""
         self.optimizer, self.scaler = self.ppo.optimizer, self.ppo.scaler
         self.auxiliaries = build_auxiliaries(self.variant, policy, task, cfg.seed)
@@ -115,7 +118,7 @@ class Trainer:
         self.step = 0
         self.history: list[dict] = []
         self.collector = Collector(cfg, self.variant, policy, with_train_pool(task, cfg.train_problems), self.sampling,
-                                   self.auxiliary_updates, self.placement)
+                                   self.auxiliary_updates, self.placement, self.refinement)
         """Samples, rewards and filters the step's batch from its problem stream (``sandbox.train.collect``)."""
         self.stream = self.collector.stream
         self.measurements = Measurements(cfg, policy, task, self.sampling, self.max_new_tokens, self.placement)
