@@ -72,6 +72,7 @@ SOURCE_KINDS = {
     "rubric_dense": {"placement": "last"},
     "brier": {"placement": "last", "bounds": (-1, 1), "ctx": "confidence_task"},
     "prime_implicit": {"placement": "response", "ctx": "implicit_prm"},
+    "expert_similarity": {"placement": "last", "bounds": (-1, 1)},
 }
 """Source name -> ``check_reward_source`` placement/locality/bounds, and the context it needs."""
 

@@ -19,6 +19,7 @@ from sandbox.rewards.dro_length import dro_length
 from sandbox.rewards.dro_query_filter import ProblemFilterResult, dro_query_filter
 from sandbox.rewards.dro_r3 import dro_r3
 from sandbox.rewards.effective_rank_grpo import effective_rank_grpo
+from sandbox.rewards.expert_similarity import expert_similarity
 from sandbox.rewards.format_rubric import format_rubric
 from sandbox.rewards.gae import gae
 from sandbox.rewards.thinkprm_reward import prm_generative
@@ -41,6 +42,7 @@ from sandbox.rewards.sdpo import SelfDistillation
 from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.rewards.value_head import ValueHead
 from sandbox.rewards.variance_filter import variance_filter
+from sandbox.rollout.expert_step_sampler import check_expert_step_options, sample_expert_steps
 from sandbox.rollout.gold_sampler import sample_gold
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.tree_sampler import leaves_per_tree, sample_trees
@@ -60,8 +62,15 @@ SOURCES = {
     "rubric_dense": rubric_dense,
     "prime_implicit": prime_implicit,
     "brier": brier,
+    "expert_similarity": expert_similarity,
 }
 """Reward source name -> ``RewardSource``."""
+
+SOURCE_SAMPLERS = {
+    "expert_similarity": "expert-step",
+}
+"""Source name -> the sampler whose rows it reads (SRL's reward compares an action with the expert
+step the expert-step sampler records); ``Variant.validate`` checks the pairing."""
 
 SEQUENCE_LEVEL_SOURCES = frozenset({"outcome", "format_rubric", "overlong", "random_reward", "incorrect_label", "brier"})
 """Reward sources that put one reward on each row's last response token and read nothing of the
@@ -127,12 +136,14 @@ SAMPLERS = {
     "group": sample_groups,
     "tree": sample_trees,
     "gold": sample_gold,
+    "expert-step": sample_expert_steps,
 }
 """Sampler name -> ``sampler(policy, task, problem_indices, group_size, sampling, seed, step, **options)``
 returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` rows per problem)."""
 
 SAMPLER_CHECKS = {
     "tree": lambda group_size, trees=2, rounds=2, branches=2: leaves_per_tree(group_size, trees, rounds, branches),
+    "expert-step": check_expert_step_options,
 }
 """Sampler name -> ``check(group_size, **options)``: ``ConfigError`` when the sampler cannot draw
 ``group_size`` rows per problem with these options (the tree's shape)."""
@@ -225,6 +236,10 @@ class Variant:
         for filter_name, _ in self.filters:
             check(filter_name in FILTERS, "filter", f"one of {sorted(FILTERS)}", filter_name)
         check(self.sampler in SAMPLERS, "sampler", f"one of {sorted(SAMPLERS)}", self.sampler)
+        for source, _, _ in self.sources:
+            if source in SOURCE_SAMPLERS:
+                check(self.sampler == SOURCE_SAMPLERS[source], "sampler", f"{SOURCE_SAMPLERS[source]!r} for source {source!r}",
+                      self.sampler)
         if self.problem_filter:
             name = self.problem_filter[0]
             check(name in PROBLEM_FILTERS, "problem_filter", f"one of {sorted(PROBLEM_FILTERS)}", name)
