@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,6 +122,9 @@ BAD = [
     ({"variants": [{"variant": "random"}, {"variant": "random"}]}, "variants"),
     ({"variants": [{"variant": "random", "rl": {"seed": 3}}]}, "variants\\[0\\].rl.seed"),
     ({"baseline": "dapo"}, "baseline"),
+    ({"variants": [{"variant": "random", "after": "outcome-grpo"}, {"variant": "outcome-grpo"}]}, "variants\\[0\\].after"),
+    ({"variants": [{"variant": "random", "after": "random"}]}, "variants\\[0\\].after"),
+    ({"variants": [{"variant": "random"}, {"variant": "sft", "after": "random"}]}, "variants\\[1\\].after"),
     ({"init": "no-such-warm-start"}, "init"),
     ({"task": {"n_stepz": 4}}, "task.n_stepz"),
     ({"task": {"n_steps": 0}}, "n_steps"),
@@ -284,6 +288,27 @@ def test_an_interrupted_grid_resumes_to_the_uninterrupted_result(straight, tmp_p
     assert (first / "metrics.jsonl").stat().st_mtime_ns == stamp  # the finished run was skipped
     assert deterministic_metrics(tmp_path / "out") == deterministic_metrics(reference)
     assert without_timing(collect(tmp_path / "out")) == without_timing(collect(reference))
+
+
+@pytest.mark.slow
+def test_a_pipeline_stage_starts_from_the_last_checkpoint_of_the_stage_before_it(tmp_path, warmstart_tiny):
+    from sandbox.model.checkpoint import load_checkpoint
+    from sandbox.train.launch import load_init
+
+    variants = [{"variant": "random"}, {"variant": "outcome-grpo", "label": "then-outcome", "after": "random"}]
+    spec = write_spec(tmp_path / "spec.toml", seeds=[0], variants=variants, budget={"steps": 1})
+    runs = ExperimentSpec.from_dict(spec_dict(seeds=[0], variants=variants)).validate()
+    assert [(r.id, r.after) for r in runs] == [("base/random/seed-0", ""), ("base/then-outcome/seed-0", "base/random/seed-0")]
+    # a shard without the first stage cannot start the second: one clear message, nothing trained
+    assert run_experiment(spec, tmp_path / "out", workers=2, shard="1/2", progress=False) == 1
+    assert not (tmp_path / "out/base/then-outcome/seed-0").exists()
+    assert run_experiment(spec, tmp_path / "out", workers=2, progress=False) == 0
+    first = load_checkpoint(tmp_path / "out/base/random/seed-0/checkpoints/step-000001")[0]
+    second = json.loads((tmp_path / "out/base/then-outcome/seed-0/config.json").read_text())["rl"]["init"]
+    assert second == str(tmp_path / "out/base/random/seed-0/checkpoints/step-000001")
+    start = load_init(second)[0]
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), start.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), load_init("tiny")[0].state_dict().values()))
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 
@@ -116,7 +116,9 @@ def plan_conflict(saved: dict, record: dict) -> str:
     if saved.get("name") != record["name"]:
         return f"its name is {saved.get('name')!r}, this spec's {record['name']!r}"
     planned = {r["id"]: r for r in json.loads(json.dumps(record["runs"]))}
+    defaults = {f.name: f.default for f in fields(Run) if f.default is not MISSING}  # fields added to Run since
     for run in saved["runs"]:
+        run = {**defaults, **run}
         if run["id"] not in planned:
             return f"run {run['id']} is not in this spec"
         new = planned[run["id"]]
@@ -221,8 +223,13 @@ def run_in_children(out: Path, todo: list[Run], workers: int, bar) -> int:
     with graceful_stop("experiment") as stop:
         try:
             while (queue or running) and not stop.requested:
-                while queue and len(running) < workers:
-                    run = queue.pop(0)
+                for run in [r for r in queue if r.after and not is_ready(out, r) and r.after not in running
+                            and r.after not in {q.id for q in queue}]:
+                    queue.remove(run)  # its first stage failed or is another shard's: it cannot start here
+                    failed.append(run.id)
+                    print(not_ready_message(out, run), file=sys.stderr)
+                while len(running) < workers and (run := next((r for r in queue if is_ready(out, r)), None)):
+                    queue.remove(run)
                     log = out / "logs" / f"{run.id}.log"
                     log.parent.mkdir(parents=True, exist_ok=True)
                     with open(log, "a") as f:
@@ -250,6 +257,16 @@ def run_in_children(out: Path, todo: list[Run], workers: int, bar) -> int:
     return 1 if failed else 0
 
 
+def is_ready(out: Path, run: Run) -> bool:
+    """The run can start: it starts from the spec's init, or the run it continues has finished."""
+    return not run.after or (out / run.after / DONE_FILE).exists()
+
+
+def not_ready_message(out: Path, run: Run) -> str:
+    return (f"run {run.id} starts from the last checkpoint of run {run.after}, which has not finished in {out} "
+            "(it failed, or another shard runs it): finish that run first, then rerun this command")
+
+
 def execute(out: Path, run: Run, threads: int = 1) -> int:
     """One run to its end (resumed when its directory exists; skipped when finished), then its
     final evaluation when the plan has ``[final]`` and the run's ``final.json`` is missing or was
@@ -261,6 +278,13 @@ def execute(out: Path, run: Run, threads: int = 1) -> int:
     path = out / run.id
     task = toy_envs.make_task(run.task, **run.task_fields)
     if not is_finished(out, run):
+        if not is_ready(out, run):
+            print(not_ready_message(out, run), file=sys.stderr)
+            return 1
+        if run.after:  # a pipeline's later stage: it starts where the earlier stage's run ended
+            from sandbox.experiments.final_eval import final_model_path
+
+            run = replace(run, rl={**run.rl, "init": str(final_model_path(out / run.after))})
         resume = (path / "config.json").exists()
         t0 = time.perf_counter()
         if run.label in CONTROLS or run.rl["variant"] in CONTROLS:

@@ -46,6 +46,11 @@ A spec is TOML (``tomllib``), checked into ``sandbox/experiments/specs/``::
     label = "dro-uniform-w"              # the run directory's name (required with overrides)
     params = { dro_r3 = { weighting = "uniform" } }   # piece -> {param: value}; "loss" -> loss overrides
     rl = { reference_sync_every = 4 }    # RLConfig fields of this variant only
+    [[variants]]
+    variant = "outcome-grpo"
+    label = "dro-then-outcome"
+    after = "dro"                        # a pipeline: each run starts from the last checkpoint of
+                                         # that (earlier-listed) variant's run of the same setting and seed
 
 An override makes a new ``Variant`` (``sandbox.experiments.variant_overrides``: ``dataclasses.replace`` of the registered one, named by the
 label) whose piece parameters are checked against the piece function's own keyword parameters.
@@ -86,12 +91,12 @@ RUN_FIELDS = ("variant", "seed", "steps", "init", "progress", "max_generated_tok
 """RLConfig fields the spec sets from its own keys (never in ``rl``)."""
 RL_FIELDS = tuple(f.name for f in dataclasses.fields(RLConfig) if f.name not in RUN_FIELDS + EVAL_FIELDS)
 """RLConfig fields allowed in ``rl.base``, ``rl.grid`` and a variant's ``rl``."""
-VARIANT_KEYS = ("variant", "label", "params", "rl")
+VARIANT_KEYS = ("variant", "label", "params", "rl", "after")
 
 _RL_TYPES = typing.get_type_hints(RLConfig)
 
 
-LOGGED_METRIC_PREFIXES = ("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/", "diag/", "curriculum/", "refine/")
+LOGGED_METRIC_PREFIXES = ("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/", "diag/", "curriculum/", "refine/", "srl/")
 """The namespaces of the per-step metrics a spec may tabulate (tutorials/guides/design.md lists them)."""
 
 @dataclass(frozen=True)
@@ -104,6 +109,10 @@ class VariantSpec:
     """Piece name -> {param: value}; ``loss`` -> loss overrides (``LOSS_KEYS``)."""
     rl: dict = field(default_factory=dict)
     """RLConfig fields of this variant's runs only."""
+    after: str = ""
+    """The label of a variant listed before this one: this variant's runs start from the last
+    checkpoint of that variant's run of the same setting and seed (a pipeline such as SRL then
+    outcome RL), not from the spec's ``init``; '' for none."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,9 @@ class Run:
     """The derived ``Variant``'s fields when the label is not a registered variant (else None)."""
     task: str
     task_fields: dict
+    after: str = ""
+    """The id of the run whose last checkpoint this run starts from (its ``rl["init"]`` is then set
+    when the run starts, ``sandbox.experiments.runner.execute``); '' for the spec's ``init``."""
 
     def rl_config(self) -> RLConfig:
         return config_from_json(RLConfig, self.rl)  # read back from plan.json, a tuple field is a list
@@ -270,13 +282,17 @@ class ExperimentSpec(SpecRecord):
             label = entry.get("label", name)
             check(isinstance(label, str) and bool(label) and "/" not in label and not label.startswith("."), f"{where}.label",
                   "a non-empty name without '/' (the runs' directory)", label)
+            after = entry.get("after", "")
+            earlier = [v.label for v in out]
+            check(after == "" or after in earlier, f"{where}.after", f"the label of a variant listed before this one {earlier}", after)
+            check(not (after and name in CONTROLS), f"{where}.after", "empty for the control 'sft' (it continues the warm start's SFT)", after)
             if name in CONTROLS:
                 check(not params, f"{where}.params", "empty for the control 'sft' (it has no reward pieces)", params)
             elif params:
                 check(label != name and label not in VARIANTS and label not in CONTROLS, f"{where}.label",
                       "a new name (not a registered variant) for a variant with params overrides", label)
                 derive_variant(get_variant(name), label, params, f"{where}.params")
-            out.append(VariantSpec(name, label, params, rl))
+            out.append(VariantSpec(name, label, params, rl, after))
         labels = [v.label for v in out]
         duplicate = sorted({x for x in labels if labels.count(x) > 1})
         check(not duplicate, "variants", "distinct labels (give a label to each copy of a variant)", duplicate)
@@ -300,7 +316,8 @@ class ExperimentSpec(SpecRecord):
                     if v.variant not in CONTROLS and v.params:
                         derived = variant_to_dict(derive_variant(get_variant(v.variant), v.label, v.params, "params"))
                     check_rl(rl, derived, task, f"variant {v.label!r}, setting {setting!r}")
-                    out.append(Run(f"{setting}/{v.label}/seed-{seed}", setting, v.label, seed, rl, derived, task_name, task_fields))
+                    after = f"{setting}/{v.after}/seed-{seed}" if v.after else ""
+                    out.append(Run(f"{setting}/{v.label}/seed-{seed}", setting, v.label, seed, rl, derived, task_name, task_fields, after))
         return out
 
 
