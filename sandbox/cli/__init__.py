@@ -18,6 +18,7 @@
     reward-sandbox prm search --n-max 8 [--beam]                best-of-N (and step-level beam search) guided by a trained PRM
     reward-sandbox prm stepwiser --seeds 0,1,2 [--judge-labels rel-ratio]   StepWiser chunk judge: GRPO vs cold start
     reward-sandbox prm judge [--chains 1,2,4,8 --passes 1,2]    ThinkPRM-style judges: ProcessBench, parallel/sequential scaling
+    reward-sandbox prm mcts [--simulations 32 --branches 3]     MCTS step values (AlphaLLM) as labels vs MC labels at equal samples
     reward-sandbox experiment run sandbox/experiments/specs/X.toml --out DIR [--workers 2] [--shard i/n]
                                                  a spec's grid of RL runs (settings x variants x seeds), resumable
     reward-sandbox experiment report DIR [--json OUT]   per metric: mean, 95% CI, paired difference vs the baseline; costs; plots

@@ -112,6 +112,20 @@ def _run_prm_judge(args) -> int:
     return report(args, results, f"{format_judge_table(results)}\n({results['seconds']:.0f} s)")
 
 
+def _add_prm_mcts(parser, argv):
+    from sandbox.experiments.mcts_table import MCTSTableConfig
+
+    add_dataclass_args(parser, MCTSTableConfig, title="mcts labels")
+    add_json(parser)
+
+
+def _run_prm_mcts(args) -> int:
+    from sandbox.experiments.mcts_table import MCTSTableConfig, format_mcts_table, run_mcts_table
+
+    results = run_mcts_table(dataclass_from_args(MCTSTableConfig, args))
+    return report(args, results, f"{format_mcts_table(results)}\n({results['seconds']:.0f} s)")
+
+
 PRM = {
     "train": Command("Train a PRM (or ORM) on policy samples with a chosen label source; save it.", _add_prm_train, _run_prm_train),
     "bench": Command("Label agreement with the oracle and the toy ProcessBench table (F1 per scorer and label budget).", _add_prm_bench, _run_prm_bench),
@@ -120,6 +134,8 @@ PRM = {
     "search": Command("Best-of-N on held-out problems reranked by a trained PRM: accuracy vs N.", _add_prm_search, _run_prm_search),
     "stepwiser": Command("StepWiser chunk judge: SFT cold start then GRPO; held-out verdict accuracy and toy ProcessBench F1 per seed.",
                          _add_prm_stepwiser, _run_prm_stepwiser),
+    "mcts": Command("MCTS step values (AlphaLLM) as process labels vs Monte-Carlo labels at equal samples: agreement with the "
+                    "oracle and the labels' own ProcessBench F1.", _add_prm_mcts, _run_prm_mcts),
     "judge": Command("ThinkPRM-style judges (teacher/student of a judge recipe) on the toy ProcessBench: N chains, passes, baselines, best-of-N.",
                      _add_prm_judge, _run_prm_judge),
 }
