@@ -113,3 +113,25 @@ def test_the_label_table_runs_and_scores_both_label_sets(warmstart_tiny):
     assert row["mcts-hard"]["samples_per_problem"] <= 6 and row["mc-hard"]["solutions"] == 6
     assert all(0.0 <= row[name]["pb_f1"] <= 1.0 for name in row)
     assert "| mcts-hard |" in format_mcts_table(results)
+
+
+@pytest.mark.slow
+def test_a_prm_trains_on_the_trees_solutions_with_their_q_labels(warmstart_tiny):
+    from dataclasses import replace
+
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.prm.discriminative import StepScorer
+    from sandbox.train.prm_train import PRMTrainConfig, mcts_solutions, train_prm
+
+    model, task, _ = warmstart_tiny
+    cfg = PRMTrainConfig(labels="mcts-hard", n_problems=4, mcts_simulations=16, steps=2, batch_size=4)
+    solutions, labels = mcts_solutions(TinyPolicy(model), task, cfg)
+    assert len(solutions) == len(labels) >= 4 and set(solutions.problem_index.tolist()) <= set(range(4))
+    for text, row, verdict in zip(solutions.texts, labels, solutions.verdicts):
+        assert len(row) == len(verdict.steps) and set(row) <= {0.0, 1.0}
+        if verdict.correct:
+            assert all(row)  # a correct solution's nodes all led to a success
+    scorer, info = train_prm(TinyPolicy(model), task, cfg)
+    assert isinstance(scorer, StepScorer) and info["prm/solutions"] == len(solutions)
+    with pytest.raises(ConfigError, match="labels"):
+        replace(cfg, kind="orm").validate()

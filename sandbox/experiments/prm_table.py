@@ -31,11 +31,11 @@ import toy_envs
 from sandbox.config import check_tuple_fields
 from sandbox.eval.processbench import ERROR_KINDS, build_processbench, evaluate_answer_check, evaluate_scorer
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm.discriminative import step_scores
+from sandbox.prm.discriminative import load_scorer, step_scores
 from sandbox.prm.labels import LABELLERS, agreement, step_labels
 from sandbox.train import recipes
 from sandbox.train.recipes import MIX_FIELDS
-from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions, train_scorer
+from sandbox.train.prm_train import MCTS_LABELS, PRMTrainConfig, label_solutions, sample_solutions, train_scorer
 from sandbox.train.warmstart import PRESETS
 from toy_envs.base import check
 
@@ -173,8 +173,11 @@ def recipe_score_fn(name: str, task, chains: int, seed: int):
 
 
 def recipe_solutions(name: str) -> int:
-    """How many sampled solutions a recipe's labels came from (problems x group size)."""
+    """How many solutions a recipe's labels came from: problems x group size, or for MCTS labels the
+    trees' solutions its build recorded."""
     train = recipes.RECIPES[name].config.train
+    if getattr(train, "labels", "") in MCTS_LABELS:
+        return load_scorer(recipes.build(name))[1]["prm/solutions"]
     return train.n_problems * train.group_size
 
 

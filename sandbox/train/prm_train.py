@@ -2,6 +2,8 @@
 
     solutions  ← G samples of each of N train problems from the policy (keyed, step tag −1)
     labels     ← a labeller (``sandbox.prm.labels``: oracle, MC, RPE, StepWiser); ORM: 1[correct]
+                 (``mcts-hard``: the solutions are instead the terminal nodes of an MCTS tree per
+                 problem, ``sandbox.prm.mcts``, each step labelled 1[Q > 0] of its node)
     scorer     ← copy of the policy's backbone + zero head (SPRM: a random head keyed by the seed)
     for step s: minibatch of rows (order keyed by (seed, epoch)); masked BCE at labelled tokens
 
@@ -29,6 +31,7 @@ from sandbox.model.sampler import SamplingConfig
 from sandbox.prm.discriminative import StepScorer, prm_targets, save_scorer
 from sandbox.prm.labels import LABELLERS, NEEDS_MC, step_labels
 from sandbox.prm.mc_labels import PolicyCompleter, mc_values
+from sandbox.prm.mcts import MCTSConfig, labelled_solutions, search
 from sandbox.prm.orm import orm_targets
 from sandbox.prm.sprm import WEIGHTINGS, sprm_head_init, sprm_loss, sprm_targets
 from sandbox.rng import sample_stream
@@ -39,6 +42,8 @@ from sandbox.train.toolkit import keyed_batches, optimizer_step
 from toy_envs.base import check
 
 KINDS = ("prm", "orm", "sprm")
+MCTS_LABELS = ("mcts-hard",)
+"""Labels that come with their own solutions: MCTS trees' (``mcts_solutions``)."""
 
 
 @dataclass
@@ -47,7 +52,8 @@ class PRMTrainConfig:
     """``prm``: BCE on step labels at step ends; ``orm``: BCE on final correctness at the last token;
     ``sprm``: the self-supervised SPR loss, final correctness at every step end (``sandbox.prm.sprm``)."""
     labels: str = "oracle-valid"
-    """Step labeller (prm only): oracle-valid, oracle-value, mc-hard, mc-soft, rpe, abs-q, rel-ratio, rel-effective."""
+    """Step labeller (prm only): oracle-valid, oracle-value, mc-hard, mc-soft, rpe, abs-q, rel-ratio, rel-effective,
+    or mcts-hard (the solutions of MCTS trees, ``mcts_simulations`` per problem, labelled 1[Q > 0])."""
     n_problems: int = 256
     """Train-split problems the policy solves for the training data."""
     group_size: int = 4
@@ -56,6 +62,8 @@ class PRMTrainConfig:
     """Sampling temperature of the solutions and of the MC completions."""
     n_completions: int = 8
     """K, MC completions from each step's end (MC-based labellers)."""
+    mcts_simulations: int = 40
+    """MCTS simulations (= samples) per problem (``mcts-hard``; group_size and n_completions do not apply)."""
     steps: int = 150
     """Optimizer steps."""
     batch_size: int = 64
@@ -73,9 +81,11 @@ class PRMTrainConfig:
 
     def validate(self) -> None:
         check(self.kind in KINDS, "kind", f"one of {KINDS}", self.kind)
-        check(self.labels in LABELLERS, "labels", f"one of {sorted(LABELLERS)}", self.labels)
+        check(self.labels in LABELLERS or self.labels in MCTS_LABELS, "labels", f"one of {sorted(LABELLERS) + list(MCTS_LABELS)}",
+              self.labels)
+        check(self.kind == "prm" or self.labels not in MCTS_LABELS, "labels", "not mcts-hard for an orm or sprm", self.labels)
         check(self.sprm_weighting in WEIGHTINGS, "sprm_weighting", f"one of {WEIGHTINGS}", self.sprm_weighting)
-        for name in ("n_problems", "group_size", "n_completions", "steps", "batch_size"):
+        for name in ("n_problems", "group_size", "n_completions", "mcts_simulations", "steps", "batch_size"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check(self.temperature > 0, "temperature", "> 0", self.temperature)
         check(self.lr > 0, "lr", "> 0", self.lr)
@@ -143,16 +153,34 @@ def train_scorer(
     else:
         where, targets = orm_targets(solutions) if cfg.kind == "orm" else prm_targets(solutions, labels)
         losses = fit_scorer(scorer, solutions.tokens, where, targets, cfg, progress=progress)
-    info = {"prm/final_loss": sum(losses[-10:]) / len(losses[-10:]), "prm/train_s": time.perf_counter() - t0}
+    info = {"prm/final_loss": sum(losses[-10:]) / len(losses[-10:]), "prm/train_s": time.perf_counter() - t0,
+            "prm/solutions": len(solutions)}
     return scorer, info
+
+
+def mcts_solutions(policy, task, cfg: PRMTrainConfig) -> tuple[Rollouts, list[list[float]]]:
+    """The terminal nodes of one MCTS tree per train problem (``mcts_simulations`` each, keyed by
+    the seed) as solutions, each step labelled 1[Q > 0] of its node."""
+    sampling = SamplingConfig(max_new_tokens=default_max_new_tokens(task), temperature=cfg.temperature)
+    problems = [task.problem(i) for i in range(cfg.n_problems)]
+    trees = search(problems, task, PolicyCompleter(policy, task, sampling), MCTSConfig(simulations=cfg.mcts_simulations), cfg.seed)
+    rows, texts, labels = [], [], []
+    for tree in trees:
+        for text, qs in labelled_solutions(tree, task):
+            if len(qs) == len(task.segment(text)):  # a node per step line (an empty line makes none)
+                rows.append(tree.problem), texts.append(text), labels.append([float(q > 0) for q in qs])
+    return Rollouts.from_texts(task, rows, texts, tokenizer=policy.tokenizer), labels
 
 
 def train_prm(policy, task, cfg: PRMTrainConfig, progress: bool = False) -> tuple[StepScorer, dict]:
     """Sample, label and train in one call (the recipe the CLI and cached PRMs use); ``progress``:
     a bar over the training steps."""
     cfg.validate()
-    solutions = sample_solutions(policy, task, cfg)
-    labels = None if cfg.kind != "prm" else label_solutions(policy, task, solutions, cfg)
+    if cfg.labels in MCTS_LABELS:
+        solutions, labels = mcts_solutions(policy, task, cfg)
+    else:
+        solutions = sample_solutions(policy, task, cfg)
+        labels = None if cfg.kind != "prm" else label_solutions(policy, task, solutions, cfg)
     return train_scorer(policy.module, solutions, labels, cfg, progress)
 
 
@@ -184,6 +212,10 @@ PRM_RECIPES: dict[str, PRMRecipe] = {
     "edge-rpe": PRMRecipe("edge", PRMTrainConfig(labels="rpe", n_problems=128, group_size=2, n_completions=4, steps=80, batch_size=32),
                           task_fields={"n_steps_mix": "4:1"}),
     "edge-sprm": PRMRecipe("edge", PRMTrainConfig(kind="sprm", n_problems=256, group_size=2, steps=80, batch_size=32, lr=1e-5),
+                           task_fields={"n_steps_mix": "4:1"}),
+    # edge-mc's problems and samples per problem (2 solutions x (1 + 4 completions x 5 step ends) =
+    # 42), spent on an MCTS tree per problem instead (sandbox/prm/mcts.py)
+    "edge-mcts": PRMRecipe("edge", PRMTrainConfig(labels="mcts-hard", n_problems=128, mcts_simulations=42, steps=80, batch_size=32),
                            task_fields={"n_steps_mix": "4:1"}),
 }
 """Recipe name -> ``PRMRecipe``."""
