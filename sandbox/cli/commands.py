@@ -102,6 +102,9 @@ def add_eval(parser, argv):
     parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature of the pass@k samples.")
     parser.add_argument("--seed", type=int, default=0, help="Keys the pass@k samples.")
     parser.add_argument("--plot", type=Path, default=None, help="PNG file for the pass@k curve (with --pass-k; not overwritten).")
+    parser.add_argument("--explore-exploit", type=int, default=0, metavar="N",
+                        help="Also correlate exploration and exploitation over 4 sampled responses to each of N held-out problems, "
+                        "at token level (entropy, confidence) and hidden-state level (effective rank, its velocity) (0: off).")
     add_threads(parser)
     add_task_args(parser, argv)
 
@@ -114,7 +117,8 @@ def run_eval(args) -> int:
     check(args.plot is None or not args.plot.exists(), "--plot", "a file that does not exist yet (a plot is never overwritten)", args.plot)
     task = task_from(args)
     set_threads(args)
-    metrics = evaluate_checkpoint(args.checkpoint, task, args.problems, args.pass_k, args.pass_problems, args.temperature, args.seed)
+    metrics = evaluate_checkpoint(args.checkpoint, task, args.problems, args.pass_k, args.pass_problems, args.temperature, args.seed,
+                                  args.explore_exploit)
     print(json.dumps(metrics, indent=2))
     if args.plot is not None:
         from sandbox.viz import plot_pass_at_k
