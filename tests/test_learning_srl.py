@@ -1,4 +1,4 @@
-"""Learning test: SRL's step-wise expert reward teaches the policy the expert's next step where the
+"""Learning test: SRL's step-wise expert reward teaches the policy the expert's next line where the
 outcome reward has no signal.
 
 From the cached 'tiny' warm start (trained on 2-step chains), on 3-step chains, where it answers
@@ -6,13 +6,13 @@ about 1% of the held-out problems right, so almost every group of 8 is all wrong
 learns nothing: one batch of ``srl`` (16 expert states x 8 actions, groups whose rewards all agree
 dropped and refilled) is collected; the trainer's update (``Trainer.learn``: PPO-clip, 2 minibatches)
 is taken UPDATES times on it. The quantity is the mean SRL reward R (2M/T similarity to the
-expert's step, -1 if malformed) of FRESH actions sampled at each of the batch's states (keyed apart
+expert's line, -1 if malformed) of FRESH actions sampled at each of the batch's states (keyed apart
 from the batch's own samples, the same keys before and after), before and after.
 
-Measured for seeds 0-4 (this machine, under load): R rises from 0.382 / 0.351 / 0.512 / 0.296 / 0.444
-by 0.088 / 0.109 / 0.029 / 0.081 / 0.050 (with 4 updates and 8 fresh actions per state the rises
-were about half, and seed 2's within the sampling noise). Asserted on seed 0: a rise of at least
-MARGIN (half the smallest).
+Measured for seeds 0-4 (this machine, under load): R rises from 0.533 / 0.490 / 0.376 / 0.323 / 0.413
+by 0.103 / 0.054 / 0.053 / 0.109 / 0.069 (with 4 updates and 8 fresh actions per state, in an
+earlier design without the answer line among the actions, the rises were about half, one of them
+within the sampling noise). Asserted on seed 0: a rise of at least MARGIN (half the smallest).
 """
 
 import pytest
@@ -31,7 +31,7 @@ from learning_settings import measured_rl_config
 pytestmark = pytest.mark.slow
 
 UPDATES = 8
-MARGIN = 0.014
+MARGIN = 0.026
 FRESH = 32
 
 

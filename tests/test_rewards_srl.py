@@ -2,10 +2,11 @@
 (sandbox/rollout/expert_step_sampler.py) and the step-wise similarity reward
 (sandbox/rewards/expert_similarity.py).
 
-Invariants: a state's prompt is the task's prompt and the gold steps before position k, k in 1..n
-and a pure function of (seed, step, problem), every position drawn; given steps + the expert's step
-+ the rest is the gold solution; the reward is 2M/T with M from an independent Ratcliff/Obershelp matcher, 1 iff the action is the expert's, -1 iff the action is not one step line;
-the sampler's rows are the first line of the policy's own continuation at those states, keyed per
+Invariants: a state's prompt is the task's prompt and the gold lines before position k, k in
+1..n + 1 (n steps, then the answer line) and a pure function of (seed, step, problem), every
+position drawn; given lines + the expert's line + the rest is the gold solution; the reward is
+2M/T with M from an independent Ratcliff/Obershelp matcher, 1 iff the action is the expert's, -1
+iff the action is not one line that parses; the sampler's rows are the first line of the policy's own continuation at those states, keyed per
 row (a row's action does not depend on the rest of the batch), at a cost counted before the cut;
 the variant refuses any other sampler. The reward-source kit (tests/test_testing_registry.py)
 checks placement, bounds, statelessness and locality.
@@ -33,27 +34,28 @@ from toy_envs.expert_step import ExpertStep, position_of
 TASKS = [ArithmeticChain(n_steps=3), ArithmeticChain(n_steps_mix="1:1,4:1", operators="+-"), TreePuzzle(depth=2)]
 
 
-def gold_steps(task, problem) -> list[str]:
-    """The gold solution's step lines, read independently: every line before the answer line ('#')."""
+def gold_lines(task, problem) -> list[str]:
+    """The gold solution's lines through its answer line ('#'), read independently."""
     lines = task.gold_solution(problem).splitlines(keepends=True)
-    return lines[: next(i for i, line in enumerate(lines) if line.startswith("#"))]
+    return lines[: next(i for i, line in enumerate(lines) if line.startswith("#")) + 1]
 
 
 @given(task=st.sampled_from(TASKS), seed=st.integers(0, 3), step=st.integers(0, 50), index=st.integers(0, 5_000))
 def test_a_state_is_the_prompt_and_the_gold_steps_before_the_one_to_write(task, seed, step, index):
     problem = task.problem(index)
-    steps = gold_steps(task, problem)
+    lines = gold_lines(task, problem)
     states = ExpertStep(task, seed, step)
     k = states.position(problem)
-    assert 1 <= k <= len(steps) and k == ExpertStep(task, seed, step).position(problem)
-    assert states.prompt(problem) == task.prompt(problem) + "".join(steps[: k - 1])
-    assert states.expert(problem) == steps[k - 1]
-    assert states.given(problem) + states.expert(problem) + "".join(steps[k:]) == task.gold_solution(problem)[: len("".join(steps))]
+    assert 1 <= k <= len(lines) and k == ExpertStep(task, seed, step).position(problem)
+    assert states.prompt(problem) == task.prompt(problem) + "".join(lines[: k - 1])
+    assert states.expert(problem) == lines[k - 1]
+    assert states.given(problem) + states.expert(problem) + "".join(lines[k:]) == "".join(lines)
     verdict = states.score(problem, states.expert(problem))
-    assert verdict.step_valid[-1] and verdict.first_error is None and not verdict.correct  # a valid step, no answer yet
+    assert verdict.step_valid[-1] and verdict.first_error is None
+    assert verdict.correct == (k == len(lines))  # the answer only once the answer line is written
 
 
-def test_every_position_is_drawn_about_equally_often():
+def test_every_position_is_drawn_about_equally_often():  # 4 lines: 3 steps and the answer
     counts = collections.Counter(position_of(seed, step, index, 4) for seed in range(3) for step in range(10) for index in range(100))
     assert sorted(counts) == [1, 2, 3, 4]
     assert all(abs(c - 750) < 120 for c in counts.values()), counts  # 3000 draws; ±120 is about 5 standard deviations
@@ -97,16 +99,18 @@ def test_similarity_is_twice_the_gestalt_matches_over_the_total_length(a, b):
 
 
 @given(task=st.sampled_from(TASKS[:2]), index=st.integers(0, 2_000), step=st.integers(0, 20))
-def test_the_reward_is_one_for_the_expert_step_below_one_for_another_step_and_minus_one_for_malformed(task, index, step):
+def test_the_reward_is_one_for_the_expert_line_below_one_for_another_line_and_minus_one_for_malformed(task, index, step):
     problem = task.problem(index)
     states = ExpertStep(task, 0, step)
     expert = states.expert(problem)
-    other = expert.rstrip("\n") + "1\n"  # a well-formed step line with another value
-    actions = [expert, other, expert + "#5\n", "#5\n", expert.rstrip("\n"), "", "x\n"]
+    other = expert.rstrip("\n") + "1\n"  # a well-formed line with another value
+    answer = "#5\n" if expert != "#5\n" else "#6\n"
+    actions = [expert, other, answer, expert + "#5\n", expert.rstrip("\n"), "", "x\n"]
     rewards = action_rewards(task, actions, [expert] * len(actions))
     assert rewards[0] == 1.0
     assert well_formed(task, other) and 0.0 < rewards[1] < 1.0
-    assert rewards[2:] == [-1.0] * 5
+    assert well_formed(task, answer) and 0.0 <= rewards[2] < 1.0
+    assert rewards[3:] == [-1.0] * 4
 
 
 def random_policy() -> TinyPolicy:

@@ -265,7 +265,7 @@ VARIANTS = {
         Variant(
             name="srl",
             description="SRL (arXiv 2510.25992): from a state of the gold demonstration (problem + its first k-1 steps), "
-            "one action (a step line) rewarded by its difflib similarity to the expert's k-th step, -1 if malformed; "
+            "one line (a step or the answer) rewarded by its difflib similarity to the expert's k-th line, -1 if malformed; "
             "GRPO on groups whose rewards differ, refilled (dynamic sampling)",
             sources=(("expert_similarity", 1.0, {}),),
             filters=(("variance_filter", {"metric": "reward"}),),
