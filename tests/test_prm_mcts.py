@@ -135,3 +135,43 @@ def test_a_prm_trains_on_the_trees_solutions_with_their_q_labels(warmstart_tiny)
     assert isinstance(scorer, StepScorer) and info["prm/solutions"] == len(solutions)
     with pytest.raises(ConfigError, match="labels"):
         replace(cfg, kind="orm").validate()
+
+
+def test_ranked_solutions_put_the_right_ones_first_each_kind_by_q():
+    from sandbox.prm.search_sampler import ranked_solutions
+
+    tree = search([TASK.problem(1)], TASK, scripted_completer(TASK, 0.5), MCTSConfig(simulations=24, branches=3), seed=2)[0]
+    ranked = ranked_solutions(tree, TASK)
+    right = [TASK.score(tree.problem, text).correct for text, finished in ranked]
+    assert all(finished for _, finished in ranked) and right == sorted(right, reverse=True)
+    q = {node.prefix: node.q for node in tree.nodes}
+    for kind in (True, False):
+        values = [q[text] for (text, _), r in zip(ranked, right) if r == kind]
+        assert values == sorted(values, reverse=True)
+
+
+def test_the_search_sampler_gives_g_rows_per_problem_with_the_policys_log_probs_and_the_search_cost():
+    import torch
+
+    from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
+    from sandbox.model.policy import TinyPolicy
+    from sandbox.model.sampler import SamplingConfig
+    from sandbox.prm.search_sampler import sample_search
+
+    torch.manual_seed(0)
+    policy = TinyPolicy(TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64)))
+    sampling = SamplingConfig(max_new_tokens=24, temperature=0.8)
+    rows = sample_search(policy, TASK, [4, 9], 3, sampling, seed=1, step=5, simulations=5, branches=2)
+    assert rows.group.tolist() == [4, 4, 4, 9, 9, 9] and rows.rollout_index.tolist() == [0, 1, 2] * 2
+    expected = token_logprobs(policy.logits(rows.tokens), rows.tokens, 0.8) * rows.response_mask
+    assert torch.allclose(rows.logprobs, expected, atol=1e-5)
+    again = sample_search(policy, TASK, [9], 3, sampling, seed=1, step=5, simulations=5, branches=2)
+    assert again.texts == rows.texts[3:] and float(again.extras["generated_tokens"].sum()) == float(rows.extras["generated_tokens"][3:].sum())
+    assert float(rows.extras["generated_tokens"].sum()) > 0
+
+
+def test_the_search_sampler_checks_its_options():
+    from sandbox.prm.search_sampler import check_search_options
+
+    with pytest.raises(ConfigError, match="simulations"):
+        check_search_options(4, simulations=0)

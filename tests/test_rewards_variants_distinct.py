@@ -72,6 +72,11 @@ SAME_ADVANTAGES = {
         "refinement",
         "both are R_i − mean_g(R) on a given batch (see dr-grpo); critique-grpo adds refinement rows to each group",
     ),
+    ("gold-sft", "mcts-sft"): (
+        "sampler",
+        "both are SFT through the policy loss (the outcome's return-to-go, token-mean) on a given batch; they differ "
+        "in the rows: the gold solutions vs the right solutions an MCTS tree of the policy found",
+    ),
 }
 """Variant pairs with identical advantages on every batch -> (the Variant field that differs, why)."""
 

@@ -273,6 +273,17 @@ VARIANTS = {
             sampler="expert-step",
             refill=True,
         ),
+        Variant(
+            name="mcts-sft",
+            description="expert iteration with MCTS as the expert (AlphaLLM, arXiv 2404.12253): per problem an MCTS tree "
+            "of the current policy (16 simulations), its right solutions first as the group's rows; 1[correct], "
+            "return-to-go (advantage 1 on right rows, 0 on wrong), token-mean: SFT on search-found solutions",
+            sources=OUTCOME,
+            estimator="return_to_go",
+            loss={"aggregation": "token-mean"},
+            sampler="mcts",
+            sampler_options={"simulations": 16, "branches": 3},
+        ),
     )
 }
 """Variant name -> ``Variant``."""

@@ -42,6 +42,7 @@ from sandbox.rewards.sdpo import SelfDistillation
 from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.rewards.value_head import ValueHead
 from sandbox.rewards.variance_filter import variance_filter
+from sandbox.prm.search_sampler import check_search_options, sample_search
 from sandbox.rollout.expert_step_sampler import check_expert_step_options, sample_expert_steps
 from sandbox.rollout.gold_sampler import sample_gold
 from sandbox.rollout.group_sampler import sample_groups
@@ -137,6 +138,7 @@ SAMPLERS = {
     "tree": sample_trees,
     "gold": sample_gold,
     "expert-step": sample_expert_steps,
+    "mcts": sample_search,
 }
 """Sampler name -> ``sampler(policy, task, problem_indices, group_size, sampling, seed, step, **options)``
 returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` rows per problem)."""
@@ -144,6 +146,7 @@ returning ``Rollouts`` with the rows of one problem adjacent (``group_size`` row
 SAMPLER_CHECKS = {
     "tree": lambda group_size, trees=2, rounds=2, branches=2: leaves_per_tree(group_size, trees, rounds, branches),
     "expert-step": check_expert_step_options,
+    "mcts": check_search_options,
 }
 """Sampler name -> ``check(group_size, **options)``: ``ConfigError`` when the sampler cannot draw
 ``group_size`` rows per problem with these options (the tree's shape)."""

@@ -41,7 +41,14 @@ def sample_gold(
     responses = [tok.encode(task.gold_solution(problems[i]), eos=True) for i, _ in rows]
     rollouts = Rollouts.from_texts(task, [problems[i] for i, _ in rows], [tok.decode(r) for r in responses], tokenizer=tok,
                                    responses=responses, rollout_index=[j for _, j in rows])
+    return with_behaviour_logprobs(policy, rollouts, sampling.temperature)
+
+
+@torch.no_grad()
+def with_behaviour_logprobs(policy, rollouts: Rollouts, temperature: float) -> Rollouts:
+    """``rollouts`` with the policy's own log-probs of their response tokens at ``temperature``
+    (one forward): rows the policy did not sample get the behaviour log-probs of a sampled row."""
     with evaluating(policy.module):
         logits = policy.logits(rollouts.tokens).cpu()
-    logprobs = token_logprobs(logits, rollouts.tokens, sampling.temperature) * rollouts.response_mask
+    logprobs = token_logprobs(logits, rollouts.tokens, temperature) * rollouts.response_mask
     return replace(rollouts, logprobs=logprobs)
