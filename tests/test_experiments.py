@@ -290,6 +290,16 @@ def test_an_interrupted_grid_resumes_to_the_uninterrupted_result(straight, tmp_p
     assert without_timing(collect(tmp_path / "out")) == without_timing(collect(reference))
 
 
+def test_a_plan_written_before_a_run_field_existed_is_taken_over_unchanged(tmp_path):
+    spec = write_spec(tmp_path / "spec.toml")
+    prepare(spec, tmp_path / "out")
+    plan = json.loads((tmp_path / "out/plan.json").read_text())
+    for run in plan["runs"]:
+        del run["after"]  # as plan.json files made before pipelines were written
+    (tmp_path / "out/plan.json").write_text(json.dumps(plan))
+    prepare(spec, tmp_path / "out")  # no conflict: a missing field is its default
+
+
 @pytest.mark.slow
 def test_a_pipeline_stage_starts_from_the_last_checkpoint_of_the_stage_before_it(tmp_path, warmstart_tiny):
     from sandbox.model.checkpoint import load_checkpoint

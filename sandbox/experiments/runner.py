@@ -118,10 +118,10 @@ def plan_conflict(saved: dict, record: dict) -> str:
     planned = {r["id"]: r for r in json.loads(json.dumps(record["runs"]))}
     defaults = {f.name: f.default for f in fields(Run) if f.default is not MISSING}  # fields added to Run since
     for run in saved["runs"]:
-        run = {**defaults, **run}
         if run["id"] not in planned:
             return f"run {run['id']} is not in this spec"
         new = planned[run["id"]]
+        run = {**{k: v for k, v in defaults.items() if k in new}, **run}  # a plan written before a field existed
         changed = sorted(f"{k}.{f}" if isinstance(run.get(k), dict) and isinstance(new.get(k), dict) else k
                          for k in set(run) | set(new) if run.get(k) != new.get(k)
                          for f in ((set(run[k]) | set(new[k])) if isinstance(run.get(k), dict) and isinstance(new.get(k), dict) else [None])
