@@ -327,7 +327,8 @@ def model_metadata(run: Run) -> dict:
 
 def recipe_info(kind: str, spec: str) -> dict:
     """What a cached PRM or judge recipe recorded about its training: seconds, the step labels it
-    learned from and on how many sampled solutions ({} when the spec is not a recipe)."""
+    learned from and on how many solutions (the count its build recorded: an MCTS-labelled PRM's
+    trees give their own number; {} when the spec is not a recipe)."""
     from sandbox.train import recipes
 
     name = spec.partition(":")[0]
@@ -338,7 +339,8 @@ def recipe_info(kind: str, spec: str) -> dict:
         train = state.get("train", {})
         scorer = train.get("kind", "prm")
         labels = train.get("labels") if scorer == "prm" else f"none ({scorer}: the outcome at every step)"
-        return {"train_s": state.get("prm/train_s"), "labels": labels, "solutions": train.get("n_problems", 0) * train.get("group_size", 0) or None}
+        sampled = train.get("n_problems", 0) * train.get("group_size", 0) or None  # a build that did not record its count
+        return {"train_s": state.get("prm/train_s"), "labels": labels, "solutions": state.get("prm/solutions", sampled)}
     if kind == "judge":
         info = json.loads((recipes.build(name) / "info.json").read_text())
         return {"train_s": info.get("judge/train_s"), "labels": info.get("train", {}).get("labels"), "solutions": info.get("judge/teacher_solutions")}
