@@ -7,11 +7,11 @@
     extras["generated_tokens"][row]  the tokens decoded for the row (the cost, before the cut)
 
 The rows are ``Rollouts`` of the actions as responses to the state prompts (``Rollouts.from_texts``
-with the view as the task): no ``<eos>`` follows an action, a row whose first line did not end
-within the budget is ``truncated``; behaviour log-probs are the sampled tokens' own. Decoding
+with the view as the task): no ``<eos>`` follows an action that ends its line (one sampled before
+any newline stays, as the row's last token), a row whose first line did not end within the budget
+is ``truncated``; behaviour log-probs are the sampled tokens' own. Decoding
 stops at ``max_action_tokens`` (at most the run's response budget), since an action longer than
-that is no step line of these tasks (the longest arithmetic step, 5-digit values, is 15
-characters). Cut down from the paper: no inner monologue precedes the action (the tiny models
+that is no line of these tasks (the longest arithmetic step, 5-digit values, is 15 characters). Cut down from the paper: no inner monologue precedes the action (the tiny models
 write none), so the action is the first line itself.
 """
 
