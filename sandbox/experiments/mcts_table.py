@@ -80,9 +80,7 @@ def mcts_seed(policy, task, cfg: MCTSTableConfig, seed: int) -> dict[str, dict]:
         found = labelled_solutions(tree, task)
         solved += any(task.score(tree.problem, text).correct for text, _ in found)
         for text, values in found:
-            verdict = task.score(tree.problem, text)
-            if len(values) == len(verdict.steps):  # a node per step line (an empty line makes none)
-                texts.append(text), qs.append(values), verdicts.append(verdict)
+            texts.append(text), qs.append(values), verdicts.append(task.score(tree.problem, text))
     mcts_cost = {"samples_per_problem": sum(t.samples for t in trees) / len(trees),
                  "chars_per_problem": sum(t.sampled_chars for t in trees) / len(trees), "solved": solved / len(trees)}
     out = {"mcts-hard": {**label_scores([[float(q > 0) for q in row] for row in qs], verdicts), **mcts_cost},

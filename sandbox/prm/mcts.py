@@ -174,13 +174,17 @@ def search(problems: list, task, completer: Completer, cfg: MCTSConfig, seed: in
 
 def labelled_solutions(tree: SearchTree, task) -> list[tuple[str, list[float]]]:
     """Each terminal node's text (a solution the search wrote) with Q of each of its steps, in step
-    order, for the steps of the task's segmentation (a step's Q is that of the node it ends)."""
+    order, for the steps of the task's segmentation (a step's Q is that of the node it ends). A
+    path ending in an empty step (the policy stopped at once) has a node without a line: it is
+    left out, since its steps and its nodes do not pair up (it has no answer line, so it is never
+    a right solution)."""
     out = []
     for index, node in enumerate(tree.nodes):
         if index == 0 or not node.terminal:
             continue
         qs = [tree.nodes[i].q for i in tree.path(index)]
-        out.append((node.prefix, qs))
+        if len(qs) == len(task.segment(node.prefix)):
+            out.append((node.prefix, qs))
     return out
 
 

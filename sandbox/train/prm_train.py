@@ -167,8 +167,7 @@ def mcts_solutions(policy, task, cfg: PRMTrainConfig) -> tuple[Rollouts, list[li
     rows, texts, labels = [], [], []
     for tree in trees:
         for text, qs in labelled_solutions(tree, task):
-            if len(qs) == len(task.segment(text)):  # a node per step line (an empty line makes none)
-                rows.append(tree.problem), texts.append(text), labels.append([float(q > 0) for q in qs])
+            rows.append(tree.problem), texts.append(text), labels.append([float(q > 0) for q in qs])
     return Rollouts.from_texts(task, rows, texts, tokenizer=policy.tokenizer), labels
 
 
