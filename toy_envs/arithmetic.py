@@ -25,6 +25,7 @@ from toy_envs.ops import (
     worst_case_magnitude,
 )
 from toy_envs.parsing import StepLine, parse_int, parse_int_list, stated_before
+from toy_envs.repeats import demonstration_repeats, pad_lines
 from toy_envs.step_task import StepLineTask
 
 MAX_STEPS = 12
@@ -79,6 +80,11 @@ class ArithmeticChain(StepLineTask):
     """The response ends with a confidence line ``conf: <q>`` after the answer line (q in [0, 1],
     the stated chance the answer is right; demonstrations draw q uniformly per problem, see
     ``toy_envs.confidence``). It is part of the answer step; correctness ignores it."""
+    repeat_lines: float = 0.0
+    """The chance, per step line of a demonstration, that the line is written twice (a redundant
+    step: more tokens, no information; ``toy_envs.repeats``). When > 0 the verifier also accepts a
+    response's verbatim repeats of the line before (valid iff that line is; they do not count
+    towards the chain length). 0: no repeats in demonstrations, and a repeat is a wrong step."""
     n_steps_mix: str = ""
     """A mixture of chain lengths, e.g. ``"1:0.33,2:0.33,3:0.33,4:0.005,5:0.005"``: each problem's
     number of operations is drawn from these length:weight pairs (weights normalised by their sum),
@@ -94,6 +100,8 @@ class ArithmeticChain(StepLineTask):
         if self.n_steps_mix != "":
             parse_mixture("n_steps_mix", self.n_steps_mix, 1, MAX_STEPS)
         check_shared_fields(self)
+        check(isinstance(self.repeat_lines, (int, float)) and not isinstance(self.repeat_lines, bool) and 0 <= self.repeat_lines < 1,
+              "repeat_lines", "a number in [0, 1)", self.repeat_lines)
         check(
             self.modulus is None or (is_int(self.modulus) and 2 <= self.modulus <= 10**MAX_DIGITS),
             "modulus",
@@ -148,12 +156,13 @@ class ArithmeticChain(StepLineTask):
         return " ".join(words) + "\n"
 
     def gold_solution(self, problem: ArithmeticProblem) -> str:
-        """One step line per operation, then the answer line."""
+        """One step line per operation (some written twice with ``repeat_lines``), then the answer line."""
         values = (problem.start, *gold_intermediates(problem))
         lines = [
             f"{lhs}{format_op(op)}={result}\n" for lhs, op, result in zip(values, problem.ops, values[1:])
         ]
-        return "".join(lines) + "#" + self.format_answer(values[1:]) + "\n" + demonstration_confidence_line(self, problem)
+        repeats = demonstration_repeats(self.name, self.seed, problem.split, problem.index, len(lines), self.repeat_lines)
+        return "".join(pad_lines(lines, repeats)) + "#" + self.format_answer(values[1:]) + "\n" + demonstration_confidence_line(self, problem)
 
     def format_answer(self, intermediates: tuple[int, ...]) -> str:
         """The answer line's content for these intermediate results."""

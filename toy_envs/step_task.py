@@ -12,6 +12,8 @@ A response is segmented into step lines and an answer step; each step line is pa
                      value   = int(correct)
     first_error    = the first t with step_valid[t] false
 
+over the essential lines (``essential_lines``: all of them, or without redundant repeats for a
+task with ``repeat_lines``, whose repeats take the validity and value of the line they repeat),
 so a task supplies only its oracle (which line is valid, which stated result can still reach a
 correct answer, which answer is right) and its answer grammar (``parse_answer``,
 ``answer_of_lines``). reasoning-gym tasks have no step oracle and score on their own
@@ -21,6 +23,7 @@ correct answer, which answer is right) and its answer grammar (``parse_answer``,
 from __future__ import annotations
 
 from toy_envs.base import Rubric, Step, Verdict
+from toy_envs.repeats import essential_indices, spread
 from toy_envs.parsing import (
     StepLine,
     answer_line_content,
@@ -47,15 +50,18 @@ class StepLineTask:
         steps = self.segment(text)
         segmented = split_steps(steps)
         lines = tuple(parse_step_line(step.text) for step in segmented.step_lines)
-        valid = list(self.lines_valid(problem, lines))
-        values = list(self.line_values(problem, lines))
+        checked = self.essential_lines(lines)
+        valid = list(self.lines_valid(problem, checked))
+        values = list(self.line_values(problem, checked))
+        if checked != lines:
+            valid, values = spread(valid, lines), spread(values, lines)
         correct = False
         answer = None
         if segmented.answer is not None:
             answer = answer_line_content(segmented.answer.text)
             stated = self.parse_answer(answer)
             correct = stated is not None and self.answer_correct(problem, stated)
-            valid.append(answer_is_valid(stated, lines, self.length(problem), self.answer_of_lines))
+            valid.append(answer_is_valid(stated, checked, self.length(problem), self.answer_of_lines))
             values.append(int(correct))
         return Verdict(
             correct=correct,
@@ -66,6 +72,13 @@ class StepLineTask:
             first_error=first_error(tuple(valid)),
             answer=answer,
         )
+
+    def essential_lines(self, lines: tuple[StepLine | None, ...]) -> tuple[StepLine | None, ...]:
+        """The lines the oracle checks: all of them, or without verbatim repeats of the line before
+        when the task accepts redundant lines (``repeat_lines`` > 0, ``toy_envs.repeats``)."""
+        if getattr(self, "repeat_lines", 0.0) > 0:
+            return tuple(lines[t] for t in essential_indices(lines))
+        return lines
 
     def format_rubric(self, text: str) -> Rubric:
         """Every step line parses, nothing but whitespace after the answer line (one confidence

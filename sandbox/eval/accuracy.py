@@ -5,7 +5,9 @@
 
 Process-verified accuracy (Zhang, Neubig & Yue 2025, arXiv 2512.07783) does not count a right
 answer reached through a wrong step. Also reported: the fraction of responses whose parse status
-is ``ok`` and whose every step is valid; for a task with ``length`` (chain length, tree depth),
+is ``ok`` and whose every step is valid, the mean response length in tokens
+(``eval/response_tokens``), and for a task with ``repeat_lines`` the fraction of step lines that
+repeat the line before (``eval/repeat_lines``, ``toy_envs.repeats``); for a task with ``length`` (chain length, tree depth),
 both accuracies per length (``eval/accuracy@len4``, ``eval/process_accuracy@len4``, for every
 length among the evaluated problems); for a task with ``confidence_line`` set, the calibration
 of the stated confidences (``calib/*``, ``sandbox.eval.calibration``).
@@ -20,6 +22,13 @@ from sandbox.model.sampler import SamplingConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_keys
 from sandbox.rollout.batching import evaluating
+from toy_envs.parsing import parse_step_line
+from toy_envs.repeats import repeat_flags
+
+
+def step_lines_of(verdict) -> tuple:
+    """The parsed step lines (``None`` where one does not parse) of a scored response."""
+    return tuple(parse_step_line(step.text) for step in verdict.steps if step.kind == "step")
 
 
 def default_max_new_tokens(task, margin: int = 16, probe: int = 256) -> int:
@@ -71,7 +80,11 @@ def evaluate_accuracy(model, task, tokenizer: CharTokenizer, n_problems: int = 2
         "eval/process_accuracy": sum(v.process_correct for v in verdicts) / n,
         "eval/parse_ok": sum(v.parse_status == "ok" for v in verdicts) / n,
         "eval/all_steps_valid": sum(v.first_error is None for v in verdicts) / n,
+        "eval/response_tokens": sum(len(tokenizer.encode(t)) for t in texts) / n,
     }
+    if getattr(task, "repeat_lines", 0.0) > 0:
+        flags = [flag for v in verdicts for flag in repeat_flags(step_lines_of(v))]
+        out["eval/repeat_lines"] = sum(flags) / max(len(flags), 1)
     if callable(getattr(task, "length", None)):  # a task that draws lengths per problem
         lengths = [task.length(p) for p in problems]
         for length in sorted(set(lengths)):

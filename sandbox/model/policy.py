@@ -6,6 +6,9 @@
     policy.logits(tokens)            [B, T, V] for right-padded rows (a plain causal pass)
     policy.sample(prompts, cfg, keys, ignore_eos=False) -> Samples   (CPU tensors, any model device)
 
+and, for either module, ``final_hidden_states(module, tokens)`` (what the LM head reads) and
+``output_layer(module)`` (the LM head itself).
+
 Both sample with a KV cache and the same keyed token choice (``choose_tokens``), so the
 behaviour log-probs are what ``token_logprobs(policy.logits(tokens), tokens, T)`` recomputes.
 The tiny model uses the sandbox sampler; a Hugging Face model is decoded through its own
@@ -19,6 +22,21 @@ import torch
 from sandbox.model.model import TinyLlama
 from sandbox.model.sampler import Samples, SamplingConfig, decode, sample
 from sandbox.model.tokenizer import CharTokenizer
+
+
+def final_hidden_states(module: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """[B, T, d] the hidden states the LM head reads: ``TinyLlama.hidden_states`` (the final norm's
+    output), or for a ``transformers`` causal LM the last of ``output_hidden_states`` (for Llama-style
+    models also the final norm's output)."""
+    if hasattr(module, "hidden_states"):
+        return module.hidden_states(tokens)
+    return module(input_ids=tokens, output_hidden_states=True).hidden_states[-1]
+
+
+def output_layer(module: torch.nn.Module) -> torch.nn.Module:
+    """The LM head (hidden states -> logits): ``TinyLlama.lm_head``, or a ``transformers`` model's
+    output embeddings."""
+    return module.lm_head if isinstance(module, TinyLlama) else module.get_output_embeddings()
 
 
 class TinyPolicy:

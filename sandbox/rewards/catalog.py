@@ -274,6 +274,14 @@ VARIANTS = {
             refill=True,
         ),
         Variant(
+            name="l2t",
+            description="L2T (arXiv 2505.10425): 1[correct] + 0.1 Σ_k r_k over the step lines, r_k = the gain in the "
+            "reference answer's log-likelihood from line k minus β=1 x its Fisher compression penalty "
+            "½η²g_kᵀF̂g_k (η=0.05, LM-head gradients, rank-64 batch Fisher); GRPO on the total",
+            sources=(("outcome", 1.0, {}), ("info_gain", 0.1, {"beta": 1.0, "eta": 0.05, "rank": 64})),
+            estimator="grpo",
+        ),
+        Variant(
             name="mcts-sft",
             description="expert iteration with MCTS as the expert (AlphaLLM, arXiv 2404.12253): per problem an MCTS tree "
             "of the current policy (16 simulations), its right solutions first as the group's rows; 1[correct], "

@@ -25,6 +25,7 @@ from sandbox.rewards.gae import gae
 from sandbox.rewards.thinkprm_reward import prm_generative
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
+from sandbox.rewards.info_gain import info_gain
 from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong
@@ -64,6 +65,7 @@ SOURCES = {
     "prime_implicit": prime_implicit,
     "brier": brier,
     "expert_similarity": expert_similarity,
+    "info_gain": info_gain,
 }
 """Reward source name -> ``RewardSource``."""
 

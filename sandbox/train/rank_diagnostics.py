@@ -21,21 +21,13 @@ from __future__ import annotations
 
 import torch
 
+from sandbox.model.policy import final_hidden_states
 from sandbox.rollout.effective_rank import differences, response_effective_ranks
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
 
 HIDDEN_STATES = "hidden_states"
 """The ``Rollouts.extras`` key of the response-token hidden states [B, T, d] (float32, 0 off the response)."""
-
-
-def final_hidden_states(module: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """[B, T, d] the hidden states the LM head reads: ``TinyLlama.hidden_states`` (the final norm's
-    output), or for a ``transformers`` causal LM the last of ``output_hidden_states`` (for Llama-style
-    models also the final norm's output)."""
-    if hasattr(module, "hidden_states"):
-        return module.hidden_states(tokens)
-    return module(input_ids=tokens, output_hidden_states=True).hidden_states[-1]
 
 
 def response_hidden_states(policy, rollouts: Rollouts, device, precision: str) -> torch.Tensor:

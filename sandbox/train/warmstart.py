@@ -90,6 +90,18 @@ PRESETS: dict[str, Preset] = {
         sft=SFTConfig(steps=60, batch_size=64, lr=1e-3, warmup_steps=20, min_lr_ratio=1.0, eval_problems=256),
         init="tiny-noisy",
     ),
+    # Redundant reasoning (the Learning-to-Think testbed, sandbox.rewards.info_gain): the tiny task
+    # whose demonstrations write each step line twice half of the time (toy_envs.repeats). It
+    # continues from `tiny`, so the model computes as well as `tiny` and pads its solutions with
+    # repeats that the verifier accepts: outcome reward cannot tell them apart, a reward that prices
+    # what each step contributes can.
+    "tiny-repeats": Preset(
+        task="arithmetic",
+        task_fields={"n_steps": 2, "operators": "+-", "start_max": 50, "repeat_lines": 0.5},
+        model=TINY_MODEL,
+        sft=SFTConfig(steps=300, batch_size=64, lr=3e-3, eval_problems=256),
+        init="tiny",
+    ),
     # The 'tiny' recipe in long-answer mode ("#7,5" lists every intermediate): DRO scores the
     # likelihood of that reference line, so each reasoning step has answer tokens that depend on it.
     "tiny-long-answer": Preset(
