@@ -96,7 +96,7 @@ VARIANT_KEYS = ("variant", "label", "params", "rl", "after")
 _RL_TYPES = typing.get_type_hints(RLConfig)
 
 
-LOGGED_METRIC_PREFIXES = ("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/", "diag/", "curriculum/", "refine/", "srl/")
+LOGGED_METRIC_PREFIXES = ("eval/", "calib/", "drift/", "rollout/", "cost/", "prm/", "loss/", "diag/", "curriculum/", "refine/", "srl/", "l2t/")
 """The namespaces of the per-step metrics a spec may tabulate (tutorials/guides/design.md lists them)."""
 
 @dataclass(frozen=True)
