@@ -118,7 +118,7 @@ KINDS: dict[str, Kind] = {
 }
 """Kind -> how its checkpoints are read."""
 
-USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-feedback", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
+USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-feedback", "tiny-repeats", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
                  "tiny-thinkprm", "tiny-stepwiser"}
 """The recipes the tests and tutorials load (the others: benchmarks and experiments)."""
 
@@ -139,7 +139,7 @@ RECIPES: dict[str, Recipe] = {
 """Every cached model: name -> ``Recipe``."""
 
 BUILD_SECONDS: dict[str, int] = {
-    "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130,
+    "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60,
     "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50,
 }
 """Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's
