@@ -42,6 +42,9 @@ How this cut-down computes it (each choice checked in ``tests/test_rewards_info_
   without gradient (like DRO's scorer).
 - Episodes are step lines (``task.segment``); a response without an answer line has only
   episodes. The answer line has no process reward.
+- The episode gradients are held as one [B, K, V, d] tensor: small for the character-level models
+  (V = 100, d = 128), far too large for a 32k-token vocabulary, where a projection of g (the paper's
+  low-rank proxy) would be needed first.
 
 Logged: ``l2t/gain`` (mean gain per episode), ``l2t/penalty`` (mean C_k), ``l2t/episodes`` (mean
 episodes per row).
@@ -123,15 +126,13 @@ def episode_ids(rollouts: Rollouts, spans) -> torch.Tensor:
     """[B, T] long: each response token's episode index (its step line), −1 elsewhere (prompt,
     answer line, padding). Positions come from the rollouts' ``step_ids``: step k of a response is
     its k-th segment, so episode k's tokens are those with step id k for k < #episodes."""
-    out = torch.full(rollouts.tokens.shape, -1, dtype=torch.long)
-    for b, row in enumerate(spans):
-        ids = rollouts.step_ids[b].cpu()
-        keep = (ids >= 0) & (ids < len(row)) & rollouts.response_mask[b].cpu()
-        out[b] = torch.where(keep, ids, torch.full_like(ids, -1))
-    return out
+    ids = rollouts.step_ids.cpu()
+    episodes = torch.tensor([len(row) for row in spans], dtype=torch.long)[:, None]
+    keep = (ids >= 0) & (ids < episodes) & rollouts.response_mask.cpu()
+    return torch.where(keep, ids, torch.full_like(ids, -1))
 
 
-def info_gain(rollouts: Rollouts, ctx: RewardContext, beta: float = 1.0, eta: float = 1e-3, rank: int = 64) -> torch.Tensor:
+def info_gain(rollouts: Rollouts, ctx: RewardContext, beta: float = 1.0, eta: float = 0.05, rank: int = 64) -> torch.Tensor:
     """[B, T] float32: r_k on each episode's last token, 0 elsewhere (module docstring)."""
     check(beta >= 0, "beta", ">= 0", beta)
     check(eta > 0, "eta", "> 0", eta)
