@@ -9,9 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
-from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.dro_query_filter import choose_dropped, dro_query_filter, max_sigma_per_problem
 from sandbox.rewards.dro_r3 import token_sigma
@@ -20,18 +18,13 @@ from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import group_layouts
 from sandbox.train.rl import RLConfig, Trainer, deterministic
 from sandbox.train.run_dir import RunDir
+from sandbox.testing.models import small_random_policy
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50, long_answer=True)
 
 
-def random_policy() -> TinyPolicy:
-    torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=CharTokenizer().vocab_size, d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64, max_seq_len=96)
-    return TinyPolicy(TinyLlama(cfg))
-
-
-POLICY = random_policy()
+POLICY = small_random_policy()
 
 
 @st.composite

@@ -8,10 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.sampler import SamplingConfig
 from sandbox.model.policy import TinyPolicy
-from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.dro_r3 import (
     dro_r3,
@@ -28,18 +26,13 @@ from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import group_layouts, rollouts_batches
 from sandbox.train.rl import RLConfig, Trainer
+from sandbox.testing.models import small_random_policy
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50, long_answer=True)
 
 
-def random_policy(seed: int = 0) -> TinyPolicy:
-    torch.manual_seed(seed)
-    cfg = ModelConfig(vocab_size=CharTokenizer().vocab_size, d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64, max_seq_len=96)
-    return TinyPolicy(TinyLlama(cfg))
-
-
-POLICY = random_policy()
+POLICY = small_random_policy()
 
 
 @st.composite

@@ -7,28 +7,20 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.model.model import ModelConfig, TinyLlama
-from sandbox.model.policy import TinyPolicy
 from sandbox.model.sampler import SamplingConfig
-from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.dro_r3 import reference_answer
 from sandbox.rewards.info_gain import episode_gradients, episode_ids, episode_spans, fisher_penalties, fitting_gains, info_gain
 from sandbox.rewards.registry import get_variant
 from sandbox.rollout.group_sampler import sample_groups
 from sandbox.rollout.rollouts import Rollouts
+from sandbox.testing.models import small_random_policy
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50, repeat_lines=0.5)
 
 
-def random_policy(seed: int = 0) -> TinyPolicy:
-    torch.manual_seed(seed)
-    cfg = ModelConfig(vocab_size=CharTokenizer().vocab_size, d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64, max_seq_len=96)
-    return TinyPolicy(TinyLlama(cfg))
-
-
-POLICY = random_policy()
+POLICY = small_random_policy()
 
 
 @st.composite

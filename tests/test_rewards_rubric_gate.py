@@ -9,9 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.bench.hack import format_metrics, train_hackable
-from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
-from sandbox.model.policy import TinyPolicy
-from sandbox.model.tokenizer import CharTokenizer
+from sandbox.model.model import token_logprobs
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.registry import Variant, apply_filters, compute_advantages, compute_token_rewards
 from sandbox.rewards.rubric_checks import rubric_checks
@@ -19,19 +17,14 @@ from sandbox.rewards.rubric_gate import rubric_gate
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.testing.strategies import rollouts_batches
 from sandbox.train.policy_loss import LossConfig, policy_loss
+from sandbox.testing.models import small_random_policy
 from toy_envs import ConfigError, make_task
 
 TASK = make_task("arithmetic", n_steps=2, operators="+-", start_max=50, long_answer=True)
 CTX = RewardContext(task=TASK)
 
 
-def small_policy() -> TinyPolicy:
-    torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=CharTokenizer().vocab_size, d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64, max_seq_len=96)
-    return TinyPolicy(TinyLlama(cfg))
-
-
-POLICY = small_policy()
+POLICY = small_random_policy()
 
 
 def passes_rubric(rollouts) -> list[bool]:
