@@ -5,11 +5,11 @@
 
 Process-verified accuracy (Zhang, Neubig & Yue 2025, arXiv 2512.07783) does not count a right
 answer reached through a wrong step. Also reported: the fraction of responses whose parse status
-is ``ok`` and whose every step is valid, the mean response length in tokens
-(``eval/response_tokens``), and for a task with ``repeat_lines`` the fraction of step lines that
-repeat the line before (``eval/repeat_lines``, ``toy_envs.repeats``); for a task with ``length`` (chain length, tree depth),
-both accuracies per length (``eval/accuracy@len4``, ``eval/process_accuracy@len4``, for every
-length among the evaluated problems); for a task with ``confidence_line`` set, the calibration
+is ``ok`` and whose every step is valid; the mean response length in tokens
+(``eval/response_tokens``); for a task with ``repeat_lines``, the fraction of step lines that
+repeat the line before (``eval/repeat_lines``, ``toy_envs.repeats``); for a task with ``length``
+(chain length, tree depth), both accuracies per length (``eval/accuracy@len4``,
+``eval/process_accuracy@len4``, for every length among the evaluated problems); for a task with ``confidence_line`` set, the calibration
 of the stated confidences (``calib/*``, ``sandbox.eval.calibration``).
 """
 
