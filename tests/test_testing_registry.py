@@ -73,6 +73,7 @@ SOURCE_KINDS = {
     "brier": {"placement": "last", "bounds": (-1, 1), "ctx": "confidence_task"},
     "prime_implicit": {"placement": "response", "ctx": "implicit_prm"},
     "expert_similarity": {"placement": "last", "bounds": (-1, 1)},
+    "info_gain": {"placement": "step_ends", "locality": "batch", "ctx": "random_policy", "max_examples": 20},  # the Fisher is over the batch
 }
 """Source name -> ``check_reward_source`` placement/locality/bounds, and the context it needs."""
 
