@@ -23,7 +23,6 @@ correct answer, which answer is right) and its answer grammar (``parse_answer``,
 from __future__ import annotations
 
 from toy_envs.base import Rubric, Step, Verdict
-from toy_envs.repeats import essential_indices, spread
 from toy_envs.parsing import (
     StepLine,
     answer_line_content,
@@ -34,6 +33,7 @@ from toy_envs.parsing import (
     segment_lines,
     split_steps,
 )
+from toy_envs.repeats import essential_indices, spread
 
 
 class StepLineTask:

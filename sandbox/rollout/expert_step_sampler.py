@@ -9,10 +9,11 @@
 The rows are ``Rollouts`` of the actions as responses to the state prompts (``Rollouts.from_texts``
 with the view as the task): no ``<eos>`` follows an action that ends its line (one sampled before
 any newline stays, as the row's last token), a row whose first line did not end within the budget
-is ``truncated``; behaviour log-probs are the sampled tokens' own. Decoding
-stops at ``max_action_tokens`` (at most the run's response budget), since an action longer than
-that is no line of these tasks (the longest arithmetic step, 5-digit values, is 15 characters). Cut down from the paper: no inner monologue precedes the action (the tiny models
-write none), so the action is the first line itself.
+is ``truncated``; behaviour log-probs are the sampled tokens' own. Decoding stops at
+``max_action_tokens`` (at most the run's response budget), since an action longer than that is no
+line of these tasks (the longest arithmetic step, 5-digit values, is 15 characters). Cut down from
+the paper: no inner monologue precedes the action (the tiny models write none), so the action is
+the first line itself.
 """
 
 from __future__ import annotations
