@@ -4,7 +4,8 @@ of a property test gives them different kept rows or different advantages.
 Two variants that agree on every batch are one variant under two names (as ``dro-masked`` was:
 its baseline ℓ_j(∅) is one number per problem and token, so it shifted R3 by a per-group
 constant that GRPO's normalisation cancels). The batches are hypothesis': groups of responses
-to a confidence-line task (so that ``brier`` sees stated confidences) or to the plain task (whose
+to a confidence-line task (so that ``brier`` sees stated confidences), to a post-completion task
+(so that ``pcl`` sees predicted rewards) or to the plain task (whose
 well-formed responses pass the rubric: a confidence line has letters), right, wrong (the
 ``incorrect-label`` answer among them), without an answer, rambling past the response budget
 or garbage, with a budget whose overlong cache the well-formed ones fall in (so that ``dapo``'s
@@ -48,7 +49,8 @@ from sandbox.train import recipes
 from sandbox.train.rank_diagnostics import HIDDEN_STATES, response_hidden_states
 from toy_envs import make_task
 
-TASKS = (make_task("arithmetic", n_steps=2, confidence_line=True), make_task("arithmetic", n_steps=2))
+TASKS = (make_task("arithmetic", n_steps=2, confidence_line=True), make_task("arithmetic", n_steps=2),
+         make_task("arithmetic", n_steps=2, post_completion=True))
 BUDGET = 32
 """Response budget of the reward context: a well-formed response (26-37 tokens) falls in or past
 dapo's overlong cache (its last 6 tokens), a rambling one past it, one without answer before it."""
@@ -140,9 +142,12 @@ def same(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tens
 @st.composite
 def response(draw, task, problem) -> str:
     """Right or wrong (the wrong label, answer + 1, included), with a stated confidence on the
-    confidence task; without an answer; rambling on after it; or garbage."""
+    confidence task or a self-evaluation on the post-completion task; without an answer; rambling
+    on after it; or garbage."""
     *steps, answer = TASKS[1].gold_solution(problem).splitlines(keepends=True)
     confidence = f"conf: {draw(st.sampled_from(['0.0', '0.3', '0.8', '1.0']))}\n" if task.confidence_line else ""
+    if task.post_completion:  # a self-evaluation predicting either reward
+        confidence = f"~\nvv={draw(st.sampled_from('01'))}\n"
     value = int(answer[1:]) + draw(st.sampled_from([0, 0, 1, -3, 7]))
     kind = draw(st.sampled_from(["answered", "answered", "no_answer", "rambling", "garbage"]))
     if kind == "garbage":

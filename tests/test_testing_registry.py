@@ -71,6 +71,7 @@ SOURCE_KINDS = {
     "dro_length": {"placement": "last"},
     "rubric_dense": {"placement": "last"},
     "brier": {"placement": "last", "bounds": (-1, 1), "ctx": "confidence_task"},
+    "self_evaluation": {"placement": "last", "bounds": (0, 1), "ctx": "post_completion_task"},
     "prime_implicit": {"placement": "response", "ctx": "implicit_prm"},
     "expert_similarity": {"placement": "last", "bounds": (-1, 1)},
     "info_gain": {"placement": "step_ends", "locality": "batch", "ctx": "random_policy", "max_examples": 20},  # the Fisher is over the batch
@@ -150,6 +151,8 @@ def source_context(name: str, random_policy, random_prm_dir, random_judge_dir=No
         return RewardContext(task=TASK, auxiliaries={"implicit_prm": implicit})
     if needs == "confidence_task":
         return RewardContext(task=make_task("arithmetic", n_steps=2, confidence_line=True))
+    if needs == "post_completion_task":
+        return RewardContext(task=make_task("arithmetic", n_steps=2, post_completion=True))
     return RewardContext(task=TASK)
 
 

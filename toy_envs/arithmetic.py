@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from toy_envs.base import check, is_int, problem_rng
 from toy_envs.confidence import demonstration_confidence_line
+from toy_envs.post_completion import evaluation_text
 from toy_envs.mixture import draw_length, mixture_lengths, parse_mixture
 from toy_envs.ops import (
     MAX_DIGITS,
@@ -80,6 +81,11 @@ class ArithmeticChain(StepLineTask):
     """The response ends with a confidence line ``conf: <q>`` after the answer line (q in [0, 1],
     the stated chance the answer is right; demonstrations draw q uniformly per problem, see
     ``toy_envs.confidence``). It is part of the answer step; correctness ignores it."""
+    post_completion: bool = False
+    """The response continues after its answer line with a post-completion self-evaluation: the
+    marker line ``~``, then ``v``/``x`` per step line and the predicted reward, e.g. ``vv=1``
+    (``toy_envs.post_completion``; PCL). Demonstrations evaluate the gold solution (``vv…=1``);
+    correctness ignores the evaluation, and inference stops at the marker."""
     repeat_lines: float = 0.0
     """The chance, per step line of a demonstration, that the line is written twice (a redundant
     step: more tokens, no information; ``toy_envs.repeats``). When > 0 the verifier also accepts a
@@ -100,6 +106,9 @@ class ArithmeticChain(StepLineTask):
         if self.n_steps_mix != "":
             parse_mixture("n_steps_mix", self.n_steps_mix, 1, MAX_STEPS)
         check_shared_fields(self)
+        check(isinstance(self.post_completion, bool), "post_completion", "a bool", self.post_completion)
+        check(not (self.post_completion and self.confidence_line), "post_completion",
+              "False when confidence_line is set (the answer line is followed by one of them)", self.post_completion)
         check(isinstance(self.repeat_lines, (int, float)) and not isinstance(self.repeat_lines, bool) and 0 <= self.repeat_lines < 1,
               "repeat_lines", "a number in [0, 1)", self.repeat_lines)
         check(
@@ -156,13 +165,15 @@ class ArithmeticChain(StepLineTask):
         return " ".join(words) + "\n"
 
     def gold_solution(self, problem: ArithmeticProblem) -> str:
-        """One step line per operation (some written twice with ``repeat_lines``), then the answer line."""
+        """One step line per operation (some written twice with ``repeat_lines``), then the answer line
+        (and the confidence line or the post-completion evaluation the task asks for)."""
         values = (problem.start, *gold_intermediates(problem))
         lines = [
             f"{lhs}{format_op(op)}={result}\n" for lhs, op, result in zip(values, problem.ops, values[1:])
         ]
         repeats = demonstration_repeats(self.name, self.seed, problem.split, problem.index, len(lines), self.repeat_lines)
-        return "".join(pad_lines(lines, repeats)) + "#" + self.format_answer(values[1:]) + "\n" + demonstration_confidence_line(self, problem)
+        solution = "".join(pad_lines(lines, repeats)) + "#" + self.format_answer(values[1:]) + "\n" + demonstration_confidence_line(self, problem)
+        return solution + evaluation_text(self.score(problem, solution)) if self.post_completion else solution
 
     def format_answer(self, intermediates: tuple[int, ...]) -> str:
         """The answer line's content for these intermediate results."""

@@ -6,7 +6,9 @@ non-negative integer, the op is one of ``+ - *``. The answer line starts with ``
 follows the ``#`` is task-specific (an integer, a comma-separated integer list, or a
 comma-separated op list such as ``*2,+3,-1``). A task with ``confidence_line`` set ends the
 response with one more line after the answer line, ``conf: <q>`` with q in [0, 1]
-(``parse_confidence``); it belongs to the answer step like any text after the answer line.
+(``parse_confidence``); a task with ``post_completion`` set ends it with a post-completion
+evaluation instead, the line ``~`` and ``<v|x per step line>=<0|1>`` (``parse_evaluation_trailer``,
+``toy_envs.post_completion``). Either belongs to the answer step like any text after the answer line.
 
 Everything here is a regular-expression full match over a line with at most ``MAX_DIGITS``
 digits per number: no function raises on any ``str`` and nothing is evaluated.
@@ -32,6 +34,8 @@ _OP_LIST = re.compile(rf"{_OP}(?:,{_OP})*")
 _INTEGER_ONLY = re.compile(_INTEGER)
 CONFIDENCE_MARK = "conf: "
 _CONFIDENCE_LINE = re.compile(r"conf: (0(?:\.[0-9]{1,3})?|1(?:\.0{1,3})?)")
+POST_COMPLETION_MARK = "~"
+_EVALUATION = re.compile(r"~\n([vx]{0,16})=([01])\n?")
 
 
 class StepLine(NamedTuple):
@@ -126,6 +130,23 @@ def parse_confidence(text: str) -> float | None:
     return None
 
 
+class Evaluation(NamedTuple):
+    """A parsed post-completion evaluation (``toy_envs.post_completion``): one verdict per step
+    line (True = ``v``, valid) and the predicted reward."""
+
+    step_verdicts: tuple[bool, ...]
+    predicted_reward: int
+
+
+def parse_evaluation_trailer(trailer: str) -> Evaluation | None:
+    """The evaluation when ``trailer`` (the text after the answer line) is exactly the marker line
+    ``~`` and one evaluation line ``<v|x>*=<0|1>`` (its newline optional); ``None`` for anything else."""
+    match = _EVALUATION.fullmatch(trailer)
+    if match is None:
+        return None
+    return Evaluation(tuple(c == "v" for c in match.group(1)), int(match.group(2)))
+
+
 def segment_lines(text: str, answer_parses: Callable[[str], bool]) -> list[Step]:
     """Cut ``text`` into steps that partition it exactly.
 
@@ -172,13 +193,16 @@ def parse_status(segmented: Segmented) -> str:
     return "ok"
 
 
-def format_rubric(segmented: Segmented, confidence_line: bool = False) -> Rubric:
+def format_rubric(segmented: Segmented, confidence_line: bool = False, post_completion: bool = False) -> Rubric:
     """Well-formed: every step line parses and only whitespace follows the answer line (with
-    ``confidence_line``: exactly one confidence line follows it); answer present: an answer
-    line that parses."""
+    ``confidence_line``: exactly one confidence line follows it; with ``post_completion``: exactly
+    one post-completion evaluation, ``toy_envs.post_completion``); answer present: an answer line
+    that parses."""
     trailer = "" if segmented.answer is None else text_after_answer_line(segmented.answer.text)
     if confidence_line and segmented.answer is not None:
         trailer_ok = parse_confidence_trailer(trailer) is not None
+    elif post_completion and segmented.answer is not None:
+        trailer_ok = parse_evaluation_trailer(trailer) is not None
     else:
         trailer_ok = not trailer.strip()
     well_formed = all(step.parsed for step in segmented.step_lines) and trailer_ok

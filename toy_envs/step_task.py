@@ -82,8 +82,9 @@ class StepLineTask:
 
     def format_rubric(self, text: str) -> Rubric:
         """Every step line parses, nothing but whitespace after the answer line (one confidence
-        line with ``confidence_line``), answer present."""
-        return format_rubric(split_steps(self.segment(text)), self.confidence_line)
+        line with ``confidence_line``, one post-completion evaluation with ``post_completion``),
+        answer present."""
+        return format_rubric(split_steps(self.segment(text)), self.confidence_line, getattr(self, "post_completion", False))
 
 
 def answer_is_valid(stated, lines: tuple[StepLine | None, ...], length: int, answer_of_lines) -> bool:

@@ -10,7 +10,10 @@ is ``ok`` and whose every step is valid; the mean response length in tokens
 repeat the line before (``eval/repeat_lines``, ``toy_envs.repeats``); for a task with ``length``
 (chain length, tree depth), both accuracies per length (``eval/accuracy@len4``,
 ``eval/process_accuracy@len4``, for every length among the evaluated problems); for a task with ``confidence_line`` set, the calibration
-of the stated confidences (``calib/*``, ``sandbox.eval.calibration``).
+of the stated confidences (``calib/*``, ``sandbox.eval.calibration``); for a task with
+``post_completion`` set, response tokens are counted up to the marker (where inference stops;
+``toy_envs.post_completion.inference_text``) and the self-evaluation after it is scored
+(``eval/self_eval_*`` and ``calib/*`` of the predicted reward, ``sandbox.eval.self_evaluation``).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from __future__ import annotations
 import torch
 
 from sandbox.eval.calibration import calibration_metrics
+from sandbox.eval.self_evaluation import self_evaluation_metrics
 from sandbox.model.sampler import SamplingConfig
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_keys
 from sandbox.rollout.batching import evaluating
 from toy_envs.parsing import parse_step_line
+from toy_envs.post_completion import inference_text
 from toy_envs.repeats import repeat_flags
 
 
@@ -75,12 +80,14 @@ def evaluate_accuracy(model, task, tokenizer: CharTokenizer, n_problems: int = 2
     texts = greedy_responses(model, task, problems, tokenizer, budget)
     verdicts = [task.score(p, t) for p, t in zip(problems, texts)]
     n = len(verdicts)
+    post_completion = getattr(task, "post_completion", False)
+    inferred = [inference_text(t) for t in texts] if post_completion else texts
     out = {
         "eval/accuracy": sum(v.correct for v in verdicts) / n,
         "eval/process_accuracy": sum(v.process_correct for v in verdicts) / n,
         "eval/parse_ok": sum(v.parse_status == "ok" for v in verdicts) / n,
         "eval/all_steps_valid": sum(v.first_error is None for v in verdicts) / n,
-        "eval/response_tokens": sum(len(tokenizer.encode(t)) for t in texts) / n,
+        "eval/response_tokens": sum(len(tokenizer.encode(t)) for t in inferred) / n,
     }
     if getattr(task, "repeat_lines", 0.0) > 0:
         flags = [flag for v in verdicts for flag in repeat_flags(step_lines_of(v))]
@@ -93,4 +100,6 @@ def evaluate_accuracy(model, task, tokenizer: CharTokenizer, n_problems: int = 2
             out[f"eval/process_accuracy@len{length}"] = sum(v.process_correct for v in at) / len(at)
     if getattr(task, "confidence_line", False):
         out.update(calibration_metrics(texts, [v.correct for v in verdicts]))
+    if post_completion:
+        out.update(self_evaluation_metrics(texts, verdicts))
     return out

@@ -105,6 +105,14 @@ VARIANTS = {
             estimator="grpo",
         ),
         Variant(
+            name="pcl",
+            description="Post-Completion Learning's white-box RL (arXiv 2507.20252): 1[correct] + 0.5 (1 − |r̂ − 1[correct]|) "
+            "for the reward r̂ the response predicts in its evaluation after the answer (0 without one), GRPO "
+            "(post-completion tasks; inference stops at the marker)",
+            sources=(("outcome", 1.0, {}), ("self_evaluation", 0.5, {})),
+            estimator="grpo",
+        ),
+        Variant(
             name="dro",
             description="DRO R3: σ-weighted log-likelihood of the reference answer given each reasoning, GRPO, query filter; no verifier",
             sources=(("dro_r3", 1.0, {}),),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sandbox.rewards.base import LOSS_AGGREGATIONS, RewardContext
 from sandbox.rewards.brier import brier
+from sandbox.rewards.self_evaluation import self_evaluation
 from sandbox.rewards.critique_grpo import CritiqueRefinement
 from sandbox.rewards.dr_grpo import dr_grpo
 from sandbox.rewards.dro_length import dro_length
@@ -64,6 +65,7 @@ SOURCES = {
     "rubric_dense": rubric_dense,
     "prime_implicit": prime_implicit,
     "brier": brier,
+    "self_evaluation": self_evaluation,
     "expert_similarity": expert_similarity,
     "info_gain": info_gain,
 }
@@ -75,7 +77,8 @@ SOURCE_SAMPLERS = {
 """Source name -> the sampler whose rows it reads (SRL's reward compares an action with the expert
 step the expert-step sampler records); ``Variant.validate`` checks the pairing."""
 
-SEQUENCE_LEVEL_SOURCES = frozenset({"outcome", "format_rubric", "overlong", "random_reward", "incorrect_label", "brier"})
+SEQUENCE_LEVEL_SOURCES = frozenset({"outcome", "format_rubric", "overlong", "random_reward", "incorrect_label", "brier",
+                                    "self_evaluation"})
 """Reward sources that put one reward on each row's last response token and read nothing of the
 token layout but that position and the response length (a TRL reward function can carry them;
 a reverse curriculum's given gold steps leave them unchanged)."""
@@ -93,6 +96,9 @@ SOURCE_MODELS = {
 SOURCE_TASK_FIELDS = {
     "brier": ("confidence_line", "a task whose responses end with a confidence line (--task-confidence-line true, "
               "e.g. the 'tiny-calib' warm start); without one brier is the outcome reward shifted by -1"),
+    "self_evaluation": ("post_completion", "a task whose responses continue after the answer with a post-completion "
+                        "evaluation (--task-post-completion true, e.g. the 'tiny-pcl' warm start); without one every "
+                        "row scores 0"),
 }
 """Source name -> (task field that must be true, what that means): a source that scores something
 only some tasks' responses contain (``registry.check_variant_task`` checks it before a run)."""

@@ -11,6 +11,7 @@ names them all, so one name finds any cached model and no name is used twice:
     kind       configs (module)                     build (module)                     load(name) ->          roles
     warmstart  PRESETS (warmstart)                  build_warmstart (warmstart)        (model, task, state)   --
                FEEDBACK_PRESETS (feedback_warmstart)  build_feedback_warmstart (feedback_warmstart)
+               PCL_PRESETS (pcl_warmstart)          build_pcl_warmstart (pcl_warmstart)
     prm        PRM_RECIPES (prm_train)              build_prm (prm_train)              StepScorer             --
     judge      JUDGE_RECIPES (judge_sft)            build_judges (judge_sft)           TinyLlama (eval mode)  student, teacher
     stepwiser  STEPWISER_RECIPES (stepwiser_config) build_stepwiser (stepwiser_train)  TinyLlama (eval mode)  judge, cold
@@ -65,6 +66,7 @@ from sandbox.model.checkpoint import load_checkpoint
 from sandbox.prm.discriminative import load_scorer
 from sandbox.train.artifact_cache import artifact_path, build_once
 from sandbox.train.feedback_warmstart import FEEDBACK_PRESETS
+from sandbox.train.pcl_warmstart import PCL_PRESETS
 from sandbox.train.judge_sft import JUDGE_RECIPES
 from sandbox.train.prm_train import PRM_RECIPES
 from sandbox.train.stepwiser_config import STEPWISER_RECIPES
@@ -118,13 +120,14 @@ KINDS: dict[str, Kind] = {
 }
 """Kind -> how its checkpoints are read."""
 
-USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-feedback", "tiny-repeats", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
+USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-feedback", "tiny-repeats", "tiny-pcl", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
                  "tiny-thinkprm", "tiny-stepwiser"}
 """The recipes the tests and tutorials load (the others: benchmarks and experiments)."""
 
 _TABLES = (
     ("warmstart", PRESETS, "sandbox.train.warmstart:build_warmstart"),
     ("warmstart", FEEDBACK_PRESETS, "sandbox.train.feedback_warmstart:build_feedback_warmstart"),
+    ("warmstart", PCL_PRESETS, "sandbox.train.pcl_warmstart:build_pcl_warmstart"),
     ("prm", PRM_RECIPES, "sandbox.train.prm_train:build_prm"),
     ("judge", JUDGE_RECIPES, "sandbox.train.judge_sft:build_judges"),
     ("stepwiser", STEPWISER_RECIPES, "sandbox.train.stepwiser_train:build_stepwiser"),
@@ -195,7 +198,7 @@ def build_lanes(names: list[str], lanes: int) -> list[list[str]]:
 
 
 def warmstart_names() -> list[str]:
-    """The names of every warm-start recipe (``PRESETS`` and ``FEEDBACK_PRESETS``), sorted."""
+    """The names of every warm-start recipe (``PRESETS``, ``FEEDBACK_PRESETS``, ``PCL_PRESETS``), sorted."""
     return sorted(name for name, recipe in RECIPES.items() if recipe.kind == "warmstart")
 
 

@@ -1,0 +1,61 @@
+"""Post-completion self-evaluation: what a response writes after its answer, and what inference never reads.
+
+Post-Completion Learning (PCL; Fei et al. 2025, arXiv 2507.20252) lets a model keep writing after
+its answer, past a marker: an evaluation of its own response by the task's reward rules, ending
+in the reward it predicts. Training reads that text; inference stops at the marker, so the
+evaluation costs nothing when the model is used. For a task with ``post_completion`` set the
+response is
+
+    <step lines><answer line>~\\n<v|x per step line>=<predicted reward>\\n
+    e.g.   12+5=17\\n17-3=14\\n#14\\n~\\nvv=1\\n
+
+The evaluation line is the task's reward rule worked out in the open (white-box): one verdict per
+step line before the answer (``v`` when the oracle finds it valid, ``x`` otherwise), then the
+reward it implies, 1[the answer is right]. ``evaluation_text(verdict)`` is the oracle's own
+evaluation of a response, the text a demonstration or an evaluation-track target holds;
+``parse_evaluation`` reads a response's (``toy_envs.parsing``'s grammar: a regular-expression
+match, nothing evaluated);
+``inference_text`` is what deployment returns (the response before the marker: decoding stops at
+the marker as it stops at ``<eos>``, and neither is part of the text).
+
+A demonstration's evaluation is the gold solution's, ``vv…=1``; the wrong attempts a PCL warm
+start also evaluates (``sandbox.train.pcl_warmstart``) teach the ``x`` and ``=0`` cases.
+"""
+
+from __future__ import annotations
+
+from toy_envs.parsing import ANSWER_MARK, POST_COMPLETION_MARK, Evaluation, parse_evaluation_trailer, split_lines
+
+MARKER = POST_COMPLETION_MARK
+"""The post-completion marker: a line of its own after the answer line; inference stops there."""
+MARKER_LINE = MARKER + "\n"
+VALID, INVALID = "v", "x"
+
+
+def evaluation_text(verdict) -> str:
+    """The oracle's evaluation of the response ``verdict`` scores: the marker line, then one ``v``/``x``
+    per step line (the answer step excluded) and ``=1`` when the answer is right, ``=0`` otherwise."""
+    steps = [valid for step, valid in zip(verdict.steps, verdict.step_valid) if step.kind == "step"]
+    return MARKER_LINE + "".join(VALID if valid else INVALID for valid in steps) + f"={int(verdict.correct)}\n"
+
+
+def parse_evaluation(text: str) -> Evaluation | None:
+    """The evaluation a response writes after its answer line (the first line starting with ``#``);
+    ``None`` when there is no answer line or what follows it is not exactly one evaluation."""
+    lines = split_lines(text)
+    for index, line in enumerate(lines):
+        if line.startswith(ANSWER_MARK):
+            return parse_evaluation_trailer("".join(lines[index + 1 :]))
+    return None
+
+
+def inference_text(text: str) -> str:
+    """What inference returns: ``text`` before the marker that starts a line after the answer line
+    (decoding stops at that token), or all of ``text`` when it writes none."""
+    lines = split_lines(text)
+    answered = False
+    for index, line in enumerate(lines):
+        if answered and line.startswith(MARKER):
+            return "".join(lines[:index])
+        answered = answered or line.startswith(ANSWER_MARK)
+    return text
