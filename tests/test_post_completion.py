@@ -29,26 +29,28 @@ def test_grammar_like_text_never_raises_and_inference_text_is_a_prefix(text):
 
 
 def independent_evaluation(problem, text: str) -> str:
-    """The evaluation line worked out with regular expressions and Python integers: a step line is
-    valid iff it is ``a<op>b=c`` with a the previous stated result (the start first), <op>b the
-    problem's next operation and c its exact value; reward 1 iff the answer line states the gold answer."""
+    """The evaluation line worked out with regular expressions and Python integers: per step line
+    ``a<op>b=c`` the value a<op>b (``?`` when the line is not of that form) and ``v`` iff a is the
+    previous stated result (the start first), <op>b the problem's next operation and c that value;
+    reward 1 iff the answer line states the gold answer."""
     lines = text.split("\n")
     answer_at = next((i for i, line in enumerate(lines) if line.startswith("#")), len(lines))
-    verdicts, previous = [], problem.start
+    items, previous = [], problem.start
     for t, line in enumerate(lines[:answer_at]):
         m = re.fullmatch(r"(-?\d+)([-+*])(\d+)=(-?\d+)", line)
-        ok = False
-        if m and t < len(problem.ops):
+        ok, value = False, "?"
+        if m:
             a, op, b, c = int(m[1]), m[2], int(m[3]), int(m[4])
             exact = a + b if op == "+" else a - b if op == "-" else a * b
-            ok = a == previous and (op, b) == problem.ops[t] and c == exact
-        verdicts.append("v" if ok else "x")
+            value = str(exact)
+            ok = t < len(problem.ops) and a == previous and (op, b) == problem.ops[t] and c == exact
+        items.append(value + ("v" if ok else "x"))
         previous = int(m[4]) if m else None
     gold = problem.start
     for op, b in problem.ops:
         gold = gold + b if op == "+" else gold - b if op == "-" else gold * b
     right = answer_at < len(lines) and lines[answer_at] == f"#{gold}"
-    return "~\n" + "".join(verdicts) + f"={int(right)}\n"
+    return "~\n" + ",".join(items) + f"={int(right)}\n"
 
 
 def mutated(text: str, data) -> str:
@@ -64,7 +66,7 @@ def mutated(text: str, data) -> str:
 def test_the_oracles_evaluation_agrees_with_an_independent_check(index, data):
     problem = TASK.problem(index)
     attempt = mutated(inference_text(TASK.gold_solution(problem)), data)
-    assert evaluation_text(TASK.score(problem, attempt)) == independent_evaluation(problem, attempt)
+    assert evaluation_text(TASK, problem, attempt) == independent_evaluation(problem, attempt)
 
 
 @given(st.integers(0, 10_000))
@@ -72,10 +74,12 @@ def test_demonstrations_end_with_the_gold_evaluation_and_are_otherwise_the_plain
     problem = TASK.problem(index)
     gold = TASK.gold_solution(problem)
     plain = PLAIN.gold_solution(PLAIN.problem(index))
-    assert gold == plain + "~\n" + "v" * 3 + "=1\n"
+    values = [int(line.split("=")[1]) for line in plain.splitlines()[:3]]
+    assert gold == plain + "~\n" + ",".join(f"{v}v" for v in values) + "=1\n"
     assert inference_text(gold) == plain
     evaluation = parse_evaluation(gold)
     assert evaluation.step_verdicts == (True, True, True) and evaluation.predicted_reward == 1
+    assert evaluation.recomputed == tuple(values)
     verdict = TASK.score(problem, gold)
     assert verdict.correct and verdict.process_correct and verdict.parse_status == "ok"
     assert TASK.format_rubric(gold).well_formed
@@ -85,16 +89,18 @@ def test_the_evaluation_is_not_part_of_correctness_but_of_the_format():
     problem = TASK.problem(5)
     gold = TASK.gold_solution(problem)
     plain = inference_text(gold)
-    claims_wrong = plain + "~\nvvv=0\n"
+    claims_wrong = plain + "~\n1x,?v,-3v=0\n"
     assert TASK.score(problem, claims_wrong).correct and TASK.format_rubric(claims_wrong).well_formed
-    for broken in (plain, plain + "~\n", plain + "~\nvvv=2\n", plain + "vvv=1\n", plain + "~\nvvv=1\nmore"):
+    assert parse_evaluation(claims_wrong) == ((1, None, -3), (False, True, True), 0)
+    for broken in (plain, plain + "~\n", plain + "~\n1v,2v=2\n", plain + "1v=1\n", plain + "~\n1v=1\nmore",
+                   plain + "~\nvv=1\n", plain + "~\n1v2v=1\n"):
         assert TASK.score(problem, broken).correct
         assert not TASK.format_rubric(broken).well_formed, broken
     assert PLAIN.format_rubric(plain).well_formed and not PLAIN.format_rubric(gold).well_formed
 
 
 def test_inference_stops_at_the_marker_after_the_answer_only():
-    assert inference_text("1+2=3\n#3\n~\nv=1\n") == "1+2=3\n#3\n"
+    assert inference_text("1+2=3\n#3\n~\n3v=1\n") == "1+2=3\n#3\n"
     assert inference_text("1+2=3\n#3\n~") == "1+2=3\n#3\n"
     assert inference_text("~\n1+2=3\n#3\n") == "~\n1+2=3\n#3\n"  # a marker before the answer is no stop
     assert inference_text("1+2=3\n#3\n") == "1+2=3\n#3\n"

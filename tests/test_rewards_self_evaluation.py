@@ -30,8 +30,8 @@ def test_source_places_the_reward_on_the_last_token_and_reads_each_row():
     problem = TASK.problem(3)
     plain = inference_text(TASK.gold_solution(problem))
     wrong = plain.replace("#", "#1")
-    texts = [plain + "~\nvv=1\n", plain + "~\nvv=0\n", wrong + "~\nvv=0\n", wrong + "~\nvv=1", plain, wrong + "~\n=0\n",
-             "garbage"]
+    texts = [plain + "~\n1v,2v=1\n", plain + "~\n1v,2v=0\n", wrong + "~\n?x,2v=0\n", wrong + "~\n1v,2v=1", plain,
+             wrong + "~\n=0\n", "garbage"]
     rollouts = Rollouts.from_texts(TASK, [problem] * len(texts), texts)
     rewards = self_evaluation(rollouts, RewardContext(task=TASK))
     rows = torch.arange(len(texts))

@@ -147,7 +147,7 @@ def response(draw, task, problem) -> str:
     *steps, answer = TASKS[1].gold_solution(problem).splitlines(keepends=True)
     confidence = f"conf: {draw(st.sampled_from(['0.0', '0.3', '0.8', '1.0']))}\n" if task.confidence_line else ""
     if task.post_completion:  # a self-evaluation predicting either reward
-        confidence = f"~\nvv={draw(st.sampled_from('01'))}\n"
+        confidence = f"~\n1v,2x={draw(st.sampled_from('01'))}\n"
     value = int(answer[1:]) + draw(st.sampled_from([0, 0, 1, -3, 7]))
     kind = draw(st.sampled_from(["answered", "answered", "no_answer", "rambling", "garbage"]))
     if kind == "garbage":

@@ -83,8 +83,8 @@ class ArithmeticChain(StepLineTask):
     ``toy_envs.confidence``). It is part of the answer step; correctness ignores it."""
     post_completion: bool = False
     """The response continues after its answer line with a post-completion self-evaluation: the
-    marker line ``~``, then ``v``/``x`` per step line and the predicted reward, e.g. ``vv=1``
-    (``toy_envs.post_completion``; PCL). Demonstrations evaluate the gold solution (``vv…=1``);
+    marker line ``~``, then per step line its recomputed result and ``v``/``x``, and the predicted
+    reward, e.g. ``17v,14x=0`` (``toy_envs.post_completion``; PCL). Demonstrations evaluate the gold solution;
     correctness ignores the evaluation, and inference stops at the marker."""
     repeat_lines: float = 0.0
     """The chance, per step line of a demonstration, that the line is written twice (a redundant
@@ -173,7 +173,7 @@ class ArithmeticChain(StepLineTask):
         ]
         repeats = demonstration_repeats(self.name, self.seed, problem.split, problem.index, len(lines), self.repeat_lines)
         solution = "".join(pad_lines(lines, repeats)) + "#" + self.format_answer(values[1:]) + "\n" + demonstration_confidence_line(self, problem)
-        return solution + evaluation_text(self.score(problem, solution)) if self.post_completion else solution
+        return solution + evaluation_text(self, problem, solution) if self.post_completion else solution
 
     def format_answer(self, intermediates: tuple[int, ...]) -> str:
         """The answer line's content for these intermediate results."""

@@ -7,7 +7,7 @@ follows the ``#`` is task-specific (an integer, a comma-separated integer list, 
 comma-separated op list such as ``*2,+3,-1``). A task with ``confidence_line`` set ends the
 response with one more line after the answer line, ``conf: <q>`` with q in [0, 1]
 (``parse_confidence``); a task with ``post_completion`` set ends it with a post-completion
-evaluation instead, the line ``~`` and ``<v|x per step line>=<0|1>`` (``parse_evaluation_trailer``,
+evaluation instead, the line ``~`` and ``<value><v|x>,...=<0|1>`` (``parse_evaluation_trailer``,
 ``toy_envs.post_completion``). Either belongs to the answer step like any text after the answer line.
 
 Everything here is a regular-expression full match over a line with at most ``MAX_DIGITS``
@@ -35,7 +35,8 @@ _INTEGER_ONLY = re.compile(_INTEGER)
 CONFIDENCE_MARK = "conf: "
 _CONFIDENCE_LINE = re.compile(r"conf: (0(?:\.[0-9]{1,3})?|1(?:\.0{1,3})?)")
 POST_COMPLETION_MARK = "~"
-_EVALUATION = re.compile(r"~\n([vx]{0,16})=([01])\n?")
+_EVALUATION_ITEM = rf"(?:-?[0-9]{{1,{2 * MAX_DIGITS}}}|\?)[vx]"
+_EVALUATION = re.compile(rf"~\n((?:{_EVALUATION_ITEM}(?:,{_EVALUATION_ITEM}){{0,15}})?)=([01])\n?")
 
 
 class StepLine(NamedTuple):
@@ -131,20 +132,24 @@ def parse_confidence(text: str) -> float | None:
 
 
 class Evaluation(NamedTuple):
-    """A parsed post-completion evaluation (``toy_envs.post_completion``): one verdict per step
-    line (True = ``v``, valid) and the predicted reward."""
+    """A parsed post-completion evaluation (``toy_envs.post_completion``): per step line the value
+    it recomputes (``None`` for ``?``) and its verdict (True = ``v``, valid), and the predicted reward."""
 
+    recomputed: tuple[int | None, ...]
     step_verdicts: tuple[bool, ...]
     predicted_reward: int
 
 
 def parse_evaluation_trailer(trailer: str) -> Evaluation | None:
     """The evaluation when ``trailer`` (the text after the answer line) is exactly the marker line
-    ``~`` and one evaluation line ``<v|x>*=<0|1>`` (its newline optional); ``None`` for anything else."""
+    ``~`` and one evaluation line ``<value or ?><v|x>,...=<0|1>`` (at most 16 items, its newline
+    optional); ``None`` for anything else."""
     match = _EVALUATION.fullmatch(trailer)
     if match is None:
         return None
-    return Evaluation(tuple(c == "v" for c in match.group(1)), int(match.group(2)))
+    items = match.group(1).split(",") if match.group(1) else []
+    recomputed = tuple(None if item[:-1] == "?" else int(item[:-1]) for item in items)
+    return Evaluation(recomputed, tuple(item[-1] == "v" for item in items), int(match.group(2)))
 
 
 def segment_lines(text: str, answer_parses: Callable[[str], bool]) -> list[Step]:

@@ -7,7 +7,7 @@ warm start on a task with ``post_completion`` set (``toy_envs.post_completion``)
 demonstration's track by a key:
 
     problem i of the train split, u_i ~ U[0, 1) keyed by (seed, "track", i):
-        u_i ≥ evaluation_fraction   reasoning track:   x ← prompt,             y ← gold solution + its evaluation (vv…=1)
+        u_i ≥ evaluation_fraction   reasoning track:   x ← prompt,             y ← gold solution + its evaluation
         otherwise                   evaluation track:  a ← the gold solution without its evaluation, or, for a keyed
                                                            wrong_fraction of problems, a wrong attempt: one step's
                                                            result off by δ ∈ ±[1, 9] and every later step computed
@@ -97,7 +97,7 @@ class DualTrackDemonstrations:
         attempt = self.attempt(problem)
         if attempt is None:
             return self.task.gold_solution(problem)
-        return evaluation_text(self.task.score(problem, attempt))
+        return evaluation_text(self.task, problem, attempt)
 
 
 PCL_PRESETS: dict[str, PCLPreset] = {

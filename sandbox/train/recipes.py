@@ -142,7 +142,7 @@ RECIPES: dict[str, Recipe] = {
 """Every cached model: name -> ``Recipe``."""
 
 BUILD_SECONDS: dict[str, int] = {
-    "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60,
+    "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60, "tiny-pcl": 100,
     "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50,
 }
 """Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's

@@ -102,6 +102,16 @@ PRESETS: dict[str, Preset] = {
         sft=SFTConfig(steps=300, batch_size=64, lr=3e-3, eval_problems=256),
         init="tiny",
     ),
+    # The plain-SFT control of 'tiny-pcl' (sandbox.train.pcl_warmstart): 'tiny' continued with the
+    # same SFT settings and steps on plain demonstrations only (no post-completion evaluation), so
+    # "PCL vs plain SFT + RL" compares models that had the same SFT compute. No test loads it.
+    "tiny-pcl-control": Preset(
+        task="arithmetic",
+        task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
+        model=TINY_MODEL,
+        sft=SFTConfig(steps=300, batch_size=64, lr=2e-3, warmup_steps=20, eval_problems=256),
+        init="tiny",
+    ),
     # The 'tiny' recipe in long-answer mode ("#7,5" lists every intermediate): DRO scores the
     # likelihood of that reference line, so each reasoning step has answer tokens that depend on it.
     "tiny-long-answer": Preset(
