@@ -60,3 +60,37 @@ def test_prm_bench_scores_a_cached_recipe_as_trained_on_the_mixture_asked_for(ca
     expected = processbench.evaluate_scorer(lambda r: step_scores(scorer, r), bench)
     (row,) = results["bench"]
     assert row["scorer"] == "tiny-mc" and row["solutions"] == 64 * 2 and {k: row[k] for k in expected} == expected
+
+
+@pytest.mark.slow
+def test_prm_bench_execution_rows_score_the_same_trained_judges_with_execution(monkeypatch):
+    """``thinkprm-exec`` is the execution ablation of ``thinkprm`` at each label budget: the judges
+    are trained once per seed and budget (both names score the same pair), and its row is
+    ``evaluate_scorer`` of that judge with ``JudgeConfig.execute`` on the same bench."""
+    from sandbox.eval import processbench
+    from sandbox.experiments import prm_table
+    from sandbox.prm.generative import JudgeConfig, judge_score_fn
+
+    import sandbox.train.judge_sft as judge_sft
+
+    trained, built = [], {}
+    original_bench, real_train = processbench.build_processbench, judge_sft.train_thinkprm
+    monkeypatch.setattr(judge_sft, "train_thinkprm", lambda *a, **k: trained.append(real_train(*a, **k)) or trained[-1])
+    import sandbox.prm.generative as generative
+
+    executed, real_score_fn = [], generative.judge_score_fn
+    monkeypatch.setattr(generative, "judge_score_fn",
+                        lambda judge, task, cfg, seed: executed.append(cfg.execute) or real_score_fn(judge, task, cfg, seed))
+    monkeypatch.setattr("sandbox.experiments.prm_table.build_processbench",
+                        lambda policy, task, *a: built.setdefault("bench", (task, original_bench(policy, task, *a)))[1])
+    cfg = prm_table.PRMTableConfig(init="tiny", scorers=("thinkprm", "thinkprm-exec"), budgets=(0.01,), bench_problems=64,
+                                   bench_group=2, judge_chains=1)
+    results = prm_table.run_prm_table(cfg)
+    assert len(trained) == 1
+    task, bench = built["bench"]
+    student = trained[0][1]
+    rows = {row["scorer"]: row for row in results["bench"]}
+    for name, execute in (("thinkprm", False), ("thinkprm-exec", True)):
+        expected = processbench.evaluate_scorer(judge_score_fn(student, task, JudgeConfig(n_chains=1, execute=execute), 0), bench)
+        assert {k: rows[name][k] for k in expected} == expected, name
+    assert executed == [False, True]  # the configs the table scored with, in scorer order

@@ -14,8 +14,9 @@ same keys before and after).
 Measured for seeds 0-4 (this machine): the consistency rises from 0.445 / 0.457 / 0.445 / 0.453 /
 0.457 by 0.168 / 0.047 / 0.109 / 0.129 / 0.090 (the warm start's sampled responses are right 43%
 of the time and it predicts reward 1 for most of them, so part of the rise is predicting 0 more
-often). Asserted on seed 0: a rise of at least MARGIN (half the smallest). Whether the self-evaluation learned in RL carries over to accuracy at equal
-inference tokens is measured in tutorials/guides/results.md ("Post-Completion Learning, measured").
+often). Asserted on seed 0: a rise of at least MARGIN (half the smallest). Whether PCL carries
+over to accuracy at equal inference tokens is measured in tutorials/guides/results.md
+("Post-Completion Learning (PCL), measured").
 """
 
 import pytest

@@ -8,7 +8,9 @@
         ``thinkprm`` / ``thinkprm-teacher``: the generative judges of ``sandbox.train.judge_sft``
             (recipe ``tiny-thinkprm``'s training config, oracle-valid labels) with ⌈budget·n/2⌉ problems
             for the teacher's templated chains and as many for the student's filtered chains (the
-            same number of labelled solutions as a PRM at that budget), scored with ``judge_chains`` chains
+            same number of labelled solutions as a PRM at that budget), scored with ``judge_chains`` chains;
+            ``thinkprm-exec`` / ``thinkprm-teacher-exec``: the same judges (trained once per seed and
+            budget) with their calculations executed by the sandbox
         a cached PRM or judge recipe's name (``edge-mc``, ``edge-thinkprm``): that scorer as trained,
             on the same bench (no label budget: it was trained once, by its recipe)
         answer-check baseline on the same bench
@@ -41,8 +43,16 @@ from toy_envs.base import check
 
 ORM = "orm"
 OUTCOME_ONLY = {ORM: "ORM", "sprm": "SPRM (outcome pseudo-labels)"}
-GENERATIVE = {"thinkprm": "ThinkPRM student (generative)", "thinkprm-teacher": "ThinkPRM teacher (generative)"}
-"""Generative judges (``sandbox.prm.generative``) trained per seed and budget: name -> table label."""
+GENERATIVE = {
+    "thinkprm": "ThinkPRM student (generative)",
+    "thinkprm-teacher": "ThinkPRM teacher (generative)",
+    "thinkprm-exec": "ThinkPRM student, calculations executed",
+    "thinkprm-teacher-exec": "ThinkPRM teacher, calculations executed",
+}
+"""Generative judges (``sandbox.prm.generative``) trained per seed and budget: name -> table label. An
+``-exec`` name is the same trained judge scored with verification by execution (``JudgeConfig.execute``,
+``sandbox.prm.execution``): the execution ablation at each label budget."""
+EXECUTED = "-exec"
 """Scorers trained from final correctness only (no labeller): name -> table label; the name is the ``PRMTrainConfig.kind``."""
 
 
@@ -157,8 +167,9 @@ def generative_scorer(name: str, budget: float, policy, task, base: PRMTrainConf
     if budget not in trained:
         trained[budget] = train_thinkprm(policy, task, judge_cfg)[:2]
     teacher, student = trained[budget]
-    judge = teacher if name == "thinkprm-teacher" else student
-    return judge_score_fn(judge, task, JudgeConfig(n_chains=chains), seed), 2 * n_problems * base.group_size
+    judge = teacher if name.removesuffix(EXECUTED) == "thinkprm-teacher" else student
+    config = JudgeConfig(n_chains=chains, execute=name.endswith(EXECUTED))
+    return judge_score_fn(judge, task, config, seed), 2 * n_problems * base.group_size
 
 
 def recipe_score_fn(name: str, task, chains: int, seed: int):
