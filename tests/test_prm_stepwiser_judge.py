@@ -17,7 +17,9 @@ from sandbox.prm.stepwiser_judge import (
     balanced_pool,
     chunks_of,
     judge_step_scores,
+    majority_votes,
     read_verdict,
+    solution_chunks_of,
 )
 from sandbox.prm.verification import CHECK
 from sandbox.train.stepwiser_train import StepWiserConfig, templated_line
@@ -110,7 +112,63 @@ def test_problem_rejects_bad_index_and_split():
         ChunkTask((), chunks).validate()
 
 
-@pytest.mark.parametrize("field,value", [("labels", "nope"), ("n_problems", 0), ("error_rate", 1.5), ("rl_lr", 0.0),
+def independent_solution_line(problem, text: str, good: bool) -> str:
+    """An outcome judge's correct line by hand: each step line ``a<op>b=c`` rewritten with the exact
+    a<op>b (``?`` for a line of another form), the answer line as stated, then the verdict."""
+    parts = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if line.startswith("#"):
+            parts.append(line)
+            break
+        head, _, _ = line.partition("=")
+        a, op, b = (int(head[:-2]) if head[:-2].lstrip("-").isdigit() else None), head[-2:-1], head[-1:]
+        if a is None or op not in "+-*" or not b.isdigit():
+            parts.append("?")
+            continue
+        parts.append(f"{head}={a + int(b) if op == '+' else a - int(b) if op == '-' else a * int(b)}")
+    return ",".join(parts) + (" Y" if good else " N")
+
+
+@given(st.integers(0, 200), st.integers(0, 3))
+def test_solution_chunks_hold_the_whole_response_its_answer_verdict_and_every_line_recomputed(n, seed):
+    solutions = fake_solutions(n, seed)
+    chunks = solution_chunks_of(TASK, solutions)
+    assert len(chunks) == n
+    for i, chunk in enumerate(chunks):
+        problem, text, verdict = solutions.problems[i], solutions.texts[i], solutions.verdicts[i]
+        assert chunk.context == TASK.prompt(problem) + text and chunk.good == verdict.correct
+        assert chunk.line == independent_solution_line(problem, text, verdict.correct)
+        assert read_verdict(chunk.line) == verdict.correct and chunk.source == (i, 0, -1)
+
+
+@given(st.booleans(), st.floats(0, 1), st.integers(0, 10**6), st.integers(0, 50))
+def test_solution_templated_line_is_right_or_a_flip_its_recomputation_agrees_with(good, error_rate, seed, index):
+    solutions = fake_solutions(index + 1, seed)
+    chunk = solution_chunks_of(TASK, solutions)[index]
+    chunk = Chunk(chunk.context, chunk.step, good, chunk.line[:-1] + ("Y" if good else "N"), chunk.source, chunk.steps)
+    line = templated_line(chunk, None, error_rate, random.Random(seed))
+    if read_verdict(line) == good:
+        assert line == chunk.line
+        return
+    assert error_rate > 0 and read_verdict(line) == (not good)
+    stated = [step.text.strip() for step in chunk.steps if step.kind == "step"]
+    written = line[:-2].split(",")[: len(stated)]
+    if good:  # flipped to N: exactly one line's result is off
+        assert sum(w != r for w, r in zip(written, chunk.line[:-2].split(","))) == 1
+    else:  # flipped to Y: every line states the response's own result
+        assert written == stated
+
+
+@given(st.lists(st.sampled_from([True, False, None]), max_size=12), st.integers(1, 12))
+def test_majority_vote_against_a_count(verdicts, k):
+    cast = [v for v in verdicts[:k] if v is not None]
+    yes, no = cast.count(True), cast.count(False)
+    assert majority_votes(verdicts, k) == (None if yes == no else yes > no)
+
+
+@pytest.mark.parametrize("field,value", [("unit", "chunk"), ("labels", "nope"), ("n_problems", 0), ("error_rate", 1.5), ("rl_lr", 0.0),
                                          ("max_per_class", -1), ("temperature", 0.0), ("n_samples", 0)])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ConfigError, match=field):

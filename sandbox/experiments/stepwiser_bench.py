@@ -3,10 +3,11 @@ toy ProcessBench F1 of its step scores next to the answer-check baseline.
 
 Per training seed: pools, cold start and GRPO (``sandbox.prm.stepwiser_judge.train_stepwiser``)
 from the ``init`` warm start; then on the class-balanced eval pool the verdict accuracy of the
-cold-start and the trained judge (sampled at the training temperature, greedy, and P(Y) ≥ 0.5);
-and on one toy ProcessBench (``sandbox.eval.processbench``, eval problems, benchmark seed 0 for
-every training seed) the F1 of both judges' step scores and of the answer check. Mean and
-spread (min..max) over seeds.
+cold-start and the trained judge (sampled at the training temperature, greedy, P(Y) ≥ 0.5, and the
+majority of k sampled verdicts, ``vote@k``); and, for a step judge, on one toy ProcessBench
+(``sandbox.eval.processbench``, eval problems, benchmark seed 0 for every training seed) the F1 of
+both judges' step scores and of the answer check (an outcome judge, ``unit = "solution"``, scores
+whole solutions, not steps: no ProcessBench). Mean and spread (min..max) over seeds.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def stepwiser_report(cfg: StepWiserConfig, seeds: tuple[int, ...], init: str = "
     check(bench_problems >= 2, "bench_problems", "an integer >= 2", bench_problems)
     model, task, _ = recipes.load(init)
     policy = TinyPolicy(model)
-    bench = build_processbench(policy, task, n_problems=bench_problems)
+    bench = build_processbench(policy, task, n_problems=bench_problems) if cfg.unit == "step" else None
     rows = []
     for seed in seeds:
         t0 = time.perf_counter()
@@ -39,26 +40,39 @@ def stepwiser_report(cfg: StepWiserConfig, seeds: tuple[int, ...], init: str = "
         for name, m in (("cold", cold), ("grpo", judge)):
             for key, value in verdict_accuracy(m, chunk_task, "eval", run.n_samples, seed, run.temperature).items():
                 row[f"{name}/acc_{key}"] = value
-            scores = evaluate_scorer(lambda r, m=m: judge_step_scores(m, task, r, run.n_samples, seed, run.temperature), bench)
-            row[f"{name}/pb_f1"] = scores["f1"]
-        row["answer_check/pb_f1"] = evaluate_answer_check(bench)["f1"]
+            if bench is not None:
+                scores = evaluate_scorer(lambda r, m=m: judge_step_scores(m, task, r, run.n_samples, seed, run.temperature), bench)
+                row[f"{name}/pb_f1"] = scores["f1"]
+        if bench is not None:
+            row["answer_check/pb_f1"] = evaluate_answer_check(bench)["f1"]
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
-    return {"labels": cfg.labels, "init": init, "bench_problems": bench_problems, "rows": rows}
+    return {"unit": cfg.unit, "labels": cfg.labels if cfg.unit == "step" else "the oracle's verdict", "init": init,
+            "bench_problems": bench_problems, "rows": rows}
 
 
 COLUMNS = ("cold/acc_sampled", "grpo/acc_sampled", "cold/acc_greedy", "grpo/acc_greedy", "cold/acc_score",
            "grpo/acc_score", "cold/pb_f1", "grpo/pb_f1", "answer_check/pb_f1")
+"""The columns printed first, those a report has; its ``vote@k`` accuracies follow."""
+
+
+def report_columns(report: dict) -> list[str]:
+    """``COLUMNS`` the rows have, then the cold start's and the trained judge's ``vote@k`` by k."""
+    first = report["rows"][0]
+    votes = sorted((c for c in first if "/acc_vote@" in c), key=lambda c: (int(c.rsplit("@", 1)[1]), c))
+    return [c for c in COLUMNS if c in first] + votes
 
 
 def format_stepwiser_report(report: dict) -> str:
     """One line per seed and a mean [min..max] line."""
-    head = f"labels={report['labels']} init={report['init']} (eval-pool verdict accuracy; toy ProcessBench F1)"
-    lines = [head, "seed " + " ".join(f"{c:>19}" for c in COLUMNS)]
+    columns = report_columns(report)
+    tail = "toy ProcessBench F1" if report.get("unit", "step") == "step" else "vote@k: majority of k sampled verdicts"
+    head = f"unit={report.get('unit', 'step')} labels={report['labels']} init={report['init']} (eval-pool verdict accuracy; {tail})"
+    lines = [head, "seed " + " ".join(f"{c:>19}" for c in columns)]
     for row in report["rows"]:
-        lines.append(f"{row['seed']:<4} " + " ".join(f"{row[c]:>19.3f}" for c in COLUMNS))
+        lines.append(f"{row['seed']:<4} " + " ".join(f"{row[c]:>19.3f}" for c in columns))
     cells = []
-    for c in COLUMNS:
+    for c in columns:
         values = [row[c] for row in report["rows"]]
         cells.append(f"{sum(values) / len(values):.3f} [{min(values):.2f}..{max(values):.2f}]".rjust(19))
     lines.append("mean " + " ".join(cells))

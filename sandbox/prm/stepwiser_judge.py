@@ -65,7 +65,10 @@ class Chunk:
     line: str
     """The correct verification line: ``recompute(step) + " Y"/" N"`` with the label's verdict."""
     source: tuple[int, int, int]
-    """(problem index, rollout index, step index) of the policy sample it comes from."""
+    """(problem index, rollout index, step index) of the policy sample it comes from (step index -1:
+    a whole solution)."""
+    steps: tuple[Step, ...] = ()
+    """A solution chunk's steps, each recomputed in its line (``solution_chunks_of``); () for a step chunk."""
 
 
 def read_verdict(text: str) -> bool | None:
@@ -145,6 +148,28 @@ def chunks_of(task, solutions, labels: list[list[float]]) -> list[Chunk]:
     return out
 
 
+def solution_line(steps, good: bool, modulus: int | None) -> str:
+    """An outcome judge's line: every step recomputed (``recompute``: step lines with their exact
+    result, the answer line as stated), comma-separated, then " Y" / " N"."""
+    return ",".join(recompute(step, modulus) for step in steps) + f" {YES if good else NO}"
+
+
+def solution_chunks_of(task, solutions) -> list[Chunk]:
+    """Every solution as one chunk for an outcome judge (``StepWiserConfig.unit = "solution"``),
+    labelled by the oracle's verdict on its answer (``Verdict.correct``), in row order; its
+    ``step`` is the solution's last step."""
+    modulus = getattr(task, "modulus", None)
+    out = []
+    for row, (problem, text, verdict) in enumerate(zip(solutions.problems, solutions.texts, solutions.verdicts)):
+        if not verdict.steps:
+            continue  # an empty response: nothing to recompute
+        source = (int(solutions.problem_index[row]), int(solutions.rollout_index[row]), -1)
+        steps = tuple(verdict.steps)
+        out.append(Chunk(task.prompt(problem) + text, steps[-1], verdict.correct,
+                         solution_line(steps, verdict.correct, modulus), source, steps))
+    return out
+
+
 def balanced_pool(chunks: list[Chunk], seed: int, tag: str, max_per_class: int = 0) -> tuple[Chunk, ...]:
     """The first n good and first n bad chunks (n = the smaller class, at most ``max_per_class``
     when > 0), in an order shuffled with a generator keyed by (seed, tag)."""
@@ -221,21 +246,41 @@ def judge_step_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, seed
     return scores
 
 
+def output_budget(pool) -> int:
+    """Tokens a judge may write for a chunk of ``pool``: its longest correct line + 8 (at least 24)."""
+    return max(24, max(len(c.line) for c in pool) + 8)
+
+
+def majority_votes(verdicts: list[bool | None], k: int) -> bool | None:
+    """The majority of the first ``k`` readable verdicts among ``verdicts`` (a judgment without a
+    verdict casts no vote); ``None`` on a tie or without a vote."""
+    cast = [v for v in verdicts[:k] if v is not None]
+    yes = sum(cast)
+    return None if 2 * yes == len(cast) else 2 * yes > len(cast)
+
+
 def verdict_accuracy(judge: TinyLlama, chunk_task: ChunkTask, split: str = "eval", n_samples: int = 4, seed: int = 0,
                      temperature: float = 1.0, sampled_only: bool = False) -> dict[str, float]:
     """On the (class-balanced) pool of ``split``: the fraction of sampled outputs whose verdict
     matches the label (``sampled``, ``n_samples`` per chunk at ``temperature``: the expected GRPO
     reward on held-out chunks); unless ``sampled_only``, also the same for the greedy output
-    (``greedy``) and the fraction of P(Y)/(P(Y)+P(N)) ≥ 0.5 on the label's side (``score``, the
-    step-score rule of ``judge_step_scores``)."""
+    (``greedy``), the fraction of P(Y)/(P(Y)+P(N)) ≥ 0.5 on the label's side (``score``, the
+    step-score rule of ``judge_step_scores``), and for k = 1, 3, 5, … ≤ ``n_samples`` the accuracy
+    of the majority of the first k sampled verdicts (``vote@k``: test-time scaling by voting, as
+    RRM and DeepSeek-GRM scale; a tie or no vote counts as wrong)."""
     pool = chunk_task.pool(split)
+    budget = output_budget(pool)
     with evaluating(judge):
         repeated = [c for c in pool for _ in range(n_samples)]
         keys = [row_key(seed, "judge-acc", split, i, k) for i in range(len(pool)) for k in range(n_samples)]
-        sampled = judge_outputs(judge, [c.context for c in repeated], keys, temperature, 24)
+        sampled = judge_outputs(judge, [c.context for c in repeated], keys, temperature, budget)
         out = {"sampled": sum(chunk_task.score(c, o).correct for c, o in zip(repeated, sampled)) / len(sampled)}
         if not sampled_only:
-            greedy = judge_outputs(judge, [c.context for c in pool], [0] * len(pool), 0.0, 24)
+            verdicts = [read_verdict(o) for o in sampled]
+            for k in range(1, n_samples + 1, 2):
+                votes = [majority_votes(verdicts[i * n_samples:(i + 1) * n_samples], k) for i in range(len(pool))]
+                out[f"vote@{k}"] = sum(v is not None and v == c.good for v, c in zip(votes, pool)) / len(pool)
+            greedy = judge_outputs(judge, [c.context for c in pool], [0] * len(pool), 0.0, budget)
             probs = verdict_probabilities(judge, [c.context for c in repeated], sampled)
             out["greedy"] = sum(chunk_task.score(c, o).correct for c, o in zip(pool, greedy)) / len(pool)
             out["score"] = sum((p >= 0.5) == c.good for p, c in zip(probs, repeated)) / len(probs)

@@ -15,10 +15,18 @@ from sandbox.train.prm_train import PRMTrainConfig
 from toy_envs.base import check, is_int
 
 
+UNITS = ("step", "solution")
+
+
 @dataclass
 class StepWiserConfig:
+    unit: str = "step"
+    """What a chunk is: ``step`` (one step of a solution, labelled by ``labels``: StepWiser) or
+    ``solution`` (a whole solution, labelled by the oracle's verdict on its answer: an outcome judge
+    that recomputes every line before its verdict, as RRM / RM-R1 reason before they judge)."""
     labels: str = "oracle-valid"
-    """Labelling rule of the chunks (``sandbox.prm.labels``): oracle-valid, abs-q, rel-ratio, rel-effective, ..."""
+    """Labelling rule of step chunks (``sandbox.prm.labels``): oracle-valid, abs-q, rel-ratio, rel-effective, ...
+    (not read for solution chunks)."""
     n_problems: int = 128
     """Train-split problems the policy solves for the train pool."""
     eval_problems: int = 64
@@ -53,6 +61,7 @@ class StepWiserConfig:
     """Keys the solutions, MC completions, pool order, templated errors, batch order and judge samples."""
 
     def validate(self) -> None:
+        check(self.unit in UNITS, "unit", f"one of {UNITS}", self.unit)
         check(self.labels in LABELLERS, "labels", f"one of {sorted(LABELLERS)}", self.labels)
         for name in ("n_problems", "eval_problems", "group_size", "n_completions", "sft_steps", "sft_batch_size",
                      "rl_steps", "rl_problems_per_step", "rl_group_size", "n_samples"):

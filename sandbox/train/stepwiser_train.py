@@ -28,8 +28,8 @@ import torch
 from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.model import TinyLlama, token_logprobs
 from sandbox.model.policy import TinyPolicy
-from sandbox.prm.stepwiser_judge import Chunk, ChunkTask, balanced_pool, chunks_of
-from sandbox.prm.verification import NO, YES, erring_recompute
+from sandbox.prm.stepwiser_judge import Chunk, ChunkTask, balanced_pool, chunks_of, solution_chunks_of
+from sandbox.prm.verification import NO, YES, erring_recompute, recompute
 from sandbox.rng import row_key
 from sandbox.train.judge_sft import chain_batch
 from sandbox.train.prm_train import label_solutions, sample_solutions
@@ -49,14 +49,18 @@ def grpo_config(cfg: StepWiserConfig) -> RLConfig:
 
 
 def build_chunk_task(policy, task, cfg: StepWiserConfig) -> ChunkTask:
-    """Class-balanced train and eval pools from ``policy``'s samples of train / eval problems,
-    labelled by ``cfg.labels`` (MC completions from ``policy`` where the rule needs them)."""
+    """Class-balanced train and eval pools from ``policy``'s samples of train / eval problems: step
+    chunks labelled by ``cfg.labels`` (MC completions from ``policy`` where the rule needs them), or
+    with ``cfg.unit = "solution"`` whole solutions labelled by the oracle's verdict."""
     cfg.validate()
     pools = {}
     for split in SPLITS:
         data = cfg.data_config(split)
         solutions = sample_solutions(policy, task, data, split=split)
-        chunks = chunks_of(task, solutions, label_solutions(policy, task, solutions, data))
+        if cfg.unit == "solution":
+            chunks = solution_chunks_of(task, solutions)
+        else:
+            chunks = chunks_of(task, solutions, label_solutions(policy, task, solutions, data))
         pools[split] = balanced_pool(chunks, cfg.seed, split, cfg.max_per_class)
     chunk_task = ChunkTask(pools["train"], pools["eval"])
     try:
@@ -71,10 +75,17 @@ def build_chunk_task(policy, task, cfg: StepWiserConfig) -> ChunkTask:
 
 def templated_line(chunk: Chunk, modulus: int | None, error_rate: float, rng: random.Random) -> str:
     """The chunk's verification line, its verdict flipped with probability ``error_rate`` (the
-    recomputation then agrees with the flipped verdict)."""
-    if rng.random() < error_rate:
+    recomputation then agrees with the flipped verdict: for a solution chunk, a good solution gets
+    one keyed step line recomputed off by 1..3, a bad one every step line's stated result confirmed)."""
+    if rng.random() >= error_rate:
+        return chunk.line
+    if not chunk.steps:
         return f"{erring_recompute(chunk.step, modulus, chunk.good, rng)} {NO if chunk.good else YES}"
-    return chunk.line
+    lines = [i for i, step in enumerate(chunk.steps) if step.kind == "step"]
+    wrong = rng.choice(lines) if chunk.good and lines else None
+    parts = [erring_recompute(step, modulus, chunk.good, rng) if (not chunk.good or i == wrong) else recompute(step, modulus)
+             for i, step in enumerate(chunk.steps)]
+    return ",".join(parts) + f" {NO if chunk.good else YES}"
 
 
 def cold_start(model: TinyLlama, chunk_task: ChunkTask, modulus: int | None, cfg: StepWiserConfig) -> tuple[TinyLlama, dict]:
