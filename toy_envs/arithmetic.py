@@ -12,7 +12,6 @@ from typing import ClassVar
 
 from toy_envs.base import check, is_int, problem_rng
 from toy_envs.confidence import demonstration_confidence_line
-from toy_envs.post_completion import evaluation_text
 from toy_envs.mixture import draw_length, mixture_lengths, parse_mixture
 from toy_envs.ops import (
     MAX_DIGITS,
@@ -26,6 +25,7 @@ from toy_envs.ops import (
     worst_case_magnitude,
 )
 from toy_envs.parsing import StepLine, parse_int, parse_int_list, stated_before
+from toy_envs.post_completion import evaluation_text
 from toy_envs.repeats import demonstration_repeats, pad_lines
 from toy_envs.step_task import StepLineTask
 
@@ -84,8 +84,8 @@ class ArithmeticChain(StepLineTask):
     post_completion: bool = False
     """The response continues after its answer line with a post-completion self-evaluation: the
     marker line ``~``, then per step line its recomputed result and ``v``/``x``, and the predicted
-    reward, e.g. ``17v,14x=0`` (``toy_envs.post_completion``; PCL). Demonstrations evaluate the gold solution;
-    correctness ignores the evaluation, and inference stops at the marker."""
+    reward, e.g. ``17v,14x=0`` (``toy_envs.post_completion``; PCL). Demonstrations evaluate the
+    gold solution; correctness ignores the evaluation, and inference stops at the marker."""
     repeat_lines: float = 0.0
     """The chance, per step line of a demonstration, that the line is written twice (a redundant
     step: more tokens, no information; ``toy_envs.repeats``). When > 0 the verifier also accepts a

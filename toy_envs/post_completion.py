@@ -16,11 +16,11 @@ previous stated result with the problem's operation and states that result; ``x`
 then the reward, 1[the answer is right]. Recomputing first puts the value a line should state
 beside its verdict, so judging a line is a comparison the evaluation has written out (with
 verdicts alone, ``vx=0``, the tiny model's verdicts on held-out attempts stayed at chance after
-300 SFT steps: 48% exact; with the recomputed values given, 79%). ``evaluation_text(task,
-problem, text)`` is the oracle's own evaluation of a response, the text a demonstration or an
-evaluation-track target holds;
-``parse_evaluation`` reads a response's (``toy_envs.parsing``'s grammar: a regular-expression
-match, nothing evaluated);
+300 SFT steps: 48% exact; with the recomputed values given, 79%).
+
+``evaluation_text(task, problem, text)`` is the oracle's own evaluation of a response, the text a
+demonstration or an evaluation-track target holds; ``parse_evaluation`` reads a response's
+(``toy_envs.parsing``'s grammar: a regular-expression match, nothing evaluated);
 ``inference_text`` is what deployment returns (the response before the marker: decoding stops at
 the marker as it stops at ``<eos>``, and neither is part of the text).
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from sandbox.rewards.base import LOSS_AGGREGATIONS, RewardContext
 from sandbox.rewards.brier import brier
-from sandbox.rewards.self_evaluation import self_evaluation
 from sandbox.rewards.critique_grpo import CritiqueRefinement
 from sandbox.rewards.dr_grpo import dr_grpo
 from sandbox.rewards.dro_length import dro_length
@@ -41,6 +40,7 @@ from sandbox.rewards.rpp_baseline import rpp_baseline
 from sandbox.rewards.rubric_dense import rubric_dense
 from sandbox.rewards.rubric_gate import rubric_gate
 from sandbox.rewards.sdpo import SelfDistillation
+from sandbox.rewards.self_evaluation import self_evaluation
 from sandbox.rewards.tree_grpo import tree_grpo
 from sandbox.rewards.value_head import ValueHead
 from sandbox.rewards.variance_filter import variance_filter

@@ -2,8 +2,9 @@
 
 "Post-Completion Learning for Language Models" (Fei et al. 2025, arXiv 2507.20252). After its
 answer the response continues past a marker with an evaluation of itself by the task's reward
-rules and the reward it predicts (``toy_envs.post_completion``: ``~`` then ``v``/``x`` per step
-line and ``=r̂``). Inference stops at the marker; training scores what follows it. The paper's
+rules and the reward it predicts (``toy_envs.post_completion``: ``~``, then per step line its
+recomputed result and ``v``/``x``, then ``=r̂``). Inference stops at the marker; training scores
+what follows it. The paper's
 "white-box" RL rewards the model for computing its own reward right:
 
     R_eval = 1 − |r̂ − r|,    r = 1[correct] (the verifier's reward),  r̂ ∈ {0, 1} the predicted one
@@ -16,8 +17,8 @@ that does not.
 
 Cut down from the paper: its evaluation is free text written by a teacher model (format, the
 extracted and the gold answer, each reward function's value) and its RL adds the reward
-functions' values to the consistency term in the same way; here the evaluation is the oracle's
-per-step verdicts and the reward they imply, in a fixed grammar. The paper's RL also mixes in
+functions' values to the consistency term in the same way; here the evaluation is, in a fixed
+grammar, each step line recomputed with the oracle's verdict on it, and the reward. The paper's RL also mixes in
 the two SFT tracks (reasoning on the gold solution, evaluation on the policy's own samples, each
 weighted 0.1 in its code); here both tracks are the warm start's (``tiny-pcl``,
 ``sandbox.train.pcl_warmstart``) and RL trains on the rewards alone.
