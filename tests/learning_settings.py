@@ -31,3 +31,26 @@ def measured_rl_config(variant: str, **fields) -> RLConfig:
     the variant's own loss settings, then ``fields`` on top."""
     loss = {**MEASURED_LOSS, **get_variant(variant).loss}
     return RLConfig(variant=variant, **{**MEASURED_UPDATE, **QUIET, **loss, **fields})
+
+
+FRESH_STEP = 10**6
+"""The step that keys fresh rollouts: no run reaches it, so they are never a training batch's samples."""
+
+
+def fresh_rollouts(trainer, problems: list[int], per_problem: int):
+    """``per_problem`` rollouts of each of ``problems`` by the trainer's policy of the moment, keyed
+    by ``FRESH_STEP`` (the same keys before and after updates)."""
+    from sandbox.rollout.group_sampler import sample_groups
+
+    return sample_groups(trainer.policy, trainer.task, problems, per_problem, trainer.sampling, trainer.cfg.seed, FRESH_STEP)
+
+
+def before_and_after_updates(trainer, updates: int, measure) -> tuple[float, float]:
+    """One batch collected, then ``trainer.learn`` on it ``updates`` times: ``measure(problems)`` of
+    the batch's problems before the first update and after the last."""
+    batch = trainer.collect()
+    problems = sorted(set(batch.rollouts.problem_index.tolist()))
+    before = measure(problems)
+    for _ in range(updates):
+        trainer.learn(batch)
+    return before, measure(problems)

@@ -18,11 +18,10 @@ import pytest
 
 from sandbox.model.policy import TinyPolicy
 from sandbox.rewards.registry import compute_token_rewards, get_variant
-from sandbox.rollout.group_sampler import sample_groups
 from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 
-from learning_settings import measured_rl_config
+from learning_settings import before_and_after_updates, fresh_rollouts, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +32,7 @@ MARGIN = 0.041
 
 def fresh_return(trainer, problems: list[int]) -> float:
     """Mean l2t return of FRESH rollouts per problem (keyed by a step no run reaches)."""
-    rows = sample_groups(trainer.policy, trainer.task, problems, FRESH, trainer.sampling, trainer.cfg.seed, 10**6)
+    rows = fresh_rollouts(trainer, problems, FRESH)
     rewards = compute_token_rewards(get_variant("l2t"), rows, trainer.reward_context())
     return float((rewards * rows.response_mask).sum()) / len(rows)
 
@@ -42,11 +41,6 @@ def fresh_return(trainer, problems: list[int]) -> float:
 def test_l2t_updates_raise_the_l2t_return_of_fresh_rollouts(seed):
     model, task, _ = recipes.load("tiny")
     trainer = Trainer(measured_rl_config("l2t", seed=seed, steps=1, problems_per_step=16), task, TinyPolicy(model))
-    batch = trainer.collect()
-    problems = sorted(set(batch.rollouts.problem_index.tolist()))
-    before = fresh_return(trainer, problems)
-    for _ in range(UPDATES):
-        trainer.learn(batch)
-    after = fresh_return(trainer, problems)
+    before, after = before_and_after_updates(trainer, UPDATES, lambda problems: fresh_return(trainer, problems))
     print(f"seed {seed}: return {before:.3f} -> {after:.3f}")
     assert after - before >= MARGIN, (before, after)

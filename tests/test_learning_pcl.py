@@ -24,11 +24,10 @@ import pytest
 from sandbox.model.policy import TinyPolicy
 from sandbox.rewards.base import RewardContext
 from sandbox.rewards.self_evaluation import self_evaluation
-from sandbox.rollout.group_sampler import sample_groups
 from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 
-from learning_settings import measured_rl_config
+from learning_settings import before_and_after_updates, fresh_rollouts, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +38,7 @@ MARGIN = 0.023
 
 def fresh_consistency(trainer, problems: list[int]) -> float:
     """Mean consistency reward of FRESH rollouts per problem (keyed by a step no run reaches)."""
-    rows = sample_groups(trainer.policy, trainer.task, problems, FRESH, trainer.sampling, trainer.cfg.seed, 10**6)
+    rows = fresh_rollouts(trainer, problems, FRESH)
     return float(self_evaluation(rows, RewardContext(task=trainer.task)).sum()) / len(rows)
 
 
@@ -48,11 +47,6 @@ def test_pcl_updates_raise_the_self_evaluation_consistency_of_fresh_rollouts(see
     model, task, _ = recipes.load("tiny-pcl")
     cfg = measured_rl_config("pcl", seed=seed, steps=1, problems_per_step=16, lr=1e-4, warmup_steps=1)
     trainer = Trainer(cfg, task, TinyPolicy(model))
-    batch = trainer.collect()
-    problems = sorted(set(batch.rollouts.problem_index.tolist()))
-    before = fresh_consistency(trainer, problems)
-    for _ in range(UPDATES):
-        trainer.learn(batch)
-    after = fresh_consistency(trainer, problems)
+    before, after = before_and_after_updates(trainer, UPDATES, lambda problems: fresh_consistency(trainer, problems))
     print(f"seed {seed}: consistency {before:.3f} -> {after:.3f}")
     assert after - before >= MARGIN, (before, after)

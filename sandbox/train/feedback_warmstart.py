@@ -21,16 +21,13 @@ right response contains. Greedy accuracy is measured on plain prompts (no feedba
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import toy_envs
-from sandbox.eval.accuracy import evaluate_accuracy
-from sandbox.model.checkpoint import save_checkpoint
-from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rewards.sdpo import teacher_prompt
-from sandbox.train.sft import SFTConfig, keyed_fraction, train_sft_with_optimizer
-from sandbox.train.warmstart import TINY_MODEL, Preset
+from sandbox.train.sft import SFTConfig, keyed_fraction
+from sandbox.train.warmstart import TINY_MODEL, Preset, build_on_demonstrations
 from toy_envs.base import check
 from toy_envs.feedback import ERROR_LEVELS, check_level, feedback
 
@@ -110,9 +107,4 @@ def build_feedback_warmstart(name: str, preset: FeedbackPreset, init, out: Path)
     summary's accuracy is greedy on plain prompts."""
     task = toy_envs.make_task(preset.task, **preset.task_fields)
     demos = FeedbackDemonstrations(task, preset.feedback_fraction, preset.levels, preset.sft.seed)
-    model, summary, optimizer = train_sft_with_optimizer(demos, preset.model, replace(preset.sft, eval_problems=0),
-                                                       progress=True, init=init[0] if init else None)
-    summary["sft/config"] = asdict(preset.sft)
-    if preset.sft.eval_problems:
-        summary.update(evaluate_accuracy(model, task, CharTokenizer(), preset.sft.eval_problems))
-    save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
+    build_on_demonstrations(name, preset, init, out, task, demos)

@@ -21,15 +21,12 @@ teach the ``x`` verdicts and ``=0``. Greedy accuracy is measured on plain prompt
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import toy_envs
-from sandbox.eval.accuracy import evaluate_accuracy
-from sandbox.model.checkpoint import save_checkpoint
-from sandbox.model.tokenizer import CharTokenizer
-from sandbox.train.sft import SFTConfig, keyed_fraction, train_sft_with_optimizer
-from sandbox.train.warmstart import TINY_MODEL, Preset
+from sandbox.train.sft import SFTConfig, keyed_fraction
+from sandbox.train.warmstart import TINY_MODEL, Preset, build_on_demonstrations
 from toy_envs.arithmetic import gold_intermediates
 from toy_envs.base import check
 from toy_envs.ops import apply_op, format_op
@@ -118,9 +115,4 @@ def build_pcl_warmstart(name: str, preset: PCLPreset, init, out: Path) -> None:
     summary's metrics are greedy on plain prompts (with the self-evaluation's, ``eval/self_eval_*``)."""
     task = toy_envs.make_task(preset.task, **preset.task_fields)
     demos = DualTrackDemonstrations(task, preset.evaluation_fraction, preset.wrong_fraction, preset.sft.seed)
-    model, summary, optimizer = train_sft_with_optimizer(demos, preset.model, replace(preset.sft, eval_problems=0),
-                                                       progress=True, init=init[0] if init else None)
-    summary["sft/config"] = asdict(preset.sft)
-    if preset.sft.eval_problems:
-        summary.update(evaluate_accuracy(model, task, CharTokenizer(), preset.sft.eval_problems))
-    save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
+    build_on_demonstrations(name, preset, init, out, task, demos)

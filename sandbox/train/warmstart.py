@@ -11,10 +11,11 @@ this module's import closure) and ``recipes.load(name)`` the (model, task, state
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import toy_envs
+from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.checkpoint import save_checkpoint
 from sandbox.model.model import ModelConfig
 from sandbox.model.tokenizer import CharTokenizer
@@ -174,4 +175,16 @@ def build_warmstart(name: str, preset: Preset, init, out: Path) -> None:
     # progress: a bar on a terminal or in a notebook (``sandbox.train.progress``), silent in logs and tests
     model, summary, optimizer = train_sft_with_optimizer(task, preset.model, preset.sft, progress=True,
                                                        init=init[0] if init else None)
+    save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
+
+
+def build_on_demonstrations(name: str, preset: Preset, init, out: Path, task, demonstrations) -> None:
+    """``build_warmstart`` with SFT on ``demonstrations`` (a wrapper of ``task``, the preset's task,
+    whose prompts or targets differ: ``feedback_warmstart``, ``pcl_warmstart``) instead of the task's
+    own; the summary's metrics are greedy on ``task``'s plain prompts, as RL samples."""
+    model, summary, optimizer = train_sft_with_optimizer(demonstrations, preset.model, replace(preset.sft, eval_problems=0),
+                                                       progress=True, init=init[0] if init else None)
+    summary["sft/config"] = asdict(preset.sft)
+    if preset.sft.eval_problems:
+        summary.update(evaluate_accuracy(model, task, CharTokenizer(), preset.sft.eval_problems))
     save_checkpoint(out, model, {"preset": name, **preset.to_dict(), "summary": summary}, optimizer, by_name=True)
