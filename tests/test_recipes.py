@@ -9,14 +9,14 @@ import pytest
 from sandbox.layers import imported_closure, source_files
 from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.checkpoint import save_checkpoint
-from sandbox.train import feedback_warmstart, judge_sft, prm_train, recipes, stepwiser_config, warmstart
+from sandbox.train import feedback_warmstart, judge_sft, pcl_warmstart, prm_train, recipes, stepwiser_config, warmstart
 from sandbox.train.recipes import RECIPES, TEST_RECIPES, main
 from toy_envs import ConfigError
 
 
 def test_the_table_names_every_cached_model_once():
-    tables = {"warmstart": {**warmstart.PRESETS, **feedback_warmstart.FEEDBACK_PRESETS}, "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES,
-              "stepwiser": stepwiser_config.STEPWISER_RECIPES}
+    tables = {"warmstart": {**warmstart.PRESETS, **feedback_warmstart.FEEDBACK_PRESETS, **pcl_warmstart.PCL_PRESETS},
+              "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES, "stepwiser": stepwiser_config.STEPWISER_RECIPES}
     assert sum(len(t) for t in tables.values()) == len(RECIPES)
     for kind, table in tables.items():
         assert {name for name, recipe in RECIPES.items() if recipe.kind == kind} == set(table)
@@ -70,7 +70,13 @@ def test_build_lanes_put_every_test_recipe_in_one_lane_and_end_near_the_bound(la
         init = RECIPES[name].config.init
         return seconds[name] + (chain(init) if init in seconds else 0)
 
-    bound = max(sum(seconds.values()) / lanes, max(chain(n) for n in names))  # no plan ends before this
+    # no plan ends before this: the longest chain, or the work spread over the lanes plus the time a
+    # lane must idle at the start -- with more lanes than recipes that start from nothing listed,
+    # the others wait at least until the first of those that another recipe starts from is built
+    roots = [n for n in names if RECIPES[n].config.init not in seconds]
+    first_init = min((seconds[n] for n in roots if any(RECIPES[m].config.init == n for m in names)), default=0)
+    idle = max(0, lanes - len(roots)) * first_init
+    bound = max((sum(seconds.values()) + idle) / lanes, max(chain(n) for n in names))
     assert max(end for _, end in spans.values()) <= 1.05 * bound
     assert main(["--tests", "--lanes", str(lanes)]) == 0
     assert [line.split() for line in capsys.readouterr().out.splitlines()] == plan
