@@ -53,3 +53,25 @@ def test_bad_settings_are_one_error_naming_the_field():
         FeedbackDemonstrations(TASK, 1.5, LEVELS)
     with pytest.raises(ConfigError, match="level='hint'"):
         FeedbackDemonstrations(TASK, 0.5, ("hint",))
+
+
+@given(st.integers(0, 10**6), st.integers(0, 3))
+def test_with_a_feedback_task_the_feedback_rows_are_its_problems_and_the_plain_rows_the_presets(index, seed):
+    """'tiny-critique': the keyed feedback fraction decides which task a problem index comes from;
+    the prompt, target and feedback are that problem's, as the task of its own length gives them."""
+    preset = FEEDBACK_PRESETS["tiny-critique"]
+    long_task = preset.feedback_task()
+    demos = FeedbackDemonstrations(TASK, preset.feedback_fraction, LEVELS, seed, long_task)
+    for split in ("train", "eval"):
+        problem = demos.problem(index, split=split)
+        own = long_task if demos.carries_feedback(split, index) else TASK
+        assert problem == own.problem(index, split=split) and len(problem.ops) == (3 if own is long_task else 2)
+        assert demos.gold_solution(problem) == own.gold_solution(problem)
+        assert (demos.prompt(problem) != own.prompt(problem)) == bool(demos.feedback_text(problem))
+        if demos.feedback_text(problem) not in ("", "wrong") and "#" not in demos.feedback_text(problem):
+            assert 1 <= int(demos.feedback_text(problem).split()[1]) <= 3
+
+
+def test_a_feedback_task_of_another_kind_is_refused():
+    with pytest.raises(ConfigError, match="feedback_task="):
+        FeedbackDemonstrations(TASK, 0.5, LEVELS, 0, make_task("tree", depth=2))
