@@ -29,7 +29,7 @@ often as its attempts, results.md "Feedback in words").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import toy_envs
@@ -133,22 +133,15 @@ FEEDBACK_PRESETS: dict[str, FeedbackPreset] = {
         sft=SFTConfig(steps=300, batch_size=64, lr=2e-3, warmup_steps=20, eval_problems=256, length_buckets=2),
         init="tiny",
     ),
-    # The Critique-GRPO testbed: 'tiny' continued as 'tiny-feedback' is, but every demonstration
-    # with feedback is a 3-step chain and every plain one a 2-step chain. Measured on this machine
-    # (one build, 64 held-out 3-step problems x 8 samples at temperature 1): its attempts are
-    # right 3.3% of the time (greedy 0.055 on 256; 52 of 64 problems with pass@8 = 0; 2-step
-    # greedy 0.96), its refinements of the failed ones after an indicative, located or corrective
-    # critique 65%, 67%, 61%, after the solution level (no correct sibling in most groups: a
-    # resample of the bare prompt) 2%. The critique's words barely matter; being asked again does.
-    "tiny-critique": FeedbackPreset(
-        task="arithmetic",
-        task_fields={"n_steps": 2, "operators": "+-", "start_max": 50},
-        model=TINY_MODEL,
-        sft=SFTConfig(steps=300, batch_size=64, lr=2e-3, warmup_steps=20, eval_problems=256, length_buckets=2),
-        init="tiny",
-        feedback_task_fields={"n_steps": 3},
-    ),
 }
+# The Critique-GRPO testbed: 'tiny' continued as 'tiny-feedback' is, but every demonstration
+# with feedback is a 3-step chain and every plain one a 2-step chain. Measured on this machine
+# (one build, 64 held-out 3-step problems x 8 samples at temperature 1): its attempts are
+# right 3.3% of the time (greedy 0.055 on 256; 52 of 64 problems with pass@8 = 0; 2-step
+# greedy 0.96), its refinements of the failed ones after an indicative, located or corrective
+# critique 65%, 67%, 61%, after the solution level (no correct sibling in most groups: a
+# resample of the bare prompt) 2%. The critique's words barely matter; being asked again does.
+FEEDBACK_PRESETS["tiny-critique"] = replace(FEEDBACK_PRESETS["tiny-feedback"], feedback_task_fields={"n_steps": 3})
 
 
 def build_feedback_warmstart(name: str, preset: FeedbackPreset, init, out: Path) -> None:
