@@ -32,7 +32,7 @@ TASK = make_task("arithmetic", n_steps=2)
 torch.manual_seed(0)
 SCORING_POLICY = TinyPolicy(TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=64)))
 """An untrained one-layer policy for sources that score with a model (any weights will do)."""
-STAND_INS = {"prm": StepScorer(SCORING_POLICY.module), "judge": SCORING_POLICY.module}
+STAND_INS = {"prm": StepScorer(SCORING_POLICY.module), "judge": SCORING_POLICY.module, "stepwiser": SCORING_POLICY.module}
 """Untrained stand-ins for the trained models variants declare (``Variant.models``), by kind."""
 REQUIRED = (
     "outcome-grpo",

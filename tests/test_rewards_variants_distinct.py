@@ -89,20 +89,20 @@ def random_model(seed: int) -> TinyLlama:
 
 
 def model_names(kind: str) -> set[str]:
-    """The PRM (``prm``) or judge (``judge``) recipe names the variants declare (``Variant.models``)."""
+    """The PRM (``prm``) or judge (``judge``, ``stepwiser``) recipe names the variants declare (``Variant.models``)."""
     return {v.models[kind] for v in VARIANTS.values() if kind in v.models}
 
 
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory) -> dict[str, str]:
-    """A random checkpoint for every PRM and judge recipe a variant names (seeded by the name)."""
+    """A random checkpoint for every PRM and judge (ThinkPRM or StepWiser) recipe a variant names (seeded by the name)."""
     dirs = {}
     for name in model_names("prm"):
         scorer = StepScorer(random_model(zlib.crc32(name.encode())))
         with torch.no_grad():
             scorer.head.weight.normal_(0, 1)
         dirs[name] = str(save_scorer(tmp_path_factory.mktemp("prm") / name, scorer, {"recipe": name}))
-    for name in model_names("judge"):
+    for name in model_names("judge") | model_names("stepwiser"):
         model = random_model(zlib.crc32(name.encode()))
         dirs[name] = str(save_checkpoint(tmp_path_factory.mktemp("judge") / name, model, {"judge": name}))
     return dirs

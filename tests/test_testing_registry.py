@@ -67,6 +67,7 @@ SOURCE_KINDS = {
     "prm_oracle": {"placement": "step_ends"},
     "prm_learned": {"placement": "step_ends", "ctx": "random_prm"},
     "prm_generative": {"placement": "step_ends", "ctx": "random_judge", "max_examples": 8},  # sampling chains is slow
+    "judge_outcome": {"placement": "last", "bounds": (0, 1), "ctx": "random_stepwiser", "max_examples": 8},
     "dro_r3": {"placement": "last", "locality": "group", "ctx": "random_policy"},
     "dro_length": {"placement": "last"},
     "rubric_dense": {"placement": "last"},
@@ -141,6 +142,8 @@ def source_context(name: str, random_policy, random_prm_dir, random_judge_dir=No
         return RewardContext(task=TASK, prm=recipes.load(random_prm_dir, "prm"))
     if needs == "random_judge":
         return RewardContext(task=TASK, judge=recipes.load(random_judge_dir, "judge"))
+    if needs == "random_stepwiser":  # a single checkpoint directory is a StepWiser judge too
+        return RewardContext(task=TASK, stepwiser=recipes.load(random_judge_dir, "stepwiser"))
     if needs == "random_policy":
         return RewardContext(task=TASK, policy=random_policy)
     if needs == "implicit_prm":  # ψ a perturbed copy of the reference, so the token rewards are nonzero

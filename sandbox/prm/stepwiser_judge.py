@@ -223,6 +223,16 @@ def verdict_probabilities(judge: TinyLlama, contexts: list[str], outputs: list[s
     return probs
 
 
+def mean_verdict_probabilities(judge: TinyLlama, contexts: list[str], keys: list[int], temperature: float,
+                               max_new_tokens: int) -> list[float]:
+    """P(Y)/(P(Y)+P(N)) after one sampled output per context (noise keyed by ``keys``)."""
+    if not contexts:
+        return []
+    with evaluating(judge):
+        outputs = judge_outputs(judge, contexts, keys, temperature, max_new_tokens)
+        return verdict_probabilities(judge, contexts, outputs)
+
+
 def judge_step_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, seed: int = 0, temperature: float = 1.0,
                       max_new_tokens: int = 24) -> list[list[float]]:
     """Per row of ``rollouts``, per step (``task.segment``): the mean over ``n_samples`` sampled
@@ -237,12 +247,38 @@ def judge_step_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, seed
                 contexts.append(prompt + text[: step.end])
                 keys.append(row_key(seed, "judge", p, r, step.index, k))
                 slots.append((row, step.index))
-    with evaluating(judge):
-        outputs = judge_outputs(judge, contexts, keys, temperature, max_new_tokens) if contexts else []
-        probs = verdict_probabilities(judge, contexts, outputs) if contexts else []
+    probs = mean_verdict_probabilities(judge, contexts, keys, temperature, max_new_tokens)
     scores: list[list[float]] = [[0.0] * len(task.segment(text)) for text in rollouts.texts]
     for (row, t), prob in zip(slots, probs):
         scores[row][t] += prob / n_samples
+    return scores
+
+
+def judge_solution_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, key: tuple = (0,), temperature: float = 1.0,
+                          max_new_tokens: int = 48) -> list[float]:
+    """An outcome judge's (``StepWiserConfig.unit = "solution"``) score of each row of ``rollouts``:
+    the mean over ``n_samples`` sampled checks of the whole solution (context = prompt + response,
+    as ``solution_chunks_of`` writes it) of P(Y)/(P(Y)+P(N)) at the verdict token; 0 for a row
+    with no step to check (an empty response). Check k of row (problem p, rollout r) is keyed by
+    (*key, p, r, k); the output budget is cut to what the judge's ``max_seq_len`` leaves after
+    the longest context. Reads only ``task.prompt`` and ``task.segment``."""
+    contexts, keys, rows = [], [], []
+    for row, (problem, text) in enumerate(zip(rollouts.problems, rollouts.texts)):
+        if not task.segment(text):
+            continue
+        p, r = int(rollouts.problem_index[row]), int(rollouts.rollout_index[row])
+        for k in range(n_samples):
+            contexts.append(task.prompt(problem) + text)
+            keys.append(row_key(*key, "judge-solution", p, r, k))
+            rows.append(row)
+    tok = TinyPolicy(judge).tokenizer
+    longest = max((len(tok.encode(c + CHECK, bos=True)) for c in contexts), default=0)
+    budget = min(max_new_tokens, judge.cfg.max_seq_len - longest)
+    check(not contexts or budget >= 1, "rollouts", f"responses that leave the judge room to write (max_seq_len={judge.cfg.max_seq_len})",
+          f"a context of {longest} tokens")
+    scores = [0.0] * len(rollouts.texts)
+    for row, prob in zip(rows, mean_verdict_probabilities(judge, contexts, keys, temperature, budget)):
+        scores[row] += prob / n_samples
     return scores
 
 

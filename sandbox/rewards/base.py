@@ -49,6 +49,9 @@ class RewardContext:
     judge: Any = None
     """The trained generative judge (a ``TinyLlama``) the variant declares (``Variant.models["judge"]``),
     loaded once by the trainer; ``prm_generative`` samples its verification chains."""
+    stepwiser: Any = None
+    """The trained StepWiser judge (a ``TinyLlama``) the variant declares (``Variant.models["stepwiser"]``),
+    loaded once by the trainer; ``judge_outcome`` samples its checks of whole solutions."""
     auxiliaries: dict[str, Any] = field(default_factory=dict)
     """The variant's auxiliary models by name (``Variant.auxiliaries``: a critic, PRIME's implicit
     PRM), built and trained by the trainer (``sandbox.rewards.auxiliary``)."""

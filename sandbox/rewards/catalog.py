@@ -191,6 +191,14 @@ VARIANTS = {
             estimator="process_grpo",
         ),
         Variant(
+            name="orm-judge",
+            description="outcome reward from a reasoning judge (StepWiser outcome judge, recipe tiny-orm: mean verdict "
+            "P(Y) over 4 sampled checks of the whole solution), GRPO",
+            sources=(("judge_outcome", 1.0, {"n_chains": 4}),),
+            models={"stepwiser": "tiny-orm"},
+            estimator="grpo",
+        ),
+        Variant(
             name="outcome-rtg",
             description="1[correct], return-to-go minus the group-mean return",
             sources=OUTCOME,

@@ -26,6 +26,7 @@ from sandbox.rewards.thinkprm_reward import prm_generative
 from sandbox.rewards.grpo import grpo
 from sandbox.rewards.incorrect_label import incorrect_label
 from sandbox.rewards.info_gain import info_gain
+from sandbox.rewards.judge_outcome import judge_outcome
 from sandbox.rewards.mean_range_filter import mean_range_filter
 from sandbox.rewards.outcome import outcome
 from sandbox.rewards.overlong import overlong
@@ -60,6 +61,7 @@ SOURCES = {
     "prm_oracle": prm_oracle,
     "prm_learned": prm_learned,
     "prm_generative": prm_generative,
+    "judge_outcome": judge_outcome,
     "dro_r3": dro_r3,
     "dro_length": dro_length,
     "rubric_dense": rubric_dense,
@@ -83,13 +85,14 @@ SEQUENCE_LEVEL_SOURCES = frozenset({"outcome", "format_rubric", "overlong", "ran
 token layout but that position and the response length (a TRL reward function can carry them;
 a reverse curriculum's given gold steps leave them unchanged)."""
 
-MODEL_KINDS = ("prm", "judge")
+MODEL_KINDS = ("prm", "judge", "stepwiser")
 """The kinds of trained model a variant can declare (``Variant.models``); each reaches the sources
 in the ``RewardContext`` field of that name (``sandbox.train.reward_models`` resolves and loads them)."""
 
 SOURCE_MODELS = {
     "prm_learned": "prm",
     "prm_generative": "judge",
+    "judge_outcome": "stepwiser",
 }
 """Source name -> the kind of trained model it scores with (its variant must declare one)."""
 

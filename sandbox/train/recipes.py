@@ -122,7 +122,7 @@ KINDS: dict[str, Kind] = {
 """Kind -> how its checkpoints are read."""
 
 USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-feedback", "tiny-repeats", "tiny-pcl", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
-                 "tiny-thinkprm", "tiny-stepwiser"}
+                 "tiny-thinkprm", "tiny-stepwiser", "tiny-orm"}
 """The recipes the tests and tutorials load (the others: benchmarks and experiments)."""
 
 _TABLES = (
@@ -144,14 +144,15 @@ RECIPES: dict[str, Recipe] = {
 
 BUILD_SECONDS: dict[str, int] = {
     "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60, "tiny-pcl": 100,
-    "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50,
+    "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50, "tiny-orm": 40,
 }
 """Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's
 announcement (a recipe not listed is announced without one); its init's build is not included.
 Measured from the training time every build records in its checkpoint (``sft/seconds``,
 ``prm/train_s``, ``judge/train_s``, StepWiser's ``judge/pool_s + sft_s + rl_s``): the second
 fastest of the builds of the same config in a cache shared by several processes on a 2-core
-machine (5 to 19 builds each; StepWiser: its one build; tiny-feedback: the CPU time of its one
+machine (5 to 19 builds each; StepWiser: its one build; tiny-orm: the CPU time of its one build,
+36 s; tiny-feedback: the CPU time of its one
 build, about 3 min, which took 2038 s of wall time at a twelfth of a core, less the third its two
 length buckets save per step), rounded up to a multiple of 10 s -- the
 sampling and evaluation around the training add a few seconds. Slower on a busy machine."""

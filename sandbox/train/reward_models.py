@@ -12,6 +12,9 @@ cached, ``sandbox.train.artifact_cache``) and hands each model to the sources in
                                   ``save_scorer`` (e.g. ``reward-sandbox prm train``)
     judge   ctx.judge             a ThinkPRM judge recipe (``JUDGE_RECIPES``), ``name`` (its student)
                                   or ``name:teacher``, or a judge checkpoint directory
+    stepwiser ctx.stepwiser       a StepWiser judge recipe (``STEPWISER_RECIPES``, e.g. the outcome
+                                  judge ``tiny-orm``), ``name`` (after GRPO) or ``name:cold``, or a
+                                  checkpoint directory
 """
 
 from __future__ import annotations

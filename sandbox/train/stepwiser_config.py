@@ -90,5 +90,12 @@ class StepWiserRecipe:
 
 STEPWISER_RECIPES: dict[str, StepWiserRecipe] = {
     "tiny-stepwiser": StepWiserRecipe("tiny", StepWiserConfig()),
+    # outcome judges (a whole solution per chunk, labelled by the oracle's verdict on its answer),
+    # the judges of the variant 'orm-judge' (sandbox.rewards.judge_outcome): on 'tiny''s task (the
+    # learning test's; 10 GRPO steps, not 30, for the test suite's time: with 30 its GRPO reward on
+    # the balanced pool went 0.55 -> 0.50, no better), and on the head-to-head's 4-operation chains
+    # from 'edge'
+    "tiny-orm": StepWiserRecipe("tiny", StepWiserConfig(unit="solution", rl_steps=10)),
+    "edge-orm": StepWiserRecipe("edge", StepWiserConfig(unit="solution"), task_fields={"n_steps_mix": "4:1"}),
 }
 """Recipe name -> ``StepWiserRecipe``. dev.py builds them with one thread."""
