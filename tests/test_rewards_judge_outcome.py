@@ -25,13 +25,14 @@ JUDGE = TinyLlama(ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=2, d
 
 
 def texts_of(problem_indices, edits):
-    """Gold solutions, some with a wrong answer, some empty (nothing to check), some garbage."""
+    """Gold solutions, some with a wrong answer, some empty (nothing to check), some garbage, some
+    repeated five times (a context long enough that the judge's output budget is cut)."""
     problems, texts = [], []
     for index, edit in zip(problem_indices, edits):
         problem = TASK.problem(index)
         gold = TASK.gold_solution(problem)
         text = {"gold": gold, "empty": "", "garbage": "abc\n",
-                "wrong": gold.replace("#", "#1", 1)}[edit]
+                "wrong": gold.replace("#", "#1", 1), "long": gold * 5}[edit]
         problems.append(problem)
         texts.append(text)
     return problems, texts
@@ -55,7 +56,7 @@ def by_hand(problem, text, p, r, n_chains, seed, step) -> float:
 
 
 @settings(max_examples=6, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 500), st.sampled_from(["gold", "wrong", "empty", "garbage"])), min_size=1, max_size=4),
+@given(st.lists(st.tuples(st.integers(0, 500), st.sampled_from(["gold", "wrong", "empty", "garbage", "long"])), min_size=1, max_size=4),
        st.integers(1, 3), st.integers(0, 3), st.integers(0, 5))
 def test_each_rows_reward_is_its_mean_verdict_probability_alone_on_its_last_token(rows, n_chains, seed, step):
     problems, texts = texts_of([i for i, _ in rows], [e for _, e in rows])
@@ -69,7 +70,7 @@ def test_each_rows_reward_is_its_mean_verdict_probability_alone_on_its_last_toke
                 for b in range(len(texts))]
     assert rewards.sum(-1).tolist() == pytest.approx(expected, abs=1e-5)
     assert ctx.metrics["prm/mean_score"] == pytest.approx(sum(expected) / len(expected), abs=1e-5)
-    assert ctx.metrics["prm/oracle_correct"] == pytest.approx(sum(e == "gold" for _, e in rows) / len(rows))
+    assert ctx.metrics["prm/oracle_correct"] == pytest.approx(float(rollouts.correct.float().mean()))
 
 
 def test_without_a_judge_or_with_bad_settings_it_is_one_clear_error():

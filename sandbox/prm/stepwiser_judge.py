@@ -223,9 +223,9 @@ def verdict_probabilities(judge: TinyLlama, contexts: list[str], outputs: list[s
     return probs
 
 
-def mean_verdict_probabilities(judge: TinyLlama, contexts: list[str], keys: list[int], temperature: float,
+def sampled_verdict_probabilities(judge: TinyLlama, contexts: list[str], keys: list[int], temperature: float,
                                max_new_tokens: int) -> list[float]:
-    """P(Y)/(P(Y)+P(N)) after one sampled output per context (noise keyed by ``keys``)."""
+    """For each context, P(Y)/(P(Y)+P(N)) at the verdict token after one sampled output (noise keyed by ``keys``)."""
     if not contexts:
         return []
     with evaluating(judge):
@@ -247,7 +247,7 @@ def judge_step_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, seed
                 contexts.append(prompt + text[: step.end])
                 keys.append(row_key(seed, "judge", p, r, step.index, k))
                 slots.append((row, step.index))
-    probs = mean_verdict_probabilities(judge, contexts, keys, temperature, max_new_tokens)
+    probs = sampled_verdict_probabilities(judge, contexts, keys, temperature, max_new_tokens)
     scores: list[list[float]] = [[0.0] * len(task.segment(text)) for text in rollouts.texts]
     for (row, t), prob in zip(slots, probs):
         scores[row][t] += prob / n_samples
@@ -260,8 +260,9 @@ def judge_solution_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, 
     the mean over ``n_samples`` sampled checks of the whole solution (context = prompt + response,
     as ``solution_chunks_of`` writes it) of P(Y)/(P(Y)+P(N)) at the verdict token; 0 for a row
     with no step to check (an empty response). Check k of row (problem p, rollout r) is keyed by
-    (*key, p, r, k); the output budget is cut to what the judge's ``max_seq_len`` leaves after
-    the longest context. Reads only ``task.prompt`` and ``task.segment``."""
+    (*key, p, r, k), and its output budget is ``max_new_tokens`` or what the judge's ``max_seq_len``
+    leaves after its own context, whichever is smaller: a row's score does not depend on its
+    batch. Reads only ``task.prompt`` and ``task.segment``."""
     contexts, keys, rows = [], [], []
     for row, (problem, text) in enumerate(zip(rollouts.problems, rollouts.texts)):
         if not task.segment(text):
@@ -272,12 +273,16 @@ def judge_solution_scores(judge: TinyLlama, task, rollouts, n_samples: int = 4, 
             keys.append(row_key(*key, "judge-solution", p, r, k))
             rows.append(row)
     tok = TinyPolicy(judge).tokenizer
-    longest = max((len(tok.encode(c + CHECK, bos=True)) for c in contexts), default=0)
-    budget = min(max_new_tokens, judge.cfg.max_seq_len - longest)
-    check(not contexts or budget >= 1, "rollouts", f"responses that leave the judge room to write (max_seq_len={judge.cfg.max_seq_len})",
-          f"a context of {longest} tokens")
+    budgets = [min(max_new_tokens, judge.cfg.max_seq_len - len(tok.encode(c + CHECK, bos=True))) for c in contexts]
+    check(min(budgets, default=1) >= 1, "rollouts", f"responses that leave the judge room to write (max_seq_len={judge.cfg.max_seq_len})",
+          f"a context of {judge.cfg.max_seq_len - min(budgets, default=1)} tokens")
+    probs = [0.0] * len(contexts)
+    for budget in sorted(set(budgets)):  # one sampling call per output budget
+        at = [i for i, b in enumerate(budgets) if b == budget]
+        for i, prob in zip(at, sampled_verdict_probabilities(judge, [contexts[i] for i in at], [keys[i] for i in at], temperature, budget)):
+            probs[i] = prob
     scores = [0.0] * len(rollouts.texts)
-    for row, prob in zip(rows, mean_verdict_probabilities(judge, contexts, keys, temperature, budget)):
+    for row, prob in zip(rows, probs):
         scores[row] += prob / n_samples
     return scores
 
