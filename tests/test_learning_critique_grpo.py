@@ -1,18 +1,20 @@
 """Learning test: Critique-GRPO teaches the policy, from the bare question, the answers it found
 only after a critique.
 
-From the cached 'tiny-feedback' warm start (it has read feedback quoted in its prompt), on
-3-step chains -- one step longer than it was trained on, where it answers 1-7% of the sampled
-rollouts right, so almost every group of 8 is all wrong and gives outcome GRPO no signal at all --
+From the cached 'tiny-feedback-fast' warm start ('tiny-feedback''s recipe in 100 SFT steps, not
+300: it has read feedback quoted in its prompt), on 3-step chains -- one step longer than it was
+trained on, where it answers 0-5% of the sampled rollouts right, so almost every group of 8 is all wrong and gives outcome GRPO no signal at all --
 one batch of 16 problems x 8 rollouts of ``critique-grpo`` is collected: each failed row is refined
 after the oracle's corrective critique and one refinement per group joins it. The trainer's update
 (``Trainer.learn``: PPO-clip on the on-policy rows, the shaped term f(π) = π/(π + 0.1) on the
 refinements, 2 minibatches) is taken UPDATES times on that batch; the quantity is the mean summed
 log-probability, under the *bare* prompt (no critique), of the refinements whose answer is right.
 
-Measured for seeds 0-4 (this machine, under load): 3 / 2 / 3 / 5 / 3 correct refinements among the
-16 added; their log-probability rises from -7.32 / -10.43 / -7.32 / -12.67 / -7.32 nats by
-2.56 / 2.93 / 2.20 / 1.54 / 2.57. Asserted on seed 0: a rise of at least MARGIN (half the smallest).
+Measured for seeds 0-4 (this machine, on 'tiny-feedback-fast'): 3 / 7 / 6 / 4 / 3 correct
+refinements among the 16 added; their log-probability rises from -19.95 / -15.30 / -13.33 / -13.99
+/ -12.18 nats by 0.25 / 0.21 / 0.47 / 0.84 / 0.10 (on the fully built 'tiny-feedback', whose
+refinements start at -7 to -13 nats: by 1.54-2.93). Asserted on seed 0: a rise of at least MARGIN
+(half the smallest).
 """
 
 import pytest
@@ -30,7 +32,7 @@ from learning_settings import measured_rl_config
 pytestmark = pytest.mark.slow
 
 UPDATES = 4
-MARGIN = 0.77
+MARGIN = 0.05
 
 
 def bare_prompt_logprob(policy, rollouts) -> float:
@@ -42,7 +44,7 @@ def bare_prompt_logprob(policy, rollouts) -> float:
 
 @pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
 def test_critique_grpo_raises_the_bare_prompt_probability_of_its_correct_refinements(seed):
-    model, _, _ = recipes.load("tiny-feedback")
+    model, _, _ = recipes.load("tiny-feedback-fast")
     task = toy_envs.make_task("arithmetic", n_steps=3, operators="+-", start_max=50)
     trainer = Trainer(measured_rl_config("critique-grpo", seed=seed, steps=1, problems_per_step=16), task, TinyPolicy(model))
     batch = trainer.collect()

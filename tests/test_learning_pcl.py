@@ -1,7 +1,7 @@
 """Learning test: PCL's white-box reward is learnable -- updates on ``pcl`` make the policy's own
 self-evaluations agree more often with the verifier.
 
-From the cached 'tiny-pcl' warm start (PCL's dual-track SFT: its responses go on past the answer
+From the cached 'tiny-pcl-fast' warm start ('tiny-pcl''s dual-track SFT in 100 steps, not 300: its responses go on past the answer
 with ``~`` and ``<v|x per step line>=<r̂>``) on its own 2-step chains: one batch of ``pcl`` (16
 problems x 8, row return 1[correct] + 0.5 (1 − |r̂ − 1[correct]|)) is collected; the trainer's
 update (``Trainer.learn``: PPO-clip, 2 minibatches, lr 1e-4 without warm-up: at the measured
@@ -11,10 +11,10 @@ the mean consistency 1 − |r̂ − 1[correct]| (0 without an evaluation; the ``
 source) of FRESH rollouts of the batch's problems (keyed apart from the batch's own samples, the
 same keys before and after).
 
-Measured for seeds 0-4 (this machine): the consistency rises from 0.445 / 0.457 / 0.445 / 0.453 /
-0.457 by 0.168 / 0.047 / 0.109 / 0.129 / 0.090 (the warm start's sampled responses are right 43%
-of the time and it predicts reward 1 for most of them, so part of the rise is predicting 0 more
-often). Asserted on seed 0: a rise of at least MARGIN (half the smallest). Whether PCL carries
+Measured for seeds 0-4 (this machine, on 'tiny-pcl-fast'): the consistency rises from 0.289 /
+0.270 / 0.293 / 0.270 / 0.277 by 0.152 / 0.062 / 0.082 / 0.117 / 0.102 (it predicts reward 1 for
+almost every response and about 30% are right, so much of the rise is predicting 0 more often; on
+the fully built 'tiny-pcl', 43% right: from 0.445-0.457 by 0.047-0.168). Asserted on seed 0: a rise of at least MARGIN (half the smallest). Whether PCL carries
 over to accuracy at equal inference tokens is measured in tutorials/guides/results.md
 ("Post-Completion Learning (PCL), measured").
 """
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 UPDATES = 8
 FRESH = 16
-MARGIN = 0.023
+MARGIN = 0.031
 
 
 def fresh_consistency(trainer, problems: list[int]) -> float:
@@ -44,7 +44,7 @@ def fresh_consistency(trainer, problems: list[int]) -> float:
 
 @pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
 def test_pcl_updates_raise_the_self_evaluation_consistency_of_fresh_rollouts(seed):
-    model, task, _ = recipes.load("tiny-pcl")
+    model, task, _ = recipes.load("tiny-pcl-fast")
     cfg = measured_rl_config("pcl", seed=seed, steps=1, problems_per_step=16, lr=1e-4, warmup_steps=1)
     trainer = Trainer(cfg, task, TinyPolicy(model))
     before, after = before_and_after_updates(trainer, UPDATES, lambda problems: fresh_consistency(trainer, problems))

@@ -1,15 +1,15 @@
 """Learning test: SDPO's update moves the student towards its self-teacher.
 
-From the cached 'tiny-feedback' warm start, one batch of 8 problems x 8 rollouts of ``sdpo``
+From the cached 'tiny-feedback-fast' warm start ('tiny-feedback''s recipe in 100 SFT steps), one batch of 8 problems x 8 rollouts of ``sdpo``
 (the teacher sees a correct sibling's solution) is collected, then the trainer's update
 (``Trainer.learn``: the PPO epoch with the distillation term, 2 minibatches) is taken UPDATES times
 on that same batch; ``loss/distill``, the mean KL(p ‖ sg q) of the batch, is read at each update.
 The teacher shares the student's weights, so it moves too; the loss still falls.
 
-Measured for seeds 0-4 (this machine, under load): the loss falls from its first to its last
-update by 0.0247 / 0.0204 / 0.0176 / 0.0160 / 0.0190 (0.0874 -> 0.0627 at seed 0; the last is 0.70-0.83
-of the first). Asserted on seed 0: a fall of
-at least MARGIN (half the smallest).
+Measured for seeds 0-4 (this machine, on 'tiny-feedback-fast'): the loss falls from its first to
+its last update by 0.0116 / 0.0148 / 0.0075 / 0.0086 / 0.0030 (0.1950 -> 0.1834 at seed 0; the
+last is 0.85-0.94 of the first; on the fully built 'tiny-feedback' by 0.016-0.025, to 0.70-0.83 of
+the first). Asserted on seed 0: a fall of at least MARGIN (half the smallest).
 
 What does NOT hold here: accuracy. Ten steps of ``sdpo`` (8 problems x 8 rollouts, lr 5e-5) change
 greedy accuracy on 128 held-out problems from 'tiny-feedback' by +0.039 (seed 0) and -0.039
@@ -31,12 +31,12 @@ from learning_settings import measured_rl_config
 pytestmark = pytest.mark.slow
 
 UPDATES = 8
-MARGIN = 0.008
+MARGIN = 0.0015
 
 
 @pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
 def test_sdpo_updates_lower_the_distillation_loss_on_their_batch(seed):
-    model, task, _ = recipes.load("tiny-feedback")
+    model, task, _ = recipes.load("tiny-feedback-fast")
     trainer = Trainer(measured_rl_config("sdpo", seed=seed, steps=1, problems_per_step=8), task, TinyPolicy(model))
     batch = trainer.collect()
     losses = [trainer.learn(batch)["loss/distill"] for _ in range(UPDATES)]

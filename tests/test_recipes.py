@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 import pytest
 
@@ -17,11 +18,18 @@ from toy_envs import ConfigError
 def test_the_table_names_every_cached_model_once():
     tables = {"warmstart": {**warmstart.PRESETS, **feedback_warmstart.FEEDBACK_PRESETS, **pcl_warmstart.PCL_PRESETS},
               "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES, "stepwiser": stepwiser_config.STEPWISER_RECIPES}
-    assert sum(len(t) for t in tables.values()) == len(RECIPES)
+    copies = {f"{name}-fast": steps for name, steps in recipes.FAST_COPIES.items()}
+    assert sum(len(t) for t in tables.values()) + len(copies) == len(RECIPES)
+    for name, steps in recipes.FAST_COPIES.items():  # a copy: its recipe with fewer SFT steps, nothing else
+        copy = RECIPES[f"{name}-fast"].config
+        assert copy.sft.steps == steps < RECIPES[name].config.sft.steps
+        assert copy == replace(RECIPES[name].config, sft=replace(RECIPES[name].config.sft, steps=steps))
+        assert RECIPES[f"{name}-fast"].build == RECIPES[name].build and recipes.path(f"{name}-fast") != recipes.path(name)
+        tables[RECIPES[name].kind] = {**tables[RECIPES[name].kind], f"{name}-fast": copy}
     for kind, table in tables.items():
         assert {name for name, recipe in RECIPES.items() if recipe.kind == kind} == set(table)
         for name, config in table.items():
-            assert RECIPES[name].name == name and RECIPES[name].config is config
+            assert RECIPES[name].name == name and (RECIPES[name].config is config or name in copies)
             assert not config.init or RECIPES[config.init].kind == "warmstart"  # every init is a warm start
     kinds = [RECIPES[name].kind for name in TEST_RECIPES]
     assert kinds == sorted(kinds, key=["warmstart", "prm", "judge", "stepwiser"].index)  # warm starts built first

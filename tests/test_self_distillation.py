@@ -9,6 +9,7 @@ Measured (this machine, sampling seed 0), AUROC and mean log-ratio per response 
     warm start      indicative      located         corrective      solution
     tiny            0.602 (-2.13)   0.620 (-1.84)   0.531 (-1.64)   0.566 (-3.60)
     tiny-feedback   0.527 (-0.01)   0.541 (-0.01)   0.520 (-0.01)   0.599 (-0.14)
+    ...-fast        0.625 (-0.05)   0.592 (-0.04)   0.526 (-0.06)   0.581 (-0.14)
 
 (64 problems on 'tiny': 0.593 / 0.632 / 0.538 / 0.556, log-ratios -2.16 / -2.02 / -1.71 / -3.50.)
 A null result for the tiny models: the self-teacher does not single out the first wrong step.
@@ -16,8 +17,9 @@ A null result for the tiny models: the self-teacher does not single out the firs
 1.6-3.6 nats less on the response's own tokens); 'tiny-feedback' (``sandbox.train.feedback_warmstart``:
 300 more SFT steps with feedback in half of the prompts) has learned to read past feedback without
 being thrown off by it (log-ratio ~0), but not to use it to doubt the wrong tokens. What is asserted
-is what was measured and can fail: the confusion of 'tiny', its absence in 'tiny-feedback', and
-the AUROC equal to an explicit count over (positive, negative) token pairs.
+is what was measured and can fail: the confusion of 'tiny', its absence in 'tiny-feedback-fast'
+(the same recipe in 100 SFT steps, not 300, which the suite builds), and the AUROC equal to an
+explicit count over (positive, negative) token pairs.
 """
 
 import pytest
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.slow
 CONFUSED = -1.0
 """'tiny' puts at least this much less log-probability on its tokens with feedback (measured -1.64, corrective)."""
 UNCONFUSED = 0.5
-"""'tiny-feedback''s mean log-ratio is within this of 0 (measured -0.01, corrective)."""
+"""'tiny-feedback-fast''s mean log-ratio is within this of 0 (measured -0.06, corrective; the full build's -0.01)."""
 
 
 def teacher_signal(name: str, level: str, seed: int = 0):
@@ -58,7 +60,7 @@ def pair_count_auroc(ratio: torch.Tensor, rollouts) -> float:
 
 @pytest.mark.parametrize("name, check", [
     ("tiny", lambda mean: mean <= CONFUSED),
-    ("tiny-feedback", lambda mean: abs(mean) <= UNCONFUSED),
+    ("tiny-feedback-fast", lambda mean: abs(mean) <= UNCONFUSED),
 ])
 def test_the_self_teachers_token_signal_on_real_warm_starts(name, check):
     rollouts, ratio = teacher_signal(name, "corrective")

@@ -57,7 +57,7 @@ import importlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -121,9 +121,10 @@ KINDS: dict[str, Kind] = {
 }
 """Kind -> how its checkpoints are read."""
 
-USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-feedback", "tiny-repeats", "tiny-pcl", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
+USED_BY_TESTS = {"tiny", "tiny-noisy", "tiny-long-answer", "tiny-calib", "tiny-feedback-fast", "tiny-repeats-fast", "tiny-pcl-fast", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
                  "tiny-thinkprm", "tiny-stepwiser", "tiny-orm"}
-"""The recipes the tests and tutorials load (the others: benchmarks and experiments)."""
+"""The recipes the tests and the notebooks in fast mode load (the others: benchmarks, experiments
+and full-mode notebooks)."""
 
 _TABLES = (
     ("warmstart", PRESETS, "sandbox.train.warmstart:build_warmstart"),
@@ -137,14 +138,37 @@ _names = [name for _, table, _ in _TABLES for name in table]
 if len(set(_names)) != len(_names):
     raise ValueError(f"a cached-model name is used by two recipes: {sorted(n for n in _names if _names.count(n) > 1)}")
 
+FAST_COPIES: dict[str, int] = {"tiny-repeats": 100, "tiny-feedback": 100, "tiny-pcl": 100}
+"""Warm start -> the SFT steps of its fast-mode copy, recipe ``<name>-fast``: the same init, data,
+learning rate and warm-up with fewer steps (the cosine schedule over those), built in about a
+third of the time. The tests and the notebooks in fast mode (``REWARD_SANDBOX_FAST=1``, what CI
+runs) load the copy; experiment specs, benchmarks and full-mode notebooks load the recipe itself,
+whose measurements the guides quote. A learning test on a copy states the effects measured on the
+copy. The copies are of warm starts whose consumers in the suite are few and whose builds
+continue 'tiny' for 300 steps: together those took 299 s of the CPU of a CI run (1533 s in all);
+the copies take 72 s. They are less trained (greedy accuracy on 256 held-out problems, full /
+copy: tiny-repeats 0.82 / 0.20, tiny-feedback 0.95 / 0.34, tiny-pcl 0.79 / 0.32; 'tiny' itself
+0.41: the warm-up back to the full learning rate costs the copies first) but have learned their
+formats (repeated lines, reading feedback, the post-completion evaluation)."""
+
+_configs: dict[str, tuple] = {}
+for _kind, _table, _build in _TABLES:
+    for _name, _config in _table.items():
+        _configs[_name] = (_kind, _config, _build)
+        if _name in FAST_COPIES:  # the copy right after its recipe, in the kind's place in the order
+            if f"{_name}-fast" in _names:
+                raise ValueError(f"the fast-mode copy of {_name!r} takes the name of another recipe: {_name}-fast")
+            _configs[f"{_name}-fast"] = (_kind, replace(_config, sft=replace(_config.sft, steps=FAST_COPIES[_name])), _build)
+
 RECIPES: dict[str, Recipe] = {
-    name: Recipe(name, kind, config, build, name in USED_BY_TESTS) for kind, table, build in _TABLES for name, config in table.items()
+    name: Recipe(name, kind, config, build, name in USED_BY_TESTS) for name, (kind, config, build) in _configs.items()
 }
 """Every cached model: name -> ``Recipe``."""
 
 BUILD_SECONDS: dict[str, int] = {
     "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60, "tiny-pcl": 100,
     "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50, "tiny-orm": 40,
+    "tiny-repeats-fast": 30, "tiny-feedback-fast": 30, "tiny-pcl-fast": 30,
 }
 """Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's
 announcement (a recipe not listed is announced without one); its init's build is not included.
@@ -152,7 +176,7 @@ Measured from the training time every build records in its checkpoint (``sft/sec
 ``prm/train_s``, ``judge/train_s``, StepWiser's ``judge/pool_s + sft_s + rl_s``): the second
 fastest of the builds of the same config in a cache shared by several processes on a 2-core
 machine (5 to 19 builds each; StepWiser: its one build; tiny-orm: the CPU time of its one build,
-36 s; tiny-feedback: the CPU time of its one
+36 s; the fast-mode copies: the CPU time of their one build each, 22-26 s; tiny-feedback: the CPU time of its one
 build, about 3 min, which took 2038 s of wall time at a twelfth of a core, less the third its two
 length buckets save per step), rounded up to a multiple of 10 s -- the
 sampling and evaluation around the training add a few seconds. Slower on a busy machine."""
