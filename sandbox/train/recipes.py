@@ -16,6 +16,9 @@ names them all, so one name finds any cached model and no name is used twice:
     judge      JUDGE_RECIPES (judge_sft)            build_judges (judge_sft)           TinyLlama (eval mode)  student, teacher
     stepwiser  STEPWISER_RECIPES (stepwiser_config) build_stepwiser (stepwiser_train)  TinyLlama (eval mode)  judge, cold
 
+``FAST_COPIES`` adds ``<name>-fast``, a copy of a few warm starts with fewer SFT steps, that the
+tests and the fast-mode notebooks load instead (CI builds them in a fraction of the time).
+
 A config's ``init`` names the warm start it starts from (empty: a fresh model); ``build`` loads
 that first and hands it to the kind's build, with the warm start's task fields replaced by the
 config's ``task_fields`` where it has them (a PRM trained on longer chains than its warm start's). Every artifact is keyed the same way
