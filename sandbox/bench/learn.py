@@ -1,8 +1,9 @@
 """Benchmark: wall-clock time for SFT + RL to reach a greedy accuracy target.
 
 Task (fixed, the hard setting): 4-step arithmetic chains, start 1–99, operands 1–9, operators
-+ − ×, no modulus. One SFT phase (time-budgeted, evaluated as it goes) is run once and its time
-is counted in every variant's total; then each variant trains from that SFT model until greedy
++ − ×, no modulus. One SFT phase (time-budgeted, evaluated as it goes; its learning rate, batch
+size and a curriculum of shorter chains first are settings) is run once and its time is counted
+in every variant's total; then each variant trains from that SFT model until greedy
 accuracy on ``eval_problems`` held-out problems reaches ``target`` or the total time reaches
 ``time_limit_s``. Evaluation time is included. Reported per variant: time to target (or "not
 reached"), accuracy at 3 and 6 minutes (the last evaluation before that time), and each
@@ -33,7 +34,7 @@ TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, 
 @dataclass
 class LearnBenchConfig:
     variants: tuple[str, ...] = ("outcome-grpo", "dapo")
-    """RL variants to time."""
+    """RL variants to time (empty: the SFT phase only)."""
     target: float = 0.95
     """Greedy held-out accuracy to reach."""
     time_limit_s: float = 360.0
@@ -42,8 +43,14 @@ class LearnBenchConfig:
     """Time budget of the SFT phase (then RL takes over)."""
     sft_lr: float = 3e-3
     """SFT peak learning rate (cosine over the budgeted steps, floor 10%)."""
+    sft_batch_size: int = 64
+    """SFT problems per step."""
+    sft_curriculum: tuple[int, ...] = ()
+    """Chain lengths SFT trains on in turn, each for an equal share of sft_time_s, the last 4
+    (empty: 4-step chains throughout)."""
     sft_steps_per_s: float = 5.0
-    """Assumed SFT speed, only to size the cosine schedule to the time budget."""
+    """Assumed SFT steps per second at batch 64 (scaled by 64 / sft_batch_size), only to size the
+    cosine schedule to the time budget."""
     eval_every_s: float = 30.0
     """Evaluate about this often (evaluation time counts)."""
     eval_problems: int = 512
@@ -58,12 +65,17 @@ class LearnBenchConfig:
         from toy_envs.base import check
 
         check_tuple_fields(self)
-        check(len(self.variants) >= 1, "variants", "one or more variant names", self.variants)
         for name in self.variants:
             get_variant(name)
         check(0 < self.target <= 1, "target", "in (0, 1]", self.target)
         check(self.time_limit_s > self.sft_time_s > 0, "sft_time_s", "> 0 and < time_limit_s", self.sft_time_s)
         check(self.eval_every_s > 0, "eval_every_s", "> 0", self.eval_every_s)
+        check(self.sft_lr > 0, "sft_lr", "> 0", self.sft_lr)
+        check(self.sft_batch_size >= 1, "sft_batch_size", "an integer >= 1", self.sft_batch_size)
+        check(all(1 <= n <= TASK_FIELDS["n_steps"] for n in self.sft_curriculum)
+              and (not self.sft_curriculum or self.sft_curriculum[-1] == TASK_FIELDS["n_steps"]),
+              "sft_curriculum", f"chain lengths in 1..{TASK_FIELDS['n_steps']} ending on {TASK_FIELDS['n_steps']} (or empty)",
+              self.sft_curriculum)
         check(self.eval_problems >= 1, "eval_problems", ">= 1", self.eval_problems)
 
 
@@ -74,8 +86,10 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
     tok = CharTokenizer()
     torch.manual_seed(cfg.seed)
     model = TinyLlama(ModelConfig(vocab_size=tok.vocab_size, max_seq_len=160))
-    planned = int(cfg.sft_time_s * cfg.sft_steps_per_s)
-    sft = SFTConfig(steps=planned, lr=cfg.sft_lr, eval_problems=0)
+    planned = max(1, int(cfg.sft_time_s * cfg.sft_steps_per_s * 64 / cfg.sft_batch_size))
+    sft = SFTConfig(steps=planned, lr=cfg.sft_lr, batch_size=cfg.sft_batch_size, eval_problems=0)
+    lengths = cfg.sft_curriculum or (TASK_FIELDS["n_steps"],)
+    stages = [toy_envs.make_task("arithmetic", **{**TASK_FIELDS, "n_steps": n}) for n in lengths]
     opt = torch.optim.AdamW(model.parameters(), lr=sft.lr, weight_decay=sft.weight_decay, betas=(0.9, 0.98))
     curve, phases = [], {"sft": 0.0, "evaluation": 0.0}
     start = time.perf_counter()
@@ -89,7 +103,8 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
 
     while time.perf_counter() - start < cfg.sft_time_s:
         t0 = time.perf_counter()
-        tokens, mask = sft_batch(task, tok, range(step * sft.batch_size, (step + 1) * sft.batch_size))
+        stage = stages[min(int((t0 - start) / cfg.sft_time_s * len(stages)), len(stages) - 1)]
+        tokens, mask = sft_batch(stage, tok, range(step * sft.batch_size, (step + 1) * sft.batch_size))
         loss = -(token_logprobs(model(tokens), tokens) * mask).sum() / mask.sum()
         set_learning_rate(opt, sft.lr_at(min(step, planned - 1)))
         optimizer_step(opt, loss, model.parameters(), sft.grad_clip)
@@ -104,7 +119,7 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
     sft_elapsed = time.perf_counter() - start
     sft_curve = list(curve)
     sft_phases = dict(phases)
-    results = {"sft_steps": step, "sft_seconds": sft_elapsed, "variants": {}}
+    results = {"sft_steps": step, "sft_seconds": sft_elapsed, "sft_curve": sft_curve, "variants": {}}
     for variant in cfg.variants:
         policy = TinyPolicy(copy.deepcopy(model))
         rl = RLConfig(variant=variant, seed=cfg.seed, steps=10**9, eval_every=0, eval_problems=0, pass_problems=0, max_draws=32,
@@ -155,6 +170,7 @@ def format_learn_bench(results: dict, cfg: LearnBenchConfig) -> str:
         f"{cfg.eval_problems} held-out problems, SFT {results['sft_steps']} steps in {results['sft_seconds']:.0f} s",
         f"{'variant':<14} {'time to target':>15} {'acc@3min':>9} {'acc@6min':>9} {'final':>7}  phase shares",
     ]
+    lines.append("SFT: " + ", ".join(f"{a:.3f} at {t:.0f} s" for t, _, a in results["sft_curve"]))
     times = {}
     for name, r in results["variants"].items():
         reached = f"{r['seconds_to_target']:.0f} s" if r["seconds_to_target"] is not None else "not reached"
