@@ -41,8 +41,9 @@ class LearnBenchConfig:
     """Stop a variant when SFT + RL time reaches this."""
     sft_time_s: float = 180.0
     """Time budget of the SFT phase (then RL takes over)."""
-    sft_lr: float = 3e-3
-    """SFT peak learning rate (cosine over the budgeted steps, floor 10%)."""
+    sft_lr: float = 2e-3
+    """SFT peak learning rate (cosine over the budgeted steps, floor 10%); 2e-3 was the best of a
+    learning-rate x batch x curriculum sweep (tutorials/guides/results.md, "Benchmark: learning speed")."""
     sft_batch_size: int = 64
     """SFT problems per step."""
     sft_curriculum: tuple[int, ...] = ()
