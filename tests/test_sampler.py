@@ -144,3 +144,24 @@ def test_hf_policy_sampling_matches_its_uncached_forward(temperature):
     torch.testing.assert_close(full * out.response_mask, out.logprobs, atol=2e-5, rtol=1e-5)
     for b, p in enumerate(PROMPTS):
         assert out.tokens[b, : len(p)].tolist() == p
+
+
+@pytest.mark.parametrize("temperature,top_p", [(0.0, 1.0), (1.0, 1.0), (0.7, 0.9)])
+def test_static_decode_steps_sample_what_the_eager_ones_do(temperature, top_p):
+    """The static-shape step (a tensor cache slot, attention over the whole cache under a mask:
+    what ``decode_mode="compiled"`` compiles) against the eager step that slices the cache, on
+    prompts of four lengths (left padding), grouped-query attention and rows that stop early.
+    ``compiled`` itself is this function through ``torch.compile``: not run here (its compile
+    takes ~14 s of wall time even on a one-layer model); ``reward-sandbox bench sampler
+    --compile`` checks its tokens equal the eager sampler's on every run, and tests/test_gpu.py
+    checks the CUDA-graph form where a GPU is lent."""
+    cfg = SamplingConfig(max_new_tokens=30, temperature=temperature, top_p=top_p)
+    eager, static = run(cfg, prompts=PROMPTS * 2, seed=5), run(cfg, prompts=PROMPTS * 2, seed=5, decode_mode="static")
+    assert torch.equal(eager.tokens, static.tokens) and torch.equal(eager.response_mask, static.response_mask)
+    assert (~eager.truncated).any()
+    torch.testing.assert_close(static.logprobs, eager.logprobs, atol=2e-5, rtol=1e-5)
+
+
+def test_an_unknown_decode_mode_is_refused_before_decoding():
+    with pytest.raises(ValueError, match="decode_mode: expected one of eager, static, compiled, got 'fast'"):
+        run(SamplingConfig(max_new_tokens=4), decode_mode="fast")

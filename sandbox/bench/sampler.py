@@ -7,6 +7,13 @@ for exactly ``new_tokens`` new tokens per row (end-of-sequence ignored: our samp
 each is excluded; each figure is the median of ``repeats`` timed calls, taken alternately so
 both see the same machine state. Reported: tokens/s of each and their ratio, greedy and
 sampled (temperature 1, no top-k/top-p on either side).
+
+``--compile`` adds the sampler's compiled decode step (``sample(..., decode_mode="compiled")``:
+static shapes through ``torch.compile``) as a third contender timed in the same alternation. Its
+compile time is the first compiled call's time less the median of its timed calls; the
+break-even number of generated tokens is that time over the per-token saving against the eager
+sampler (``never`` where the compiled step is not faster). The compiled tokens are checked equal
+to the eager sampler's before any timing counts.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ class SamplerBenchConfig:
     """torch threads for both contenders."""
     preset: str = "tiny"
     """Warm-start preset whose weights are decoded."""
+    compile: bool = False
+    """Also time the compiled decode step (compile time and break-even reported)."""
 
     def validate(self) -> None:
         from toy_envs.base import check
@@ -65,10 +74,14 @@ def run_sampler_bench(cfg: SamplerBenchConfig) -> dict:
     hf_mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(p) for p in prompts])[:, None]).long()
     keys = row_keys(0, [(i,) for i in range(cfg.batch_size)])
 
-    def ours(temperature: float):
+    def ours(temperature: float, decode_mode: str = "eager"):
         sc = SamplingConfig(max_new_tokens=cfg.new_tokens, temperature=temperature)
-        out = sample(model, prompts, sc, keys, tok.eos_id, tok.pad_id, ignore_eos=True)
+        out = sample(model, prompts, sc, keys, tok.eos_id, tok.pad_id, ignore_eos=True, decode_mode=decode_mode)
         assert int(out.response_lens.min()) == cfg.new_tokens
+        return out.tokens
+
+    def compiled(temperature: float):
+        return ours(temperature, "compiled")
 
     @torch.no_grad()
     def theirs(temperature: float):
@@ -85,20 +98,35 @@ def run_sampler_bench(cfg: SamplerBenchConfig) -> dict:
         )
         assert out.shape[1] == width + cfg.new_tokens
 
+    contenders = {"sandbox": ours, "hf": theirs, **({"compiled": compiled} if cfg.compile else {})}
     results = {}
     for mode, temperature in (("greedy", 0.0), ("sampled", 1.0)):
-        for fn in (ours, theirs):
-            fn(temperature)  # warm-up
-        times = {"sandbox": [], "hf": []}
+        first = {}
+        for name, fn in contenders.items():  # warm-up (the compiled step compiles here, once)
+            start = time.perf_counter()
+            out = fn(temperature)
+            first[name] = time.perf_counter() - start
+            if name == "compiled" and not torch.equal(out, ours(temperature)):
+                raise RuntimeError("the compiled decode step sampled other tokens than the eager sampler")
+        times = {name: [] for name in contenders}
         for _ in range(cfg.repeats):
-            for name, fn in (("sandbox", ours), ("hf", theirs)):
+            for name, fn in contenders.items():
                 start = time.perf_counter()
                 fn(temperature)
                 times[name].append(time.perf_counter() - start)
         tokens = cfg.batch_size * cfg.new_tokens
-        ours_tps = tokens / statistics.median(times["sandbox"])
-        hf_tps = tokens / statistics.median(times["hf"])
-        results[mode] = {"sandbox_tokens_per_s": ours_tps, "hf_tokens_per_s": hf_tps, "ratio": ours_tps / hf_tps}
+        tps = {name: tokens / statistics.median(times[name]) for name in contenders}
+        results[mode] = {"sandbox_tokens_per_s": tps["sandbox"], "hf_tokens_per_s": tps["hf"], "ratio": tps["sandbox"] / tps["hf"]}
+        if cfg.compile:
+            if mode == "greedy":  # compiled in this warm-up; the sampled mode reuses the compiled step
+                compile_s = first["compiled"] - statistics.median(times["compiled"])
+            saving = 1 / tps["sandbox"] - 1 / tps["compiled"]  # seconds saved per generated token
+            results[mode].update({
+                "compiled_tokens_per_s": tps["compiled"],
+                "compiled_ratio": tps["compiled"] / tps["hf"],
+                "break_even_tokens": compile_s / saving if saving > 0 else None,
+            })
+            results["compile_s"] = compile_s
     results["setup"] = {
         "parameters": model.num_parameters(),
         "batch_size": cfg.batch_size,
@@ -120,4 +148,12 @@ def format_sampler_bench(results: dict) -> str:
     for mode in ("greedy", "sampled"):
         r = results[mode]
         lines.append(f"{mode:<8} {r['sandbox_tokens_per_s']:>14,.0f} {r['hf_tokens_per_s']:>18,.0f} {r['ratio']:>6.2f}x")
+    if "compile_s" in results:
+        lines.append(f"compiled decode step: compiled once in {results['compile_s']:.1f} s; break-even = that time over the per-token saving")
+        lines.append(f"{'mode':<8} {'compiled tok/s':>14} {'vs generate':>12} {'vs eager':>9} {'break-even tokens':>18}")
+        for mode in ("greedy", "sampled"):
+            r = results[mode]
+            even = "never" if r["break_even_tokens"] is None else f"{r['break_even_tokens']:,.0f}"
+            lines.append(f"{mode:<8} {r['compiled_tokens_per_s']:>14,.0f} {r['compiled_ratio']:>11.2f}x "
+                         f"{r['compiled_tokens_per_s'] / r['sandbox_tokens_per_s']:>8.2f}x {even:>18}")
     return "\n".join(lines)

@@ -120,7 +120,12 @@ class Attention(nn.Module):
         ).split((self.n_heads, self.n_kv_heads, self.n_kv_heads), dim=1)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        if cache_kv is not None:  # write this chunk at cache slots [slot, slot+t), attend to all so far
+        if cache_kv is not None and torch.is_tensor(slot):  # static shapes: write at the slots in
+            cache_k, cache_v = cache_kv  # ``slot`` [t], attend over the whole cache (the mask hides the rest)
+            cache_k.index_copy_(2, slot, k)
+            cache_v.index_copy_(2, slot, v)
+            k, v = cache_k, cache_v
+        elif cache_kv is not None:  # write this chunk at cache slots [slot, slot+t), attend to all so far
             cache_k, cache_v = cache_kv
             t = x.shape[1]
             cache_k[:, :, slot : slot + t] = k
@@ -218,7 +223,10 @@ class TinyLlama(nn.Module):
 
         ``model(tokens)`` is the plain causal pass. The sampler also passes ``cache`` (keys and
         values go to slots ``[slot, slot+T)``), per-row ``positions`` [B, T] for the rotary
-        tables, a boolean attention ``mask`` [B, 1, T, slot+T], and ``fused`` weights.
+        tables, a boolean attention ``mask`` [B, 1, T, slot+T], and ``fused`` weights. A tensor
+        ``slot`` [T] of cache slots is the static-shape form (``sampler.sample(..., decode_mode=)``):
+        the chunk is written there and attends over the whole cache under a mask [B, 1, T, cache
+        length], so every decode step has the same shapes.
         """
         return self.lm_head(self.hidden_states(tokens, cache, slot, positions, mask, fused))
 
@@ -226,7 +234,7 @@ class TinyLlama(nn.Module):
         """The final-norm hidden states [B, T, d_model] that ``lm_head`` reads (heads such as a
         PRM's step scorer or a value head read them too); arguments as in ``forward``."""
         t = tokens.shape[1]
-        if t > self.cfg.max_seq_len or slot + t > self.cfg.max_seq_len:
+        if t > self.cfg.max_seq_len or (not torch.is_tensor(slot) and slot + t > self.cfg.max_seq_len):
             raise ValueError(f"sequence length {slot + t} exceeds max_seq_len={self.cfg.max_seq_len}")
         if positions is None:
             cos, sin = self.rope_cos[:t], self.rope_sin[:t]

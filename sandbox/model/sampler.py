@@ -6,6 +6,15 @@
         record log p(token)   # temperature-scaled, *before* top-p truncation
         decode that token for every row at its own position (rows never shift)
 
+Decoding modes (``sample(..., decode_mode=)``): ``eager`` writes each token at an integer cache slot
+and attends over the cache up to it (shapes grow by one each step); ``static`` writes at a tensor
+slot and attends over the whole cache under a mask (every step has the same shapes, the same
+numbers up to float rounding); ``compiled`` is ``static`` through ``torch.compile`` -- with CUDA
+graphs on a GPU (mode ``reduce-overhead``). A compiled step is specialised to its (batch, cache
+length): each new pair compiles once. Measured by ``reward-sandbox bench sampler --compile``
+(compile time, tokens/s and the break-even number of tokens, side by side with eager): on the CPU
+it does not pay off at these sizes (results.md, "Benchmark: sampler"), so ``eager`` is the default.
+
 The behaviour log-probs are exactly what ``token_logprobs(model(tokens), tokens, T)``
 recomputes on the returned sequences (a test checks cached == uncached). Temperature 0 is
 greedy decoding; its log-probs are then scored at temperature 1.
@@ -17,8 +26,10 @@ Output rows are laid out as the rest of the sandbox expects: prompt, response, p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 
 from sandbox.rng import keyed_uniform
 
@@ -83,9 +94,13 @@ def sample(
     eos_id: int,
     pad_id: int,
     ignore_eos: bool = False,
+    decode_mode: str = "eager",
 ) -> Samples:
     """Sample one response per prompt from the tiny model. ``keys`` [B] (``sandbox.rng``) key
-    each row's noise; ``ignore_eos`` keeps every row generating to ``max_new_tokens``."""
+    each row's noise; ``ignore_eos`` keeps every row generating to ``max_new_tokens``;
+    ``decode_mode`` is one of ``DECODE_MODES`` (the module docstring)."""
+    if decode_mode not in DECODE_MODES:
+        raise ValueError(f"decode_mode: expected one of {', '.join(DECODE_MODES)}, got {decode_mode!r}")
     longest = max((len(p) for p in prompts), default=0)
     if longest + cfg.max_new_tokens > model.cfg.max_seq_len:
         raise ValueError(
@@ -93,7 +108,12 @@ def sample(
             f"the model's max_seq_len={model.cfg.max_seq_len}"
         )
     fused = model.fused_weights()
-    cache = model.new_cache(len(prompts), longest + cfg.max_new_tokens)
+    total = longest + cfg.max_new_tokens
+    cache = model.new_cache(len(prompts), total)
+    step = decode_step(decode_mode, next(model.parameters()).device.type)
+    if decode_mode == "compiled" and cache.k[0].is_cuda:  # CUDA graphs replay fixed addresses
+        for tensor in (*cache.k, *cache.v):
+            torch._dynamo.mark_static_address(tensor)
 
     def forward(chunk, slot, positions, real):
         if slot == 0:  # prefill: causal within the prompt, never onto left padding
@@ -102,9 +122,31 @@ def sample(
             # a left-padding query sees no real key; let it see itself so its softmax stays finite
             mask = (causal[None] & real[:, None, :]) | torch.eye(t, dtype=torch.bool, device=chunk.device)
             return model(chunk, cache, 0, positions, mask[:, None], fused)[:, -1]
-        return model(chunk, cache, slot, positions, real[:, None, None, :], fused)[:, 0]
+        if decode_mode == "eager":
+            return model(chunk, cache, slot, positions, real[:, None, None, :], fused)[:, 0]
+        seen = F.pad(real, (0, total - real.shape[1]))  # the slots after this one hold no key yet
+        slots = torch.tensor([slot], device=chunk.device)
+        return step(model, chunk, cache, slots, positions, seen[:, None, None, :], fused)
 
     return decode(forward, prompts, cfg, keys, eos_id, pad_id, ignore_eos, next(model.parameters()).device)
+
+
+DECODE_MODES = ("eager", "static", "compiled")
+
+
+def static_step(model, token, cache, slots, positions, mask, fused):
+    """One decode step with static shapes: ``token`` [B, 1] written at cache slot ``slots`` [1],
+    attending over the whole cache under ``mask`` [B, 1, 1, cache length]; the logits [B, vocab]."""
+    return model(token, cache, slots, positions, mask, fused)[:, 0]
+
+
+@lru_cache(maxsize=None)
+def decode_step(mode: str, device_type: str):
+    """``static_step`` as run in ``mode``: as is (``eager`` does not call it, ``static``), or compiled
+    once per process and device type (``compiled``; CUDA graphs on a GPU)."""
+    if mode != "compiled":
+        return static_step
+    return torch.compile(static_step, dynamic=False, fullgraph=True, mode="reduce-overhead" if device_type == "cuda" else None)
 
 
 def decode(forward, prompts, cfg: SamplingConfig, keys, eos_id: int, pad_id: int, ignore_eos: bool, device) -> Samples:
