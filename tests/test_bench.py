@@ -120,7 +120,7 @@ def test_learn_bench_sft_phase_follows_its_curriculum_batch_size_and_can_run_alo
     original = learn.sft_batch
     monkeypatch.setattr(learn, "sft_batch", lambda task, tok, indices: seen.append((task.n_steps, len(indices))) or original(task, tok, indices))
     cfg = learn.LearnBenchConfig(variants=(), sft_time_s=1.5, time_limit_s=2.0, eval_every_s=100.0, eval_problems=4,
-                                 sft_batch_size=8, sft_curriculum=(2, 4), threads=1)
+                                 sft_batch_size=8, sft_curriculum=(2, 4), sft_length_buckets=2, threads=1)
     results = learn.run_learn_bench(cfg, log=lambda *a, **k: None)
     lengths = [n for n, _ in seen]
     assert lengths[0] == 2 and lengths[-1] == 4 and lengths == sorted(lengths) and {b for _, b in seen} == {8}
@@ -128,7 +128,8 @@ def test_learn_bench_sft_phase_follows_its_curriculum_batch_size_and_can_run_alo
     assert "SFT: " in learn.format_learn_bench(results, cfg)
 
 
-@pytest.mark.parametrize("field, value", [("sft_curriculum", (2, 3)), ("sft_curriculum", (5, 4)), ("sft_batch_size", 0), ("sft_lr", 0.0)])
+@pytest.mark.parametrize("field, value", [("sft_curriculum", (2, 3)), ("sft_curriculum", (5, 4)), ("sft_batch_size", 0), ("sft_lr", 0.0),
+                                          ("sft_length_buckets", 0), ("sft_length_buckets", 65)])
 def test_learn_bench_rejects_bad_sft_settings(field, value):
     from sandbox.bench.learn import LearnBenchConfig
     from toy_envs import ConfigError

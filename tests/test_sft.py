@@ -67,9 +67,9 @@ MIXED = toy_envs.make_task("arithmetic", n_steps_mix="1:1,4:1", operators="+-", 
 def test_length_buckets_give_the_whole_batch_loss_and_gradient_without_the_padding(n, start):
     """The buckets partition the rows (each row once, its tokens and mask intact up to its length);
     their summed loss and its gradient equal the one-pass batch's (an oracle: the padded batch at
-    once) to float32 rounding; a bucket is never wider than its longest row."""
+    once) to float32 rounding, as ``sft_loss`` computes it; a bucket is never wider than its longest row."""
     from sandbox.model.model import TinyLlama, token_logprobs
-    from sandbox.train.sft import length_buckets
+    from sandbox.train.sft import length_buckets, sft_loss
 
     tokens, mask = sft_batch(MIXED, tok, range(start, start + 8))
     buckets = length_buckets(tokens, mask, tok.pad_id, n)
@@ -80,14 +80,14 @@ def test_length_buckets_give_the_whole_batch_loss_and_gradient_without_the_paddi
     torch.manual_seed(0)
     model = TinyLlama(SMALL)
 
-    def loss_and_grads(parts):
+    def loss_and_grads(loss_of):
         model.zero_grad()
-        loss = sum(-(token_logprobs(model(t), t) * m).sum() / mask.sum() for t, m in parts)
+        loss = loss_of()
         loss.backward()
         return loss.detach(), [p.grad.clone() for p in model.parameters()]
 
-    whole, whole_grads = loss_and_grads([(tokens, mask)])
-    split, split_grads = loss_and_grads(buckets)
+    whole, whole_grads = loss_and_grads(lambda: -(token_logprobs(model(tokens), tokens) * mask).sum() / mask.sum())
+    split, split_grads = loss_and_grads(lambda: sft_loss(model, tokens, mask, tok.pad_id, n))
     assert torch.allclose(whole, split, rtol=1e-5, atol=1e-6)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(whole_grads, split_grads))
 

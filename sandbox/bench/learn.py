@@ -21,11 +21,11 @@ import torch
 import toy_envs
 from sandbox.config import check_tuple_fields
 from sandbox.eval.accuracy import evaluate_accuracy
-from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
+from sandbox.model.model import ModelConfig, TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
-from sandbox.train.sft import SFTConfig, sft_batch
+from sandbox.train.sft import SFTConfig, sft_batch, sft_loss
 from sandbox.train.toolkit import optimizer_step, set_learning_rate
 
 TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, "operand_max": 9, "operators": "+-*"}
@@ -49,6 +49,9 @@ class LearnBenchConfig:
     sft_curriculum: tuple[int, ...] = ()
     """Chain lengths SFT trains on in turn, each for an equal share of sft_time_s, the last 4
     (empty: 4-step chains throughout)."""
+    sft_length_buckets: int = 1
+    """Forward passes per SFT step over the rows sorted by length, each cut to its longest row (the
+    same loss, without most of the compute on padding: ``SFTConfig.length_buckets``)."""
     sft_steps_per_s: float = 5.0
     """Assumed SFT steps per second at batch 64 (scaled by 64 / sft_batch_size), only to size the
     cosine schedule to the time budget."""
@@ -73,6 +76,8 @@ class LearnBenchConfig:
         check(self.eval_every_s > 0, "eval_every_s", "> 0", self.eval_every_s)
         check(self.sft_lr > 0, "sft_lr", "> 0", self.sft_lr)
         check(self.sft_batch_size >= 1, "sft_batch_size", "an integer >= 1", self.sft_batch_size)
+        check(1 <= self.sft_length_buckets <= self.sft_batch_size, "sft_length_buckets", "an integer in [1, sft_batch_size]",
+              self.sft_length_buckets)
         check(all(1 <= n <= TASK_FIELDS["n_steps"] for n in self.sft_curriculum)
               and (not self.sft_curriculum or self.sft_curriculum[-1] == TASK_FIELDS["n_steps"]),
               "sft_curriculum", f"chain lengths in 1..{TASK_FIELDS['n_steps']} ending on {TASK_FIELDS['n_steps']} (or empty)",
@@ -106,7 +111,7 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
         t0 = time.perf_counter()
         stage = stages[min(int((t0 - start) / cfg.sft_time_s * len(stages)), len(stages) - 1)]
         tokens, mask = sft_batch(stage, tok, range(step * sft.batch_size, (step + 1) * sft.batch_size))
-        loss = -(token_logprobs(model(tokens), tokens) * mask).sum() / mask.sum()
+        loss = sft_loss(model, tokens, mask, tok.pad_id, cfg.sft_length_buckets)
         set_learning_rate(opt, sft.lr_at(min(step, planned - 1)))
         optimizer_step(opt, loss, model.parameters(), sft.grad_clip)
         step += 1

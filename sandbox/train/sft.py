@@ -127,6 +127,18 @@ def length_buckets(tokens: torch.Tensor, mask: torch.Tensor, pad_id: int, n: int
     return [(tokens[rows, : int(lengths[rows].max())], mask[rows, : int(lengths[rows].max())]) for rows in groups if len(rows)]
 
 
+def sft_loss(model, tokens: torch.Tensor, mask: torch.Tensor, pad_id: int, buckets: int = 1, device="cpu", precision: str = "fp32") -> torch.Tensor:
+    """Mean negative log-likelihood of the masked tokens, ``-(log p · mask).sum() / mask.sum()``,
+    in ``buckets`` forward passes over the rows sorted by length (``length_buckets``; 1: one pass)."""
+    terms = []
+    for rows, row_mask in length_buckets(tokens, mask, pad_id, buckets):
+        with accel.autocast(device, precision):
+            logits = model(rows)
+        logp = token_logprobs(logits, rows)  # float32 whatever the autocast dtype
+        terms.append(-(logp * row_mask).sum() / mask.sum())
+    return sum(terms[1:], terms[0])
+
+
 def keyed_fraction(seed: int, *parts) -> float:
     """A uniform number in [0, 1) that is a pure function of (seed, *parts)."""
     return row_key(seed, *parts) / 2**32
@@ -166,13 +178,7 @@ def train_sft_with_optimizer(task, model_cfg: ModelConfig, cfg: SFTConfig, progr
         indices = range(step * cfg.batch_size, (step + 1) * cfg.batch_size)
         tokens, mask = sft_batch(task, tokenizer, indices, answer_noise=cfg.answer_noise, seed=cfg.seed)
         tokens, mask = tokens.to(device), mask.to(device)
-        terms = []
-        for rows, row_mask in length_buckets(tokens, mask, tokenizer.pad_id, cfg.length_buckets):
-            with accel.autocast(device, cfg.precision):
-                logits = model(rows)
-            logp = token_logprobs(logits, rows)  # float32 whatever the autocast dtype
-            terms.append(-(logp * row_mask).sum() / mask.sum())
-        loss = sum(terms[1:], terms[0])
+        loss = sft_loss(model, tokens, mask, tokenizer.pad_id, cfg.length_buckets, device, cfg.precision)
         set_learning_rate(optimizer, cfg.lr_at(step))
         require_finite(loss, f"sft step {step}", "the loss")
         optimizer_step(optimizer, loss, model.parameters(), cfg.grad_clip, scaler, where=f"sft step {step}")
