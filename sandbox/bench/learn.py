@@ -49,10 +49,11 @@ class LearnBenchConfig:
     sft_curriculum: tuple[int, ...] = ()
     """Chain lengths SFT trains on in turn, each for an equal share of sft_time_s, the last 4
     (empty: 4-step chains throughout)."""
-    sft_length_buckets: int = 1
+    sft_length_buckets: int = 4
     """Forward passes per SFT step over the rows sorted by length, each cut to its longest row (the
-    same loss, without most of the compute on padding: ``SFTConfig.length_buckets``)."""
-    sft_steps_per_s: float = 5.0
+    same loss, without most of the compute on padding: ``SFTConfig.length_buckets``); 4 took
+    946-996 steps in 180 s where 1 took 902 and 8 took 827 (results.md, "Benchmark: learning speed")."""
+    sft_steps_per_s: float = 5.5
     """Assumed SFT steps per second at batch 64 (scaled by 64 / sft_batch_size), only to size the
     cosine schedule to the time budget."""
     eval_every_s: float = 30.0

@@ -12,8 +12,10 @@ slot and attends over the whole cache under a mask (every step has the same shap
 numbers up to float rounding); ``compiled`` is ``static`` through ``torch.compile`` -- with CUDA
 graphs on a GPU (mode ``reduce-overhead``). A compiled step is specialised to its (batch, cache
 length): each new pair compiles once. Measured by ``reward-sandbox bench sampler --compile``
-(compile time, tokens/s and the break-even number of tokens, side by side with eager): on the CPU
-it does not pay off at these sizes (results.md, "Benchmark: sampler"), so ``eager`` is the default.
+(compile time, tokens/s and the break-even number of tokens, side by side with eager): on the
+2-core CPU, 1.25-1.31x the eager step after 3-9 s of compiling, so it pays off only after 0.3-0.9 M
+generated tokens at one shape (results.md, "Benchmark: sampler"); RL changes shapes every step,
+so ``eager`` is the default.
 
 The behaviour log-probs are exactly what ``token_logprobs(model(tokens), tokens, T)``
 recomputes on the returned sequences (a test checks cached == uncached). Temperature 0 is
