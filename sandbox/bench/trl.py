@@ -117,6 +117,9 @@ class TrlBenchConfig:
     """Warm-start preset whose weights both trainers start from."""
     seed: int = 0
     """Seed of both trainers."""
+    update_buckets: int = 1
+    """The sandbox trainer's forward passes per minibatch over its rows sorted by length
+    (``RLConfig.update_buckets``; TRL pads the whole batch and has no such setting)."""
 
     def validate(self) -> None:
         from sandbox.config import check_finite_fields
@@ -132,6 +135,7 @@ class TrlBenchConfig:
         check(self.repeats >= 1, "repeats", "an integer >= 1", self.repeats)
         check(self.threads >= 1, "threads", "an integer >= 1", self.threads)
         check(self.seed >= 0, "seed", "an integer >= 0", self.seed)
+        check(self.update_buckets >= 1, "update_buckets", "an integer >= 1", self.update_buckets)
         check(self.preset in warmstart_names(), "preset", f"a warm-start preset {warmstart_names()}", self.preset)
 
     def rl_config(self):
@@ -145,7 +149,7 @@ class TrlBenchConfig:
             group_size=self.group_size, temperature=1.0, top_p=1.0, max_new_tokens=self.max_new_tokens, lr=self.lr,
             warmup_steps=0, ppo_epochs=1, minibatches=1, kl_coef=0.0, eval_every=0, eval_problems=0, pass_problems=0,
             drift_every=0, checkpoint_every=0, init=self.preset, progress=False, effective_rank=False,
-            device="cpu", precision="fp32",
+            device="cpu", precision="fp32", update_buckets=self.update_buckets,
         )
 
     def grpo_config(self, output_dir: str):
@@ -333,7 +337,8 @@ def format_trl_bench(results: dict, cfg: TrlBenchConfig) -> str:
         f"({setup['parameters']:,} parameters), {setup['variant']}, {cfg.problems_per_step} problems x "
         f"{cfg.group_size} rollouts, budget {cfg.max_new_tokens} tokens, lr {cfg.lr:g} (AdamW betas "
         f"{tuple(setup['adam_betas'])}, eps {setup['adam_eps']:g}, wd {setup['weight_decay']:g}, clip {setup['grad_clip']:g}), "
-        f"{cfg.threads} thread(s); {cfg.steps} timed steps after 1 warm-up, median of {cfg.repeats} alternating repeats",
+        f"{cfg.threads} thread(s); {cfg.steps} timed steps after 1 warm-up, median of {cfg.repeats} alternating repeats"
+        + (f"; sandbox update in {cfg.update_buckets} length buckets" if cfg.update_buckets > 1 else ""),
         f"{'':<24}{'sandbox':>12}{'TRL':>12}{'sandbox/TRL':>13}",
     ]
     rows = [

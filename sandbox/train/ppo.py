@@ -6,6 +6,9 @@
         order ← a permutation of the rows keyed by (seed, "minibatch", step, e), cut into M chunks
         for each chunk:
             loss ← policy_loss(log π_θ, log π_old, A, mask, log π_ref)   (``sandbox.train.policy_loss``;
+                   with ``update_buckets`` > 1, summed over the chunk's rows sorted by length in
+                   that many groups, each cut to its longest row and normalised by the chunk's
+                   token and row counts: the same loss without the compute on padding;
                    refinement rows, when the variant adds some, take the refinement piece's
                    shaped off-policy term instead of PPO-clip: Critique-GRPO)
                    + aggregate(distillation term) when the variant declares one (SDPO: KL to the
@@ -71,7 +74,9 @@ class PPOUpdate:
         for epoch in range(cfg.ppo_epochs):
             key = (cfg.seed, "minibatch", step, epoch)
             for rows, denominators in minibatch_plan(rollouts, cfg.minibatches, key, self.world):
-                if len(rows):
+                if len(rows) and cfg.update_buckets > 1:
+                    loss, metrics = self.bucketed_loss(rollouts, rows, advantages, ref_logp, denominators, where, teacher)
+                elif len(rows):
                     loss, metrics = self.loss(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where,
                                               None if teacher is None else teacher.select(rows))
                 else:  # no rows of this minibatch here
@@ -124,6 +129,26 @@ class PPOUpdate:
         metrics["loss/policy"] = loss.item()
         return self.world.gradient_share(loss), metrics
 
+    def bucketed_loss(self, rollouts: Rollouts, rows: torch.Tensor, advantages: torch.Tensor, ref_logp: torch.Tensor | None,
+                      denominators: tuple[float, float] | None, where: str, teacher=None) -> tuple[torch.Tensor, dict]:
+        """``loss`` of the minibatch ``rows`` as the sum of its length buckets' losses, each bucket
+        normalised by the minibatch's (tokens, rows) -- the ``denominators`` several processes use
+        -- so the sum is the minibatch's loss; diagnostics: the policy and distillation losses
+        summed, the others averaged over the buckets weighted by their response tokens."""
+        if denominators is None:
+            denominators = (float(rollouts.response_mask[rows].sum()), float(len(rows)))
+        total, sums, weights = None, {}, {}
+        summed = ("loss/policy", "loss/distill")
+        for bucket in length_buckets(rows, rollouts.prompt_lens[rows] + rollouts.response_lens[rows], self.cfg.update_buckets):
+            loss, metrics = self.loss(rollouts.select(bucket), advantages[bucket], self.rows_of(ref_logp, bucket), denominators, where,
+                                      None if teacher is None else teacher.select(bucket))
+            total = loss if total is None else total + loss
+            tokens = float(rollouts.response_mask[bucket].sum())
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + (v if k in summed else v * tokens)
+                weights[k] = weights.get(k, 0.0) + tokens
+        return total, {k: v if k in summed else v / max(weights[k], 1.0) for k, v in sums.items()}
+
     def optimizer_step(self, loss: torch.Tensor | None, where: str) -> float:
         """Backward, sum the gradients over processes, clip their global norm, step AdamW (through
         the fp16 loss scaler, which skips an overflowing step itself): ``toolkit.optimizer_step``;
@@ -132,6 +157,13 @@ class PPOUpdate:
         return optimizer_step(self.optimizer, loss, module.parameters(), self.cfg.grad_clip, self.scaler,
                               lambda: self.world.sync_gradients(module), where,
                               "the policy's gradient norm")
+
+
+def length_buckets(rows: torch.Tensor, lengths: torch.Tensor, n: int) -> list[torch.Tensor]:
+    """``rows`` sorted by ``lengths`` (stably) into ``n`` contiguous groups, empty ones left out: the
+    forward passes of a minibatch under ``update_buckets = n`` (``Rollouts.select`` cuts each to its
+    longest row)."""
+    return [rows[part] for part in torch.argsort(lengths, stable=True).tensor_split(n) if len(part)]
 
 
 def mean_entropy(logits: torch.Tensor, mask: torch.Tensor, temperature: float) -> float:

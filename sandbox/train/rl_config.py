@@ -87,6 +87,10 @@ class RLConfig:
     """Passes over each batch."""
     minibatches: int = 1
     """Optimizer steps per epoch (the batch's rows are split evenly)."""
+    update_buckets: int = 1
+    """Forward passes per minibatch over its rows sorted by length, each cut to its longest row: the
+    same loss and gradient up to summation order, without most of the compute on padding
+    (``ppo.length_buckets``; 1: the minibatch in one pass)."""
     grad_clip: float = 1.0
     """Max global gradient norm."""
     clip_low: float = -1.0
@@ -155,7 +159,7 @@ class RLConfig:
               self.gold_prefix_steps)
         check_variant_options(get_variant(self.variant), self.group_size)
         check_reward_models(get_variant(self.variant), self.prm)
-        for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "max_draws", "pass_k"):
+        for name in ("steps", "problems_per_step", "group_size", "ppo_epochs", "minibatches", "update_buckets", "max_draws", "pass_k"):
             check(getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
         check_tuple_fields(self)
         check(all(0 <= b < 1 for b in self.adam_betas), "adam_betas", "two numbers in [0, 1), e.g. (0.9, 0.99)", self.adam_betas)
