@@ -82,13 +82,13 @@ def test_length_buckets_give_the_one_pass_gradient_and_diagnostics(warmstart_tin
             assert three_metrics[key] == pytest.approx(one_metrics[key], rel=1e-4, abs=1e-7), key
 
 
-def test_length_buckets_sort_rows_by_length_into_contiguous_groups():
-    from sandbox.train.ppo import length_buckets
+def test_length_groups_sort_positions_by_length_into_contiguous_groups():
+    from sandbox.train.toolkit import length_groups
 
-    rows, lengths = torch.tensor([10, 11, 12, 13, 14]), torch.tensor([5, 3, 9, 3, 7])
-    assert [b.tolist() for b in length_buckets(rows, lengths, 2)] == [[11, 13, 10], [14, 12]]
-    assert [b.tolist() for b in length_buckets(rows, lengths, 1)] == [[11, 13, 10, 14, 12]]
-    assert sum(len(b) for b in length_buckets(rows, lengths, 8)) == 5  # more buckets than rows: no empty ones
+    lengths = torch.tensor([5, 3, 9, 3, 7])
+    assert [g.tolist() for g in length_groups(lengths, 2)] == [[1, 3, 0], [4, 2]]
+    assert [g.tolist() for g in length_groups(lengths, 1)] == [[1, 3, 0, 4, 2]]
+    assert sum(len(g) for g in length_groups(lengths, 8)) == 5  # more groups than rows: no empty ones
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ from sandbox.train.distributed import Placement, World
 from sandbox.train.policy_loss import LossConfig, aggregate, policy_loss
 from sandbox.train.rl_config import init_optimizer_path, load_sft_optimizer_state
 from sandbox.train.self_distillation import teacher_logits
-from sandbox.train.toolkit import keyed_minibatches, optimizer_step, set_learning_rate
+from sandbox.train.toolkit import keyed_minibatches, length_groups, optimizer_step, set_learning_rate
 
 
 class PPOUpdate:
@@ -139,7 +139,8 @@ class PPOUpdate:
             denominators = (float(rollouts.response_mask[rows].sum()), float(len(rows)))
         total, sums, weights = None, {}, {}
         summed = ("loss/policy", "loss/distill")
-        for bucket in length_buckets(rows, rollouts.prompt_lens[rows] + rollouts.response_lens[rows], self.cfg.update_buckets):
+        for part in length_groups(rollouts.prompt_lens[rows] + rollouts.response_lens[rows], self.cfg.update_buckets):
+            bucket = rows[part]  # ``Rollouts.select`` cuts it to its longest row
             loss, metrics = self.loss(rollouts.select(bucket), advantages[bucket], self.rows_of(ref_logp, bucket), denominators, where,
                                       None if teacher is None else teacher.select(bucket))
             total = loss if total is None else total + loss
@@ -157,13 +158,6 @@ class PPOUpdate:
         return optimizer_step(self.optimizer, loss, module.parameters(), self.cfg.grad_clip, self.scaler,
                               lambda: self.world.sync_gradients(module), where,
                               "the policy's gradient norm")
-
-
-def length_buckets(rows: torch.Tensor, lengths: torch.Tensor, n: int) -> list[torch.Tensor]:
-    """``rows`` sorted by ``lengths`` (stably) into ``n`` contiguous groups, empty ones left out: the
-    forward passes of a minibatch under ``update_buckets = n`` (``Rollouts.select`` cuts each to its
-    longest row)."""
-    return [rows[part] for part in torch.argsort(lengths, stable=True).tensor_split(n) if len(part)]
 
 
 def mean_entropy(logits: torch.Tensor, mask: torch.Tensor, temperature: float) -> float:

@@ -90,7 +90,7 @@ class RLConfig:
     update_buckets: int = 1
     """Forward passes per minibatch over its rows sorted by length, each cut to its longest row: the
     same loss and gradient up to summation order, without most of the compute on padding
-    (``ppo.length_buckets``; 1: the minibatch in one pass)."""
+    (``toolkit.length_groups``; 1: the minibatch in one pass)."""
     grad_clip: float = 1.0
     """Max global gradient norm."""
     clip_low: float = -1.0

@@ -24,7 +24,7 @@ from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rng import row_key
 from sandbox.train import accel
 from sandbox.train.progress import progress_bar
-from sandbox.train.toolkit import learning_rate, optimizer_step, pad_rows, set_learning_rate
+from sandbox.train.toolkit import learning_rate, length_groups, optimizer_step, pad_rows, set_learning_rate
 
 
 @dataclass
@@ -123,8 +123,7 @@ def length_buckets(tokens: torch.Tensor, mask: torch.Tensor, pad_id: int, n: int
     if n == 1:
         return [(tokens, mask)]
     lengths = (tokens != pad_id).sum(1)
-    groups = torch.argsort(lengths, stable=True).tensor_split(n)
-    return [(tokens[rows, : int(lengths[rows].max())], mask[rows, : int(lengths[rows].max())]) for rows in groups if len(rows)]
+    return [(tokens[rows, : int(lengths[rows].max())], mask[rows, : int(lengths[rows].max())]) for rows in length_groups(lengths, n)]
 
 
 def sft_loss(model, tokens: torch.Tensor, mask: torch.Tensor, pad_id: int, buckets: int = 1, device="cpu", precision: str = "fp32") -> torch.Tensor:

@@ -3,6 +3,7 @@
     for step in range(steps):
         rows  = next(batches)                               keyed_batches / keyed_minibatches
         batch = pad_rows(...)                               right-padded token rows
+        for part in length_groups(lengths, n): ...          rows sorted by length, one pass each
         loss  = ...                                         the loop's own loss
         set_learning_rate(optimizer, learning_rate(step, ...))
         optimizer_step(optimizer, loss, parameters, max_norm, scaler)
@@ -37,7 +38,7 @@ from toy_envs.base import check, is_int
 
 __all__ = [
     "WARMUP_FORMS", "evaluating", "keyed_batches", "keyed_minibatches", "keyed_permutation", "learning_rate",
-    "optimizer_step", "pad_rows", "set_learning_rate",
+    "length_groups", "optimizer_step", "pad_rows", "set_learning_rate",
 ]
 
 
@@ -71,6 +72,13 @@ def learning_rate(
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     floor = peak * floor_ratio
     return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def length_groups(lengths: torch.Tensor, n: int) -> list[torch.Tensor]:
+    """Positions of ``lengths`` sorted by length (stably) in ``n`` contiguous groups, empty ones left
+    out: the forward passes of a batch cut into length buckets, each pass as wide as its longest
+    row (SFT's ``length_buckets``, the RL update's ``update_buckets``)."""
+    return [part for part in torch.argsort(lengths, stable=True).tensor_split(n) if len(part)]
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
