@@ -18,12 +18,15 @@ from toy_envs import ConfigError
 def test_the_table_names_every_cached_model_once():
     tables = {"warmstart": {**warmstart.PRESETS, **feedback_warmstart.FEEDBACK_PRESETS, **pcl_warmstart.PCL_PRESETS},
               "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES, "stepwiser": stepwiser_config.STEPWISER_RECIPES}
-    copies = {f"{name}-fast": steps for name, steps in recipes.FAST_COPIES.items()}
+    copies = {f"{name}-fast" for name in recipes.FAST_COPIES}
     assert sum(len(t) for t in tables.values()) + len(copies) == len(RECIPES)
-    for name, steps in recipes.FAST_COPIES.items():  # a copy: its recipe with fewer SFT steps, nothing else
-        copy = RECIPES[f"{name}-fast"].config
-        assert copy.sft.steps == steps < RECIPES[name].config.sft.steps
-        assert copy == replace(RECIPES[name].config, sft=replace(RECIPES[name].config.sft, steps=steps))
+    # the inits the copies continue from: 'tiny-noisy' continues 'tiny', a chain is copied as a chain
+    inits = {"tiny-noisy-fast": "tiny", "tiny-calib-fast": "tiny-noisy-fast"}
+    for name, fast in recipes.FAST_COPIES.items():  # a copy: its recipe with its steps and init, nothing else
+        original, copy = RECIPES[name].config, RECIPES[f"{name}-fast"].config
+        assert copy.sft.steps == fast.steps <= original.sft.steps and copy != original
+        assert copy.init == inits.get(f"{name}-fast", original.init)
+        assert replace(copy, init=original.init, sft=replace(copy.sft, steps=original.sft.steps)) == original
         assert RECIPES[f"{name}-fast"].build == RECIPES[name].build and recipes.path(f"{name}-fast") != recipes.path(name)
         tables[RECIPES[name].kind] = {**tables[RECIPES[name].kind], f"{name}-fast": copy}
     for kind, table in tables.items():

@@ -141,18 +141,53 @@ _names = [name for _, table, _ in _TABLES for name in table]
 if len(set(_names)) != len(_names):
     raise ValueError(f"a cached-model name is used by two recipes: {sorted(n for n in _names if _names.count(n) > 1)}")
 
-FAST_COPIES: dict[str, int] = {"tiny-repeats": 100, "tiny-feedback": 100, "tiny-pcl": 100}
-"""Warm start -> the SFT steps of its fast-mode copy, recipe ``<name>-fast``: the same init, data,
-learning rate and warm-up with fewer steps (the cosine schedule over those), built in about a
-third of the time. The tests and the notebooks in fast mode (``REWARD_SANDBOX_FAST=1``, what CI
-runs) load the copy; experiment specs, benchmarks and full-mode notebooks load the recipe itself,
-whose measurements the guides quote. A learning test on a copy states the effects measured on the
-copy. The copies are of warm starts whose consumers in the suite are few and whose builds
-continue 'tiny' for 300 steps: together those took 299 s of the CPU of a CI run (1533 s in all);
-the copies take 72 s. They are less trained (greedy accuracy on 256 held-out problems, full /
-copy: tiny-repeats 0.82 / 0.20, tiny-feedback 0.95 / 0.34, tiny-pcl 0.79 / 0.32; 'tiny' itself
-0.41: the warm-up back to the full learning rate costs the copies first) but have learned their
-formats (repeated lines, reading feedback, the post-completion evaluation)."""
+@dataclass(frozen=True)
+class FastCopy:
+    """How the fast-mode copy ``<name>-fast`` of a warm start differs from it: fewer SFT steps and,
+    where given, another init (the cosine schedule runs over the copy's steps)."""
+
+    steps: int
+    """SFT steps of the copy."""
+    init: str | None = None
+    """The warm start the copy continues from; None: the recipe's own init, or that init's fast
+    copy where it has one (so a chain of warm starts is copied as a chain)."""
+
+
+FAST_COPIES: dict[str, FastCopy] = {
+    "tiny-noisy": FastCopy(200, init="tiny"),
+    "tiny-calib": FastCopy(60),
+    "tiny-repeats": FastCopy(100),
+    "tiny-feedback": FastCopy(100),
+    "tiny-pcl": FastCopy(100),
+}
+"""Warm start -> its fast-mode copy, recipe ``<name>-fast``: the same data, learning rate and
+warm-up with fewer steps (and, for 'tiny-noisy', continued from 'tiny' rather than trained from a
+fresh model), built in a fraction of the time. The tests and the notebooks in fast mode
+(``REWARD_SANDBOX_FAST=1``, what CI runs) load the copy; experiment specs, benchmarks and full-mode
+notebooks load the recipe itself, whose measurements the guides quote. A learning test on a copy
+states the effects measured on the copy.
+
+- 'tiny-repeats', 'tiny-feedback', 'tiny-pcl' continue 'tiny' for 300 steps; their copies take 100
+  (together 299 s of the CPU of a CI run before, 72 s after). They are less trained (greedy
+  accuracy on 256 held-out problems, full / copy: tiny-repeats 0.82 / 0.20, tiny-feedback 0.95 /
+  0.34, tiny-pcl 0.79 / 0.32; 'tiny' itself 0.41: the warm-up back to the full learning rate costs
+  the copies first) but have learned their formats (repeated lines, reading feedback, the
+  post-completion evaluation).
+- 'tiny-noisy' trains a fresh model for 600 steps (88 s of CPU in a CI run); its copy continues
+  'tiny' (300 steps, built anyway) for 200 steps on the same noisy demonstrations (30 s): greedy
+  accuracy 0.219 against the recipe's 0.328, the same flaw (it computes well and copies its answer
+  line wrong), and outcome-grpo removes it as fast (10 steps: +0.250, +0.285, +0.309 for seeds 0-2,
+  the recipe +0.36). 'tiny-calib' continues 'tiny-noisy'; its copy continues 'tiny-noisy-fast'
+  with the recipe's 60 steps."""
+
+
+def fast_copy(name: str, config):
+    """The config of ``<name>-fast``: ``config`` (recipe ``name``'s) with ``FAST_COPIES[name]``'s
+    steps and init."""
+    copy = FAST_COPIES[name]
+    init = copy.init if copy.init is not None else (f"{config.init}-fast" if config.init in FAST_COPIES else config.init)
+    return replace(config, init=init, sft=replace(config.sft, steps=copy.steps))
+
 
 _configs: dict[str, tuple] = {}
 for _kind, _table, _build in _TABLES:
@@ -161,7 +196,7 @@ for _kind, _table, _build in _TABLES:
         if _name in FAST_COPIES:  # the copy right after its recipe, in the kind's place in the order
             if f"{_name}-fast" in _names:
                 raise ValueError(f"the fast-mode copy of {_name!r} takes the name of another recipe: {_name}-fast")
-            _configs[f"{_name}-fast"] = (_kind, replace(_config, sft=replace(_config.sft, steps=FAST_COPIES[_name])), _build)
+            _configs[f"{_name}-fast"] = (_kind, fast_copy(_name, _config), _build)
 
 RECIPES: dict[str, Recipe] = {
     name: Recipe(name, kind, config, build, name in USED_BY_TESTS) for name, (kind, config, build) in _configs.items()
