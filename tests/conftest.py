@@ -38,7 +38,8 @@ def warmstart_tiny():
 
 @pytest.fixture(scope="session")
 def warmstart_long_answer():
-    """(model, task, state) of the cached 'tiny-long-answer' preset (DRO's reference-answer tests)."""
+    """(model, task, state) of 'tiny-long-answer-fast', the fast copy of the 'tiny-long-answer'
+    preset (DRO's reference-answer tests; ``recipes.FAST_COPIES``)."""
     from sandbox.train import recipes
 
-    return recipes.load("tiny-long-answer")
+    return recipes.load("tiny-long-answer-fast")

@@ -96,7 +96,7 @@ def test_hack_bench_reports_every_metric_per_variant_and_seed():
     from sandbox.bench.hack import HackBenchConfig, format_hack_bench, run_hack_bench
     from toy_envs.base import ConfigError
 
-    cfg = HackBenchConfig(variants=("dro", "dro+gate"), seeds=(0,), steps=0, eval_problems=4, samples=2)
+    cfg = HackBenchConfig(preset="tiny-long-answer-fast", variants=("dro", "dro+gate"), seeds=(0,), steps=0, eval_problems=4, samples=2)
     results = run_hack_bench(cfg)
     start = results["start"]
     assert results["runs"]["dro"][0] == start == results["runs"]["dro+gate"][0]

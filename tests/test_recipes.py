@@ -21,7 +21,7 @@ def test_the_table_names_every_cached_model_once():
     copies = {f"{name}-fast" for name in recipes.FAST_COPIES}
     assert sum(len(t) for t in tables.values()) + len(copies) == len(RECIPES)
     # the inits the copies continue from: 'tiny-noisy' continues 'tiny', a chain is copied as a chain
-    inits = {"tiny-noisy-fast": "tiny", "tiny-calib-fast": "tiny-noisy-fast"}
+    inits = {"tiny-noisy-fast": "tiny", "tiny-calib-fast": "tiny-noisy-fast", "tiny-long-answer-fast": "tiny"}
     for name, fast in recipes.FAST_COPIES.items():  # a copy: its recipe with its steps and init, nothing else
         original, copy = RECIPES[name].config, RECIPES[f"{name}-fast"].config
         assert copy.sft.steps == fast.steps <= original.sft.steps and copy != original

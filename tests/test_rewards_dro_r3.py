@@ -231,14 +231,16 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_r3_ranks_right_reasoning_above_wrong_without_a_verifier(warmstart_long_answer, seed):
-    """What holds from the 'tiny-long-answer' warm start: R3 (scored by the policy itself, no
-    verifier) ranks rollouts whose answer is right above wrong ones within a group. Measured on
-    32 problems × 8 rollouts at temperature 1: within-group AUROC 1.000 for seeds 0, 1, 2 (over
-    23, 19, 18 groups with both right and wrong rollouts; asserted ≥ 0.95): the warm start
-    copies its reasoning's intermediates into the answer, so the reference line is likely
-    exactly when the reasoning computed it. DRO *training* does not raise greedy accuracy from this warm
-    start in a small budget (tutorials/guides/results.md: 0.426 → 0.438 / 0.438 / 0.387 after 12 steps of 32 problems
-    for seeds 0 / 1 / 2); outcome-grpo does not either (0.410 / 0.398 / 0.430)."""
+    """What holds from the long-answer warm start: R3 (scored by the policy itself, no verifier)
+    ranks rollouts whose answer is right above wrong ones within a group. Measured on 32 problems ×
+    8 rollouts at temperature 1: within-group AUROC 0.994, 1.000, 1.000 for seeds 0, 1, 2 from
+    'tiny-long-answer-fast', the copy the suite loads (over 24, 17, 17 groups with both right and
+    wrong rollouts), 1.000 for each from the recipe 'tiny-long-answer' (over 23, 19, 18 groups);
+    asserted ≥ 0.95: the warm start copies its reasoning's intermediates into the answer, so the
+    reference line is likely exactly when the reasoning computed it. DRO *training* does not raise
+    greedy accuracy from the recipe in a small budget (tutorials/guides/results.md: 0.426 → 0.438 /
+    0.438 / 0.387 after 12 steps of 32 problems for seeds 0 / 1 / 2); outcome-grpo does not either
+    (0.410 / 0.398 / 0.430)."""
     model, task, _ = warmstart_long_answer
     policy = TinyPolicy(model)
     rollouts = sample_groups(policy, task, list(range(32)), 8, SamplingConfig(max_new_tokens=32), seed, 0)

@@ -156,6 +156,7 @@ class FastCopy:
 FAST_COPIES: dict[str, FastCopy] = {
     "tiny-noisy": FastCopy(200, init="tiny"),
     "tiny-calib": FastCopy(60),
+    "tiny-long-answer": FastCopy(100, init="tiny"),
     "tiny-repeats": FastCopy(100),
     "tiny-feedback": FastCopy(100),
     "tiny-pcl": FastCopy(100),
@@ -178,7 +179,12 @@ states the effects measured on the copy.
   accuracy 0.219 against the recipe's 0.328, the same flaw (it computes well and copies its answer
   line wrong), and outcome-grpo removes it as fast (10 steps: +0.250, +0.285, +0.309 for seeds 0-2,
   the recipe +0.36). 'tiny-calib' continues 'tiny-noisy'; its copy continues 'tiny-noisy-fast'
-  with the recipe's 60 steps."""
+  with the recipe's 60 steps.
+- 'tiny-long-answer' trains a fresh model for 300 steps (48 s); its copy continues 'tiny' for 100
+  steps on long-answer demonstrations (17 s): greedy 0.320 against the recipe's 0.426, R3's
+  within-group AUROC 0.994 / 1.000 / 1.000 (seeds 0-2; the recipe 1.000), and the rubric gate's
+  margin over the dense rubric in ``bench hack``'s setting 0.160 / 0.168 / 0.176 / 0.090 / 0.102
+  (seeds 0-4; the recipe 0.086-0.289)."""
 
 
 def fast_copy(name: str, config):
