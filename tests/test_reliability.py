@@ -251,6 +251,26 @@ def test_resume_with_a_different_config_names_the_field(cli_run_dir, capsys):
     assert "differs: rl.checkpoint_every (run: 1, now: 0); rl.lr (run: 0.0001, now: 0.001)" in err  # 'steps' may change
 
 
+def test_resume_of_a_run_written_before_a_field_existed_takes_the_default(cli_run_dir, tmp_path, capsys):
+    """A run directory whose config.json lacks a field added to RLConfig later (here
+    ``update_buckets``, as every run written before it does) resumes when the field is at its
+    default, and names the field when it is not."""
+    import json
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(cli_run_dir, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["rl"]["update_buckets"]
+    (old / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    argv = ["train", *SMALL_CLI, "--lr", "0.0001", "--checkpoint-every", "1", "--run-dir", str(old), "--resume"]
+    assert main([*argv, "--steps", "3", "--update-buckets", "2"]) == 2
+    assert "differs: rl.update_buckets (run: '<absent>', now: 2)" in capsys.readouterr().err
+    assert main([*argv, "--steps", "3"]) == 0
+    assert json.loads((old / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 2
+
+
 # ---- damaged files -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def straight_dir(warmstart_tiny, tmp_path_factory):

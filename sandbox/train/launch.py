@@ -95,7 +95,8 @@ def launch_rl(cfg, task, task_name: str, run_dir: Path, resume: bool, threads: i
     if not writer:
         cfg.progress = False
     trainer = Trainer(cfg, task, policy, None, reference)  # checks the world size, FSDP, the variant's models
-    run = trainer.run = RunDir(run_dir, config, resume=resume) if writer else None
+    # a field the run's config.json lacks (added to RLConfig since) is its default
+    run = trainer.run = RunDir(run_dir, config, resume=resume, defaults={"rl": asdict(type(cfg)())}) if writer else None
     with graceful_stop("rl run"):  # Ctrl-C during the first evaluation stops before step 0, too
         try:
             step = 0

@@ -37,13 +37,17 @@ from toy_envs.base import ConfigError, check
 
 
 class RunDir:
-    def __init__(self, path: str | Path, config: dict, resume: bool = False, tensorboard: bool = True):
+    def __init__(self, path: str | Path, config: dict, resume: bool = False, tensorboard: bool = True, defaults: dict | None = None):
+        """``defaults``: the config's default values, in its layout (``{"rl": asdict(RLConfig())}``);
+        on ``resume``, a field the run's config.json lacks (written before the field existed) is
+        the same when the config given has its default there."""
         self.path = Path(path)
         check_run_path(self.path, resume)
         config_file = self.path / "config.json"
         if resume:
             saved = read_json(config_file, f"run_dir={str(self.path)!r}")
-            different = config_differences(saved, json.loads(json.dumps(config)))  # as written: a tuple is a list
+            as_written = lambda value: json.loads(json.dumps(value))  # as written: a tuple is a list
+            different = config_differences(saved, as_written(config), as_written(defaults or {}))
             if different:
                 raise ConfigError(
                     f"run_dir={str(self.path)!r}: --resume needs the same config as the run (only 'steps' may change); "
@@ -183,18 +187,24 @@ def read_metrics(path: Path) -> tuple[list[dict], bool]:
     return records, truncated
 
 
-def config_differences(saved: dict, given: dict, prefix: str = "") -> list[str]:
+def config_differences(saved: dict, given: dict, defaults: dict | None = None, prefix: str = "") -> list[str]:
     """``"field (run: a, now: b)"`` for every field other than ``steps`` whose value differs, both
-    as JSON holds them (``given`` passed through JSON: a tuple field is a list). A list field that a
-    run saved as comma-separated text, before config lists were tuples (``adam_betas: "0.9,0.99"``),
-    is the same when that text is its items joined by commas."""
+    as JSON holds them (``given`` passed through JSON: a tuple field is a list). A field ``saved``
+    lacks is the same when ``given`` holds its value in ``defaults`` (a field added to the config
+    after the run was written, set to its default). A list field that a run saved as
+    comma-separated text, before config lists were tuples (``adam_betas: "0.9,0.99"``), is the same
+    when that text is its items joined by commas."""
+    defaults = defaults or {}
     out = []
     for key in sorted(set(saved) | set(given)):
         if key == "steps":
             continue
         a, b = saved.get(key, "<absent>"), given.get(key, "<absent>")
+        if key not in saved and key in defaults and b == defaults[key]:
+            continue
         if isinstance(a, dict) and isinstance(b, dict):
-            out += config_differences(a, b, f"{prefix}{key}.")
+            inner = defaults.get(key) if isinstance(defaults.get(key), dict) else {}
+            out += config_differences(a, b, inner, f"{prefix}{key}.")
         elif a != b and not (isinstance(a, str) and isinstance(b, list) and a == ",".join(map(str, b))):
             out.append(f"{prefix}{key} (run: {a!r}, now: {b!r})")
     return out
