@@ -1,20 +1,24 @@
-"""Learning test: effective-rank advantage shaping (VERL, arXiv 2509.23808) from 'tiny-noisy'.
+"""Learning test: effective-rank advantage shaping (VERL, arXiv 2509.23808) from 'tiny-noisy-fast'.
 
-'tiny-noisy' copies its answer line wrong most of the time (tests/test_learning.py); outcome
-rewards fix that within a few large Adam steps, and ``effective-rank-grpo`` (GRPO's advantage plus
-the bounded effective-rank bonus) must too. The hidden-state diagnostic is logged at every step.
+'tiny-noisy-fast' (the fast-mode copy of 'tiny-noisy', continued from 'tiny'; see
+recipes.FAST_COPIES) copies its answer line wrong most of the time (tests/test_learning.py);
+outcome rewards fix that within a few large Adam steps, and ``effective-rank-grpo`` (GRPO's
+advantage plus the bounded effective-rank bonus) must too. The hidden-state diagnostic is logged at
+every step.
 
-Measured, 6 steps at the pinned learning settings (tests/learning_settings.py: LARGE_UPDATE, 16
-problems x 8 rollouts, 2 minibatches), greedy accuracy on 256 held-out problems from 0.254:
-  effective-rank-grpo: 0.508, 0.508, 0.516, 0.496, 0.492 (seeds 0-4; smallest gain 0.238)
-  outcome-grpo, the same settings without the bonus: 0.508, 0.508, 0.516, 0.500, 0.492 (seeds 0-4)
+Measured on 'tiny-noisy-fast', 6 steps at the pinned learning settings (tests/learning_settings.py:
+LARGE_UPDATE, 16 problems x 8 rollouts, 2 minibatches), greedy accuracy on 256 held-out problems
+from 0.219:
+  effective-rank-grpo: 0.473, 0.430, 0.383, 0.434, 0.426 (seeds 0-4; smallest gain 0.164)
+  outcome-grpo, the same settings without the bonus: 0.473, 0.438, 0.387, 0.438, 0.426 (seeds 0-4)
 so the shaping shows no accuracy effect here, nor on the effective rank or the entropy (final
-diag/effective_rank within 3e-4 and loss/entropy within 1e-4 of outcome-grpo's in every seed:
-tutorials/guides/results.md, 'Hidden-state diagnostics: effective rank, measured'); no test
-claims one. MARGIN is half the smallest gain. Command for one value:
-reward-sandbox train --variant effective-rank-grpo --init tiny-noisy --steps 6 --seed S --lr 5e-5
+diag/effective_rank within 0.007 and loss/entropy within 5e-4 of outcome-grpo's in every seed; on
+'tiny-noisy' within 3e-4 and 1e-4: tutorials/guides/results.md, 'Hidden-state diagnostics:
+effective rank, measured', where 'tiny-noisy' went from 0.254 to 0.492-0.516); no test claims one.
+MARGIN is half the smallest gain, rounded down. Command for one value:
+reward-sandbox train --variant effective-rank-grpo --init tiny-noisy-fast --steps 6 --seed S --lr 5e-5
 --problems-per-step 16 --minibatches 2 --adam-eps 1e-8 --eval-every 0 --eval-problems 256
---pass-problems 0 --threads 1 (eval/accuracy of the first and last lines of metrics.jsonl).
+--pass-problems 0 --threads 1 --run-dir DIR (eval/accuracy of the first and last lines of metrics.jsonl).
 """
 
 import pytest
@@ -27,11 +31,11 @@ from sandbox.train.rl import Trainer
 
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.119
+MARGIN = 0.08
 
 
 def test_effective_rank_shaping_raises_greedy_held_out_accuracy():
-    model, task, _ = recipes.load("tiny-noisy")
+    model, task, _ = recipes.load("tiny-noisy-fast")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
     history = Trainer(measured_rl_config("effective-rank-grpo", seed=0, steps=6, eval_problems=256, effective_rank=True), task, policy).train()
