@@ -1,15 +1,17 @@
 """Learning test: expert iteration with MCTS as the expert (variant ``mcts-sft``) teaches the policy.
 
-From the cached 'tiny-noisy' warm start (it computes its chains well and copies its answer line
-wrong: a flaw of the whole task), STEPS steps of ``mcts-sft`` at the learning tests' settings: each
+From the cached 'tiny-noisy-fast' warm start (the fast-mode copy of 'tiny-noisy', continued from
+'tiny'; see recipes.FAST_COPIES: it computes its chains well and copies its answer line wrong, a
+flaw of the whole task), STEPS steps of ``mcts-sft`` at the learning tests' settings: each
 problem's group is the right solutions an MCTS tree of the current policy found (16 simulations),
-SFT on them. The quantity is the greedy accuracy on 256 held-out problems, before and after in the
-same run.
+SFT on them. The quantity is the greedy accuracy on 256 held-out problems (48 new tokens), before
+and after in the same run.
 
-Measured for seeds 0-4 (this machine, under load): 0.328 -> 0.578 / 0.586 / 0.547 / 0.559 / 0.570
-(+0.219 to +0.258; outcome-grpo from the same start reaches 0.586-0.660 in 6 steps, the one-shot
-table in tutorials/guides/results.md). Asserted on seed 0: a rise of at least MARGIN (half the
-smallest).
+Measured on 'tiny-noisy-fast' for seeds 0-4: 0.219 -> 0.367 / 0.395 / 0.391 / 0.395 / 0.426
+(+0.148 to +0.207; outcome-grpo from the same start at the same settings reaches 0.387-0.473 in 6
+steps, tests/test_learning_one_shot.py). On 'tiny-noisy' it was 0.328 -> 0.547-0.586 (+0.219 to
++0.258). Asserted on seed 0: a rise of at least MARGIN (half the smallest, rounded down). The test
+function below, with its seed, reproduces one value.
 """
 
 import pytest
@@ -25,12 +27,12 @@ from learning_settings import measured_rl_config
 pytestmark = pytest.mark.slow
 
 STEPS = 6
-MARGIN = 0.11
+MARGIN = 0.07
 
 
 @pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
 def test_sft_on_search_found_solutions_raises_held_out_accuracy(seed):
-    model, task, _ = recipes.load("tiny-noisy")
+    model, task, _ = recipes.load("tiny-noisy-fast")
     trainer = Trainer(measured_rl_config("mcts-sft", seed=seed, steps=STEPS), task, TinyPolicy(model))
     accuracy = lambda: evaluate_accuracy(trainer.policy.module, task, CharTokenizer(), 256, 48)["eval/accuracy"]  # noqa: E731
     before = accuracy()
