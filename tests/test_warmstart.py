@@ -24,14 +24,16 @@ def test_calibration_warm_start_continues_its_init_and_leaves_room_for_calibrati
     from dataclasses import replace
     from unittest import mock
 
-    model, task, state = recipes.load("tiny-calib")
-    assert task.confidence_line and state["init"] == PRESETS["tiny-calib"].init == "tiny-noisy"
+    # the copy the suite loads: the 'tiny-calib' recipe continued from 'tiny-noisy-fast', not 'tiny-noisy'
+    model, task, state = recipes.load("tiny-calib-fast")
+    assert PRESETS["tiny-calib"].init == "tiny-noisy"
+    assert task.confidence_line and state["init"] == recipes.RECIPES["tiny-calib-fast"].config.init == "tiny-noisy-fast"
     metrics = evaluate_accuracy(model, task, CharTokenizer(), 128)
     assert metrics["calib/parsed_fraction"] > 0.9  # the confidence line is learned
     assert 0.3 < metrics["eval/accuracy"] < 0.9 and metrics["calib/ece"] > 0.2  # room for calibration
-    # the checkpoint's key follows its init's: a changed init preset is a different cache entry
-    before = recipes.path("tiny-calib")
-    noisy = recipes.RECIPES["tiny-noisy"]
-    changed = replace(noisy, config=replace(noisy.config, sft=replace(noisy.config.sft, steps=601)))
-    with mock.patch.dict(recipes.RECIPES, {"tiny-noisy": changed}):
-        assert recipes.path("tiny-calib") != before
+    # the checkpoint's key follows its init's: a changed init recipe is a different cache entry
+    before = recipes.path("tiny-calib-fast")
+    noisy = recipes.RECIPES["tiny-noisy-fast"]
+    changed = replace(noisy, config=replace(noisy.config, sft=replace(noisy.config.sft, steps=201)))
+    with mock.patch.dict(recipes.RECIPES, {"tiny-noisy-fast": changed}):
+        assert recipes.path("tiny-calib-fast") != before
