@@ -1,5 +1,6 @@
 """Tree benchmark (small sizes): both samplers counted side by side, the CLI prints them, bad
-shapes are refused before any compute."""
+shapes are refused before any compute. The runs sample from 'tiny-noisy-fast', the fast copy of the
+bench's default preset 'tiny-noisy' (``recipes.FAST_COPIES``), which the suite does not build."""
 
 import pytest
 
@@ -9,7 +10,7 @@ from toy_envs.base import ConfigError
 
 
 def test_tree_bench_counts_both_samplers_on_the_same_leaves():
-    cfg = TreeBenchConfig(problems=4, repeats=1)
+    cfg = TreeBenchConfig(problems=4, repeats=1, preset="tiny-noisy-fast")
     results = run_tree_bench(cfg)
     assert results["tree"]["leaves"] == results["independent"]["leaves"] == 4 * cfg.group_size
     assert results["tree"]["reused_per_leaf"] > 0 == results["independent"]["reused_per_leaf"]
@@ -20,7 +21,7 @@ def test_tree_bench_counts_both_samplers_on_the_same_leaves():
 
 
 def test_cli_bench_tree_prints_the_table(capsys):
-    assert main(["bench", "tree", "--problems", "2", "--repeats", "1"]) == 0
+    assert main(["bench", "tree", "--problems", "2", "--repeats", "1", "--preset", "tiny-noisy-fast"]) == 0
     assert "generated tokens/leaf" in capsys.readouterr().out
 
 
