@@ -1,15 +1,18 @@
 """Learning test: RL with the oracle PRM as a dense step reward.
 
-From the 'tiny-noisy' warm start (60% of its demonstrations state a wrong answer line, so it
-computes well but mostly copies its answer wrong), ``prm-oracle`` rewards each step's validity
-on that step's last token (the answer line's validity is whether it states the last result) and
-uses process-supervised GRPO. Measured greedy accuracy on 256 held-out problems after 10 steps,
-seeds 0-4, on two builds of the cached models (this machine's AVX512 kernels /
-``ATEN_CPU_CAPABILITY=default``, whose 'tiny-noisy' starts at 0.254 / 0.316): +0.488 / +0.500 /
-+0.500 / +0.473 / +0.508 and +0.340 / +0.363 / +0.367 / +0.363 / +0.391 (after the failed-answer-step
-change of the PRM reward). The margin (10 points) is under half the smallest gain; the suite checks
-seed 0. From the clean 'tiny' warm start prm-oracle moved greedy accuracy by -0.01 to +0.07 over
-5-20 steps (not a reliable gain), like outcome rewards there (tutorials/guides/results.md).
+From the 'tiny-noisy-fast' warm start (the fast-mode copy of 'tiny-noisy', continued from 'tiny';
+see recipes.FAST_COPIES: 60% of its demonstrations state a wrong answer line, so it computes well
+but mostly copies its answer wrong), ``prm-oracle`` rewards each step's validity on that step's
+last token (the answer line's validity is whether it states the last result) and uses
+process-supervised GRPO. Measured greedy accuracy on 256 held-out problems after 10 steps, seeds
+0-4, on two builds of the cached models (this machine's AVX512 kernels /
+``ATEN_CPU_CAPABILITY=default``, whose 'tiny-noisy-fast' starts at 0.219 / 0.227): 0.621 / 0.621 /
+0.648 / 0.594 / 0.617 (+0.402 / +0.402 / +0.430 / +0.375 / +0.398) and 0.512 / 0.543 / 0.555 /
+0.523 / 0.562 (+0.285 / +0.316 / +0.328 / +0.297 / +0.336). MARGIN is half the smallest gain of
+either build (0.142), rounded down; the suite checks seed 0. On 'tiny-noisy' the gains were
++0.473 to +0.508 and +0.340 to +0.391, asserted at 10 points. From the clean 'tiny' warm start
+prm-oracle moved greedy accuracy by -0.01 to +0.07 over 5-20 steps (not a reliable gain), like
+outcome rewards there (tutorials/guides/results.md). The test function reproduces one value.
 """
 
 import pytest
@@ -23,11 +26,11 @@ from learning_settings import measured_rl_config
 
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.10
+MARGIN = 0.14
 
 
-def test_prm_oracle_raises_greedy_held_out_accuracy_by_ten_points():
-    model, task, _ = recipes.load("tiny-noisy")
+def test_prm_oracle_raises_greedy_held_out_accuracy_by_fourteen_points():
+    model, task, _ = recipes.load("tiny-noisy-fast")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
     cfg = measured_rl_config("prm-oracle", seed=0, steps=10, eval_problems=256)
