@@ -1,20 +1,23 @@
 """Learning test: tree-grpo, from the noisy-demonstration warm start, removes the copied-wrong
 answer line as outcome-grpo does (tests/test_learning.py), with fewer generated tokens.
 
-The 'tiny-noisy' warm start computes its chains well but writes its answer line wrong (last result +
-1) most of the time. Trees branch mostly at step boundaries inside the chain, so siblings that share
+The 'tiny-noisy-fast' warm start (the fast-mode copy of 'tiny-noisy', continued from 'tiny'; see
+recipes.FAST_COPIES) computes its chains well but writes its answer line wrong (last result + 1)
+most of the time. Trees branch mostly at step boundaries inside the chain, so siblings that share
 the whole computation and differ only in the answer line are compared directly by the intra-tree
 term. Setting: the variant's tree (2 trees, 2 rounds x 2 branches), group_size 8 (4 of 5 leaves kept
 per tree), 16 problems per step, 10 steps, the other RL settings pinned (``learning_settings``).
-Measured gain of greedy accuracy on 256 held-out problems, seeds 0-4, on two builds of the cached
-models (this machine's AVX512 kernels / ``ATEN_CPU_CAPABILITY=default``, whose 'tiny-noisy' starts
-at 0.254 / 0.316): +0.520 / +0.516 / +0.508 / +0.504 / +0.520 and +0.305 / +0.320 / +0.297 / +0.312
-/ +0.316; MARGIN is under half the smallest. Kept leaves' tokens over generated tokens (what
-sampling the leaves independently would cost, relative to the tree): 1.200 / 1.205 / 1.210 / 1.196 /
-1.212 and 1.199 / 1.204 / 1.211 / 1.196 / 1.213, asserted >= TOKEN_RATIO. Earlier (seeds 0-2, older
-build): generated tokens over the 10 steps 21.5k-21.7k against 26.0k for outcome-grpo's 128
-independent rows per step. Time: ~11 s of CPU per seed on one thread (19-33 s wall-clock measured
-while other jobs shared the machine's two cores).
+Measured on 'tiny-noisy-fast', gain of greedy accuracy on 256 held-out problems, seeds 0-4, on two
+builds of the cached models (this machine's AVX512 kernels / ``ATEN_CPU_CAPABILITY=default``, whose
+'tiny-noisy-fast' starts at 0.219 / 0.227): +0.293 / +0.246 / +0.246 / +0.270 / +0.258 and +0.289 /
++0.184 / +0.281 / +0.184 / +0.258; MARGIN is half the smallest (0.092), rounded down. Kept leaves'
+tokens over generated tokens (what sampling the leaves independently would cost, relative to the
+tree): 1.201 / 1.205 / 1.211 / 1.196 / 1.212 and 1.202 / 1.204 / 1.211 / 1.197 / 1.211, asserted >=
+TOKEN_RATIO; generated tokens over the 10 steps 21.5k-21.8k. On 'tiny-noisy' (starts 0.254 / 0.316)
+the gains were +0.504 to +0.520 and +0.297 to +0.320 (asserted at 14 points), the ratios within
+0.002 of these; earlier (seeds 0-2, older build) outcome-grpo's 128 independent rows per step generated 26.0k
+tokens over the 10 steps against tree-grpo's 21.5k-21.7k. Time: ~6 s of CPU per seed on one thread
+(load, both evaluations and the 10 steps). The test function, with its seed, reproduces one value.
 """
 
 import pytest
@@ -28,13 +31,13 @@ from learning_settings import measured_rl_config
 
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.14
+MARGIN = 0.09
 TOKEN_RATIO = 1.1
 
 
 @pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
-def test_tree_grpo_raises_greedy_held_out_accuracy_by_fourteen_points(seed):
-    model, task, _ = recipes.load("tiny-noisy")
+def test_tree_grpo_raises_greedy_held_out_accuracy_by_nine_points(seed):
+    model, task, _ = recipes.load("tiny-noisy-fast")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
     cfg = measured_rl_config("tree-grpo", seed=seed, steps=10, group_size=8, eval_problems=256)
