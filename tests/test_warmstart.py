@@ -24,16 +24,17 @@ def test_calibration_warm_start_continues_its_init_and_leaves_room_for_calibrati
     from dataclasses import replace
     from unittest import mock
 
-    # the copy the suite loads: the 'tiny-calib' recipe continued from 'tiny-noisy-fast', not 'tiny-noisy'
+    # the copy the suite loads: the 'tiny-calib' recipe's demonstrations continued from 'tiny', not 'tiny-noisy'
     model, task, state = recipes.load("tiny-calib-fast")
     assert PRESETS["tiny-calib"].init == "tiny-noisy"
-    assert task.confidence_line and state["init"] == recipes.RECIPES["tiny-calib-fast"].config.init == "tiny-noisy-fast"
+    assert task.confidence_line and state["init"] == recipes.RECIPES["tiny-calib-fast"].config.init == "tiny"
     metrics = evaluate_accuracy(model, task, CharTokenizer(), 128)
     assert metrics["calib/parsed_fraction"] > 0.9  # the confidence line is learned
-    assert 0.3 < metrics["eval/accuracy"] < 0.9 and metrics["calib/ece"] > 0.2  # room for calibration
+    # room for calibration: 0.355 / 0.270 accuracy, ECE 0.215 / 0.435 on 256 problems (two builds, test_learning_brier)
+    assert 0.15 < metrics["eval/accuracy"] < 0.9 and metrics["calib/ece"] > 0.1
     # the checkpoint's key follows its init's: a changed init recipe is a different cache entry
     before = recipes.path("tiny-calib-fast")
-    noisy = recipes.RECIPES["tiny-noisy-fast"]
-    changed = replace(noisy, config=replace(noisy.config, sft=replace(noisy.config.sft, steps=201)))
-    with mock.patch.dict(recipes.RECIPES, {"tiny-noisy-fast": changed}):
+    tiny = recipes.RECIPES["tiny"]
+    changed = replace(tiny, config=replace(tiny.config, sft=replace(tiny.config.sft, steps=301)))
+    with mock.patch.dict(recipes.RECIPES, {"tiny": changed}):
         assert recipes.path("tiny-calib-fast") != before
