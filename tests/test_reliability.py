@@ -23,9 +23,10 @@ from sandbox.train.rl import RLConfig, Trainer, deterministic
 from sandbox.train.run_dir import RunDir
 from toy_envs.base import ConfigError
 
-# 4 steps of dapo (refills happen), evaluation and a checkpoint every 2 steps
+# 4 steps of dapo (refills happen), evaluation and a checkpoint every 2 steps; the drift probe (its
+# step-0 reference is in the checkpoint) at the start and the end, on 8 problems
 RUN = dict(variant="dapo", steps=4, problems_per_step=4, group_size=4, eval_every=2, checkpoint_every=2,
-           eval_problems=16, pass_problems=4, pass_k=2, progress=False, minibatches=2)  # "update" stops between two
+           eval_problems=16, pass_problems=4, pass_k=2, drift_problems=8, progress=False, minibatches=2)  # "update" stops between two
 CONFIG = {"test": "resume"}
 
 
@@ -44,10 +45,18 @@ def outcome(trainer):
 
 
 @pytest.fixture(scope="module")
-def straight(warmstart_tiny, tmp_path_factory):
+def straight_dir(warmstart_tiny, tmp_path_factory):
+    """A finished 4-step run directory (checkpoints at steps 2 and 4) and its outcome; the tests
+    that damage it work on copies."""
     trainer = trainer_for(warmstart_tiny, tmp_path_factory.mktemp("straight") / "run")
     trainer.train()
-    return outcome(trainer)
+    return trainer.run.path, outcome(trainer)
+
+
+@pytest.fixture(scope="module")
+def straight(straight_dir):
+    """The uninterrupted run's outcome (the run of ``straight_dir``)."""
+    return straight_dir[1]
 
 
 def send_during(monkeypatch, module, name, signum, when):
@@ -272,14 +281,6 @@ def test_resume_of_a_run_written_before_a_field_existed_takes_the_default(cli_ru
 
 
 # ---- damaged files -------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def straight_dir(warmstart_tiny, tmp_path_factory):
-    """A finished 4-step run directory (checkpoints at steps 2 and 4) and its outcome."""
-    trainer = trainer_for(warmstart_tiny, tmp_path_factory.mktemp("damaged") / "run")
-    trainer.train()
-    return trainer.run.path, outcome(trainer)
-
-
 def truncate(path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
@@ -357,12 +358,22 @@ def test_a_damaged_run_file_is_one_line_naming_it(cli_run_dir, tmp_path, capsys,
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before  # nothing touched
 
 
+STOPPED_CLI = ["train", *SMALL_CLI, "--variant", "dapo", "--steps", "3", "--eval-every", "2", "--drift-problems", "8"]
+
+
+@pytest.fixture(scope="module")
+def cli_straight(tmp_path_factory):
+    """The uninterrupted command's run directory (written once for both stopping points)."""
+    run_dir = tmp_path_factory.mktemp("cli-straight") / "straight"
+    assert main([*STOPPED_CLI, "--run-dir", str(run_dir)]) == 0
+    return run_dir
+
+
 @pytest.mark.slow
 @in_main_thread
 @pytest.mark.parametrize("when", ["first evaluation", "step 1"])
-def test_the_command_stops_with_130_and_resumes_to_the_straight_run(tmp_path, monkeypatch, capsys, when):
-    argv = ["train", *SMALL_CLI, "--variant", "dapo", "--steps", "3", "--eval-every", "2"]
-    assert main([*argv, "--run-dir", str(tmp_path / "straight")]) == 0
+def test_the_command_stops_with_130_and_resumes_to_the_straight_run(cli_straight, tmp_path, monkeypatch, capsys, when):
+    argv = STOPPED_CLI
     real_eval, real_sample = measurements_module.evaluate_accuracy, collect_module.sample_rollouts
     sent = []
 
@@ -386,9 +397,9 @@ def test_the_command_stops_with_130_and_resumes_to_the_straight_run(tmp_path, mo
     assert main([*argv, "--run-dir", str(tmp_path / "run"), "--resume"]) == 0
     assert f"resuming {tmp_path / 'run'} at step {0 if when == 'first evaluation' else 2}" in capsys.readouterr().out
 
-    def logged(name):
-        return [deterministic(m) for m in run_dir_module.read_metrics(tmp_path / name / "metrics.jsonl")[0]]
+    def logged(run_dir):
+        return [deterministic(m) for m in run_dir_module.read_metrics(run_dir / "metrics.jsonl")[0]]
 
-    assert logged("run") == logged("straight")
-    final = [(tmp_path / name / "checkpoints" / "step-000003" / "model.safetensors").read_bytes() for name in ("run", "straight")]
+    assert logged(tmp_path / "run") == logged(cli_straight)
+    final = [(run_dir / "checkpoints" / "step-000003" / "model.safetensors").read_bytes() for run_dir in (tmp_path / "run", cli_straight)]
     assert final[0] == final[1]
