@@ -35,8 +35,10 @@ def make(warmstart_tiny, run=None, **fields):
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_variant_runs_one_step_with_finite_loss_and_changed_parameters(warmstart_tiny, variant):
-    # temperature 1.3: varied, often malformed samples, so every reward (format-only included) varies
-    trainer = make(warmstart_tiny, variant=variant, steps=1, lr=1e-3, warmup_steps=0, kl_coef=0.05, temperature=1.3, group_size=6, problems_per_step=8)
+    # temperature 1.3: varied, often malformed samples, so every reward (format-only included) varies;
+    # the run's closing evaluation and drift probe (the variant's task: a confidence line for brier) on 4 problems
+    trainer = make(warmstart_tiny, variant=variant, steps=1, lr=1e-3, warmup_steps=0, kl_coef=0.05, temperature=1.3, group_size=6, problems_per_step=8,
+                   eval_problems=4, pass_problems=2, drift_problems=4)
     before = [p.detach().clone() for p in trainer.policy.module.parameters()]
     metrics = trainer.train()[-1]
     assert metrics["step"] == 0 and metrics["rollout/kept_fraction"] > 0
