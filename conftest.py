@@ -1,5 +1,4 @@
-"""CPU seconds of every test (tests/ and the tutorials), listed after pytest's ``--durations``;
-the tests that load no cached model run first.
+"""CPU seconds of every test (tests/ and the tutorials), listed after pytest's ``--durations``.
 
 A test's CPU seconds are user + system time of the process running it and of the child processes
 it waited for (notebook kernels, CLI and torchrun subprocesses), over its setup, call and
@@ -8,12 +7,6 @@ teardown. Wall-clock durations grow with whatever else the machine runs (and, un
 seconds much less, so these are the numbers to compare between runs. Under pytest-xdist each
 worker measures its own tests and the controller sums them. Nothing is measured where the
 ``resource`` module is missing (Windows).
-
-Order: under ``dev.py test`` the build lanes train 'tiny' first (about 45 s of a core), and
-nearly every cached model continues it, so a test that loads one waits on its file lock until
-then. The tests of modules that name no cached model (no ``recipes``, ``warmstart_`` fixture or
-``tiny`` model in their source) are moved to the front, the rest keep their order (whole modules
-move, so module fixtures are not split): the pytest workers have work while 'tiny' trains.
 """
 
 from __future__ import annotations
@@ -36,23 +29,6 @@ def cpu_seconds() -> float:
     """User + system CPU seconds of this process and of its finished (waited-for) children."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-_NAMES_A_CACHED_MODEL = ("recipes", "warmstart_", "tiny")
-_module_names_one: dict[str, bool] = {}
-
-
-def may_wait_for_a_build(item) -> bool:
-    """A notebook, or a test in a module whose source names a cached model (``_NAMES_A_CACHED_MODEL``)."""
-    path = str(item.path)
-    if path not in _module_names_one:
-        text = "" if path.endswith(".ipynb") else item.path.read_text(errors="replace")
-        _module_names_one[path] = path.endswith(".ipynb") or any(name in text for name in _NAMES_A_CACHED_MODEL)
-    return _module_names_one[path]
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=may_wait_for_a_build)  # stable: the model-free modules first, each order kept
 
 
 @pytest.hookimpl(tryfirst=True)
