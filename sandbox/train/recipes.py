@@ -149,8 +149,7 @@ class FastCopy:
     steps: int
     """SFT steps of the copy."""
     init: str | None = None
-    """The warm start the copy continues from; None: the recipe's own init, or that init's fast
-    copy where it has one (so a chain of warm starts is copied as a chain)."""
+    """The warm start the copy continues from; None: the recipe's own init."""
 
 
 FAST_COPIES: dict[str, FastCopy] = {
@@ -163,10 +162,10 @@ FAST_COPIES: dict[str, FastCopy] = {
 }
 """Warm start -> its fast-mode copy, recipe ``<name>-fast``: the same data, learning rate and
 warm-up, with fewer steps or a shorter chain of inits ('tiny-noisy', 'tiny-calib' and
-'tiny-long-answer' continue 'tiny', which the tests build anyway), built in a fraction of the time. The tests and the notebooks in fast mode
-(``REWARD_SANDBOX_FAST=1``, what CI runs) load the copy; experiment specs, benchmarks and full-mode
-notebooks load the recipe itself, whose measurements the guides quote. A learning test on a copy
-states the effects measured on the copy.
+'tiny-long-answer' continue 'tiny', which the tests build anyway), built in a fraction of the
+time. The tests and the notebooks in fast mode (``REWARD_SANDBOX_FAST=1``, what CI runs) load
+the copy; experiment specs, benchmarks and full-mode notebooks load the recipe itself, whose
+measurements the guides quote. A learning test on a copy states the effects measured on the copy.
 
 - 'tiny-repeats', 'tiny-feedback', 'tiny-pcl' continue 'tiny' for 300 steps; their copies take 100
   (together 299 s of the CPU of a CI run before, 72 s after). They are less trained (greedy
@@ -196,8 +195,7 @@ def fast_copy(name: str, config):
     """The config of ``<name>-fast``: ``config`` (recipe ``name``'s) with ``FAST_COPIES[name]``'s
     steps and init."""
     copy = FAST_COPIES[name]
-    init = copy.init if copy.init is not None else (f"{config.init}-fast" if config.init in FAST_COPIES else config.init)
-    return replace(config, init=init, sft=replace(config.sft, steps=copy.steps))
+    return replace(config, init=config.init if copy.init is None else copy.init, sft=replace(config.sft, steps=copy.steps))
 
 
 _configs: dict[str, tuple] = {}
