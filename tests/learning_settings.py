@@ -6,6 +6,8 @@ with ``measured_rl_config`` (these settings, then the test's own fields) instead
 the defaults: a change of default then leaves the tests measuring what their docstrings say.
 """
 
+import os
+
 from sandbox.rewards.registry import get_variant
 from sandbox.train.rl import LARGE_UPDATE, RLConfig
 
@@ -16,6 +18,12 @@ MEASURED_UPDATE = dict(
 """The update regime of every learning test unless it names a field itself: ``LARGE_UPDATE`` (lr
 5e-5, 16 problems per step, 2 minibatches, AdamW eps 1e-8) and RLConfig's other defaults when the
 tests were measured."""
+
+DEFAULTS_UPDATE = dict(MEASURED_UPDATE, lr=1e-5, problems_per_step=32, minibatches=1, adam_eps=1e-3)
+"""The update of the RL defaults since the drift sweep (``RLConfig``: lr 1e-5, 32 problems per step in
+one minibatch, AdamW eps 1e-3: SGD-like steps under which outcome RL beats the random reward from the
+clean 'tiny' warm start), for a learning test measured from 'tiny'; pass it as
+``measured_rl_config(variant, **DEFAULTS_UPDATE, ...)``."""
 
 MEASURED_LOSS = dict(clip_low=0.2, clip_high=0.2, aggregation="seq-mean-token-mean", kl_coef=0.0)
 """The policy-loss settings of a variant that does not set them itself (LossConfig's defaults when
@@ -28,7 +36,7 @@ forward per step that changes no other number: tests/test_rank_diagnostics.py), 
 
 def measured_rl_config(variant: str, **fields) -> RLConfig:
     """``RLConfig`` of ``variant`` with ``MEASURED_UPDATE``, ``QUIET`` and ``MEASURED_LOSS`` under
-    the variant's own loss settings, then ``fields`` on top."""
+    the variant's own loss settings, then ``fields`` on top (``DEFAULTS_UPDATE``'s, for one)."""
     loss = {**MEASURED_LOSS, **get_variant(variant).loss}
     return RLConfig(variant=variant, **{**MEASURED_UPDATE, **QUIET, **loss, **fields})
 
@@ -54,3 +62,27 @@ def before_and_after_updates(trainer, updates: int, measure) -> tuple[float, flo
     for _ in range(updates):
         trainer.learn(batch)
     return before, measure(problems)
+
+
+SEEDS_VARIABLE = "REWARD_SANDBOX_LEARNING_SEEDS"
+
+
+def checked_seeds() -> list[int]:
+    """The seeds each learning test runs: ``[0]`` (the suite checks one seed; the others are
+    measured in its docstring), or those ``REWARD_SANDBOX_LEARNING_SEEDS`` lists -- ``0-4`` or
+    ``0,2,7`` -- to check a margin on another machine: a margin is half the smallest effect of five
+    seeds, so every listed seed should pass, with room to spare."""
+    text = os.environ.get(SEEDS_VARIABLE, "").strip()
+    if not text:
+        return [0]
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"{SEEDS_VARIABLE}={text!r}: allowed are seeds and ranges of non-negative integers, e.g. 0-4 or 0,2,7")
+        seeds.extend(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+SEEDS = checked_seeds()
+"""The seeds of every learning test (``checked_seeds``)."""

@@ -22,7 +22,9 @@ Measured on 'tiny-noisy-fast' (greedy accuracy of the warm start 0.219), seeds 0
     rollouts before scoring them, and its metrics were logged at every step of every seed.
 On the full recipe 'tiny-noisy' (start 0.328) outcome-grpo reached 0.688, 0.656, 0.695 (seeds 0-2;
 tutorials/guides/results.md), ppo-gae and prime gained at least 0.250 and 0.219 (start 0.254, an
-older build). MARGIN is at most half the smallest gain on 'tiny-noisy-fast' (0.094, ppo-gae and prime).
+older build). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``) the gains were outcome-grpo +0.148 / +0.195 / +0.156 / +0.156 / +0.129, ppo-gae
++0.137 / +0.191 / +0.176 / +0.199 / +0.195, prime +0.199 / +0.160 / +0.211 / +0.207 / +0.172. MARGIN is at
+most half the smallest gain of either machine (0.064, outcome-grpo seed 4 on the second), rounded down.
 Command for one value: reward-sandbox train --variant ppo-gae --init tiny-noisy-fast --steps 6
 --seed S --lr 5e-5 --problems-per-step 16 --minibatches 2 --adam-eps 1e-8 --eval-every 0 --eval-problems 256 --pass-problems 0 --threads 1 --run-dir DIR (eval/accuracy of the
 first and last lines of metrics.jsonl), or train_from_noisy below.
@@ -35,9 +37,11 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.train import recipes
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 
+from learning_settings import SEEDS
+
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.09
+MARGIN = 0.06
 
 
 def train_from_noisy(variant: str, seed: int, steps: int) -> tuple[float, list[dict]]:
@@ -49,11 +53,11 @@ def train_from_noisy(variant: str, seed: int, steps: int) -> tuple[float, list[d
     return before, Trainer(cfg, task, policy).train()
 
 
-@pytest.mark.parametrize(  # the suite checks one seed of each, as the other learning tests do; the seeds above are measured
+@pytest.mark.parametrize(  # the suite checks seed 0 of each (learning_settings.checked_seeds); seeds 0-4 measured above
     "variant, seed, steps",
-    [("outcome-grpo", 0, 10), ("ppo-gae", 0, 6), ("prime", 0, 6)],
+    [(variant, seed, steps) for variant, steps in (("outcome-grpo", 10), ("ppo-gae", 6), ("prime", 6)) for seed in SEEDS],
 )
-def test_rl_raises_greedy_held_out_accuracy_by_nine_points(variant, seed, steps):
+def test_rl_raises_greedy_held_out_accuracy(variant, seed, steps):
     before, history = train_from_noisy(variant, seed, steps)
     after = history[-1]["eval/accuracy"]
     assert after - before >= MARGIN, f"{variant} seed {seed}: {before:.3f} -> {after:.3f}"

@@ -23,7 +23,7 @@ reward-sandbox train --variant effective-rank-grpo --init tiny-noisy-fast --step
 
 import pytest
 
-from learning_settings import measured_rl_config
+from learning_settings import SEEDS, measured_rl_config
 from sandbox.eval.accuracy import evaluate_accuracy
 from sandbox.model.policy import TinyPolicy
 from sandbox.train import recipes
@@ -34,11 +34,12 @@ pytestmark = pytest.mark.slow
 MARGIN = 0.08
 
 
-def test_effective_rank_shaping_raises_greedy_held_out_accuracy():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_effective_rank_shaping_raises_greedy_held_out_accuracy(seed):
     model, task, _ = recipes.load("tiny-noisy-fast")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
-    history = Trainer(measured_rl_config("effective-rank-grpo", seed=0, steps=6, eval_problems=256, effective_rank=True), task, policy).train()
+    history = Trainer(measured_rl_config("effective-rank-grpo", seed=seed, steps=6, eval_problems=256, effective_rank=True), task, policy).train()
     after = history[-1]["eval/accuracy"]
     assert after - before >= MARGIN, f"{before:.3f} -> {after:.3f}"
     assert all(m["diag/effective_rank"] >= 1 and "loss/entropy" in m for m in history)

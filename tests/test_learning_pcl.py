@@ -14,7 +14,9 @@ same keys before and after).
 Measured for seeds 0-4 (this machine, on 'tiny-pcl-fast'): the consistency rises from 0.289 /
 0.270 / 0.293 / 0.270 / 0.277 by 0.152 / 0.062 / 0.082 / 0.117 / 0.102 (it predicts reward 1 for
 almost every response and about 30% are right, so much of the rise is predicting 0 more often; on
-the fully built 'tiny-pcl', 43% right: from 0.445-0.457 by 0.047-0.168). Asserted on seed 0: a rise of at least MARGIN (half the smallest). Whether PCL carries
+the fully built 'tiny-pcl', 43% right: from 0.445-0.457 by 0.047-0.168). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``), on its
+'tiny-pcl-fast': by 0.090 / 0.094 / 0.109 / 0.105 / 0.027. Asserted on seed 0: a rise of at least MARGIN
+(half the smallest of all, 0.027, rounded down). Whether PCL carries
 over to accuracy at equal inference tokens is measured in tutorials/guides/results.md
 ("Post-Completion Learning (PCL), measured").
 """
@@ -27,13 +29,13 @@ from sandbox.rewards.self_evaluation import self_evaluation
 from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 
-from learning_settings import before_and_after_updates, fresh_rollouts, measured_rl_config
+from learning_settings import SEEDS, before_and_after_updates, fresh_rollouts, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
 UPDATES = 8
 FRESH = 16
-MARGIN = 0.031
+MARGIN = 0.013
 
 
 def fresh_consistency(trainer, problems: list[int]) -> float:
@@ -42,7 +44,7 @@ def fresh_consistency(trainer, problems: list[int]) -> float:
     return float(self_evaluation(rows, RewardContext(task=trainer.task)).sum()) / len(rows)
 
 
-@pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
+@pytest.mark.parametrize("seed", SEEDS)  # the suite checks seed 0 (learning_settings.checked_seeds); seeds 0-4 measured above
 def test_pcl_updates_raise_the_self_evaluation_consistency_of_fresh_rollouts(seed):
     model, task, _ = recipes.load("tiny-pcl-fast")
     cfg = measured_rl_config("pcl", seed=seed, steps=1, problems_per_step=16, lr=1e-4, warmup_steps=1)

@@ -8,8 +8,9 @@ process-supervised GRPO. Measured greedy accuracy on 256 held-out problems after
 0-4, on two builds of the cached models (this machine's AVX512 kernels /
 ``ATEN_CPU_CAPABILITY=default``, whose 'tiny-noisy-fast' starts at 0.219 / 0.227): 0.621 / 0.621 /
 0.648 / 0.594 / 0.617 (+0.402 / +0.402 / +0.430 / +0.375 / +0.398) and 0.512 / 0.543 / 0.555 /
-0.523 / 0.562 (+0.285 / +0.316 / +0.328 / +0.297 / +0.336). MARGIN is half the smallest gain of
-either build (0.142), rounded down; the suite checks seed 0. On 'tiny-noisy' the gains were
+0.523 / 0.562 (+0.285 / +0.316 / +0.328 / +0.297 / +0.336). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``):
++0.266 / +0.246 / +0.227 / +0.246 / +0.227. MARGIN is half the smallest gain of the three (0.113),
+rounded down; the suite checks seed 0. On 'tiny-noisy' the gains were
 +0.473 to +0.508 and +0.340 to +0.391, asserted at 10 points. From the clean 'tiny' warm start
 prm-oracle moved greedy accuracy by -0.01 to +0.07 over 5-20 steps (not a reliable gain), like
 outcome rewards there (tutorials/guides/results.md). The test function reproduces one value.
@@ -22,17 +23,18 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 
-from learning_settings import measured_rl_config
+from learning_settings import SEEDS, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.14
+MARGIN = 0.11
 
 
-def test_prm_oracle_raises_greedy_held_out_accuracy_by_fourteen_points():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_prm_oracle_raises_greedy_held_out_accuracy(seed):
     model, task, _ = recipes.load("tiny-noisy-fast")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
-    cfg = measured_rl_config("prm-oracle", seed=0, steps=10, eval_problems=256)
+    cfg = measured_rl_config("prm-oracle", seed=seed, steps=10, eval_problems=256)
     after = Trainer(cfg, task, policy).train()[-1]["eval/accuracy"]
     assert after - before >= MARGIN, f"{before:.3f} -> {after:.3f}"

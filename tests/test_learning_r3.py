@@ -3,14 +3,19 @@ states (R3, Xi et al. 2024, arXiv 2402.05808; ``RLConfig.gold_prefix_steps``).
 
 From the cached 'tiny' warm start on its own 2-step chains, outcome-grpo with every training prompt
 carrying the first gold step (``gold_prefix_steps=1``, one stage for the whole run) for STEPS steps
-at the learning tests' settings. The quantity is the sampled accuracy (4 samples at temperature 1,
-keyed apart from training) from the same kind of start state on 128 held-out problems, before and
-after, in the same run.
+at the RL defaults' update (``DEFAULTS_UPDATE``: 32 problems x 8, AdamW eps 1e-3: the SGD-like update under which outcome RL
+beats the random reward from the clean warm start, tutorials/guides/results.md, 'RL defaults:
+drift, controls and a sweep') with lr 3e-5 (the sweep's faster setting, so that 10 steps show it).
+The quantity is the greedy accuracy from the same kind of start state (the first gold step given)
+on 512 held-out problems, before and after, in the same run.
 
-Measured for seeds 0-4 (this machine, under load): 0.367 before, 0.404 / 0.398 / 0.412 / 0.406 /
-0.410 after (+0.031 to +0.045); from bare prompts the accuracy stayed at 0.27-0.28 (0.283 before)
-in these 6 steps: the first stage's gain is at its own states. Asserted on seed 0: a rise of at
-least MARGIN (half the smallest).
+Measured for seeds 0-4 (5 Dec 2026, a 2-core AMD EPYC machine, one thread): 0.654 before; after
+10 steps +0.076 / +0.062 / +0.070 / +0.053 / +0.072. The random reward at the same settings (the
+control): -0.010 / +0.012 / -0.010 / +0.016 / -0.041. Asserted: a rise of at least MARGIN (half the
+smallest). An earlier version of this test (6 steps of 16 problems at the learning tests'
+``LARGE_UPDATE``, sampled accuracy) measured +0.031 to +0.045 on the machine it was written on and
+-0.006 to +0.031 on this one, whose 'tiny' build starts higher: Adam-normalised steps from the clean
+warm start are mostly drift (the guide's table), so that version was replaced.
 """
 
 import pytest
@@ -23,27 +28,27 @@ from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 from toy_envs.gold_prefix import with_gold_prefix
 
-from learning_settings import measured_rl_config
+from learning_settings import DEFAULTS_UPDATE, SEEDS, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
-STEPS = 6
-MARGIN = 0.015
+STEPS = 10
+MARGIN = 0.026
 
 
-def prefixed_accuracy(policy, task) -> float:
-    rows = sample_groups(policy, with_gold_prefix(task, 1), list(range(128)), 4, SamplingConfig(max_new_tokens=48), 999, 0, split="eval")
+def prefixed_greedy_accuracy(policy, task) -> float:
+    rows = sample_groups(policy, with_gold_prefix(task, 1), list(range(512)), 1, SamplingConfig(max_new_tokens=48, temperature=0.0), 999, 0, split="eval")
     return float(rows.correct.mean())
 
 
-@pytest.mark.parametrize("seed", [0])  # the suite checks one seed; seeds 1-4 measured above
+@pytest.mark.parametrize("seed", SEEDS)  # the suite checks seed 0 (learning_settings.checked_seeds); seeds 0-4 measured above
 def test_the_first_stage_raises_the_accuracy_from_its_start_states(seed):
     model, _, _ = recipes.load("tiny")
     task = toy_envs.make_task("arithmetic", n_steps=2, operators="+-", start_max=50)
-    cfg = measured_rl_config("outcome-grpo", seed=seed, steps=STEPS, gold_prefix_steps=1, gold_prefix_stage=1000)
+    cfg = measured_rl_config("outcome-grpo", **{**DEFAULTS_UPDATE, "lr": 3e-5}, seed=seed, steps=STEPS, gold_prefix_steps=1, gold_prefix_stage=1000)
     trainer = Trainer(cfg, task, TinyPolicy(model))
-    before = prefixed_accuracy(trainer.policy, task)
+    before = prefixed_greedy_accuracy(trainer.policy, task)
     for _ in range(STEPS):
         trainer.train_step()
-    after = prefixed_accuracy(trainer.policy, task)
+    after = prefixed_greedy_accuracy(trainer.policy, task)
     assert after - before >= MARGIN, (before, after)
