@@ -17,9 +17,7 @@ the per-step oracle that ``toy_envs.step_task`` scores with.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar
-
-import networkx as nx
+from typing import TYPE_CHECKING, ClassVar
 
 from toy_envs.base import check, problem_rng
 from toy_envs.confidence import demonstration_confidence_line
@@ -39,6 +37,9 @@ from toy_envs.parsing import StepLine, parse_int_list, parse_op_list, stated_bef
 from toy_envs.step_task import StepLineTask
 from toy_envs.tree_dead_ends import Levels
 from toy_envs.tree_generator import draw_puzzle, paths_reaching
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 MAX_DEPTH = 6
 MAX_BRANCHING = 5
@@ -291,6 +292,8 @@ def values_are_correct(problem: TreeProblem, values: tuple[int, ...]) -> bool:
 def explicit_tree(problem: TreeProblem) -> nx.DiGraph:
     """The whole tree: nodes keyed by op-path tuples (root ``()``) with ``value``, ``level`` and
     ``reachable`` (the target is reachable at or below the node); edges carry their ``op``."""
+    import networkx as nx  # here, not at the top: every process that makes a task imports this module
+
     tree = nx.DiGraph()
     tree.add_node((), value=problem.start, level=0)
     frontier = [()]

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from toy_envs.parsing import parse_confidence
+
+if TYPE_CHECKING:  # matplotlib is imported where a diagram is drawn: every training process imports this module
+    from matplotlib.axes import Axes
 
 N_BINS = 10
 """Equal-width bins of the ECE and the reliability diagram."""
@@ -142,6 +144,8 @@ def plot_reliability(diagrams: Mapping[str, Reliability], ax: Axes | None = None
     confidence per bin (marker area ∝ bin count; bins with fewer than ``min_count`` responses
     left out), and the diagonal a calibrated model lies on."""
     if ax is None:
+        from matplotlib.figure import Figure
+
         ax = Figure(figsize=(4.5, 4.5)).add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
     for name, diagram in diagrams.items():

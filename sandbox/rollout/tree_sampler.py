@@ -53,8 +53,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import torch
 
 from sandbox.model.model import TinyLlama
@@ -63,6 +63,9 @@ from sandbox.rng import keyed_uniform, row_key
 from sandbox.rollout.batching import evaluating
 from sandbox.rollout.rollouts import Rollouts, response_step_ids
 from toy_envs.base import check
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass
@@ -98,13 +101,21 @@ class _Path:
     """(KVCache of the batch it was decoded in, its row there, its left padding there)."""
 
 
+def _networkx():
+    """networkx, imported where a tree is grown: the trainer imports this module (the variant
+    registry names its sampler) and most processes never grow a tree."""
+    import networkx
+
+    return networkx
+
+
 @dataclass
 class _Tree:
     problem: object
     prompt: list[int]
     keys: tuple
     """(step, problem index, tree index): the tree's part of every random key."""
-    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    graph: nx.DiGraph = field(default_factory=lambda: _networkx().DiGraph())
     paths: list[_Path] = field(default_factory=list)
     leaves: list[int] = field(default_factory=list)
     """Leaf node id of each path."""
@@ -200,7 +211,7 @@ def _pruned(graph: nx.DiGraph, kept_leaves: list[int]) -> nx.DiGraph:
     """The subtree spanned by the root and the kept leaves (branches without one removed)."""
     nodes = set(kept_leaves)
     for leaf in kept_leaves:
-        nodes |= nx.ancestors(graph, leaf)
+        nodes |= _networkx().ancestors(graph, leaf)
     return graph.subgraph(nodes).copy()
 
 
