@@ -68,7 +68,8 @@ def ensure_env() -> Path:
 
 
 def test_env() -> dict[str, str]:
-    """One torch thread per worker, fast mode for notebooks and learning tests, a run-local cache."""
+    """One torch thread per worker, fast mode for notebooks and learning tests, a run-local cache
+    (which also holds the compiled bytecode where ``PYTHONDONTWRITEBYTECODE`` would forbid it)."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
@@ -76,6 +77,11 @@ def test_env() -> dict[str, str]:
     env.setdefault("REWARD_SANDBOX_CACHE", str(ROOT / ".cache"))
     env.setdefault("HYPOTHESIS_PROFILE", "ci")
     env.setdefault("MPLBACKEND", "Agg")
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        # Bytecode kept under the run-local cache instead of not at all: without it every pytest
+        # worker rewrites the asserts of every test module again (about 4 s of CPU each) and every
+        # subprocess -- notebook kernels, CLI runs, experiment workers -- recompiles the package.
+        env.setdefault("PYTHONPYCACHEPREFIX", str(Path(env["REWARD_SANDBOX_CACHE"]) / "pycache"))
     return env
 
 
