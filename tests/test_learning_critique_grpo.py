@@ -12,9 +12,15 @@ log-probability, under the *bare* prompt (no critique), of the refinements whose
 
 Measured for seeds 0-4 (this machine, on 'tiny-feedback-fast'): 3 / 7 / 6 / 4 / 3 correct
 refinements among the 16 added; their log-probability rises from -19.95 / -15.30 / -13.33 / -13.99
-/ -12.18 nats by 0.25 / 0.21 / 0.47 / 0.84 / 0.10 (on the fully built 'tiny-feedback', whose
-refinements start at -7 to -13 nats: by 1.54-2.93). Asserted on seed 0: a rise of at least MARGIN
-(half the smallest).
+/ -12.18 nats by 0.25 / 0.21 / 0.47 / 0.84 / 0.10 after 4 updates (on the fully built 'tiny-feedback',
+whose refinements start at -7 to -13 nats: by 1.54-2.93). On a second machine (5 Dec 2026, a 2-core
+AMD EPYC, its own builds of the cached models), after 4 / 8 / 12 updates: this machine's kernels
++0.35-0.42 / +0.50-0.58 / +0.58-0.75 (4-6 correct refinements); ``ATEN_CPU_CAPABILITY=default``
+(3-6 correct refinements) +0.567 / +0.686 / +0.043 / +0.267 / -0.019 after 4, +1.065 / +1.152 /
++0.214 / +0.520 / +0.668 after 8, +0.41 to +1.66 after 12: with 3 refinements a seed's 4 updates can
+leave them where they were (the shaped term's gradient f'(π)∇π vanishes with π, and these start at
+1e-6 to 1e-9), so the test takes 8. Asserted on seed 0: a rise of at least MARGIN (half the
+smallest after 8 updates, 0.214, rounded down).
 """
 
 import pytest
@@ -31,8 +37,8 @@ from learning_settings import SEEDS, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
-UPDATES = 4
-MARGIN = 0.05
+UPDATES = 8
+MARGIN = 0.1
 
 
 def bare_prompt_logprob(policy, rollouts) -> float:

@@ -12,7 +12,10 @@ from the batch's own samples, the same keys before and after), before and after.
 Measured for seeds 0-4 (this machine, under load): R rises from 0.533 / 0.490 / 0.376 / 0.323 / 0.413
 by 0.103 / 0.054 / 0.053 / 0.109 / 0.069 (with 4 updates and 8 fresh actions per state, in an
 earlier design without the answer line among the actions, the rises were about half, one of them
-within the sampling noise). Asserted on seed 0: a rise of at least MARGIN (half the smallest).
+within the sampling noise). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own builds of
+the cached models): 0.099 / 0.099 / 0.119 / 0.094 / 0.120 with its kernels, 0.031 / 0.082 / 0.047 /
+0.046 / 0.063 with ``ATEN_CPU_CAPABILITY=default``. Asserted on seed 0: a rise of at least MARGIN
+(half the smallest of all, 0.031, rounded down).
 """
 
 import pytest
@@ -31,7 +34,7 @@ from learning_settings import SEEDS, measured_rl_config
 pytestmark = pytest.mark.slow
 
 UPDATES = 8
-MARGIN = 0.026
+MARGIN = 0.015
 FRESH = 32
 
 
