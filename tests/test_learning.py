@@ -22,9 +22,12 @@ Measured on 'tiny-noisy-fast' (greedy accuracy of the warm start 0.219), seeds 0
     rollouts before scoring them, and its metrics were logged at every step of every seed.
 On the full recipe 'tiny-noisy' (start 0.328) outcome-grpo reached 0.688, 0.656, 0.695 (seeds 0-2;
 tutorials/guides/results.md), ppo-gae and prime gained at least 0.250 and 0.219 (start 0.254, an
-older build). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``) the gains were outcome-grpo +0.148 / +0.195 / +0.156 / +0.156 / +0.129, ppo-gae
-+0.137 / +0.191 / +0.176 / +0.199 / +0.195, prime +0.199 / +0.160 / +0.211 / +0.207 / +0.172. MARGIN is at
-most half the smallest gain of either machine (0.064, outcome-grpo seed 4 on the second), rounded down.
+older build). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached
+models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``) the gains were outcome-grpo +0.148 / +0.195 / +0.156 /
++0.156 / +0.129, ppo-gae +0.137 / +0.191 / +0.176 / +0.199 / +0.195, prime +0.199 / +0.160 / +0.211 /
++0.207 / +0.172; on a build there with ``ATEN_CPU_CAPABILITY=default`` outcome-grpo +0.371 to +0.512,
+ppo-gae +0.195 to +0.219, prime +0.176 to +0.234. MARGIN is at most half the smallest gain of all
+(0.064, outcome-grpo seed 4 on the second machine's own build), rounded down.
 Command for one value: reward-sandbox train --variant ppo-gae --init tiny-noisy-fast --steps 6
 --seed S --lr 5e-5 --problems-per-step 16 --minibatches 2 --adam-eps 1e-8 --eval-every 0 --eval-problems 256 --pass-problems 0 --threads 1 --run-dir DIR (eval/accuracy of the
 first and last lines of metrics.jsonl), or train_from_noisy below.

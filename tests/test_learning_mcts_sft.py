@@ -10,9 +10,10 @@ and after in the same run.
 Measured on 'tiny-noisy-fast' for seeds 0-4: 0.219 -> 0.367 / 0.395 / 0.391 / 0.395 / 0.426
 (+0.148 to +0.207; outcome-grpo from the same start at the same settings reaches 0.387-0.473 in 6
 steps, tests/test_learning_one_shot.py). On 'tiny-noisy' it was 0.328 -> 0.547-0.586 (+0.219 to
-+0.258). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``): +0.164 / +0.133 / +0.176 / +0.172 / +0.199, and on a build there
-with ``ATEN_CPU_CAPABILITY=default`` +0.105 / +0.152 / +0.180 / +0.137 / +0.164. Asserted on seed 0: a
-rise of at least MARGIN (half the smallest of all, 0.105, rounded down). The test
++0.258). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models;
+``REWARD_SANDBOX_LEARNING_SEEDS=0-4``): +0.164 / +0.133 / +0.176 / +0.172 / +0.199, and on a build
+there with ``ATEN_CPU_CAPABILITY=default`` +0.105 / +0.152 / +0.180 / +0.137 / +0.164. Asserted on seed 0: a
+rise of at least MARGIN (half the smallest of all, 0.105, rounded down to 0.05). The test
 function below, with its seed, reproduces one value.
 """
 

@@ -19,7 +19,9 @@ the cached models with ``ATEN_CPU_CAPABILITY=default`` ('tiny-noisy-fast' starts
 one-shot run reaches 0.316, 0.309, 0.324, 0.328, 0.285 (gains 0.059-0.102; random reward -0.059 to
 +0.066; 8 steps instead of 6 would give 0.074-0.129 there, 0.117-0.145 here): every seed clears
 MARGIN there too, with less room. On 'tiny-noisy' (start 0.328) the one-shot gains were
-0.172-0.184. On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``) the one-shot gains were +0.086 / +0.090 / +0.090 / +0.082 / +0.074.
+0.172-0.184. On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models;
+``REWARD_SANDBOX_LEARNING_SEEDS=0-4``) the one-shot gains were +0.086 / +0.090 / +0.090 / +0.082 /
++0.074, and +0.156 to +0.176 on a build there with ``ATEN_CPU_CAPABILITY=default``.
 MARGIN is half the smallest one-shot gain of all (0.037), rounded down; tutorials/guides/results.md
 ('One-shot RL', on 'tiny-noisy') has the longer runs.
 Command for one value: reward-sandbox train --variant outcome-grpo --init tiny-noisy-fast --train-problems 1

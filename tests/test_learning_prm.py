@@ -8,8 +8,10 @@ process-supervised GRPO. Measured greedy accuracy on 256 held-out problems after
 0-4, on two builds of the cached models (this machine's AVX512 kernels /
 ``ATEN_CPU_CAPABILITY=default``, whose 'tiny-noisy-fast' starts at 0.219 / 0.227): 0.621 / 0.621 /
 0.648 / 0.594 / 0.617 (+0.402 / +0.402 / +0.430 / +0.375 / +0.398) and 0.512 / 0.543 / 0.555 /
-0.523 / 0.562 (+0.285 / +0.316 / +0.328 / +0.297 / +0.336). On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``):
-+0.266 / +0.246 / +0.227 / +0.246 / +0.227. MARGIN is half the smallest gain of the three (0.113),
+0.523 / 0.562 (+0.285 / +0.316 / +0.328 / +0.297 / +0.336). On a second machine (5 Dec 2026, a
+2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``):
++0.266 / +0.246 / +0.227 / +0.246 / +0.227, and +0.445 to +0.523 on a build there with
+``ATEN_CPU_CAPABILITY=default``. MARGIN is half the smallest gain of the four (0.113),
 rounded down; the suite checks seed 0. On 'tiny-noisy' the gains were
 +0.473 to +0.508 and +0.340 to +0.391, asserted at 10 points. From the clean 'tiny' warm start
 prm-oracle moved greedy accuracy by -0.01 to +0.07 over 5-20 steps (not a reliable gain), like

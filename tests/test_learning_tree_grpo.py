@@ -10,8 +10,10 @@ per tree), 16 problems per step, 10 steps, the other RL settings pinned (``learn
 Measured on 'tiny-noisy-fast', gain of greedy accuracy on 256 held-out problems, seeds 0-4, on two
 builds of the cached models (this machine's AVX512 kernels / ``ATEN_CPU_CAPABILITY=default``, whose
 'tiny-noisy-fast' starts at 0.219 / 0.227): +0.293 / +0.246 / +0.246 / +0.270 / +0.258 and +0.289 /
-+0.184 / +0.281 / +0.184 / +0.258. On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``): +0.156 / +0.152 / +0.164 / +0.176 /
-+0.125. MARGIN is half the smallest of all (0.0625), rounded down. Kept leaves'
++0.184 / +0.281 / +0.184 / +0.258. On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build
+of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``): +0.156 / +0.152 / +0.164 / +0.176 /
++0.125, and +0.422 to +0.512 on a build there with ``ATEN_CPU_CAPABILITY=default``. MARGIN is half
+the smallest of all (0.0625), rounded down. Kept leaves'
 tokens over generated tokens (what sampling the leaves independently would cost, relative to the
 tree): 1.201 / 1.205 / 1.211 / 1.196 / 1.212 and 1.202 / 1.204 / 1.211 / 1.197 / 1.211, asserted >=
 TOKEN_RATIO; generated tokens over the 10 steps 21.5k-21.8k. On 'tiny-noisy' (starts 0.254 / 0.316)

@@ -141,8 +141,10 @@ def test_the_gate_is_hacked_less_than_the_dense_rubric(warmstart_long_answer, se
     8 steps of 8 problems × 8 at lr 3e-4 (``sandbox.bench.hack``'s ``train_hackable``): rubric-dense
     ends at a hack rate of 0.730 / 0.598 / 0.676 / 0.527 / 0.676 and dro+gate (group gate) at 0.570 /
     0.430 / 0.500 / 0.438 / 0.574 for seeds 0-4: margins 0.160, 0.168, 0.176, 0.090, 0.102, asserted
-    ≥ HACK_MARGIN (half the smallest of all) on seed 0. On a second machine (5 Dec 2026, a 2-core AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``): margins 0.199, 0.250, 0.059,
-    0.160, 0.160. From the recipe itself (hack rate 0.484 at temperature
+    ≥ HACK_MARGIN (half the smallest of all) on seed 0. On a second machine (5 Dec 2026, a 2-core
+    AMD EPYC, its own build of the cached models; ``REWARD_SANDBOX_LEARNING_SEEDS=0-4``): margins
+    0.199, 0.250, 0.059, 0.160, 0.160, and 0.172-0.285 on a build there with
+    ``ATEN_CPU_CAPABILITY=default``. From the recipe itself (hack rate 0.484 at temperature
     1.5; the table in tutorials/guides/results.md, ``reward-sandbox bench hack --seeds 0,1,2,3,4``) the
     margins were 0.188, 0.289, 0.203, 0.086, 0.172. Correctness among well-formed answers falls to
     about 0.01 for every variant in this setting, so the hack rate here is P(well-formed): paying for
