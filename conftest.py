@@ -19,7 +19,8 @@ except ImportError:  # Windows
     resource = None
 
 CPU_SHOWN = 20
-"""How many of the tests (and of the files) with the most CPU seconds the summary lists."""
+"""How many of the tests (and of the files) with the most CPU seconds the summary lists, unless
+``--durations=N`` asks for another number (0: all of them)."""
 
 _started = pytest.StashKey[float]()
 _measured: dict[str, float] = {}
@@ -51,19 +52,21 @@ def pytest_runtest_logreport(report):
             _measured[report.nodeid] = value
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
     if not _measured:
         return
+    asked = config.getoption("durations", None)
+    shown = CPU_SHOWN if asked is None else asked or len(_measured)
     notebooks = sum(s for nodeid, s in _measured.items() if ".ipynb" in nodeid)
     total = sum(_measured.values())
-    terminalreporter.write_sep("=", f"most CPU seconds, {min(CPU_SHOWN, len(_measured))} of {len(_measured)} tests")
-    for nodeid, seconds in sorted(_measured.items(), key=lambda kv: -kv[1])[:CPU_SHOWN]:
+    terminalreporter.write_sep("=", f"most CPU seconds, {min(shown, len(_measured))} of {len(_measured)} tests")
+    for nodeid, seconds in sorted(_measured.items(), key=lambda kv: -kv[1])[:shown]:
         terminalreporter.write_line(f"{seconds:7.2f}s cpu  {nodeid}")
     by_file: dict[str, list[float]] = {}
     for nodeid, seconds in _measured.items():
         by_file.setdefault(nodeid.split("::")[0], []).append(seconds)
-    terminalreporter.write_sep("=", f"most CPU seconds by file, {min(CPU_SHOWN, len(by_file))} of {len(by_file)} files")
-    for path, seconds in sorted(by_file.items(), key=lambda kv: -sum(kv[1]))[:CPU_SHOWN]:
+    terminalreporter.write_sep("=", f"most CPU seconds by file, {min(shown, len(by_file))} of {len(by_file)} files")
+    for path, seconds in sorted(by_file.items(), key=lambda kv: -sum(kv[1]))[:shown]:
         terminalreporter.write_line(f"{sum(seconds):7.2f}s cpu  {path} ({len(seconds)} tests)")
     terminalreporter.write_line(f"CPU seconds in all: {total:.0f} (notebooks {notebooks:.0f}, the rest {total - notebooks:.0f}; "
                                 "setup, call and teardown, with the child processes each test waited for)")
