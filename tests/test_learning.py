@@ -52,7 +52,10 @@ def train_from_noisy(variant: str, seed: int, steps: int) -> tuple[float, list[d
     model, task, _ = recipes.load("tiny-noisy-fast")
     policy = TinyPolicy(model)
     before = evaluate_accuracy(policy, task, policy.tokenizer, 256)["eval/accuracy"]
-    cfg = RLConfig(variant=variant, seed=seed, steps=steps, eval_every=0, eval_problems=256, pass_problems=0, progress=False, **LARGE_UPDATE)
+    # no effective-rank diagnostic: an extra forward per step that changes no other number (seed 0's
+    # accuracies are the same without it; tests/test_rank_diagnostics.py), 10-15% of a step's CPU
+    cfg = RLConfig(variant=variant, seed=seed, steps=steps, eval_every=0, eval_problems=256, pass_problems=0, progress=False,
+                   effective_rank=False, **LARGE_UPDATE)
     return before, Trainer(cfg, task, policy).train()
 
 
