@@ -30,7 +30,7 @@ def test_prm_recipe_builds_any_cached_prm_or_judge_by_name(capsys):
     ``reward-sandbox warmstart``'s, not this command's."""
     import pytest
 
-    for name in ("tiny-oracle", "tiny-thinkprm", "tiny-stepwiser"):
+    for name in ("tiny-oracle", "tiny-thinkprm", "tiny-stepwiser-fast"):
         assert main(["prm", "recipe", "--name", name]) == 0
         # the last line (a cold cache first announces the build)
         assert capsys.readouterr().out.strip().splitlines()[-1] == f"{recipes.RECIPES[name].kind} recipe '{name}': {recipes.build(name)}"

@@ -197,7 +197,7 @@ class RaisingOracle:
 def test_trained_judge_never_consults_the_oracle():
     from sandbox.train import recipes
 
-    judge = recipes.load("tiny-stepwiser")
+    judge = recipes.load("tiny-stepwiser-fast")
     solutions = fake_solutions(6, 1)
     scores = judge_step_scores(judge, RaisingOracle(TASK), solutions, n_samples=2)
     assert scores == judge_step_scores(judge, TASK, solutions, n_samples=2)

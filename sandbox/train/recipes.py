@@ -16,8 +16,9 @@ names them all, so one name finds any cached model and no name is used twice:
     judge      JUDGE_RECIPES (judge_sft)            build_judges (judge_sft)           TinyLlama (eval mode)  student, teacher
     stepwiser  STEPWISER_RECIPES (stepwiser_config) build_stepwiser (stepwiser_train)  TinyLlama (eval mode)  judge, cold
 
-``FAST_COPIES`` adds ``<name>-fast``, a copy of a few warm starts with fewer SFT steps, that the
-tests and the fast-mode notebooks load instead (CI builds them in a fraction of the time).
+``FAST_COPIES`` adds ``<name>-fast``, a copy of a few warm starts (fewer SFT steps) and of the StepWiser
+judge (fewer GRPO samples), that the tests and the fast-mode notebooks load instead (CI builds them
+in a fraction of the time).
 
 A config's ``init`` names the warm start it starts from (empty: a fresh model); ``build`` loads
 that first and hands it to the kind's build, with the warm start's task fields replaced by the
@@ -125,7 +126,7 @@ KINDS: dict[str, Kind] = {
 """Kind -> how its checkpoints are read."""
 
 USED_BY_TESTS = {"tiny", "tiny-noisy-fast", "tiny-long-answer-fast", "tiny-calib-fast", "tiny-feedback-fast", "tiny-repeats-fast", "tiny-pcl-fast", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
-                 "tiny-thinkprm", "tiny-stepwiser", "tiny-orm"}
+                 "tiny-thinkprm", "tiny-stepwiser-fast", "tiny-orm"}
 """The recipes the tests and the notebooks in fast mode load (the others: benchmarks, experiments
 and full-mode notebooks)."""
 
@@ -141,29 +142,21 @@ _names = [name for _, table, _ in _TABLES for name in table]
 if len(set(_names)) != len(_names):
     raise ValueError(f"a cached-model name is used by two recipes: {sorted(n for n in _names if _names.count(n) > 1)}")
 
-@dataclass(frozen=True)
-class FastCopy:
-    """How the fast-mode copy ``<name>-fast`` of a warm start differs from it: fewer SFT steps and,
-    where given, another init (the cosine schedule runs over the copy's steps)."""
-
-    steps: int
-    """SFT steps of the copy."""
-    init: str | None = None
-    """The warm start the copy continues from; None: the recipe's own init."""
-
-
-FAST_COPIES: dict[str, FastCopy] = {
-    "tiny-noisy": FastCopy(200, init="tiny"),
-    "tiny-calib": FastCopy(120, init="tiny"),
-    "tiny-long-answer": FastCopy(100, init="tiny"),
-    "tiny-repeats": FastCopy(100),
-    "tiny-feedback": FastCopy(100),
-    "tiny-pcl": FastCopy(100),
+FAST_COPIES: dict[str, dict[str, object]] = {
+    "tiny-noisy": {"init": "tiny", "sft.steps": 200},
+    "tiny-calib": {"init": "tiny", "sft.steps": 120},
+    "tiny-long-answer": {"init": "tiny", "sft.steps": 100},
+    "tiny-repeats": {"sft.steps": 100},
+    "tiny-feedback": {"sft.steps": 100},
+    "tiny-pcl": {"sft.steps": 100},
+    "tiny-stepwiser": {"train.rl_group_size": 4},
 }
-"""Warm start -> its fast-mode copy, recipe ``<name>-fast``: the same data, learning rate and
-warm-up, with fewer steps or a shorter chain of inits ('tiny-noisy', 'tiny-calib' and
-'tiny-long-answer' continue 'tiny', which the tests build anyway), built in a fraction of the
-time. The tests and the notebooks in fast mode (``REWARD_SANDBOX_FAST=1``, what CI runs) load
+"""Recipe -> how its fast-mode copy, recipe ``<name>-fast``, differs from it: config fields
+replaced, each named by its dotted path in the recipe's config (``replaced``). The warm starts'
+copies keep their data, learning rate and warm-up, with fewer steps or a shorter chain of inits
+('tiny-noisy', 'tiny-calib' and 'tiny-long-answer' continue 'tiny', which the tests build anyway);
+the StepWiser judge's samples fewer judge rows per chunk in its GRPO stage. Each is built in a
+fraction of its recipe's time. The tests and the notebooks in fast mode (``REWARD_SANDBOX_FAST=1``, what CI runs) load
 the copy; experiment specs, benchmarks and full-mode notebooks load the recipe itself, whose
 measurements the guides quote. A learning test on a copy states the effects measured on the copy.
 
@@ -188,14 +181,27 @@ measurements the guides quote. A learning test on a copy states the effects meas
   steps on long-answer demonstrations (17 s): greedy 0.320 against the recipe's 0.426, R3's
   within-group AUROC 0.994 / 1.000 / 1.000 (seeds 0-2; the recipe 1.000), and the rubric gate's
   margin over the dense rubric in ``bench hack``'s setting 0.160 / 0.168 / 0.176 / 0.090 / 0.102
-  (seeds 0-4; the recipe 0.086-0.289)."""
+  (seeds 0-4; the recipe 0.086-0.289).
+- 'tiny-stepwiser' runs 30 GRPO steps of 16 chunks x 8 judge samples after its cold start (about
+  50 s of CPU in a CI run); its copy samples 4 per chunk (the same steps, chunks, learning rate and
+  cold start; about 34 s): held-out sampled verdict accuracy over the cold start +0.113 / +0.134 /
+  +0.169 / +0.135 / +0.125 (verdict-sampling seeds 0-4; the recipe +0.151 / +0.140 / +0.177 /
+  +0.156 / +0.149; tests/test_learning_stepwiser.py). With 8 per chunk and 15 or 20 steps it gained
+  only +0.034..+0.045 and +0.097..+0.140."""
+
+
+def replaced(config, path: str, value):
+    """``config`` with the field at dotted ``path`` (``"sft.steps"``) set to ``value``, every
+    dataclass on the way copied (``dataclasses.replace``)."""
+    head, _, rest = path.partition(".")
+    return replace(config, **{head: replaced(getattr(config, head), rest, value) if rest else value})
 
 
 def fast_copy(name: str, config):
-    """The config of ``<name>-fast``: ``config`` (recipe ``name``'s) with ``FAST_COPIES[name]``'s
-    steps and init."""
-    copy = FAST_COPIES[name]
-    return replace(config, init=config.init if copy.init is None else copy.init, sft=replace(config.sft, steps=copy.steps))
+    """The config of ``<name>-fast``: ``config`` (recipe ``name``'s) with ``FAST_COPIES[name]``'s fields."""
+    for path, value in FAST_COPIES[name].items():
+        config = replaced(config, path, value)
+    return config
 
 
 _configs: dict[str, tuple] = {}
@@ -216,7 +222,7 @@ BUILD_SECONDS: dict[str, int] = {
     "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60, "tiny-pcl": 100,
     "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50, "tiny-orm": 40,
     "tiny-repeats-fast": 30, "tiny-feedback-fast": 30, "tiny-pcl-fast": 30, "tiny-noisy-fast": 40, "tiny-calib-fast": 40,
-    "tiny-long-answer-fast": 20,
+    "tiny-long-answer-fast": 20, "tiny-stepwiser-fast": 40,
 }
 """Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's
 announcement (a recipe not listed is announced without one); its init's build is not included.
@@ -224,7 +230,7 @@ Measured from the training time every build records in its checkpoint (``sft/sec
 ``prm/train_s``, ``judge/train_s``, StepWiser's ``judge/pool_s + sft_s + rl_s``): the second
 fastest of the builds of the same config in a cache shared by several processes on a 2-core
 machine (5 to 19 builds each; StepWiser: its one build; tiny-orm: the CPU time of its one build,
-36 s; the fast-mode copies: the CPU time of their one build each, 12-30 s; tiny-feedback: the CPU time of its one
+36 s; the fast-mode copies: the CPU time of their one build each, 12-34 s; tiny-feedback: the CPU time of its one
 build, about 3 min, which took 2038 s of wall time at a twelfth of a core, less the third its two
 length buckets save per step), rounded up to a multiple of 10 s -- the
 sampling and evaluation around the training add a few seconds. Slower on a busy machine."""
