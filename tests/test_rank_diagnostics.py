@@ -50,3 +50,32 @@ def test_the_step_value_is_the_mean_over_rows_with_two_or_more_response_tokens()
     restored = EffectiveRankLog()
     restored.load_state(log.state())
     assert restored.metrics(hidden, mask, current_world(False)) == log.metrics(hidden, mask, current_world(False))
+
+
+def first_step_rank(policy, task, **fields) -> float:
+    return Trainer(RLConfig(**{**SMALL, "steps": 1, **fields}), task, policy).train()[0]["diag/effective_rank"]
+
+
+@pytest.mark.parametrize("buckets", [1, 2])
+def test_the_update_forward_gives_the_rank_of_a_forward_of_its_own(warmstart_tiny, buckets):
+    """With one minibatch the hidden states come from the update's forward (in its row order, cut
+    per length bucket); with two, from a no-grad forward before the update. The first step's batch
+    and weights are the same either way, so its rank is too (up to float rounding)."""
+    model, task, _ = warmstart_tiny
+    shared = first_step_rank(TinyPolicy(copy.deepcopy(model)), task, minibatches=1, update_buckets=buckets)
+    own = first_step_rank(TinyPolicy(copy.deepcopy(model)), task, minibatches=2)
+    assert shared == pytest.approx(own, rel=1e-5)
+
+
+def test_a_transformers_model_gives_the_same_rank_from_its_update_forward(warmstart_tiny):
+    transformers = pytest.importorskip("transformers")
+    from sandbox.model.policy import HFPolicy
+
+    _, task, _ = warmstart_tiny
+    tok = TinyPolicy(None).tokenizer
+    config = transformers.LlamaConfig(vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config)
+    ranks = [first_step_rank(HFPolicy(copy.deepcopy(model), tok), task, minibatches=m, max_new_tokens=24) for m in (1, 2)]
+    assert ranks[0] == pytest.approx(ranks[1], rel=1e-5)

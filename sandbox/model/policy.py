@@ -6,8 +6,9 @@
     policy.logits(tokens)            [B, T, V] for right-padded rows (a plain causal pass)
     policy.sample(prompts, cfg, keys, ignore_eos=False) -> Samples   (CPU tensors, any model device)
 
-and, for either module, ``final_hidden_states(module, tokens)`` (what the LM head reads) and
-``output_layer(module)`` (the LM head itself).
+and, for either module, ``final_hidden_states(module, tokens)`` (what the LM head reads),
+``output_layer(module)`` (the LM head itself) and ``logits_and_hidden_states(module, tokens)`` (both
+from one pass).
 
 Both sample with a KV cache and the same keyed token choice (``choose_tokens``), so the
 behaviour log-probs are what ``token_logprobs(policy.logits(tokens), tokens, T)`` recomputes.
@@ -31,6 +32,17 @@ def final_hidden_states(module: torch.nn.Module, tokens: torch.Tensor) -> torch.
     if hasattr(module, "hidden_states"):
         return module.hidden_states(tokens)
     return module(input_ids=tokens, output_hidden_states=True).hidden_states[-1]
+
+
+def logits_and_hidden_states(module: torch.nn.Module, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits [B, T, V], ``final_hidden_states`` [B, T, d]) of one causal pass, for the cost of the
+    logits alone: ``TinyLlama``'s forward is its LM head on ``hidden_states`` (so the logits are the
+    forward's, bit for bit); a ``transformers`` model returns both from one call."""
+    if hasattr(module, "hidden_states"):
+        hidden = module.hidden_states(tokens)
+        return output_layer(module)(hidden), hidden
+    out = module(input_ids=tokens, output_hidden_states=True)
+    return out.logits, out.hidden_states[-1]
 
 
 def output_layer(module: torch.nn.Module) -> torch.nn.Module:

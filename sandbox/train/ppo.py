@@ -29,6 +29,7 @@ import torch
 
 from sandbox.errors import require_finite
 from sandbox.model.model import token_logprobs
+from sandbox.model.policy import logits_and_hidden_states
 from sandbox.rewards.critique_grpo import OFF_POLICY
 from sandbox.rollout.rollouts import Rollouts
 from sandbox.train import accel
@@ -60,12 +61,21 @@ class PPOUpdate:
         self.scaler = accel.grad_scaler(self.device, cfg.precision)
         """fp16 loss scaling (a pass-through otherwise)."""
 
+    @property
+    def first_pass_sees_every_row(self) -> bool:
+        """Every kept row's forward of the first epoch runs before its first optimizer step (one
+        minibatch, the RL defaults): its hidden states are those of the weights that sampled the rows."""
+        return self.cfg.minibatches == 1
+
     def __call__(self, rollouts: Rollouts | None, advantages: torch.Tensor | None, step: int, where: str,
-                 teacher=None) -> dict:
+                 teacher=None, hidden_parts: list | None = None) -> dict:
         """PPO epochs over minibatches of the kept rows; returns the mean loss diagnostics
         (averaged over processes). ``rollouts`` is ``None`` on a process that kept no rows this
         step (it still joins every collective); ``where`` names the run and step in errors;
-        ``teacher``: the distillation term's teacher rows of the kept rows (``TeacherInputs``)."""
+        ``teacher``: the distillation term's teacher rows of the kept rows (``TeacherInputs``);
+        ``hidden_parts``: a list that the first epoch's forward passes append (rows, their final
+        hidden states, detached, float32) to -- what ``rank_diagnostics`` would
+        otherwise take from a forward of its own; only where ``first_pass_sees_every_row``."""
         cfg = self.cfg
         self.policy.module.train()
         ref_logp = self.reference_logprobs(rollouts)
@@ -73,12 +83,13 @@ class PPOUpdate:
         diagnostics = []
         for epoch in range(cfg.ppo_epochs):
             key = (cfg.seed, "minibatch", step, epoch)
+            parts = hidden_parts if epoch == 0 else None
             for rows, denominators in minibatch_plan(rollouts, cfg.minibatches, key, self.world):
                 if len(rows) and cfg.update_buckets > 1:
-                    loss, metrics = self.bucketed_loss(rollouts, rows, advantages, ref_logp, denominators, where, teacher)
+                    loss, metrics = self.bucketed_loss(rollouts, rows, advantages, ref_logp, denominators, where, teacher, parts)
                 elif len(rows):
                     loss, metrics = self.loss(rollouts.select(rows), advantages[rows], self.rows_of(ref_logp, rows), denominators, where,
-                                              None if teacher is None else teacher.select(rows))
+                                              None if teacher is None else teacher.select(rows), parts, rows)
                 else:  # no rows of this minibatch here
                     loss, metrics = self.world.idle_loss(self.policy, self.device, cfg.precision), {}
                 metrics["loss/grad_norm"] = self.optimizer_step(loss, where)
@@ -97,15 +108,21 @@ class PPOUpdate:
         return None if ref_logp is None else ref_logp[rows.to(self.device)]
 
     def loss(self, mb: Rollouts, advantages: torch.Tensor, ref_logp: torch.Tensor | None,
-             denominators: tuple[float, float] | None, where: str, teacher=None) -> tuple[torch.Tensor, dict]:
+             denominators: tuple[float, float] | None, where: str, teacher=None, hidden_parts: list | None = None,
+             rows: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """The policy loss of one minibatch's rows (this process's share of it), as this process
         backpropagates it, and its diagnostics, ``loss/policy`` and ``loss/entropy`` among them;
-        with ``teacher`` rows, plus the distillation term (``loss/distill``), aggregated as the policy loss."""
+        with ``teacher`` rows, plus the distillation term (``loss/distill``), aggregated as the policy
+        loss; with ``hidden_parts``, appends (``rows``, the forward's final hidden states)."""
         cfg, device = self.cfg, self.device
         width = mb.tokens.shape[1]
         tokens = mb.tokens.to(device)
         with accel.autocast(device, cfg.precision):
-            logits = self.policy.logits(tokens)
+            if hidden_parts is None:
+                logits = self.policy.logits(tokens)
+            else:
+                logits, hidden = logits_and_hidden_states(self.policy.module, tokens)
+                hidden_parts.append((rows, hidden.detach().float()))
         new_logp = token_logprobs(logits, tokens, cfg.temperature)
         mask = mb.response_mask.float().to(device)
         advantages = advantages[:, :width].to(device)
@@ -130,7 +147,8 @@ class PPOUpdate:
         return self.world.gradient_share(loss), metrics
 
     def bucketed_loss(self, rollouts: Rollouts, rows: torch.Tensor, advantages: torch.Tensor, ref_logp: torch.Tensor | None,
-                      denominators: tuple[float, float] | None, where: str, teacher=None) -> tuple[torch.Tensor, dict]:
+                      denominators: tuple[float, float] | None, where: str, teacher=None,
+                      hidden_parts: list | None = None) -> tuple[torch.Tensor, dict]:
         """``loss`` of the minibatch ``rows`` as the sum of its length buckets' losses, each bucket
         normalised by the minibatch's (tokens, rows) -- the ``denominators`` several processes use
         -- so the sum is the minibatch's loss; diagnostics: the policy and distillation losses
@@ -142,7 +160,7 @@ class PPOUpdate:
         for part in length_groups(rollouts.prompt_lens[rows] + rollouts.response_lens[rows], self.cfg.update_buckets):
             bucket = rows[part]  # ``Rollouts.select`` cuts it to its longest row
             loss, metrics = self.loss(rollouts.select(bucket), advantages[bucket], self.rows_of(ref_logp, bucket), denominators, where,
-                                      None if teacher is None else teacher.select(bucket))
+                                      None if teacher is None else teacher.select(bucket), hidden_parts, bucket)
             total = loss if total is None else total + loss
             tokens = float(rollouts.response_mask[bucket].sum())
             for k, v in metrics.items():

@@ -1,8 +1,10 @@
 """Hidden-state diagnostics of a step's rollouts: effective rank beside the token entropy.
 
     H_i            the policy's final-norm hidden states (what the LM head reads) at row i's response
-                   tokens, from one no-grad forward of the kept rows with the weights that sampled
-                   them, before the update (``response_hidden_states``)
+                   tokens with the weights that sampled them: those of the update's own forward
+                   when its first epoch has one minibatch (the RL defaults: every row's forward
+                   runs before the first optimizer step; ``hidden_states_of_parts``), else one
+                   no-grad forward of the kept rows before the update (``response_hidden_states``)
     ER_i           erank of H_i centred over its tokens (``sandbox.rollout.effective_rank``)
     diag/effective_rank      mean_i ER_i over the kept rows with at least two response tokens
     diag/effective_rank_d1   its first difference over the steps that logged one: ER_s − ER_{s−1}
@@ -10,11 +12,15 @@
 
 "Beyond the Exploration-Exploitation Trade-off: A Hidden State Approach for LLM Reasoning in RLVR"
 (Huang et al. 2025, arXiv 2509.23808): ER of the final-norm hidden states of a response's tokens
-as the exploration signal, logged beside ``loss/entropy`` (token-level). The forward is measurement,
-not training: it runs in eval mode under ``torch.no_grad`` (no dropout draws, no gradients), is
-not counted in ``cost/*``, and changes no other number of the run; ``RLConfig.effective_rank``
-turns it off. The same hidden states reach a variant's estimator that reads them
-(``ESTIMATOR_EXTRAS``: ``Rollouts.extras["hidden_states"]``), computed once.
+as the exploration signal, logged beside ``loss/entropy`` (token-level). Taken from the update's
+forward it costs nothing but the copy (the logits are the LM head on those hidden states, bit for
+bit: ``sandbox.model.policy.logits_and_hidden_states``); that forward runs in train mode, which
+for the sandbox's models (no dropout) gives the eval-mode states. A forward of its own is
+measurement, not training: eval mode, ``torch.no_grad``, not counted in ``cost/*`` -- about a
+sixth of a step's CPU with two minibatches. Either way the diagnostic changes no other number of
+the run; ``RLConfig.effective_rank`` turns it off. The same hidden states reach a variant's
+estimator that reads them (``ESTIMATOR_EXTRAS``: ``Rollouts.extras["hidden_states"]``), computed
+once by the forward of its own (the estimator runs before the update).
 """
 
 from __future__ import annotations
@@ -42,6 +48,17 @@ def response_hidden_states(policy, rollouts: Rollouts, device, precision: str) -
     finally:
         module.train(was_training)
     return hidden.float().to(rollouts.device) * rollouts.response_mask[..., None]
+
+
+def hidden_states_of_parts(parts: list[tuple[torch.Tensor, torch.Tensor]], rollouts: Rollouts) -> torch.Tensor:
+    """``response_hidden_states`` assembled from the update's forward passes: ``parts`` is a list of
+    (rows, their hidden states [len(rows), width, d], width up to the batch's) covering every row;
+    [B, T, d] float32 on the rollouts' device, 0 off the response."""
+    batch, width = rollouts.tokens.shape
+    hidden = torch.zeros(batch, width, parts[0][1].shape[-1], device=rollouts.device)
+    for rows, states in parts:
+        hidden[rows.to(rollouts.device), : states.shape[1]] = states.to(rollouts.device)
+    return hidden * rollouts.response_mask[..., None]
 
 
 class EffectiveRankLog:

@@ -55,7 +55,7 @@ from sandbox.train.interrupts import graceful_stop
 from sandbox.train.measurements import Measurements
 from sandbox.train.ppo import PPOUpdate
 from sandbox.train.progress import progress_bar
-from sandbox.train.rank_diagnostics import HIDDEN_STATES, EffectiveRankLog, response_hidden_states
+from sandbox.train.rank_diagnostics import HIDDEN_STATES, EffectiveRankLog, hidden_states_of_parts, response_hidden_states
 from sandbox.train.reward_models import load_reward_models
 from sandbox.train.rl_config import LARGE_UPDATE, RLConfig, check_task_size, check_trainer_setup
 from sandbox.train.run_dir import ModuleCompanion, RunDir
@@ -189,7 +189,9 @@ class Trainer:
         t0 = time.perf_counter()
         rollouts, rewards, inputs, advantages, teacher = batch.rollouts, batch.rewards, {}, None, None
         hidden = None
-        if rollouts is not None and (self.rank_log is not None or self.estimator_reads_hidden_states):
+        # the diagnostic reads the update's own forward where that sees every row before stepping
+        from_update = self.rank_log is not None and not self.estimator_reads_hidden_states and self.ppo.first_pass_sees_every_row
+        if rollouts is not None and (self.estimator_reads_hidden_states or (self.rank_log is not None and not from_update)):
             hidden = response_hidden_states(self.policy, rollouts, self.placement.device, self.cfg.precision)
             if self.estimator_reads_hidden_states:
                 rollouts.extras[HIDDEN_STATES] = hidden
@@ -200,9 +202,13 @@ class Trainer:
             if self.distillation is not None:  # the teacher's rows: feedback from the whole group
                 teacher = self.distillation.teacher_inputs(rollouts, self.task, self.policy.tokenizer)
         metrics = {"rollout/advantage_abs_mean": self.advantage_abs_mean(rollouts, advantages)}
+        parts = [] if from_update and rollouts is not None else None
+        update = self.ppo(rollouts, advantages, self.step, self.where(), teacher, parts)
+        if parts:
+            hidden = hidden_states_of_parts(parts, rollouts)
         if self.rank_log is not None:
             metrics.update(self.rank_log.metrics(hidden, None if rollouts is None else rollouts.response_mask, self.world))
-        metrics.update(self.ppo(rollouts, advantages, self.step, self.where(), teacher))
+        metrics.update(update)
         if rollouts is not None:  # e.g. the critic's value loss
             metrics.update(self.auxiliary_updates.learn(rollouts, rewards, advantages, inputs, self.step))
         metrics["time/update_s"] = time.perf_counter() - t0

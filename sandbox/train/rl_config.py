@@ -133,8 +133,9 @@ class RLConfig:
     """Show a progress bar."""
     effective_rank: bool = True
     """Log ``diag/effective_rank`` and its first and second differences over steps: the mean effective
-    rank of the kept rows' response-token hidden states (arXiv 2509.23808), from one extra no-grad
-    forward per step (``sandbox.train.rank_diagnostics``); it changes no other metric. Off under FSDP."""
+    rank of the kept rows' response-token hidden states (arXiv 2509.23808), read off the update's own
+    forward with one minibatch, else from one extra no-grad forward per step
+    (``sandbox.train.rank_diagnostics``); it changes no other metric. Off under FSDP."""
     device: str = "cpu"
     """Where the models compute: cpu, cuda, cuda:<i> or auto (cuda if available); rollout bookkeeping stays on the CPU (``sandbox.train.accel``)."""
     precision: str = "fp32"
