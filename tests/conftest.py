@@ -28,6 +28,27 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 FAST = os.environ.get("REWARD_SANDBOX_FAST", "1") == "1"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session):
+    """No test module builds or loads a cached model when it is imported: under ``dev.py test`` the
+    models are built beside the tests, and a pytest worker whose collection waits for a build runs
+    no test meanwhile (one module loading 'tiny-noisy-fast' at import held both workers for about
+    100 s of a CI run, one core idle for 45 s of them). Models are loaded in fixtures or tests."""
+    from sandbox.train import recipes
+
+    build = recipes.build
+
+    def refuse(name: str):
+        raise RuntimeError(f"cached model {name!r} requested while the tests are collected: load it in a fixture or "
+                           "in the test (collection would wait for its build)")
+
+    recipes.build = refuse
+    try:
+        yield
+    finally:
+        recipes.build = build
+
+
 @pytest.fixture(scope="session")
 def warmstart_tiny():
     """(model, task, state) of the cached 'tiny' warm-start preset (built once per cache)."""

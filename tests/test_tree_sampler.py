@@ -1,5 +1,8 @@
 """Tree sampler: tree shape, shared prefixes, behaviour log-probs, keyed determinism, bad input."""
 
+import functools
+from types import SimpleNamespace
+
 import networkx as nx
 import pytest
 import torch
@@ -15,9 +18,13 @@ from sandbox.rollout.tree_sampler import grow_trees, leaves_per_tree, sample_tre
 from sandbox.train import recipes
 from toy_envs.base import ConfigError
 
-MODEL, TASK, _ = recipes.load("tiny-noisy-fast")  # the fast copy of 'tiny-noisy' (recipes.FAST_COPIES)
-POLICY = TinyPolicy(MODEL)
-SAMPLING = SamplingConfig(max_new_tokens=default_max_new_tokens(TASK))
+
+@functools.cache
+def noisy() -> SimpleNamespace:
+    """policy, task and sampling of 'tiny-noisy-fast' (the fast copy of 'tiny-noisy', recipes.FAST_COPIES),
+    loaded on first use: loaded at import, a pytest worker's collection would wait for its build."""
+    model, task, _ = recipes.load("tiny-noisy-fast")
+    return SimpleNamespace(policy=TinyPolicy(model), task=task, sampling=SamplingConfig(max_new_tokens=default_max_new_tokens(task)))
 
 
 @st.composite
@@ -37,7 +44,7 @@ def shared_prefix_end(graph: nx.DiGraph, a: int, b: int) -> int:
 def test_each_tree_is_an_arborescence_with_k_leaves_and_shared_prefixes_match_exactly(shape, seed):
     trees, rounds, branches, group_size = shape
     kept = group_size // trees
-    out, cost = grow_trees(POLICY, TASK, [3, 8], group_size, SAMPLING, seed, 0, trees, rounds, branches)
+    out, cost = grow_trees(noisy().policy, noisy().task, [3, 8], group_size, noisy().sampling, seed, 0, trees, rounds, branches)
     assert len(out) == 2 * group_size
     assert cost.sampled_leaves == 2 * trees * (1 + rounds * branches) and cost.kept_leaves == len(out)
     tree_ids = out.extras["tree"].tolist()
@@ -62,7 +69,7 @@ def test_each_tree_is_an_arborescence_with_k_leaves_and_shared_prefixes_match_ex
 @given(tree_shapes())
 def test_node_segments_spell_each_leaf_response(shape):
     trees, rounds, branches, group_size = shape
-    out = sample_trees(POLICY, TASK, [5], group_size, SAMPLING, 0, 1, trees, rounds, branches)
+    out = sample_trees(noisy().policy, noisy().task, [5], group_size, noisy().sampling, 0, 1, trees, rounds, branches)
     for row in range(len(out)):
         graph, leaf = out.extras["tree_graph"][row], int(out.extras["tree_node"][row])
         root = next(n for n in graph if graph.in_degree(n) == 0)
@@ -74,10 +81,10 @@ def test_node_segments_spell_each_leaf_response(shape):
 
 @pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (0.7, 0.9)])
 def test_behaviour_logprobs_equal_the_loss_recomputation(temperature, top_p):
-    sampling = SamplingConfig(max_new_tokens=SAMPLING.max_new_tokens, temperature=temperature, top_p=top_p)
-    out = sample_trees(POLICY, TASK, list(range(6)), 8, sampling, 0, 0, trees=2, rounds=2, branches=2)
+    sampling = SamplingConfig(max_new_tokens=noisy().sampling.max_new_tokens, temperature=temperature, top_p=top_p)
+    out = sample_trees(noisy().policy, noisy().task, list(range(6)), 8, sampling, 0, 0, trees=2, rounds=2, branches=2)
     with torch.no_grad():
-        full = token_logprobs(POLICY.logits(out.tokens), out.tokens, temperature)
+        full = token_logprobs(noisy().policy.logits(out.tokens), out.tokens, temperature)
     torch.testing.assert_close(full * out.response_mask, out.logprobs, atol=2e-5, rtol=1e-5)
     assert (out.logprobs[~out.response_mask] == 0).all()
 
@@ -85,24 +92,24 @@ def test_behaviour_logprobs_equal_the_loss_recomputation(temperature, top_p):
 def test_continuations_respect_the_response_budget():
     """A leaf is never longer than an independent rollout's budget; cut rows are marked truncated."""
     sampling = SamplingConfig(max_new_tokens=12)
-    out = sample_trees(POLICY, TASK, list(range(6)), 10, sampling, 0, 0, trees=2, rounds=2, branches=2)
+    out = sample_trees(noisy().policy, noisy().task, list(range(6)), 10, sampling, 0, 0, trees=2, rounds=2, branches=2)
     assert int(out.response_lens.max()) <= 12
-    eos = POLICY.tokenizer.eos_id
+    eos = noisy().policy.tokenizer.eos_id
     last = out.tokens[torch.arange(len(out)), out.last_token]
     assert torch.equal(out.truncated, last != eos)
     assert out.truncated.any()
 
 
 def test_a_problems_trees_do_not_depend_on_the_rest_of_the_batch():
-    alone = sample_trees(POLICY, TASK, [4], 8, SAMPLING, 2, 3)
-    batch = sample_trees(POLICY, TASK, [9, 4, 1], 8, SAMPLING, 2, 3)
+    alone = sample_trees(noisy().policy, noisy().task, [4], 8, noisy().sampling, 2, 3)
+    batch = sample_trees(noisy().policy, noisy().task, [9, 4, 1], 8, noisy().sampling, 2, 3)
     rows = (batch.group == 4).nonzero().flatten()
     assert batch.texts[rows[0] : rows[-1] + 1] == alone.texts
     assert torch.equal(batch.extras["tree_node"][rows], alone.extras["tree_node"])
 
 
 def test_generated_tokens_are_accounted_per_row():
-    out, cost = grow_trees(POLICY, TASK, list(range(8)), 8, SAMPLING, 0, 0)
+    out, cost = grow_trees(noisy().policy, noisy().task, list(range(8)), 8, noisy().sampling, 0, 0)
     assert float(out.extras["generated_tokens"].sum()) == pytest.approx(cost.generated_tokens)
     assert cost.reused_tokens > 0 and cost.prefill_tokens > 0
 
@@ -112,8 +119,8 @@ def test_trees_generate_fewer_tokens_per_leaf_than_independent_rollouts():
     'tiny-noisy-fast': 2082 tokens for 160 leaves against 3181 independently, 1.53x fewer (from
     'tiny-noisy': 2076 against 3166, 1.53x)."""
     problems = list(range(16))
-    out, cost = grow_trees(POLICY, TASK, problems, 10, SAMPLING, 0, 0)
-    independent = sample_groups(POLICY, TASK, problems, 10, SAMPLING, 0, 0)
+    out, cost = grow_trees(noisy().policy, noisy().task, problems, 10, noisy().sampling, 0, 0)
+    independent = sample_groups(noisy().policy, noisy().task, problems, 10, noisy().sampling, 0, 0)
     ratio = int(independent.response_lens.sum()) / cost.generated_tokens
     assert len(out) == len(independent) and ratio >= 1.4, ratio
 
@@ -127,10 +134,10 @@ def test_bad_shapes_raise_a_config_error_naming_the_field(group_size, trees, rou
     with pytest.raises(ConfigError, match=field):
         leaves_per_tree(group_size, trees, rounds, branches)
     with pytest.raises(ConfigError, match=field):
-        sample_trees(POLICY, TASK, [0], group_size, SAMPLING, 0, 0, trees, rounds, branches)
+        sample_trees(noisy().policy, noisy().task, [0], group_size, noisy().sampling, 0, 0, trees, rounds, branches)
 
 
 def test_hugging_face_policies_are_refused_clearly():
-    policy = HFPolicy(torch.nn.Linear(2, 2), POLICY.tokenizer)
+    policy = HFPolicy(torch.nn.Linear(2, 2), noisy().policy.tokenizer)
     with pytest.raises(ConfigError, match="policy.*TinyPolicy"):
-        sample_trees(policy, TASK, [0], 8, SAMPLING, 0, 0)
+        sample_trees(policy, noisy().task, [0], 8, noisy().sampling, 0, 0)
