@@ -1,4 +1,8 @@
-"""CPU seconds of every test (tests/ and the tutorials), listed after pytest's ``--durations``.
+"""The order the tests run in, and the CPU seconds of every test (tests/ and the tutorials), listed
+after pytest's ``--durations``.
+
+Tests that need no cached model run first (``pytest_collection_modifyitems``): the models are
+built beside them under ``dev.py test``.
 
 A test's CPU seconds are user + system time of the process running it and of the child processes
 it waited for (notebook kernels, CLI and torchrun subprocesses), over its setup, call and
@@ -10,6 +14,9 @@ worker measures its own tests and the controller sums them. Nothing is measured 
 """
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +57,40 @@ def pytest_runtest_logreport(report):
     for key, value in report.user_properties:
         if key == "cpu_s":
             _measured[report.nodeid] = value
+
+
+MODEL_FIXTURES = ("warmstart_tiny", "warmstart_long_answer")
+"""The fixtures that load a cached model (tests/conftest.py)."""
+
+MODEL_WORDS = ("recipes", "warmstart_", "--init", "tiny")
+"""Words in a test file that may load a cached model: the recipe table, the model fixtures, a
+training run's init, a recipe name."""
+
+
+@functools.lru_cache(maxsize=None)
+def names_models(path: str) -> bool:
+    """``path`` (a test file) contains one of ``MODEL_WORDS``."""
+    return any(word in Path(path).read_text(errors="replace") for word in MODEL_WORDS)
+
+
+def waits_for_models(item) -> int:
+    """How likely the test waits for a cached model's build: 2 where it takes a model fixture, is
+    marked ``slow`` (the learning tests and end-to-end runs) or is a notebook; 1 where its file
+    names a model otherwise (``MODEL_WORDS``); 0 else."""
+    if ".ipynb" in item.nodeid or item.get_closest_marker("slow") is not None or any(f in item.fixturenames for f in MODEL_FIXTURES):
+        return 2
+    return int(names_models(str(item.path)))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The tests least likely to need a cached model first (``waits_for_models``), each group in
+    collection order. Under ``dev.py test`` the models are built beside the tests, 'tiny' first
+    (every other one starts from it: one core's work for about a minute); a pytest worker that
+    reaches a test needing a model waits for its build, and in collection order both workers
+    waited on 'tiny' for 46 s while the second core idled. A wrong guess costs time, not a result.
+    Every worker sorts the same items alike (pytest-xdist requires the same order)."""
+    items.sort(key=waits_for_models)
 
 
 def pytest_terminal_summary(terminalreporter, config):
