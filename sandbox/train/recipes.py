@@ -155,13 +155,15 @@ FAST_COPIES: dict[str, dict[str, object]] = {
 replaced, each named by its dotted path in the recipe's config (``replaced``). The warm starts'
 copies keep their data, learning rate and warm-up, with fewer steps or a shorter chain of inits
 ('tiny-noisy', 'tiny-calib' and 'tiny-long-answer' continue 'tiny', which the tests build anyway);
-the StepWiser judge's samples fewer judge rows per chunk in its GRPO stage. Each is built in a
-fraction of its recipe's time. The tests and the notebooks in fast mode (``REWARD_SANDBOX_FAST=1``, what CI runs) load
-the copy; experiment specs, benchmarks and full-mode notebooks load the recipe itself, whose
-measurements the guides quote. A learning test on a copy states the effects measured on the copy.
+the StepWiser judge's copy samples fewer judge rows per chunk in its GRPO stage. Each is built in
+a fraction of its recipe's time. The tests and the notebooks in fast mode
+(``REWARD_SANDBOX_FAST=1``, what CI runs) load the copy; experiment specs, benchmarks and
+full-mode notebooks load the recipe itself, whose measurements the guides quote. A learning test on
+a copy states the effects measured on the copy.
 
-- 'tiny-repeats', 'tiny-feedback', 'tiny-pcl' continue 'tiny' for 300 steps; their copies take 100
-  (together 299 s of the CPU of a CI run before, 72 s after). They are less trained (greedy
+- 'tiny-repeats', 'tiny-feedback', 'tiny-pcl' continue 'tiny' for 300 steps; their copies took 100
+  (together 299 s of the CPU of a CI run before, 72 s after; 'tiny-repeats-fast' 40 since, below).
+  They are less trained (greedy
   accuracy on 256 held-out problems, full / copy: tiny-repeats 0.82 / 0.20, tiny-feedback 0.95 /
   0.34, tiny-pcl 0.79 / 0.32; 'tiny' itself 0.41: the warm-up back to the full learning rate costs
   the copies first) but have learned their formats (repeated lines, reading feedback, the
