@@ -179,3 +179,12 @@ def test_judge_commands_print_their_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([*command, "--help"])
     assert done.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("field, value", [("length_buckets", 0), ("length_buckets", 33), ("batch_size", 0), ("lr", 0.0),
+                                          ("error_rate", 1.5), ("labels", "nope")])
+def test_judge_training_rejects_bad_values_naming_the_field(field, value):
+    from sandbox.train.judge_sft import JudgeTrainConfig
+
+    with pytest.raises(ConfigError, match=field):
+        replace(JudgeTrainConfig(batch_size=32), **{field: value}).validate()

@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 
 from sandbox.model.checkpoint import save_checkpoint
-from sandbox.model.model import TinyLlama, token_logprobs
+from sandbox.model.model import TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.prm.generative import JudgeConfig, judge_input, sample_chains
@@ -52,6 +52,7 @@ from sandbox.prm.verification import parse_passes, template_chain
 from sandbox.rng import row_key
 from sandbox.train.prm_train import PRMTrainConfig, label_solutions, sample_solutions
 from sandbox.train.progress import progress_bar
+from sandbox.train.sft import sft_loss
 from sandbox.train.toolkit import keyed_batches, learning_rate, optimizer_step, pad_rows, set_learning_rate
 from toy_envs.base import check
 
@@ -83,6 +84,9 @@ class JudgeTrainConfig:
     """Optimizer steps of the student's SFT."""
     batch_size: int = 32
     """Chains per optimizer step."""
+    length_buckets: int = 1
+    """Forward passes per step over the batch's chains sorted by length, each cut to its longest
+    (``sft.sft_loss``): the same loss up to summation order, without most of the compute on padding."""
     lr: float = 1e-3
     """Peak learning rate (linear warm-up, cosine decay to 10%)."""
     n_completions: int = 4
@@ -98,6 +102,7 @@ class JudgeTrainConfig:
         check(self.temperature > 0, "temperature", "> 0", self.temperature)
         check(self.filter_temperature >= 0, "filter_temperature", ">= 0", self.filter_temperature)
         check(self.lr > 0, "lr", "> 0", self.lr)
+        check(1 <= self.length_buckets <= self.batch_size, "length_buckets", "an integer in [1, batch_size]", self.length_buckets)
 
     def data_config(self) -> PRMTrainConfig:
         """The solution sampling and labelling settings as a ``PRMTrainConfig``."""
@@ -167,8 +172,7 @@ def fit_chains(judge: TinyLlama, inputs: list[str], chains: list[str], steps: in
     for step in progress_bar(progress, range(steps), desc=f"{tag} judge", leave=False):
         rows = [row for _, row in next(batches)]
         tokens, mask = chain_batch([inputs[i] for i in rows], [chains[i] for i in rows], tok, judge.cfg.max_seq_len)
-        logp = token_logprobs(judge(tokens), tokens)
-        loss = -(logp * mask).sum() / mask.sum()
+        loss = sft_loss(judge, tokens, mask, tok.pad_id, cfg.length_buckets)
         # SFT's schedule and its defaults: warm-up over 10 steps, cosine to a tenth of lr at the end
         set_learning_rate(optimizer, learning_rate(step, cfg.lr, min(10, steps), steps, 0.1, warmup="product"))
         optimizer_step(optimizer, loss, judge.parameters(), 1.0)

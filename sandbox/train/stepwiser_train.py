@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from sandbox.model.checkpoint import save_checkpoint
-from sandbox.model.model import TinyLlama, token_logprobs
+from sandbox.model.model import TinyLlama
 from sandbox.model.policy import TinyPolicy
 from sandbox.prm.stepwiser_judge import Chunk, ChunkTask, balanced_pool, chunks_of, solution_chunks_of
 from sandbox.prm.verification import NO, YES, erring_recompute, recompute
@@ -34,6 +34,7 @@ from sandbox.rng import row_key
 from sandbox.train.judge_sft import chain_batch
 from sandbox.train.prm_train import label_solutions, sample_solutions
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
+from sandbox.train.sft import sft_loss
 from sandbox.train.stepwiser_config import StepWiserConfig, StepWiserRecipe
 from sandbox.train.toolkit import keyed_batches, learning_rate, optimizer_step, set_learning_rate
 from toy_envs.base import SPLITS, ConfigError
@@ -104,7 +105,7 @@ def cold_start(model: TinyLlama, chunk_task: ChunkTask, modulus: int | None, cfg
         lines = [templated_line(pool[i], modulus, cfg.error_rate, random.Random(row_key(cfg.seed, "judge-sft-line", e, i)))
                  for e, i in batch]
         tokens, mask = chain_batch([chunk_task.prompt(pool[i]) for _, i in batch], lines, tok, judge.cfg.max_seq_len)
-        loss = -(token_logprobs(judge(tokens), tokens) * mask).sum() / mask.sum()
+        loss = sft_loss(judge, tokens, mask, tok.pad_id)
         set_learning_rate(optimizer, learning_rate(step, cfg.sft_lr, 10))
         optimizer_step(optimizer, loss, judge.parameters(), 1.0)
         losses.append(loss.item())
