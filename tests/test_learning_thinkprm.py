@@ -13,8 +13,12 @@ chain seeds 0-4 on two builds of the cached models (this machine's AVX512 kernel
 ``ATEN_CPU_CAPABILITY=default``): teacher 0.654 / 0.674 / 0.699 / 0.696 / 0.654 and 0.677 / 0.666 /
 0.689 / 0.658 / 0.694, student 0.639 / 0.582 / 0.622 / 0.633 / 0.666 and 0.672 / 0.621 / 0.694 /
 0.649 / 0.702 (the student, trained on the teacher chains that pass the process filter, is not
-reliably better or worse than its teacher); the suite checks seed 0 with MARGIN half the smallest
-effect (0.082).
+reliably better or worse than its teacher). Since 6 Dec 2026 the recipe runs its SFT batches in 4
+length buckets (the same loss up to rounding); measured then on a 2-core AMD EPYC's own build /
+its ``ATEN_CPU_CAPABILITY=default`` build: teacher 0.657 / 0.670 / 0.700 / 0.681 / 0.668 and 0.727 /
+0.669 / 0.699 / 0.664 / 0.704, student 0.676 / 0.637 / 0.604 / 0.617 / 0.647 and 0.641 / 0.628 /
+0.691 / 0.619 / 0.626. The suite checks seed 0 with MARGIN half the smallest effect of all (0.082),
+rounded down.
 
 RL with the variant ``thinkprm`` (the student's step scores as dense rewards, process-supervised GRPO)
 from the 'tiny' warm start does not raise the judge's own score here, nor accuracy (presumably the
@@ -25,7 +29,10 @@ for seeds 0-4 on two builds of the cached models (this machine's AVX512 kernels 
 ``ATEN_CPU_CAPABILITY=default``, whose warm starts differ: greedy 0.496 / 0.406): greedy held-out
 accuracy (256 problems) falls by 0.422 / 0.437 / 0.394 / 0.441 / 0.355 and 0.363 / 0.332 / 0.328 /
 0.363 / 0.297; ``prm/mean_score`` (mean of the last 3 logged steps minus the first 3) moves by 0.000
-/ -0.007 / +0.003 / -0.006 / -0.001 and +0.024 / +0.005 / -0.010 / +0.016 / +0.001. Asserted: a fall
+/ -0.007 / +0.003 / -0.006 / -0.001 and +0.024 / +0.005 / -0.010 / +0.016 / +0.001; with the 4-bucket
+recipe on the AMD machine's two builds (greedy 0.496 / 0.406 at the start) falls of 0.391 / 0.398 /
+0.422 / 0.414 / 0.438 and 0.332 / 0.328 / 0.328 / 0.270 / 0.293, score moves of +0.003 / +0.009 /
++0.001 / +0.003 / +0.006 and -0.010 / +0.004 / -0.007 / +0.018 / +0.022. Asserted: a fall
 of at least ACCURACY_FALL (half the smallest measured) and a judge score within SCORE_BAND (about
 twice the largest measured move). The logged oracle correctness of the rollouts, which this test
 asserted before, is too noisy at 32 rollouts per step to carry a margin: its fall over the same
@@ -45,13 +52,13 @@ from sandbox.prm.generative import JudgeConfig, judge_rollouts
 from sandbox.train import recipes
 from sandbox.train.rl import Trainer
 
-from learning_settings import measured_rl_config
+from learning_settings import SEEDS, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
 MARGIN = 0.04
-ACCURACY_FALL = 0.14
-"""Least fall of greedy held-out accuracy over the run; measured 0.297-0.441 (seeds 0-4, two builds)."""
+ACCURACY_FALL = 0.13
+"""Least fall of greedy held-out accuracy over the run; measured 0.270-0.441 (seeds 0-4, four builds)."""
 SCORE_BAND = 0.05
 """Most change of the logged judge score (last 3 steps minus the first 3); measured at most 0.024."""
 
@@ -63,16 +70,17 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
     return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
 
 
+@pytest.mark.parametrize("seed", SEEDS)  # the suite checks seed 0 (learning_settings.checked_seeds); seeds 0-4 measured above
 @pytest.mark.parametrize("role", ["teacher", "student"])
-def test_judge_step_scores_separate_valid_from_invalid_steps(warmstart_tiny, role):
+def test_judge_step_scores_separate_valid_from_invalid_steps(warmstart_tiny, role, seed):
     model, task, _ = warmstart_tiny
-    bench = build_processbench(TinyPolicy(model), task, 128, 4, seed=0)
+    bench = build_processbench(TinyPolicy(model), task, 128, 4, seed=seed)
     judge = recipes.load("tiny-thinkprm" + (":teacher" if role == "teacher" else ""))
-    scores = judge_rollouts(judge, bench.test, task, JudgeConfig(n_chains=2), seed=0).steps
+    scores = judge_rollouts(judge, bench.test, task, JudgeConfig(n_chains=2), seed=seed).steps
     flat = [s for row in scores for s in row]
     valid = [v for verdict in bench.test.verdicts for v in verdict.step_valid]
     value = auroc(flat, valid)
-    assert value >= 0.5 + MARGIN, f"{role} step AUROC {value:.3f}"
+    assert value >= 0.5 + MARGIN, f"{role} seed {seed}: step AUROC {value:.3f}"
 
 
 def drift_under_the_judge(model, task, seed: int, steps: int = 10, window: int = 3) -> tuple[float, float, float]:
@@ -87,8 +95,9 @@ def drift_under_the_judge(model, task, seed: int, steps: int = 10, window: int =
     return before, history[-1]["eval/accuracy"], (sum(score[-window:]) - sum(score[:window])) / window
 
 
-def test_rl_against_the_judge_drifts_the_policy_while_the_judge_score_stays_level(warmstart_tiny):
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rl_against_the_judge_drifts_the_policy_while_the_judge_score_stays_level(warmstart_tiny, seed):
     model, task, _ = warmstart_tiny
-    before, after, d_score = drift_under_the_judge(model, task, seed=0)
+    before, after, d_score = drift_under_the_judge(model, task, seed=seed)
     assert before - after >= ACCURACY_FALL, f"greedy accuracy {before:.3f} -> {after:.3f}"
     assert abs(d_score) <= SCORE_BAND, f"judge score moved by {d_score:+.3f}"

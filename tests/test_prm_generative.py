@@ -88,7 +88,9 @@ def test_parallel_and_sequential_chains(solutions, judge):
                 assert chain[first:].startswith(AGAIN) and chain.count(AGAIN) == 1
             assert len(parse_passes(chain)) == chain.count(AGAIN) + 1
     one = judge_rollouts(judge, rollouts, task, JudgeConfig(n_chains=3, passes=1), seed=1)
-    assert all(AGAIN not in chain for row in one.chains for chain in row)
+    # one pass: cut just after its first final line, nothing forced after it (an "again" the judge
+    # writes itself before any final line stays: its own text, which a retrained judge may write)
+    assert all(end_of_pass(chain) in (None, len(chain)) for row in one.chains for chain in row)
     # the first pass of the 2-pass chains is the 1-pass chain (same keys)
     assert all(c2.startswith(c1) for r1, r2 in zip(one.chains, scores.chains) for c1, c2 in zip(r1, r2))
 

@@ -227,7 +227,7 @@ RECIPES: dict[str, Recipe] = {
 
 BUILD_SECONDS: dict[str, int] = {
     "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60, "tiny-pcl": 100,
-    "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 60, "tiny-stepwiser": 50, "tiny-orm": 40,
+    "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 50, "tiny-stepwiser": 50, "tiny-orm": 40,
     "tiny-repeats-fast": 20, "tiny-feedback-fast": 30, "tiny-pcl-fast": 30, "tiny-noisy-fast": 40, "tiny-calib-fast": 40,
     "tiny-long-answer-fast": 20, "tiny-stepwiser-fast": 40,
 }
