@@ -59,9 +59,6 @@ def pytest_runtest_logreport(report):
             _measured[report.nodeid] = value
 
 
-MODEL_FIXTURES = ("warmstart_tiny", "warmstart_long_answer")
-"""The fixtures that load a cached model (tests/conftest.py)."""
-
 MODEL_WORDS = ("recipes", "warmstart_", "--init", "tiny")
 """Words in a test file that may load a cached model: the recipe table, the model fixtures, a
 training run's init, a recipe name."""
@@ -74,10 +71,11 @@ def names_models(path: str) -> bool:
 
 
 def waits_for_models(item) -> int:
-    """How likely the test waits for a cached model's build: 2 where it takes a model fixture, is
-    marked ``slow`` (the learning tests and end-to-end runs) or is a notebook; 1 where its file
-    names a model otherwise (``MODEL_WORDS``); 0 else."""
-    if ".ipynb" in item.nodeid or item.get_closest_marker("slow") is not None or any(f in item.fixturenames for f in MODEL_FIXTURES):
+    """How likely the test waits for a cached model's build: 2 where it takes a model fixture (named
+    ``warmstart_*``, tests/conftest.py), is marked ``slow`` (the learning tests and end-to-end runs)
+    or is a notebook; 1 where its file names a model otherwise (``MODEL_WORDS``); 0 else."""
+    if (".ipynb" in item.nodeid or item.get_closest_marker("slow") is not None
+            or any(name.startswith("warmstart_") for name in item.fixturenames)):
         return 2
     return int(names_models(str(item.path)))
 

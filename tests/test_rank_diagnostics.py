@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sandbox.model.policy import TinyPolicy
+from sandbox.model.tokenizer import CharTokenizer
 from sandbox.rollout.effective_rank import response_effective_ranks
 from sandbox.train.distributed import current_world
 from sandbox.train.rank_diagnostics import EffectiveRankLog
@@ -72,7 +73,7 @@ def test_a_transformers_model_gives_the_same_rank_from_its_update_forward(warmst
     from sandbox.model.policy import HFPolicy
 
     _, task, _ = warmstart_tiny
-    tok = TinyPolicy(None).tokenizer
+    tok = CharTokenizer()
     config = transformers.LlamaConfig(vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
     torch.manual_seed(0)
