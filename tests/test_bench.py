@@ -2,6 +2,8 @@
 target itself is measured by `reward-sandbox bench sampler`, never asserted in a test."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbox.bench.sampler import SamplerBenchConfig, format_sampler_bench, run_sampler_bench
 
@@ -116,20 +118,47 @@ def test_learn_bench_sft_phase_follows_its_curriculum_batch_size_and_can_run_alo
     variants the bench is its SFT phase and curve alone."""
     from sandbox.bench import learn
 
-    seen = []
-    original = learn.sft_batch
+    seen, shapes = [], []
+    original, model_class = learn.sft_batch, learn.TinyLlama
     monkeypatch.setattr(learn, "sft_batch", lambda task, tok, indices: seen.append((task.n_steps, len(indices))) or original(task, tok, indices))
+    monkeypatch.setattr(learn, "TinyLlama", lambda model_cfg: shapes.append(model_cfg) or model_class(model_cfg))
     cfg = learn.LearnBenchConfig(variants=(), sft_time_s=1.5, time_limit_s=2.0, eval_every_s=100.0, eval_problems=4,
-                                 sft_batch_size=8, sft_curriculum=(2, 4), sft_length_buckets=2, threads=1)
+                                 sft_batch_size=8, sft_curriculum=(2, 4), sft_length_buckets=2, threads=1,
+                                 d_model=64, n_layers=2, n_heads=2, d_ff=96)
     results = learn.run_learn_bench(cfg, log=lambda *a, **k: None)
+    assert [(m.d_model, m.n_layers, m.n_heads, m.n_kv_heads, m.d_ff) for m in shapes] == [(64, 2, 2, 2, 96)]
     lengths = [n for n, _ in seen]
     assert lengths[0] == 2 and lengths[-1] == 4 and lengths == sorted(lengths) and {b for _, b in seen} == {8}
     assert results["variants"] == {} and results["sft_steps"] == len(seen) and len(results["sft_curve"]) == 1
     assert "SFT: " in learn.format_learn_bench(results, cfg)
 
 
+@given(warmup=st.integers(0, 40), step=st.integers(0, 2000), warmed_at=st.floats(0, 60), elapsed=st.floats(0, 400),
+       later=st.floats(0, 100), budget=st.floats(61, 300))
+def test_learn_bench_sft_schedule_warms_up_by_steps_then_decays_over_the_time_left(warmup, step, warmed_at, elapsed, later, budget):
+    """Warm-up as SFT's step schedule; after it, a cosine in time: the peak where the warm-up ended,
+    falling as the clock runs, the floor from the end of the budget on (an independent formula)."""
+    import math
+
+    from sandbox.bench.learn import sft_learning_rate
+    from sandbox.train.sft import SFTConfig
+
+    sft = SFTConfig(lr=2e-3, warmup_steps=warmup, min_lr_ratio=0.1)
+    lr = sft_learning_rate(sft, step, warmed_at + elapsed, warmed_at, budget)
+    if step < warmup:
+        assert lr == sft.lr_at(step) == 2e-3 * (step + 1) / warmup
+        return
+    t = min(1.0, elapsed / (budget - warmed_at))
+    assert lr == pytest.approx(2e-4 + 1.8e-3 * (1 + math.cos(math.pi * t)) / 2, rel=1e-12)
+    assert sft_learning_rate(sft, step, warmed_at, warmed_at, budget) == pytest.approx(2e-3, rel=1e-12)
+    assert sft_learning_rate(sft, step + 1, warmed_at + elapsed + later, warmed_at, budget) <= lr * (1 + 1e-12)
+    if warmed_at + elapsed >= budget:
+        assert lr == pytest.approx(2e-4, rel=1e-12)
+
+
 @pytest.mark.parametrize("field, value", [("sft_curriculum", (2, 3)), ("sft_curriculum", (5, 4)), ("sft_batch_size", 0), ("sft_lr", 0.0),
-                                          ("sft_length_buckets", 0), ("sft_length_buckets", 65)])
+                                          ("sft_length_buckets", 0), ("sft_length_buckets", 65), ("sft_warmup_steps", -1), ("sft_steps_per_s", -1.0),
+                                          ("d_model", 130), ("n_layers", 0), ("n_heads", 0), ("d_ff", 0)])
 def test_learn_bench_rejects_bad_sft_settings(field, value):
     from sandbox.bench.learn import LearnBenchConfig
     from toy_envs import ConfigError

@@ -1,7 +1,8 @@
 """Benchmark: wall-clock time for SFT + RL to reach a greedy accuracy target.
 
 Task (fixed, the hard setting): 4-step arithmetic chains, start 1–99, operands 1–9, operators
-+ − ×, no modulus. One SFT phase (time-budgeted, evaluated as it goes; its learning rate, batch
++ − ×, no modulus. One SFT phase of a model trained from scratch (time-budgeted, evaluated as it
+goes, its cosine schedule following the clock; the model's shape, learning rate, warm-up, batch
 size and a curriculum of shorter chains first are settings) is run once and its time is counted
 in every variant's total; then each variant trains from that SFT model until greedy
 accuracy on ``eval_problems`` held-out problems reaches ``target`` or the total time reaches
@@ -26,7 +27,7 @@ from sandbox.model.policy import TinyPolicy
 from sandbox.model.tokenizer import CharTokenizer
 from sandbox.train.rl import LARGE_UPDATE, RLConfig, Trainer
 from sandbox.train.sft import SFTConfig, sft_batch, sft_loss
-from sandbox.train.toolkit import optimizer_step, set_learning_rate
+from sandbox.train.toolkit import cosine_decay, optimizer_step, set_learning_rate
 
 TASK_FIELDS = {"n_steps": 4, "start_min": 1, "start_max": 99, "operand_min": 1, "operand_max": 9, "operators": "+-*"}
 
@@ -42,7 +43,9 @@ class LearnBenchConfig:
     sft_time_s: float = 180.0
     """Time budget of the SFT phase (then RL takes over)."""
     sft_lr: float = 2e-3
-    """SFT peak learning rate (cosine over the budgeted steps, floor 10%); 2e-3 was the best of a
+    """SFT peak learning rate: linear warm-up over ``sft_warmup_steps`` steps, then a cosine to 10%
+    over the rest of the time budget ``sft_time_s`` (the schedule follows the clock, so it anneals
+    fully on a machine of any speed and a model of any size; ``sft_steps_per_s``); 2e-3 was the best of a
     learning-rate x batch x curriculum sweep (tutorials/guides/results.md, "Benchmark: learning speed")."""
     sft_batch_size: int = 64
     """SFT problems per step."""
@@ -53,9 +56,23 @@ class LearnBenchConfig:
     """Forward passes per SFT step over the rows sorted by length, each cut to its longest row (the
     same loss, without most of the compute on padding: ``SFTConfig.length_buckets``); 4 took
     946-996 steps in 180 s where 1 took 902 and 8 took 827 (results.md, "Benchmark: learning speed")."""
-    sft_steps_per_s: float = 5.5
-    """Assumed SFT steps per second at batch 64 (scaled by 64 / sft_batch_size), only to size the
-    cosine schedule to the time budget."""
+    sft_steps_per_s: float = 0.0
+    """0: the cosine follows the clock (below). Above 0: the cosine runs over the steps this many
+    steps per second would take in ``sft_time_s`` (scaled by 64 / sft_batch_size), as the sweeps
+    before the clock schedule were run; on a slower machine or a larger model it does not finish."""
+    sft_warmup_steps: int = 20
+    """Linear learning-rate warm-up steps before the cosine decay (``SFTConfig.warmup_steps``)."""
+    d_model: int = 64
+    """Residual stream width of the model trained from scratch (``ModelConfig``). 2 layers of width
+    64 (0.1M parameters) reached 0.807-0.924 at 180 s over seeds 0-2 where the sandbox's 'tiny'
+    shape (4 x 128, 0.9M) reached 0.615: a model this small takes 3-4 times the steps in the
+    budget and learns more per second (results.md, "Benchmark: learning speed", the shape sweep)."""
+    n_layers: int = 2
+    """Transformer blocks of the model."""
+    n_heads: int = 4
+    """Attention heads (key/value heads the same)."""
+    d_ff: int = 192
+    """SwiGLU hidden width."""
     eval_every_s: float = 30.0
     """Evaluate about this often (evaluation time counts)."""
     eval_problems: int = 512
@@ -84,6 +101,14 @@ class LearnBenchConfig:
               "sft_curriculum", f"chain lengths in 1..{TASK_FIELDS['n_steps']} ending on {TASK_FIELDS['n_steps']} (or empty)",
               self.sft_curriculum)
         check(self.eval_problems >= 1, "eval_problems", ">= 1", self.eval_problems)
+        check(self.sft_steps_per_s >= 0, "sft_steps_per_s", ">= 0 (0: the schedule follows the clock)", self.sft_steps_per_s)
+        check(self.sft_warmup_steps >= 0, "sft_warmup_steps", "an integer >= 0", self.sft_warmup_steps)
+        self.model_config().validate()
+
+    def model_config(self) -> ModelConfig:
+        """The model SFT trains from scratch: the sandbox's ``ModelConfig`` with this bench's shape."""
+        return ModelConfig(vocab_size=CharTokenizer().vocab_size, d_model=self.d_model, n_layers=self.n_layers,
+                           n_heads=self.n_heads, n_kv_heads=self.n_heads, d_ff=self.d_ff, max_seq_len=160)
 
 
 def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
@@ -92,15 +117,16 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
     task = toy_envs.make_task("arithmetic", **TASK_FIELDS)
     tok = CharTokenizer()
     torch.manual_seed(cfg.seed)
-    model = TinyLlama(ModelConfig(vocab_size=tok.vocab_size, max_seq_len=160))
-    planned = max(1, int(cfg.sft_time_s * cfg.sft_steps_per_s * 64 / cfg.sft_batch_size))
-    sft = SFTConfig(steps=planned, lr=cfg.sft_lr, batch_size=cfg.sft_batch_size, eval_problems=0)
+    model = TinyLlama(cfg.model_config())
+    planned = max(1, int(cfg.sft_time_s * cfg.sft_steps_per_s * 64 / cfg.sft_batch_size))  # only where sft_steps_per_s > 0
+    sft = SFTConfig(steps=planned, lr=cfg.sft_lr, batch_size=cfg.sft_batch_size, warmup_steps=cfg.sft_warmup_steps, eval_problems=0)
     lengths = cfg.sft_curriculum or (TASK_FIELDS["n_steps"],)
     stages = [toy_envs.make_task("arithmetic", **{**TASK_FIELDS, "n_steps": n}) for n in lengths]
     opt = torch.optim.AdamW(model.parameters(), lr=sft.lr, weight_decay=sft.weight_decay, betas=(0.9, 0.98))
     curve, phases = [], {"sft": 0.0, "evaluation": 0.0}
     start = time.perf_counter()
     last_eval, step = start, 0
+    warmed_at = 0.0  # seconds into SFT when the warm-up ended
 
     def evaluate(elapsed_policy) -> float:
         t0 = time.perf_counter()
@@ -113,9 +139,12 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
         stage = stages[min(int((t0 - start) / cfg.sft_time_s * len(stages)), len(stages) - 1)]
         tokens, mask = sft_batch(stage, tok, range(step * sft.batch_size, (step + 1) * sft.batch_size))
         loss = sft_loss(model, tokens, mask, tok.pad_id, cfg.sft_length_buckets)
-        set_learning_rate(opt, sft.lr_at(min(step, planned - 1)))
+        set_learning_rate(opt, sft.lr_at(min(step, planned - 1)) if cfg.sft_steps_per_s
+                          else sft_learning_rate(sft, step, t0 - start, warmed_at, cfg.sft_time_s))
         optimizer_step(opt, loss, model.parameters(), sft.grad_clip)
         step += 1
+        if step == sft.warmup_steps:
+            warmed_at = time.perf_counter() - start
         phases["sft"] += time.perf_counter() - t0
         if time.perf_counter() - last_eval >= cfg.eval_every_s:
             curve.append((time.perf_counter() - start, "sft", evaluate(model)))
@@ -164,6 +193,15 @@ def run_learn_bench(cfg: LearnBenchConfig, log=print) -> dict:
             "curve": curve,
         }
     return results
+
+
+def sft_learning_rate(sft: SFTConfig, step: int, elapsed_s: float, warmed_at_s: float, budget_s: float) -> float:
+    """SFT's learning rate at ``step``, ``elapsed_s`` into a time budget of ``budget_s``: the linear
+    warm-up over ``sft.warmup_steps`` steps (``SFTConfig.lr_at``), then the cosine decay to
+    ``sft.lr · sft.min_lr_ratio`` over the time left after the warm-up ended (at ``warmed_at_s``)."""
+    if step < sft.warmup_steps:
+        return sft.lr_at(step)
+    return cosine_decay((elapsed_s - warmed_at_s) / max(budget_s - warmed_at_s, 1e-9), sft.lr, sft.min_lr_ratio)
 
 
 def _accuracy_at(curve, seconds: float):

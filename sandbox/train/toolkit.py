@@ -69,7 +69,13 @@ def learning_rate(
         return peak * (step + 1) / warmup_steps if warmup == "product" else peak * min(1.0, (step + 1) / warmup_steps)
     if total_steps is None:
         return peak
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return cosine_decay((step - warmup_steps) / max(1, total_steps - warmup_steps), peak, floor_ratio)
+
+
+def cosine_decay(progress: float, peak: float, floor_ratio: float) -> float:
+    """floor + (peak − floor) · ½ (1 + cos(π · min(1, progress))), floor = peak · floor_ratio: the
+    decay after warm-up, at ``progress`` from 0 (peak) to 1 (floor) in steps (``learning_rate``) or
+    in time (``bench learn``'s wall-clock budget)."""
     floor = peak * floor_ratio
     return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
