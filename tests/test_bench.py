@@ -131,6 +131,10 @@ def test_learn_bench_sft_phase_follows_its_curriculum_batch_size_and_can_run_alo
     assert lengths[0] == 2 and lengths[-1] == 4 and lengths == sorted(lengths) and {b for _, b in seen} == {8}
     assert results["variants"] == {} and results["sft_steps"] == len(seen) and len(results["sft_curve"]) == 1
     assert "SFT: " in learn.format_learn_bench(results, cfg)
+    curve_reached = [t for t, _, a in results["sft_curve"] if a >= cfg.target]
+    assert results["sft_seconds_to_target"] == (curve_reached[0] if curve_reached else None)
+    low = learn.format_learn_bench({**results, "sft_curve": [(30.0, "sft", 0.5), (61.0, "sft", 0.97)], "sft_seconds_to_target": 61.0}, cfg)
+    assert "SFT alone reached 0.95 at the evaluation at 61 s" in low
 
 
 @given(warmup=st.integers(0, 40), step=st.integers(0, 2000), warmed_at=st.floats(0, 60), elapsed=st.floats(0, 400),
