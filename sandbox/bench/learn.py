@@ -7,8 +7,9 @@ size and a curriculum of shorter chains first are settings) is run once and its 
 in every variant's total; then each variant trains from that SFT model until greedy
 accuracy on ``eval_problems`` held-out problems reaches ``target`` or the total time reaches
 ``time_limit_s``. Evaluation time is included. Reported: the SFT phase's own time to target (the
-first evaluation at or above it, if any), and per variant: time to target (or "not reached"), accuracy at 3 and 6 minutes (the last evaluation before that time), and each
-phase's share of the time (SFT, sampling, scoring, update, evaluation).
+first evaluation at or above it, if any), and per variant: time to target (or "not reached"),
+accuracy at 3 and 6 minutes (the last evaluation before that time), and each phase's share of
+the time (SFT, sampling, scoring, update, evaluation).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class LearnBenchConfig:
     """Linear learning-rate warm-up steps before the cosine decay (``SFTConfig.warmup_steps``)."""
     d_model: int = 64
     """Residual stream width of the model trained from scratch (``ModelConfig``). 2 layers of width
-    64 (0.1M parameters) reached 0.807-0.924 at 180 s over seeds 0-2 where the sandbox's 'tiny'
+    64 (0.12M parameters) reached 0.807-0.924 at 180 s over seeds 0-2 where the sandbox's 'tiny'
     shape (4 x 128, 0.9M) reached 0.615: a model this small takes 3-4 times the steps in the
     budget and learns more per second (results.md, "Benchmark: learning speed", the shape sweep)."""
     n_layers: int = 2
