@@ -20,7 +20,7 @@ def test_prm_train_writes_a_checkpoint_that_the_recipe_table_loads(tmp_path, cap
             "--train-steps", "2", "--train-batch-size", "4"]
     assert main(args) == 0
     assert "PRM checkpoint" in capsys.readouterr().out
-    assert recipes.load(str(out), "prm").head.weight.shape[-1] == 128
+    assert recipes.load(str(out), "prm").head.weight.shape[-1] == recipes.load("tiny")[0].cfg.d_model  # the backbone's width
     assert main(args) == 2  # never overwritten
 
 

@@ -31,6 +31,15 @@ ppo-gae +0.195 to +0.219, prime +0.176 to +0.234. MARGIN is at most half the sma
 Command for one value: reward-sandbox train --variant ppo-gae --init tiny-noisy-fast --steps 6
 --seed S --lr 5e-5 --problems-per-step 16 --minibatches 2 --adam-eps 1e-8 --eval-every 0 --eval-problems 256 --pass-problems 0 --threads 1 --run-dir DIR (eval/accuracy of the
 first and last lines of metrics.jsonl), or train_from_noisy below.
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: from 'tiny-noisy-fast' (greedy 0.270 / 0.219) outcome-grpo
++0.121 / +0.113 / +0.121 / +0.144 / +0.148 and +0.203 / +0.226 / +0.203 / +0.238 / +0.164, ppo-gae
++0.093 / +0.082 / +0.093 / +0.078 / +0.109 and +0.187 / +0.191 / +0.203 / +0.195 / +0.179, prime
++0.144 / +0.105 / +0.089 / +0.121 / +0.121 and +0.203 / +0.203 / +0.203 / +0.211 / +0.195. MARGIN
+0.035, under half the smallest (0.039).
 """
 
 import pytest
@@ -44,7 +53,7 @@ from learning_settings import SEEDS
 
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.06
+MARGIN = 0.035
 
 
 def train_from_noisy(variant: str, seed: int, steps: int) -> tuple[float, list[dict]]:

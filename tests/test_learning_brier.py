@@ -25,6 +25,15 @@ defaults' SGD-like update at lr 1e-4 it rose in every seed there, by 0.05-0.19).
 the binary reward from 'tiny-calib' is the figure command in tutorials/guides/results.md
 ('Calibration (RLCR), measured'), which also reports that greedy confidence does not rank right
 above wrong answers (AUROC about 0.5).
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: the copy 'tiny-calib-fast' (240 SFT steps from 'tiny-fast';
+its confidence line parsed in 0.93 of the samples) starts at a sampled ECE of 0.291 / 0.224, which
+the Brier reward lowers to 0.215 / 0.235 / 0.255 / 0.221 / 0.223 and 0.210 / 0.199 / 0.185 / 0.177 /
+0.201 (falls 0.076 / 0.056 / 0.036 / 0.070 / 0.068 and 0.014 / 0.025 / 0.039 / 0.047 / 0.023),
+accuracy 0.355 -> 0.307-0.388 and 0.495 -> 0.495-0.519. ECE_MARGIN 0.007, half the smallest fall.
 """
 
 import pytest
@@ -40,7 +49,7 @@ from learning_settings import SEEDS, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
-ECE_MARGIN = 0.04
+ECE_MARGIN = 0.007
 ACCURACY_NOISE = 0.15
 PARSED = 0.85
 STEPS = 10

@@ -19,6 +19,13 @@ MARGIN is half the smallest gain, rounded down. Command for one value:
 reward-sandbox train --variant effective-rank-grpo --init tiny-noisy-fast --steps 6 --seed S --lr 5e-5
 --problems-per-step 16 --minibatches 2 --adam-eps 1e-8 --eval-every 0 --eval-problems 256
 --pass-problems 0 --threads 1 --run-dir DIR (eval/accuracy of the first and last lines of metrics.jsonl).
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: from 'tiny-noisy-fast' (0.270 / 0.219) +0.121 / +0.093 /
++0.082 / +0.097 / +0.105 and +0.191 / +0.183 / +0.187 / +0.199 / +0.179. MARGIN 0.04, under half the
+smallest (0.041).
 """
 
 import pytest
@@ -31,7 +38,7 @@ from sandbox.train.rl import Trainer
 
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.08
+MARGIN = 0.04
 
 
 @pytest.mark.parametrize("seed", SEEDS)

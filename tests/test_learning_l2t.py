@@ -12,6 +12,13 @@ Measured for seeds 0-4 (this machine): the return rises from 0.850 / 0.848 / 0.9
 by 0.082 / 0.132 / 0.134 / 0.123 / 0.089. Asserted on seed 0: a rise of at least MARGIN (half the
 smallest). What the rise is made of on the padded-reasoning testbed, where the paper's claim (fewer
 tokens) is measured, is in tutorials/guides/results.md ("Information-gain step rewards (L2T)").
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: L2T return +0.081 / +0.049 / +0.058 / +0.161 / +0.121 (1.336
+-> 1.417 at seed 0) and +0.047 / +0.055 / +0.064 / +0.125 / +0.173 (1.487 -> 1.534). MARGIN 0.023,
+under half the smallest (0.0235).
 """
 
 import pytest
@@ -27,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 UPDATES = 8
 FRESH = 16
-MARGIN = 0.041
+MARGIN = 0.023
 
 
 def fresh_return(trainer, problems: list[int]) -> float:

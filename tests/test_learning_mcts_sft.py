@@ -15,6 +15,13 @@ steps, tests/test_learning_one_shot.py). On 'tiny-noisy' it was 0.328 -> 0.547-0
 there with ``ATEN_CPU_CAPABILITY=default`` +0.105 / +0.152 / +0.180 / +0.137 / +0.164. Asserted on seed 0: a
 rise of at least MARGIN (half the smallest of all, 0.105, rounded down to 0.05). The test
 function below, with its seed, reproduces one value.
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: from 0.270 / 0.219: +0.094 / +0.109 / +0.129 / +0.121 /
++0.094 and +0.168 / +0.176 / +0.184 / +0.176 / +0.191. MARGIN 0.045, under half the smallest
+(0.047).
 """
 
 import pytest
@@ -30,7 +37,7 @@ from learning_settings import SEEDS, measured_rl_config
 pytestmark = pytest.mark.slow
 
 STEPS = 6
-MARGIN = 0.05
+MARGIN = 0.045
 
 
 @pytest.mark.parametrize("seed", SEEDS)  # the suite checks seed 0 (learning_settings.checked_seeds); seeds 0-4 measured above

@@ -21,6 +21,13 @@ by 0.121 / 0.098 / 0.102 / 0.117 / 0.133. Asserted on seed 0: a rise of at least
 (half the smallest of all, 0.027, rounded down to 0.013). Whether PCL carries
 over to accuracy at equal inference tokens is measured in tutorials/guides/results.md
 ("Post-Completion Learning (PCL), measured").
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: self-evaluation consistency +0.086 / +0.102 / +0.047 / +0.023
+/ +0.098 (0.188 -> 0.273 at seed 0) and +0.113 / +0.098 / +0.078 / +0.043 / +0.039 (0.219 -> 0.332).
+MARGIN 0.011, under half the smallest (0.0117).
 """
 
 import pytest
@@ -37,7 +44,7 @@ pytestmark = pytest.mark.slow
 
 UPDATES = 8
 FRESH = 16
-MARGIN = 0.013
+MARGIN = 0.011
 
 
 def fresh_consistency(trainer, problems: list[int]) -> float:

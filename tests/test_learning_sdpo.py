@@ -18,6 +18,14 @@ greedy accuracy on 128 held-out problems from 'tiny-feedback' by +0.039 (seed 0)
 to 0.102 (seed 0) and 0.094 (seed 1). The tiny self-teachers do not single out the first wrong step
 (``tests/test_self_distillation.py``: AUROC 0.52-0.62), so there is no credit for the distillation
 to assign; a model that reads its feedback is what SDPO needs.
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: 'tiny-feedback-fast' now continues 'tiny-fast' for 200 SFT
+steps (at 100 the loss rose over the updates at one seed); the loss falls by 0.0046 / 0.0040 /
+0.0023 / 0.0049 / 0.0053 (0.2396 -> 0.2350 at seed 0) and 0.0035 / 0.0036 / 0.0019 / 0.0030 /
+0.0022. MARGIN 0.0009, under half the smallest (0.00095).
 """
 
 import pytest
@@ -31,7 +39,7 @@ from learning_settings import SEEDS, measured_rl_config
 pytestmark = pytest.mark.slow
 
 UPDATES = 8
-MARGIN = 0.0015
+MARGIN = 0.0009
 
 
 @pytest.mark.parametrize("seed", SEEDS)  # the suite checks seed 0 (learning_settings.checked_seeds); seeds 0-4 measured above

@@ -16,6 +16,13 @@ within the sampling noise). On a second machine (5 Dec 2026, a 2-core AMD EPYC, 
 the cached models): 0.099 / 0.099 / 0.119 / 0.094 / 0.120 with its kernels, 0.031 / 0.082 / 0.047 /
 0.046 / 0.063 with ``ATEN_CPU_CAPABILITY=default``. Asserted on seed 0: a rise of at least MARGIN
 (half the smallest of all, 0.031, rounded down to 0.015).
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: expert similarity +0.074 / +0.040 / +0.055 / +0.037 / +0.025
+(0.322 -> 0.397 at seed 0) and +0.077 / +0.055 / +0.034 / +0.020 / +0.047 (0.243 -> 0.319). MARGIN
+0.01, half the smallest.
 """
 
 import pytest
@@ -34,7 +41,7 @@ from learning_settings import SEEDS, measured_rl_config
 pytestmark = pytest.mark.slow
 
 UPDATES = 8
-MARGIN = 0.015
+MARGIN = 0.01
 FRESH = 32
 
 

@@ -20,6 +20,15 @@ The copy, the same seeds: +0.113 / +0.134 / +0.169 / +0.135 / +0.125 on the seco
 build and +0.095 / +0.087 / +0.134 / +0.109 / +0.095 on its default-kernel build. MARGIN is half the
 smallest of the copy's (0.087), rounded down. The GRPO settings are ``StepWiserConfig``'s (its own
 lr, steps, group size, problems per step) on ``LARGE_UPDATE``, as measured.
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: the copy now has a 200-step cold start and the recipe's 8
+judge samples per chunk; held-out verdict accuracy 0.568 -> 0.621, 0.524 -> 0.612, 0.530 -> 0.595,
+0.523 -> 0.592, 0.541 -> 0.596 (+0.053 / +0.088 / +0.065 / +0.069 / +0.055) and 0.498 -> 0.549,
+0.523 -> 0.541, 0.506 -> 0.568, 0.477 -> 0.530, 0.514 -> 0.554 (+0.051 / +0.018 / +0.062 / +0.053 /
++0.040). MARGIN 0.009, half the smallest.
 """
 
 import pytest
@@ -36,7 +45,7 @@ pytestmark = pytest.mark.slow
 MEASURED_GAINS = {0: (0.537, 0.689), 1: (0.531, 0.667), 2: (0.533, 0.699)}
 """The recipe's seed -> (cold start, after GRPO) sampled verdict accuracy on the held-out pool:
 +0.152 / +0.136 / +0.166."""
-MARGIN = 0.04
+MARGIN = 0.009
 
 
 @pytest.mark.parametrize("seed", SEEDS)  # the suite checks seed 0 (learning_settings.checked_seeds); seeds 0-4 measured above

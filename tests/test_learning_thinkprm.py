@@ -39,6 +39,21 @@ asserted before, is too noisy at 32 rollouts per step to carry a margin: its fal
 window was 0.04-0.25 over these seeds and machines (the standard error of a difference of two
 windows of 96 rollouts is about 0.07). It does not show reward hacking specific to the judge: the
 ``random`` variant drifts down about as much (tutorials/guides/results.md).
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: the judges' copy 'tiny-thinkprm-fast' trains on 128 problems,
+the teacher 240 and the student 160 SFT steps (at the recipe's 64 problems and 60 / 40 steps the
+student's step AUROC was 0.38). Step AUROC: teacher 0.783 / 0.741 / 0.748 / 0.731 / 0.763 and 0.694
+/ 0.670 / 0.679 / 0.711 / 0.681, student 0.694 / 0.676 / 0.711 / 0.680 / 0.694 and 0.646 / 0.655 /
+0.677 / 0.682 / 0.675 (MARGIN 0.04 stays under half the smallest effect, 0.073). Drift under the
+judge: greedy accuracy from 'tiny-fast' (0.566 / 0.539) falls by 0.468 / 0.382 / 0.406 / 0.265 /
+0.320 and 0.305 / 0.254 / 0.305 / 0.312 / 0.187 while the judge's score moves by +0.000 / -0.001 /
+-0.035 / +0.022 / +0.025 and -0.020 / -0.001 / -0.018 / -0.024 / -0.007; ACCURACY_FALL 0.09 (half
+the smallest fall, rounded down), SCORE_BAND 0.07 (twice the largest move). With the judges trained
+for 240 / 160 steps on 64 problems, the first build's score fell 0.11-0.14 with the drift: whether
+the judge registers the drift depends on how it was trained.
 """
 
 import copy
@@ -57,9 +72,9 @@ from learning_settings import SEEDS, measured_rl_config
 pytestmark = pytest.mark.slow
 
 MARGIN = 0.04
-ACCURACY_FALL = 0.13
+ACCURACY_FALL = 0.09
 """Least fall of greedy held-out accuracy over the run; measured 0.270-0.441 (seeds 0-4, four builds)."""
-SCORE_BAND = 0.05
+SCORE_BAND = 0.07
 """Most change of the logged judge score (last 3 steps minus the first 3); measured at most 0.024."""
 
 

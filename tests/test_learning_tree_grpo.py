@@ -21,6 +21,12 @@ the gains were +0.504 to +0.520 and +0.297 to +0.320 (asserted at 14 points), th
 0.002 of these; earlier (seeds 0-2, older build) outcome-grpo's 128 independent rows per step generated 26.0k
 tokens over the 10 steps against tree-grpo's 21.5k-21.7k. Time: ~6 s of CPU per seed on one thread
 (load, both evaluations and the 10 steps). The test function, with its seed, reproduces one value.
+
+On the test model (since 6 Dec 2026 the suite loads the fast copies on ``warmstart.TEST_MODEL``, 2
+layers x 64, ``recipes.FAST_COPIES``; the figures above are of the copies on the 4 x 128 'tiny'
+before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
+``ATEN_CPU_CAPABILITY=default`` build: from 0.270 / 0.219: +0.093 / +0.148 / +0.132 / +0.128 /
++0.085 and +0.183 / +0.207 / +0.199 / +0.234 / +0.222. MARGIN 0.04, under half the smallest (0.042).
 """
 
 import pytest
@@ -34,7 +40,7 @@ from learning_settings import SEEDS, measured_rl_config
 
 pytestmark = pytest.mark.slow
 
-MARGIN = 0.06
+MARGIN = 0.04
 TOKEN_RATIO = 1.1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 import pytest
 
@@ -21,23 +22,26 @@ def field_at(config, path: str):
     return config
 
 
-def test_the_table_names_every_cached_model_once():
+def test_the_table_names_every_cached_model_once(monkeypatch):
+    monkeypatch.delenv(recipes.FAST_ENV, raising=False)  # each recipe as named
     tables = {"warmstart": {**warmstart.PRESETS, **feedback_warmstart.FEEDBACK_PRESETS, **pcl_warmstart.PCL_PRESETS},
               "prm": prm_train.PRM_RECIPES, "judge": judge_sft.JUDGE_RECIPES, "stepwiser": stepwiser_config.STEPWISER_RECIPES}
     copies = {f"{name}-fast" for name in recipes.FAST_COPIES}
     assert sum(len(t) for t in tables.values()) + len(copies) == len(RECIPES)
-    # the inits the copies continue from where they differ from their recipe's
-    inits = {"tiny-noisy-fast": "tiny", "tiny-calib-fast": "tiny", "tiny-long-answer-fast": "tiny"}
-    for name, fields in recipes.FAST_COPIES.items():  # a copy: its recipe with those fields replaced, nothing else
+    for name, fields in recipes.FAST_COPIES.items():
+        # a copy: its recipe with those fields replaced, continuing its init's copy where that has
+        # one, a warm start on the test model; nothing else
         original, copy = RECIPES[name].config, RECIPES[f"{name}-fast"].config
-        restored = copy
+        init = fields.get("init", original.init)
+        assert copy.init == (f"{init}-fast" if init in recipes.FAST_COPIES else init)
+        restored = replace(copy, init=original.init)
+        if RECIPES[name].kind == "warmstart":
+            assert copy.model == warmstart.TEST_MODEL != original.model
+            restored = replace(restored, model=original.model)
         for path, value in fields.items():
-            assert field_at(copy, path) == value != field_at(original, path)
+            assert path == "init" or field_at(copy, path) == value != field_at(original, path)
             restored = recipes.replaced(restored, path, field_at(original, path))
         assert restored == original
-        if RECIPES[name].kind == "warmstart":
-            assert copy.sft.steps < original.sft.steps or copy.init != original.init  # fewer steps or a shorter chain
-        assert copy.init == inits.get(f"{name}-fast", original.init)
         assert RECIPES[f"{name}-fast"].build == RECIPES[name].build and recipes.path(f"{name}-fast") != recipes.path(name)
         tables[RECIPES[name].kind] = {**tables[RECIPES[name].kind], f"{name}-fast": copy}
     for kind, table in tables.items():
@@ -47,7 +51,7 @@ def test_the_table_names_every_cached_model_once():
             assert not config.init or RECIPES[config.init].kind == "warmstart"  # every init is a warm start
     kinds = [RECIPES[name].kind for name in TEST_RECIPES]
     assert kinds == sorted(kinds, key=["warmstart", "prm", "judge", "stepwiser"].index)  # warm starts built first
-    assert {"tiny", "tiny-mc", "tiny-thinkprm", "tiny-stepwiser-fast"} <= set(TEST_RECIPES)
+    assert {"tiny-fast", "tiny-mc-fast", "tiny-thinkprm-fast", "tiny-stepwiser-fast"} <= set(TEST_RECIPES)
 
 
 def test_the_tests_recipes_are_listed_for_dev_py(capsys):
@@ -99,7 +103,9 @@ def test_build_lanes_put_every_test_recipe_in_one_lane_and_end_near_the_bound(la
     first_init = min((seconds[n] for n in roots if any(RECIPES[m].config.init == n for m in names)), default=0)
     idle = max(0, lanes - len(roots)) * first_init
     bound = max((sum(seconds.values()) + idle) / lanes, max(chain(n) for n in names))
-    assert max(end for _, end in spans.values()) <= 1.05 * bound
+    # builds are indivisible: the even spread can be out of reach by up to a build (here 4 lanes over
+    # builds of 35, 20, 15, 10 and 5 s end at 75 s at best against a bound of 71.25)
+    assert max(end for _, end in spans.values()) <= 1.05 * bound + min(seconds.values())
     assert main(["--tests", "--lanes", str(lanes)]) == 0
     assert [line.split() for line in capsys.readouterr().out.splitlines()] == plan
 
@@ -133,8 +139,7 @@ def test_a_build_is_keyed_by_the_files_it_imports_and_only_those():
 
 
 def test_a_key_follows_its_config_and_its_init(monkeypatch):
-    from dataclasses import replace
-
+    monkeypatch.delenv(recipes.FAST_ENV, raising=False)  # the recipes as named
     before = {name: recipes.path(name) for name in ("tiny", "tiny-mc", "tiny-thinkprm")}
     tiny = RECIPES["tiny"]
     monkeypatch.setitem(RECIPES, "tiny", replace(tiny, config=replace(tiny.config, sft=replace(tiny.config.sft, steps=301))))
@@ -174,6 +179,7 @@ def test_specs_name_a_recipe_of_the_kind_or_a_directory_of_its_layout(tmp_path):
 
 def test_a_build_announces_itself_once_with_its_measured_duration(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("REWARD_SANDBOX_CACHE", str(tmp_path))
+    monkeypatch.delenv(recipes.FAST_ENV, raising=False)  # 'tiny' as named
     built = []
 
     def fake_build(name, config, init, out):  # stands in for SFT: writes the file a complete build writes last
@@ -201,8 +207,6 @@ def test_a_recipe_trains_on_its_task_fields_over_its_warm_starts_task(monkeypatc
     """A PRM recipe with ``task_fields`` is handed its warm start with that task (the edge PRMs
     learn the 4-operation chains their RL trains on, not the warm start's own mixture); the fields
     are part of its key."""
-    from dataclasses import replace
-
     import toy_envs
 
     task = toy_envs.make_task("arithmetic", n_steps_mix="2:1")
@@ -215,7 +219,7 @@ def test_a_recipe_trains_on_its_task_fields_over_its_warm_starts_task(monkeypatc
         recipes.with_task_fields(start, {"n_steps_mix": "four"})
 
     seen = {}
-    monkeypatch.setattr(recipes, "load", lambda name: start)
+    monkeypatch.setattr(recipes, "load", lambda name, **_: start)
     monkeypatch.setattr(prm_train, "build_prm", lambda name, config, init, out: seen.update(task=init[1], state=init[2]))
     monkeypatch.setattr(recipes, "build_once", lambda path, train, done: train(tmp_path))
     edge = RECIPES["edge-mc"]

@@ -131,7 +131,8 @@ def test_rejected_rows_do_not_move_r3_weights_of_the_rows_kept_beside_them(good,
     assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
 
 
-HACK_MARGIN = 0.029
+HACK_MARGIN = 0.01
+HACK_STEPS = 16
 
 
 @pytest.mark.slow
@@ -148,7 +149,17 @@ def test_the_gate_is_hacked_less_than_the_dense_rubric(warmstart_long_answer, se
     1.5; the table in tutorials/guides/results.md, ``reward-sandbox bench hack --seeds 0,1,2,3,4``) the
     margins were 0.188, 0.289, 0.203, 0.086, 0.172. Correctness among well-formed answers falls to
     about 0.01 for every variant in this setting, so the hack rate here is P(well-formed): paying for
-    format raises it, the gate lowers it. About 11 s on an idle thread (both variants)."""
+    format raises it, the gate lowers it. About 11 s on an idle thread (both variants).
+
+    On the test model (since 6 Dec 2026 the suite loads 'tiny-long-answer-fast' on
+    ``warmstart.TEST_MODEL``, 2 layers x 64, trained fresh; the figures above are of the copy on the
+    4 x 128 'tiny' before) the hack rate starts at 0.723 / 0.781 (a 2-core AMD EPYC's own build /
+    its ``ATEN_CPU_CAPABILITY=default`` build), and 8 steps moved it too little: margins 0.074 /
+    0.020 / 0.063 / 0.000 / 0.035 on the first build. So the test takes HACK_STEPS = 16 steps:
+    rubric-dense 0.809 / 0.789 / 0.832 / 0.801 / 0.805 and 0.754 / 0.809 / 0.793 / 0.738 / 0.820,
+    dro+gate 0.676 / 0.668 / 0.684 / 0.742 / 0.707 and 0.727 / 0.762 / 0.723 / 0.719 / 0.766 (seeds
+    0-4): margins 0.133 / 0.121 / 0.148 / 0.059 / 0.098 and 0.027 / 0.047 / 0.070 / 0.020 / 0.055;
+    HACK_MARGIN 0.01, half the smallest."""
     model, task, _ = warmstart_long_answer
-    rates = {v: format_metrics(train_hackable(model, task, v, seed), task)["hack_rate"] for v in ("rubric-dense", "dro+gate")}
+    rates = {v: format_metrics(train_hackable(model, task, v, seed, HACK_STEPS), task)["hack_rate"] for v in ("rubric-dense", "dro+gate")}
     assert rates["rubric-dense"] - rates["dro+gate"] >= HACK_MARGIN, rates

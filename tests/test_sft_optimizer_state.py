@@ -17,7 +17,6 @@ from sandbox.train import recipes
 from sandbox.train.rl import RLConfig, Trainer, deterministic
 from sandbox.train.run_dir import RunDir
 from sandbox.train.sft import SFTConfig, train_sft_with_optimizer
-from sandbox.train.warmstart import PRESETS
 from toy_envs.base import ConfigError
 
 TASK = toy_envs.make_task("arithmetic", n_steps=1, operators="+-", start_max=20)
@@ -85,7 +84,7 @@ def test_an_init_without_a_saved_sft_state_is_one_clear_error_before_any_run(tmp
 
 def test_the_tiny_preset_holds_its_sft_state():
     saved, groups = load_named_optimizer_state(recipes.build("tiny"))
-    assert {float(s["step"]) for s in saved.values()} == {float(PRESETS["tiny"].sft.steps)}
+    assert {float(s["step"]) for s in saved.values()} == {float(recipes.RECIPES[recipes.in_mode("tiny")].config.sft.steps)}
     assert groups[0]["betas"] == [0.9, 0.98]
 
 
@@ -103,7 +102,8 @@ def test_a_run_with_the_option_resumes_exactly(warmstart_tiny, tmp_path):
     first.train()
     resumed = make(warmstart_tiny, steps=3, run=RunDir(tmp_path / "b", config, resume=True, tensorboard=False))
     assert resumed.run.resume(resumed) == 1
-    assert all(float(s["step"]) == 300 + 1 for s in resumed.optimizer.state.values())  # the RL checkpoint's, not SFT's
+    sft_steps = warmstart_tiny[2]["sft"]["steps"]
+    assert all(float(s["step"]) == sft_steps + 1 for s in resumed.optimizer.state.values())  # the RL checkpoint's, not SFT's
     resumed.train()
 
     def training_metrics(run):  # evaluation and drift are measured at each run's own end, so leave them out

@@ -16,9 +16,10 @@ names them all, so one name finds any cached model and no name is used twice:
     judge      JUDGE_RECIPES (judge_sft)            build_judges (judge_sft)           TinyLlama (eval mode)  student, teacher
     stepwiser  STEPWISER_RECIPES (stepwiser_config) build_stepwiser (stepwiser_train)  TinyLlama (eval mode)  judge, cold
 
-``FAST_COPIES`` adds ``<name>-fast``, a copy of a few warm starts (fewer SFT steps) and of the StepWiser
-judge (fewer GRPO samples), that the tests and the fast-mode notebooks load instead (CI builds them
-in a fraction of the time).
+``FAST_COPIES`` adds ``<name>-fast``, a copy of the recipes the tests load, on a smaller model
+(``warmstart.TEST_MODEL``); in fast mode (``REWARD_SANDBOX_FAST=1``: the tests, CI and the fast-mode
+notebooks) ``path``, ``build`` and ``load`` of a recipe name give its copy (``in_mode``), so CI
+trains and samples a model a fifth of the size.
 
 A config's ``init`` names the warm start it starts from (empty: a fresh model); ``build`` loads
 that first and hands it to the kind's build, with the warm start's task fields replaced by the
@@ -58,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import random
 import time
 from collections.abc import Callable
@@ -75,7 +77,7 @@ from sandbox.train.pcl_warmstart import PCL_PRESETS
 from sandbox.train.judge_sft import JUDGE_RECIPES
 from sandbox.train.prm_train import PRM_RECIPES
 from sandbox.train.stepwiser_config import STEPWISER_RECIPES
-from sandbox.train.warmstart import PRESETS
+from sandbox.train.warmstart import PRESETS, TEST_MODEL
 from toy_envs.base import check
 
 
@@ -125,8 +127,9 @@ KINDS: dict[str, Kind] = {
 }
 """Kind -> how its checkpoints are read."""
 
-USED_BY_TESTS = {"tiny", "tiny-noisy-fast", "tiny-long-answer-fast", "tiny-calib-fast", "tiny-feedback-fast", "tiny-repeats-fast", "tiny-pcl-fast", "tiny-mc", "tiny-rpe", "tiny-sprm", "tiny-oracle",
-                 "tiny-thinkprm", "tiny-stepwiser-fast", "tiny-orm"}
+USED_BY_TESTS = {"tiny-fast", "tiny-noisy-fast", "tiny-long-answer-fast", "tiny-calib-fast", "tiny-feedback-fast", "tiny-repeats-fast",
+                 "tiny-pcl-fast", "tiny-mc-fast", "tiny-rpe-fast", "tiny-sprm-fast", "tiny-oracle-fast", "tiny-thinkprm-fast",
+                 "tiny-stepwiser-fast", "tiny-orm-fast"}
 """The recipes the tests and the notebooks in fast mode load (the others: benchmarks, experiments
 and full-mode notebooks)."""
 
@@ -143,58 +146,59 @@ if len(set(_names)) != len(_names):
     raise ValueError(f"a cached-model name is used by two recipes: {sorted(n for n in _names if _names.count(n) > 1)}")
 
 FAST_COPIES: dict[str, dict[str, object]] = {
+    "tiny": {"sft.steps": 600, "sft.lr": 6e-3},
     "tiny-noisy": {"init": "tiny", "sft.steps": 200},
-    "tiny-calib": {"init": "tiny", "sft.steps": 120},
-    "tiny-long-answer": {"init": "tiny", "sft.steps": 100},
+    "tiny-calib": {"init": "tiny", "sft.steps": 240},
+    "tiny-long-answer": {"sft.steps": 600, "sft.lr": 6e-3},
     "tiny-repeats": {"sft.steps": 40},
-    "tiny-feedback": {"sft.steps": 100},
+    "tiny-feedback": {"sft.steps": 200},
     "tiny-pcl": {"sft.steps": 100},
-    "tiny-stepwiser": {"train.rl_group_size": 4},
+    "tiny-oracle": {},
+    "tiny-mc": {},
+    "tiny-rpe": {},
+    "tiny-sprm": {},
+    "tiny-thinkprm": {"train.teacher_steps": 240, "train.student_steps": 160, "train.n_problems": 128},
+    "tiny-orm": {"train.sft_steps": 200},
+    "tiny-stepwiser": {"train.sft_steps": 200},
 }
 """Recipe -> how its fast-mode copy, recipe ``<name>-fast``, differs from it: config fields
-replaced, each named by its dotted path in the recipe's config (``replaced``). The warm starts'
-copies keep their data, learning rate and warm-up, with fewer steps or a shorter chain of inits
-('tiny-noisy', 'tiny-calib' and 'tiny-long-answer' continue 'tiny', which the tests build anyway);
-the StepWiser judge's copy samples fewer judge rows per chunk in its GRPO stage. Each is built in
-a fraction of its recipe's time. The tests and the notebooks in fast mode
-(``REWARD_SANDBOX_FAST=1``, what CI runs) load the copy; experiment specs, benchmarks and
-full-mode notebooks load the recipe itself, whose measurements the guides quote. A learning test on
-a copy states the effects measured on the copy.
+replaced, each named by its dotted path in the recipe's config (``replaced``); then (``fast_copy``)
+every copy continues its init's copy where that has one, and every warm-start copy is
+``warmstart.TEST_MODEL`` (2 layers x 64, 0.11M parameters, against 'tiny''s 4 x 128, 0.8M). The
+tests and the notebooks in fast mode (``REWARD_SANDBOX_FAST=1``, what CI runs) load the copies --
+by their own names or, through ``in_mode``, by the recipe's -- while experiment specs, benchmarks
+and full-mode notebooks load the recipes themselves, whose measurements the guides quote. A
+learning test states the effects measured on the copy it loads.
 
-- 'tiny-repeats', 'tiny-feedback', 'tiny-pcl' continue 'tiny' for 300 steps; their copies took 100
-  (together 299 s of the CPU of a CI run before, 72 s after; 'tiny-repeats-fast' 40 since, below).
-  They are less trained (greedy
-  accuracy on 256 held-out problems, full / copy: tiny-repeats 0.82 / 0.20, tiny-feedback 0.95 /
-  0.34, tiny-pcl 0.79 / 0.32; 'tiny' itself 0.41: the warm-up back to the full learning rate costs
-  the copies first) but have learned their formats (repeated lines, reading feedback, the
-  post-completion evaluation). Only notebook 11's fast mode loads 'tiny-repeats-fast' (no test
-  does), to show L2T's per-line gains and penalties on padded gold solutions: it now takes 40 steps
-  (13 s of CPU instead of 34; greedy 0.125, parsed 0.992, repeated lines 0.084 of its lines). On 64
-  padded gold solutions a new line's mean fitting gain is +3.46 and a repeated line's -0.08 (100
-  steps: +4.72 / -0.23), the mean compression penalty 5.17 / 9.16 (2.52 / 3.42): the notebook's
-  contrast, repeated lines add nothing and pay more, holds.
-- 'tiny-noisy' trains a fresh model for 600 steps (88 s of CPU in a CI run); its copy continues
-  'tiny' (300 steps, built anyway) for 200 steps on the same noisy demonstrations (30 s): greedy
-  accuracy 0.219 against the recipe's 0.328, the same flaw (it computes well and copies its answer
-  line wrong), and outcome-grpo removes it as fast (10 steps: +0.250, +0.285, +0.309 for seeds 0-2,
-  the recipe +0.36).
-- 'tiny-calib' continues 'tiny-noisy' for 60 steps (the two 101 s of CPU); its copy continues 'tiny'
-  for 120 steps on the same confidence-line demonstrations (27 s). A copy continuing
-  'tiny-noisy-fast' (as the recipe continues 'tiny-noisy') was tried first: on it the Brier
-  reward's fall in ECE was 0.004-0.112 over 5 seeds on an ``ATEN_CPU_CAPABILITY=default`` build
-  (its stated confidence stays at 0), too fragile to test; from 'tiny' it is 0.061-0.370 on both
-  builds (tests/test_learning_brier.py).
-- 'tiny-long-answer' trains a fresh model for 300 steps (48 s); its copy continues 'tiny' for 100
-  steps on long-answer demonstrations (17 s): greedy 0.320 against the recipe's 0.426, R3's
-  within-group AUROC 0.994 / 1.000 / 1.000 (seeds 0-2; the recipe 1.000), and the rubric gate's
-  margin over the dense rubric in ``bench hack``'s setting 0.160 / 0.168 / 0.176 / 0.090 / 0.102
-  (seeds 0-4; the recipe 0.086-0.289).
-- 'tiny-stepwiser' runs 30 GRPO steps of 16 chunks x 8 judge samples after its cold start (about
-  50 s of CPU in a CI run); its copy samples 4 per chunk (the same steps, chunks, learning rate and
-  cold start; about 34 s): held-out sampled verdict accuracy over the cold start +0.113 / +0.134 /
-  +0.169 / +0.135 / +0.125 (verdict-sampling seeds 0-4; the recipe +0.151 / +0.140 / +0.177 /
-  +0.156 / +0.149; tests/test_learning_stepwiser.py). With 8 per chunk and 15 or 20 steps it gained
-  only +0.034..+0.045 and +0.097..+0.140."""
+Why a smaller model: the suite's CPU went mostly to arithmetic at the core's peak speed (sampling,
+forward and backward of 'tiny'; results.md, "Benchmark: learning speed"), so the way to a
+five-minute suite was less arithmetic per token. On 'tiny''s task the test model needs about twice
+the SFT steps for the same greedy accuracy at a fifth to a quarter of the cost per step: 'tiny-fast'
+(600 steps at 6e-3, the recipe's 300 at 3e-3) reaches 0.566 greedy on 256 held-out problems in
+about 30 s of CPU, where 'tiny' reached 0.41-0.50 in about 55 s. A fresh-clone ``dev.py test`` went
+from 500 s wall / 964 s of CPU to 284 s / 555 s (the same 2-core AMD EPYC), builds from about 360 s
+of CPU to about 150 s.
+
+The copies (greedy accuracy on 256 held-out problems of one build):
+- 'tiny-fast': 'tiny''s data, 600 steps at lr 6e-3 (0.566).
+- 'tiny-noisy-fast': 'tiny-fast' continued 200 steps on 'tiny-noisy''s demonstrations (60% of answer
+  lines off by one): it computes and copies its answer wrong (0.270).
+- 'tiny-calib-fast': 'tiny-fast' continued 240 steps on the confidence-line demonstrations (0.539, its
+  confidence line parsed in every answer); 120 steps left the line parsed in 0.74 of the Brier
+  test's samples, too few for RL to calibrate.
+- 'tiny-long-answer-fast': a fresh test model, 600 steps at 6e-3 on the long-answer demonstrations
+  (the recipe: fresh, 300 at 3e-3). Continued from 'tiny-fast' for 200, 400 or 800 steps its R3
+  within-group AUROC stayed 0.70-0.89 (tests/test_rewards_dro_r3.py asks 0.95); fresh, it passes.
+- 'tiny-repeats-fast' 40, 'tiny-feedback-fast' 200, 'tiny-pcl-fast' 100 steps continuing 'tiny-fast':
+  they learn their formats (repeated lines, reading feedback, the post-completion evaluation). At
+  100 steps the feedback copy's SDPO loss rose over its updates at one seed.
+- The PRMs ('tiny-oracle', 'tiny-mc', 'tiny-rpe', 'tiny-sprm'): the recipe's training on 'tiny-fast'.
+  The ThinkPRM judges: 128 problems, teacher 240 and student 160 SFT steps (the recipe 64, 60 / 40):
+  at 64 problems and 60 / 40 or 120 / 80 steps the student's step AUROC was 0.38 and 0.53, and at
+  240 / 160 on 64 problems 0.51 on one build (the test asks 0.54). The StepWiser judge and the
+  outcome judge 'tiny-orm': a cold start of 200 SFT steps (the recipe 100; at 100 GRPO lowered
+  held-out verdict accuracy, 0.519 -> 0.495, and the outcome judge's score of the policy's rollouts
+  did not rise at one seed). Each learning test states its five-seed effects on two builds."""
 
 
 def replaced(config, path: str, value):
@@ -205,10 +209,26 @@ def replaced(config, path: str, value):
 
 
 def fast_copy(name: str, config):
-    """The config of ``<name>-fast``: ``config`` (recipe ``name``'s) with ``FAST_COPIES[name]``'s fields."""
+    """The config of ``<name>-fast``: ``config`` (recipe ``name``'s) with ``FAST_COPIES[name]``'s
+    fields, then continuing its init's fast copy where that has one, and a warm start on ``TEST_MODEL``
+    (every fast copy of a chain is one model: a continued warm start keeps its init's shape)."""
     for path, value in FAST_COPIES[name].items():
         config = replaced(config, path, value)
-    return config
+    if config.init in FAST_COPIES:
+        config = replace(config, init=f"{config.init}-fast")
+    return replace(config, model=TEST_MODEL) if hasattr(config, "model") else config
+
+
+FAST_ENV = "REWARD_SANDBOX_FAST"
+"""Fast mode (``=1``, what CI and ``dev.py test`` set): every recipe name that has a fast copy
+means the copy (``in_mode``)."""
+
+
+def in_mode(name: str) -> str:
+    """``name``, or in fast mode (``REWARD_SANDBOX_FAST=1``) its fast copy ``<name>-fast`` where
+    ``FAST_COPIES`` makes one: ``path``, ``build`` and ``load`` of "tiny" then give 'tiny-fast',
+    so every test, notebook and CLI run in fast mode trains and scores the small test model."""
+    return f"{name}-fast" if os.environ.get(FAST_ENV) == "1" and name in FAST_COPIES else name
 
 
 _configs: dict[str, tuple] = {}
@@ -228,8 +248,9 @@ RECIPES: dict[str, Recipe] = {
 BUILD_SECONDS: dict[str, int] = {
     "tiny": 70, "tiny-noisy": 160, "tiny-calib": 30, "tiny-long-answer": 90, "tiny-feedback": 130, "tiny-repeats": 60, "tiny-pcl": 100,
     "tiny-oracle": 20, "tiny-mc": 10, "tiny-rpe": 10, "tiny-sprm": 20, "tiny-thinkprm": 50, "tiny-stepwiser": 50, "tiny-orm": 40,
-    "tiny-repeats-fast": 20, "tiny-feedback-fast": 30, "tiny-pcl-fast": 30, "tiny-noisy-fast": 40, "tiny-calib-fast": 40,
-    "tiny-long-answer-fast": 20, "tiny-stepwiser-fast": 40,
+    "tiny-fast": 35, "tiny-long-answer-fast": 35, "tiny-thinkprm-fast": 35, "tiny-stepwiser-fast": 20, "tiny-calib-fast": 15,
+    "tiny-feedback-fast": 15, "tiny-orm-fast": 15, "tiny-noisy-fast": 10, "tiny-pcl-fast": 10, "tiny-repeats-fast": 5, "tiny-oracle-fast": 5,
+    "tiny-mc-fast": 5, "tiny-rpe-fast": 5, "tiny-sprm-fast": 5,
 }
 """Recipe name -> about how long its build takes on one torch thread, in seconds, for the build's
 announcement (a recipe not listed is announced without one); its init's build is not included.
@@ -237,10 +258,12 @@ Measured from the training time every build records in its checkpoint (``sft/sec
 ``prm/train_s``, ``judge/train_s``, StepWiser's ``judge/pool_s + sft_s + rl_s``): the second
 fastest of the builds of the same config in a cache shared by several processes on a 2-core
 machine (5 to 19 builds each; StepWiser: its one build; tiny-orm: the CPU time of its one build,
-36 s; the fast-mode copies: the CPU time of their one build each, 12-34 s; tiny-feedback: the CPU time of its one
-build, about 3 min, which took 2038 s of wall time at a twelfth of a core, less the third its two
-length buckets save per step), rounded up to a multiple of 10 s -- the
-sampling and evaluation around the training add a few seconds. Slower on a busy machine."""
+36 s; tiny-feedback: the CPU time of its one build, about 3 min, which took 2038 s of wall time at a
+twelfth of a core, less the third its two length buckets save per step), rounded up to a multiple
+of 10 s -- the sampling and evaluation around the training add a few seconds. The fast-mode copies
+(on ``TEST_MODEL``): the CPU time of their build in a fresh-clone ``dev.py test`` (its build lanes
+print it; 2-37 s), rounded up to a multiple of 5 s (a copy a test built, which the lanes then found
+ready, from its recipe's). Slower on a busy machine."""
 
 TEST_RECIPES = tuple(name for name, recipe in RECIPES.items() if recipe.tests)
 """The recipes the tests and tutorials load, warm starts first."""
@@ -315,10 +338,15 @@ def _recipe(name: str) -> Recipe:
 
 
 def path(name: str) -> Path:
-    """The checkpoint directory of recipe ``name`` in the cache (key as in the module docstring)."""
+    """The checkpoint directory of recipe ``name`` in the cache (key as in the module docstring;
+    in fast mode, of ``in_mode(name)``)."""
+    return _path(in_mode(name))
+
+
+def _path(name: str) -> Path:
     recipe = _recipe(name)
     init = recipe.config.init
-    payload = {**asdict(recipe.config), "init": path(init).name if init else ""}
+    payload = {**asdict(recipe.config), "init": _path(init).name if init else ""}
     return artifact_path(recipe.kind, name, payload, source_files(recipe.build.partition(":")[0]))
 
 
@@ -332,7 +360,12 @@ def announcement(name: str) -> str:
 
 def build(name: str) -> Path:
     """The checkpoint directory of recipe ``name``, trained first when the cache lacks it (its init
-    first, which announces its own build); a build prints ``announcement(name)`` first."""
+    first, which announces its own build); a build prints ``announcement(name)`` first. In fast
+    mode, of ``in_mode(name)``."""
+    return _build(in_mode(name))
+
+
+def _build(name: str) -> Path:
     recipe = _recipe(name)
 
     def train(out: Path) -> None:
@@ -340,11 +373,11 @@ def build(name: str) -> Path:
         init = recipe.config.init
         # a warm start's own task_fields define its task (its build makes it from them)
         fields = {} if recipe.kind == "warmstart" else recipe.config.task_fields
-        start = with_task_fields(load(init), fields) if init else None
+        start = with_task_fields(load(init, as_named=True), fields) if init else None
         print(announcement(name), flush=True)
         getattr(importlib.import_module(module), function)(name, recipe.config, start, out)
 
-    return build_once(path(name), train, done=KINDS[recipe.kind].done)
+    return build_once(_path(name), train, done=KINDS[recipe.kind].done)
 
 
 MIX_FIELDS = {"arithmetic": "n_steps_mix", "tree": "depth_mix"}
@@ -361,10 +394,12 @@ def with_task_fields(start: tuple, fields: dict) -> tuple:
     return model, toy_envs.make_task(state["task"], **merged), {**state, "task_fields": merged}
 
 
-def _resolve(spec: str, kind: str) -> tuple[str, Path] | None:
-    """(recipe name, the role's subdirectory) when ``spec`` names a recipe of ``kind``; ("", the
-    checkpoint directory) when it names a directory of that kind's layout; None otherwise."""
+def _resolve(spec: str, kind: str, as_named: bool = False) -> tuple[str, Path] | None:
+    """(recipe name -- in fast mode its fast copy's, unless ``as_named`` --, the role's
+    subdirectory) when ``spec`` names a recipe of ``kind``; ("", the checkpoint directory) when it
+    names a directory of that kind's layout; None otherwise."""
     name, _, role = spec.partition(":")
+    name = name if as_named else in_mode(name)
     roles = KINDS[kind].roles
     if role and role not in roles:
         return None
@@ -388,15 +423,16 @@ def check_spec(spec: str, kind: str, field: str = "") -> None:
     check(_resolve(spec, kind) is not None, field or kind, allowed, spec)
 
 
-def load(spec: str, kind: str = ""):
+def load(spec: str, kind: str = "", as_named: bool = False):
     """The loaded model of recipe ``spec`` (``name``, or ``name:role`` for a kind with roles), or
     with ``kind`` also of a checkpoint directory of that kind; a recipe is trained first when the
-    cache lacks it. What each kind loads is in the module docstring."""
+    cache lacks it. What each kind loads is in the module docstring. In fast mode a recipe name
+    means its fast copy (``in_mode``) unless ``as_named`` (a build's init: a recipe's chain is fixed)."""
     kind = kind or _recipe(spec.partition(":")[0]).kind
     check_spec(spec, kind)
-    name, directory = _resolve(spec, kind)
+    name, directory = _resolve(spec, kind, as_named)
     if name:
-        directory = build(name) / directory
+        directory = _build(name) / directory
     if KINDS[kind].shared:
         return _shared(kind, str(directory.resolve()))
     return KINDS[kind].read(directory)
