@@ -40,7 +40,17 @@ before), seeds 0-4, on a 2-core AMD EPYC's own build of the cached models / its
 +0.093 / +0.082 / +0.093 / +0.078 / +0.109 and +0.187 / +0.191 / +0.203 / +0.195 / +0.179, prime
 +0.144 / +0.105 / +0.089 / +0.121 / +0.121 and +0.203 / +0.203 / +0.203 / +0.211 / +0.195. MARGIN
 0.035, under half the smallest (0.039).
+
+The critic's value loss on each step's batch, which this test asserted to fall from the first step
+to the last on the 4 x 128 copy, moves within its batch-to-batch noise on the test model in 6 steps:
+0.1307 -> 0.1177, 0.1430 -> 0.1166, 0.1144 -> 0.1137, 0.1237 -> 0.1142, 0.1516 -> 0.1229 (seeds 0-4,
+the first build) and 0.1244 -> 0.1073, 0.1385 -> 0.1092, 0.1277 -> 0.1126, 0.1044 -> 0.1197, 0.1382
+-> 0.1325 (the second; seed 3 rises, and so does a mean of the first two steps against the last two),
+so the test now asserts only that the critic trained at every step (a finite value loss logged each
+step; tests/test_rewards_auxiliary.py asserts that its weights change).
 """
+
+import math
 
 import pytest
 
@@ -76,7 +86,7 @@ def test_rl_raises_greedy_held_out_accuracy(variant, seed, steps):
     before, history = train_from_noisy(variant, seed, steps)
     after = history[-1]["eval/accuracy"]
     assert after - before >= MARGIN, f"{variant} seed {seed}: {before:.3f} -> {after:.3f}"
-    if variant == "ppo-gae":  # the critic learned too
-        assert history[-1]["critic/value_loss"] < history[0]["critic/value_loss"]
+    if variant == "ppo-gae":  # the critic trained at every step (whether it learned: the docstring's last paragraph)
+        assert all(math.isfinite(m["critic/value_loss"]) for m in history) and len(history) == steps
     if variant == "prime":  # the implicit PRM trained and scored every step
         assert all("prime/implicit_bce" in m and "prime/implicit_reward_sum" in m for m in history)
