@@ -1,6 +1,6 @@
 """Learning tests: RL from the 'tiny-noisy-fast' warm start removes a systematic flaw it learned.
 
-'tiny-noisy-fast' is the fast-mode copy of 'tiny-noisy' (continued from 'tiny' for 200 steps; see
+'tiny-noisy-fast' is the fast-mode copy of 'tiny-noisy' (continued from 'tiny-fast' for 200 steps; see
 recipes.FAST_COPIES): both were fine-tuned on demonstrations whose answer line is wrong (last
 result + 1) 60% of the time, so they compute well but mostly copy their answer wrong. Outcome
 rewards see only the answer, which is exactly the behaviour to fix; every variant below must raise

@@ -1,7 +1,7 @@
 """Learning test: the Brier reward (RLCR) moves the stated confidence towards the accuracy.
 
 One run of `brier` from the cached 'tiny-calib-fast' warm start (the fast-mode copy of 'tiny-calib':
-'tiny' continued 120 steps on demonstrations that state q uniformly at random, ``recipes.FAST_COPIES``),
+'tiny-fast' continued 240 steps on demonstrations that state q uniformly at random, ``recipes.FAST_COPIES``),
 10 steps of 16 problems x 8 rollouts at lr 1.5e-4. Calibration is measured where the reward acts:
 on temperature-1 samples (4 per problem, keyed apart from training) of 256 held-out problems, the
 ECE of their stated confidence against their correctness, before the first step and after the last.

@@ -1,7 +1,7 @@
 """Learning test: Critique-GRPO teaches the policy, from the bare question, the answers it found
 only after a critique.
 
-From the cached 'tiny-feedback-fast' warm start ('tiny-feedback''s recipe in 100 SFT steps, not
+From the cached 'tiny-feedback-fast' warm start ('tiny-feedback''s recipe in 200 SFT steps, not
 300: it has read feedback quoted in its prompt), on 3-step chains -- one step longer than it was
 trained on, where it answers 0-5% of the sampled rollouts right, so almost every group of 8 is all wrong and gives outcome GRPO no signal at all --
 one batch of 16 problems x 8 rollouts of ``critique-grpo`` is collected: each failed row is refined

@@ -1,6 +1,6 @@
 """Learning test: SDPO's update moves the student towards its self-teacher.
 
-From the cached 'tiny-feedback-fast' warm start ('tiny-feedback''s recipe in 100 SFT steps), one batch of 8 problems x 8 rollouts of ``sdpo``
+From the cached 'tiny-feedback-fast' warm start ('tiny-feedback''s recipe in 200 SFT steps on the test model), one batch of 8 problems x 8 rollouts of ``sdpo``
 (the teacher sees a correct sibling's solution) is collected, then the trainer's update
 (``Trainer.learn``: the PPO epoch with the distillation term, 2 minibatches) is taken UPDATES times
 on that same batch; ``loss/distill``, the mean KL(p ‖ sg q) of the batch, is read at each update.

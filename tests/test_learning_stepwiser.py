@@ -6,8 +6,8 @@ SFT-trained on templated verification lines with 30% of the verdicts flipped; th
 (``Trainer``, outcome-grpo on the chunk task, reward = the verdict matches the label, 16 chunks x 8
 judge samples per step). The GRPO run happens in the cached build (about a minute of one thread,
 too long for the suite); this test reads both checkpoints of the fast-mode copy
-'tiny-stepwiser-fast' (``recipes.FAST_COPIES``: 4 judge samples per chunk instead of 8, the rest
-alike; built by dev.py's build lanes in about two thirds of the recipe's CPU time) and measures
+'tiny-stepwiser-fast' (``recipes.FAST_COPIES``: the recipe trained on 'tiny-fast', the smaller test
+model, with a 200-step cold start; before 6 Dec 2026 4 judge samples per chunk instead of 8 on 'tiny') and measures
 sampled verdict accuracy (4 samples per chunk at temperature 1) on the class-balanced held-out
 pool.
 
