@@ -233,9 +233,11 @@ def auroc(scores: list[float], labels: list[bool]) -> float:
 def test_r3_ranks_right_reasoning_above_wrong_without_a_verifier(warmstart_long_answer, seed):
     """What holds from the long-answer warm start: R3 (scored by the policy itself, no verifier)
     ranks rollouts whose answer is right above wrong ones within a group. Measured on 32 problems ×
-    8 rollouts at temperature 1: within-group AUROC 0.994, 1.000, 1.000 for seeds 0, 1, 2 from
-    'tiny-long-answer-fast', the copy the suite loads (over 24, 17, 17 groups with both right and
-    wrong rollouts), 1.000 for each from the recipe 'tiny-long-answer' (over 23, 19, 18 groups);
+    8 rollouts at temperature 1: within-group AUROC 1.000 for seeds 0, 1, 2 from
+    'tiny-long-answer-fast', the copy the suite loads (since 6 Dec 2026 a fresh model of the smaller
+    test size, 600 SFT steps; over 15-21 groups with both right and wrong rollouts, on a 2-core AMD
+    EPYC's own build and its ``ATEN_CPU_CAPABILITY=default`` build; the copy continued from 'tiny'
+    before: 0.994, 1.000, 1.000), 1.000 for each from the recipe 'tiny-long-answer' (over 23, 19, 18 groups);
     asserted ≥ 0.95: the warm start copies its reasoning's intermediates into the answer, so the
     reference line is likely exactly when the reasoning computed it. DRO *training* does not raise
     greedy accuracy from the recipe in a small budget (tutorials/guides/results.md: 0.426 → 0.438 /
