@@ -304,6 +304,8 @@ def fingerprint_sections(scratch: Path) -> dict:
             return "tiny-long-answer"
         if "brier" in names:
             return "tiny-calib"
+        if "self_evaluation" in names:
+            return "tiny-pcl"
         return "tiny"
 
     def rl(name: str, **fields):
