@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from functools import lru_cache
 
 import torch
 
@@ -62,14 +63,16 @@ def row_keys(seed: int, rows: list[tuple[int | str, ...]]) -> torch.Tensor:
     return torch.tensor([row_key(seed, *parts) for parts in rows], dtype=torch.int64)
 
 
-def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
-    """(x * c) mod 2^32 for 0 <= x < 2^32 without int64 overflow (16-bit limbs)."""
+def _mul32(x, c: int):
+    """(x * c) mod 2^32 for 0 <= x < 2^32 without int64 overflow (16-bit limbs); ``x`` an int64
+    tensor or a Python int."""
     lo = x * (c & 0xFFFF)
     hi = ((x * (c >> 16)) & 0xFFFF) << 16
     return (lo + hi) & _MASK32
 
 
-def fmix32(x: torch.Tensor) -> torch.Tensor:
+def fmix32(x):
+    """MurmurHash3's 32-bit finaliser of an int64 tensor (elementwise) or a Python int, 0 <= x < 2^32."""
     x = x ^ (x >> 16)
     x = _mul32(x, 0x85EBCA6B)
     x = x ^ (x >> 13)
@@ -79,11 +82,27 @@ def fmix32(x: torch.Tensor) -> torch.Tensor:
 
 def keyed_uniform(keys: torch.Tensor, counter: int, n: int) -> torch.Tensor:
     """Uniforms in (0, 1), float64, [len(keys), n]; a pure function of (key, counter, column)."""
-    c = fmix32(torch.tensor(counter & _MASK32, dtype=torch.int64, device=keys.device))
-    base = fmix32((keys & _MASK32) ^ c)
-    cols = _mul32(torch.arange(n, dtype=torch.int64, device=keys.device), _GOLDEN)
-    bits = fmix32((base[:, None] + cols[None, :]) & _MASK32)
+    return uniform_from_bases(fmix32((keys & _MASK32) ^ fmix32(counter & _MASK32)), n)
+
+
+def counter_bases(keys: torch.Tensor, counters: int) -> torch.Tensor:
+    """fmix32(key_b ⊕ fmix32(c)) for c = 0 .. counters − 1, int64 [len(keys), counters]: column c
+    is what ``keyed_uniform(keys, c, n)`` hashes its n columns from (``uniform_from_bases``), so a
+    loop over counters (the sampler's decode steps) hashes the keys once, not once per step."""
+    hashed = torch.tensor([fmix32(c) for c in range(counters)], dtype=torch.int64, device=keys.device)
+    return fmix32((keys[:, None] & _MASK32) ^ hashed[None, :])
+
+
+def uniform_from_bases(bases: torch.Tensor, n: int) -> torch.Tensor:
+    """The uniforms [len(bases), n] of one counter from its bases (``counter_bases``)."""
+    bits = fmix32((bases[:, None] + _column_offsets(n, bases.device)[None, :]) & _MASK32)
     return (bits.double() + 0.5) / 2.0**32
+
+
+@lru_cache(maxsize=64)
+def _column_offsets(n: int, device: torch.device) -> torch.Tensor:
+    """j·φ mod 2^32 for j = 0 .. n − 1 (read only: shared by every call with this n and device)."""
+    return _mul32(torch.arange(n, dtype=torch.int64, device=device), _GOLDEN)
 
 
 def keyed_permutation(n: int, key: tuple) -> torch.Tensor:

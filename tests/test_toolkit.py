@@ -102,6 +102,15 @@ def test_pad_rows_matches_a_loop(rows, fill, extra):
     assert pad_rows(rows, fill).shape[1] == max(len(r) for r in rows)
 
 
+@given(rows=st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=9), min_size=1, max_size=6),
+       dtype=st.sampled_from([torch.float32, torch.float64, torch.long]))
+def test_pad_rows_of_lists_equals_pad_rows_of_tensors(rows, dtype):
+    """Rows given as lists take one conversion for the batch, rows given as tensors one copy each:
+    the same values, float32 rounding and integer truncation included."""
+    as_tensors = [torch.tensor(row, dtype=torch.float64) for row in rows]
+    assert torch.equal(pad_rows(rows, 0, dtype), pad_rows(as_tensors, 0, dtype))
+
+
 def test_pad_rows_keeps_dtype_and_refuses_a_narrow_width():
     mask = pad_rows([[False, True], [True]], False, torch.bool)
     assert mask.tolist() == [[False, True], [True, False]]

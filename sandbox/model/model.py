@@ -80,17 +80,19 @@ class RMSNorm(nn.Module):
         return self.weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
+def rope(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """x·cos + rotate_half(x)·sin, rotate_half(x1 | x2) = (−x2 | x1), computed as
+    x·cos + (x2 | x1)·(−sin | sin) (``rope_tables``' ``signed_sin``): the same numbers bit for bit
+    (the sign moves from one factor to the other), in four operations instead of seven."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
 
 
 def rope_tables(cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin of shape [max_seq_len, head_dim] (frequencies repeated for both halves)."""
+    """cos and signed sin, [max_seq_len, head_dim]: the frequencies repeated for both halves, the
+    first half of sin negated (``rope``)."""
     inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2, dtype=torch.float32) / cfg.head_dim))
     angles = torch.outer(torch.arange(cfg.max_seq_len, dtype=torch.float32), inv_freq)
-    angles = torch.cat((angles, angles), dim=-1)
-    return angles.cos(), angles.sin()
+    return torch.cat((angles, angles), dim=-1).cos(), torch.cat((-angles.sin(), angles.sin()), dim=-1)
 
 
 class KVCache:
@@ -111,15 +113,13 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
         self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
 
-    def forward(self, x, cos, sin, cache_kv=None, slot: int = 0, mask=None, qkv_weight=None):
+    def forward(self, x, cos, signed_sin, cache_kv=None, slot: int = 0, mask=None, qkv_weight=None):
         # One matmul for q, k and v (the sampler passes the concatenated weight once per call).
         if qkv_weight is None:
             qkv_weight = torch.cat((self.q_proj.weight, self.k_proj.weight, self.v_proj.weight))
-        q, k, v = rearrange(
-            F.linear(x, qkv_weight), "b t (h d) -> b h t d", d=self.head_dim
-        ).split((self.n_heads, self.n_kv_heads, self.n_kv_heads), dim=1)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        qk, v = rearrange(F.linear(x, qkv_weight), "b t (h d) -> b h t d", d=self.head_dim).split(
+            (self.n_heads + self.n_kv_heads, self.n_kv_heads), dim=1)
+        q, k = rope(qk, cos, signed_sin).split((self.n_heads, self.n_kv_heads), dim=1)  # q and k rotated at once
         if cache_kv is not None and torch.is_tensor(slot):  # static shapes: write at the slots in
             cache_k, cache_v = cache_kv  # ``slot`` [t], attend over the whole cache (the mask hides the rest)
             cache_k.index_copy_(2, slot, k)
@@ -163,9 +163,9 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, cache_kv=None, slot=0, mask=None, fused=None):
+    def forward(self, x, cos, signed_sin, cache_kv=None, slot=0, mask=None, fused=None):
         qkv_weight, gate_up_weight = fused if fused is not None else (None, None)
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache_kv, slot, mask, qkv_weight)
+        x = x + self.self_attn(self.input_layernorm(x), cos, signed_sin, cache_kv, slot, mask, qkv_weight)
         return x + self.mlp(self.post_attention_layernorm(x), gate_up_weight)
 
 
@@ -180,9 +180,9 @@ class TinyLlama(nn.Module):
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
-        cos, sin = rope_tables(cfg)
+        cos, signed_sin = rope_tables(cfg)
         self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
+        self.register_buffer("rope_signed_sin", signed_sin, persistent=False)
         self.gradient_checkpointing = False
         """Recompute each block's activations in the backward pass (``gradient_checkpointing_enable``)."""
         self.apply(self._init_weights)
@@ -237,17 +237,17 @@ class TinyLlama(nn.Module):
         if t > self.cfg.max_seq_len or (not torch.is_tensor(slot) and slot + t > self.cfg.max_seq_len):
             raise ValueError(f"sequence length {slot + t} exceeds max_seq_len={self.cfg.max_seq_len}")
         if positions is None:
-            cos, sin = self.rope_cos[:t], self.rope_sin[:t]
+            cos, signed_sin = self.rope_cos[:t], self.rope_signed_sin[:t]
         else:
-            cos, sin = self.rope_cos[positions][:, None], self.rope_sin[positions][:, None]
+            cos, signed_sin = self.rope_cos[positions][:, None], self.rope_signed_sin[positions][:, None]
         x = self.embed_tokens(tokens)
         recompute = self.gradient_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         for i, layer in enumerate(self.layers):
             if recompute:
-                x = checkpoint(layer, x, cos, sin, None, slot, mask, None if fused is None else fused[i], use_reentrant=False)
+                x = checkpoint(layer, x, cos, signed_sin, None, slot, mask, None if fused is None else fused[i], use_reentrant=False)
                 continue
             cache_kv = None if cache is None else (cache.k[i], cache.v[i])
-            x = layer(x, cos, sin, cache_kv, slot, mask, None if fused is None else fused[i])
+            x = layer(x, cos, signed_sin, cache_kv, slot, mask, None if fused is None else fused[i])
         return self.norm(x)
 
     def num_parameters(self) -> int:

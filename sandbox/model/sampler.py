@@ -33,7 +33,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from sandbox.rng import keyed_uniform
+from sandbox.rng import counter_bases, uniform_from_bases
 
 
 @dataclass
@@ -69,8 +69,10 @@ class Samples:
     """[B] bool, the row hit max_new_tokens without sampling ``<eos>``."""
 
 
-def choose_tokens(logits: torch.Tensor, keys: torch.Tensor, counter: int, cfg: SamplingConfig):
-    """Pick one token per row; returns (tokens [B], their behaviour log-probs [B])."""
+def choose_tokens(logits: torch.Tensor, noise_bases: torch.Tensor | None, cfg: SamplingConfig):
+    """Pick one token per row; returns (tokens [B], their behaviour log-probs [B]). ``noise_bases``
+    [B] are this step's column of ``sandbox.rng.counter_bases(keys, steps)``: the Gumbel noise is
+    ``keyed_uniform(keys, step, vocab)``'s (None: greedy, no noise)."""
     if cfg.temperature == 0:
         logp = logits.float().log_softmax(-1)
         tokens = logp.argmax(-1)
@@ -83,7 +85,7 @@ def choose_tokens(logits: torch.Tensor, keys: torch.Tensor, counter: int, cfg: S
         drop_sorted = mass_before >= cfg.top_p  # the top token always stays
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         candidates = logp.masked_fill(drop, float("-inf"))
-    gumbel = -torch.log(-torch.log(keyed_uniform(keys, counter, logits.shape[-1])))
+    gumbel = -torch.log(-torch.log(uniform_from_bases(noise_bases, logits.shape[-1])))
     tokens = (candidates.double() + gumbel).argmax(-1)
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
 
@@ -181,13 +183,14 @@ def decode(forward, prompts, cfg: SamplingConfig, keys, eos_id: int, pad_id: int
             tokens[b, longest - len(p) : longest] = torch.tensor(p, device=device)
         logprobs = torch.zeros(batch, total, device=device)
         sampled = torch.zeros(batch, total, dtype=torch.bool, device=device)
-        keys = keys.to(device)
+        # the keyed noise of every step hashed from the row keys at once (``sandbox.rng``)
+        noise = counter_bases(keys.to(device), cfg.max_new_tokens) if cfg.temperature > 0 else None
 
         logits = forward(tokens[:, :longest], 0, positions[:, :longest], real[:, :longest])
         done = torch.zeros(batch, dtype=torch.bool, device=device)
         for step in range(cfg.max_new_tokens):
             slot = longest + step
-            new, new_logp = choose_tokens(logits, keys, step, cfg)
+            new, new_logp = choose_tokens(logits, None if noise is None else noise[:, step], cfg)
             live = ~done
             tokens[:, slot] = torch.where(live, new, pad_id)
             logprobs[:, slot] = torch.where(live, new_logp, 0.0)

@@ -28,6 +28,8 @@ def pad_rows(rows: Sequence[Sequence], fill, dtype: torch.dtype = torch.long, wi
     longest = max((len(row) for row in rows), default=0)
     width = longest if width is None else width
     check(width >= longest, "width", f">= the longest row ({longest})", width)
+    if all(isinstance(row, (list, tuple)) for row in rows):  # one conversion, not one per row: the same values
+        return torch.tensor([[*row, *[fill] * (width - len(row))] for row in rows], dtype=dtype).reshape(len(rows), width)
     out = torch.full((len(rows), width), fill, dtype=dtype)
     for b, row in enumerate(rows):
         if len(row):
