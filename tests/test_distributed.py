@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
+from sandbox.cli import main
 from sandbox.train.distributed import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,14 +62,14 @@ def run_train(run_dir: Path, nproc: int, warmstart_tiny, *extra: str) -> list[di
         "--eval-every", "0", "--eval-problems", "0", "--pass-problems", "0", "--threads", "1",
         "--progress", "false", "--run-dir", str(run_dir),
     ]
-    if nproc == 1:
-        cmd = [sys.executable, "-m", "sandbox.train", *args]
+    if nproc == 1:  # the same command in this process (a process of its own would only add its imports)
+        assert main(["train", *args]) == 0
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
                f"--master_port={free_port()}", "-m", "sandbox.train", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [m for m in lines if m["step"] >= 0]  # step -1: the evaluation before training
 
