@@ -322,8 +322,9 @@ def get_variant(name: str) -> Variant:
     """The variant called ``name``; ``ConfigError`` naming ``variant``, the closest name and the allowed names."""
     if name in RENAMED_VARIANTS:
         check(False, "variant", f"renamed {RENAMED_VARIANTS[name]!r} (one of {sorted(VARIANTS)})", name)
-    close = difflib.get_close_matches(name, VARIANTS, n=1) if isinstance(name, str) else []
-    check(name in VARIANTS, "variant", (f"did you mean {close[0]!r}? " if close else "") + f"one of {sorted(VARIANTS)}", name)
+    if name not in VARIANTS:  # the closest name is looked up only for the error (it costs more than the lookup)
+        close = difflib.get_close_matches(name, VARIANTS, n=1) if isinstance(name, str) else []
+        check(False, "variant", (f"did you mean {close[0]!r}? " if close else "") + f"one of {sorted(VARIANTS)}", name)
     return VARIANTS[name]
 
 
