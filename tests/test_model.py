@@ -1,7 +1,10 @@
 import pytest
 import torch
 
-from sandbox.model.model import ModelConfig, TinyLlama, token_logprobs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sandbox.model.model import ModelConfig, TinyLlama, rope, rope_tables, token_logprobs
 from sandbox.model.tokenizer import CharTokenizer
 from toy_envs.base import ConfigError
 
@@ -13,6 +16,26 @@ def small(**overrides):
     fields.update(overrides)
     torch.manual_seed(0)
     return TinyLlama(ModelConfig(**fields)).eval()
+
+
+@given(head_dim=st.sampled_from([2, 4, 16, 32]), length=st.integers(1, 12), seed=st.integers(0, 2**31 - 1),
+       grad=st.booleans())
+def test_rope_is_the_rotate_half_formula_bit_for_bit(head_dim, length, seed, grad):
+    """q' = q·cos + rotate_half(q)·sin, rotate_half(x1 | x2) = (−x2 | x1), written with the textbook
+    tables (oracle), against ``rope``'s roll and signed sin: equal exactly, and so are the gradients."""
+    cfg = ModelConfig(vocab_size=VOCAB, d_model=head_dim * 2, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=8, max_seq_len=16)
+    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(16, dtype=torch.float32), inv_freq)
+    cos, sin = torch.cat((angles, angles), -1).cos()[:length], torch.cat((angles, angles), -1).sin()[:length]
+    x = torch.randn(3, 2, length, head_dim, generator=torch.Generator().manual_seed(seed), requires_grad=grad)
+    x1, x2 = x.chunk(2, dim=-1)
+    expected = x * cos + torch.cat((-x2, x1), dim=-1) * sin
+    table_cos, signed_sin = rope_tables(cfg)
+    got = rope(x, table_cos[:length], signed_sin[:length])
+    assert torch.equal(got, expected)
+    if grad:
+        upstream = torch.randn_like(got)
+        assert torch.equal(*(torch.autograd.grad(y, x, upstream)[0] for y in (got, expected)))
 
 
 def test_logits_shape_and_causality():

@@ -2,7 +2,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.rng import fmix32, keyed_uniform, row_key, row_keys
+from sandbox.rng import counter_bases, fmix32, keyed_uniform, row_key, row_keys, uniform_from_bases
 
 
 def fmix32_reference(x: int) -> int:
@@ -18,6 +18,22 @@ def fmix32_reference(x: int) -> int:
 def test_fmix32_matches_reference(values):
     got = fmix32(torch.tensor(values, dtype=torch.int64)).tolist()
     assert got == [fmix32_reference(v) for v in values]
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=20))
+def test_fmix32_of_a_python_int_matches_reference(values):
+    assert [fmix32(v) for v in values] == [fmix32_reference(v) for v in values]
+
+
+@given(keys=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=6), counters=st.integers(1, 12), n=st.integers(1, 40))
+def test_counter_bases_give_keyed_uniform_at_every_counter(keys, counters, n):
+    """The sampler's path (the keys hashed for every step at once, then one counter's columns) is
+    ``keyed_uniform`` exactly, bit for bit."""
+    keys = torch.tensor(keys, dtype=torch.int64)
+    bases = counter_bases(keys, counters)
+    assert bases.shape == (len(keys), counters)
+    for c in range(counters):
+        assert torch.equal(uniform_from_bases(bases[:, c], n), keyed_uniform(keys, c, n))
 
 
 def test_row_key_is_stable_and_distinguishes_parts():
