@@ -466,7 +466,9 @@ def main(argv: list[str]) -> int:
     # REWARD_SANDBOX_CACHE (waiting on a model's file lock while a lane builds it).
     wall, cpu = time.perf_counter(), children_cpu_seconds()
     builds = start_builds(python, env)
-    pytest = [python, "-m", "pytest", "-n", "2", "--durations=20", "-p", "no:cacheprovider", "--nbmake"]
+    # --dist loadfile: each test file runs in one worker, so a module-scoped fixture (a finished run
+    # directory, a grid run) is made once, not once per worker that draws one of its tests
+    pytest = [python, "-m", "pytest", "-n", "2", "--dist", "loadfile", "--durations=20", "-p", "no:cacheprovider", "--nbmake"]
     code = run([*pytest, "tests", "tutorials", *rest], cwd=ROOT, env=env)
     built = finish_builds(builds)
     print(f"test time: {time.perf_counter() - wall:.0f} s wall, {children_cpu_seconds() - cpu:.0f} s of CPU "
