@@ -28,12 +28,15 @@ def test_fmix32_of_a_python_int_matches_reference(values):
 @given(keys=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=6), counters=st.integers(1, 12), n=st.integers(1, 40))
 def test_counter_bases_give_keyed_uniform_at_every_counter(keys, counters, n):
     """The sampler's path (the keys hashed for every step at once, then one counter's columns) is
-    ``keyed_uniform`` exactly, bit for bit."""
-    keys = torch.tensor(keys, dtype=torch.int64)
-    bases = counter_bases(keys, counters)
+    ``keyed_uniform`` exactly, and both are the module's formula computed with Python's integers
+    (independent oracle): u[b, j] = (fmix32((fmix32(key_b ⊕ fmix32(c)) + j·φ) mod 2^32) + 1/2) / 2^32."""
+    bases = counter_bases(torch.tensor(keys, dtype=torch.int64), counters)
     assert bases.shape == (len(keys), counters)
     for c in range(counters):
-        assert torch.equal(uniform_from_bases(bases[:, c], n), keyed_uniform(keys, c, n))
+        oracle = [[(fmix32_reference((fmix32_reference(k ^ fmix32_reference(c)) + j * 0x9E3779B9) & 0xFFFFFFFF) + 0.5) / 2**32
+                   for j in range(n)] for k in keys]
+        assert uniform_from_bases(bases[:, c], n).tolist() == oracle
+        assert keyed_uniform(torch.tensor(keys, dtype=torch.int64), c, n).tolist() == oracle
 
 
 def test_row_key_is_stable_and_distinguishes_parts():
