@@ -196,7 +196,13 @@ The copies (greedy accuracy on 256 held-out problems of one build):
 - The PRMs ('tiny-oracle', 'tiny-mc', 'tiny-rpe', 'tiny-sprm'): the recipe's training on 'tiny-fast'.
   The ThinkPRM judges: 128 problems, teacher 240 and student 160 SFT steps (the recipe 64, 60 / 40):
   at 64 problems and 60 / 40 or 120 / 80 steps the student's step AUROC was 0.38 and 0.53, and at
-  240 / 160 on 64 problems 0.51 on one build (the test asks 0.54). The StepWiser judge and the
+  240 / 160 on 64 problems 0.51 on one build (the test asks 0.54). Shorter schedules at higher rates
+  on 128 problems (6 Dec 2026, the ThinkPRM learning test's measurements for seeds 0-4 on both
+  builds): 120 / 80 steps at lr 6e-3 built in 18 s of CPU instead of 31, but its teacher's AUROC fell
+  to 0.555 on the second build (half that effect is under the test's margin, 0.04); 160 / 100 at 5e-3
+  (23 s) kept every AUROC at 0.583 or more, but its smallest effect is 2.1 times the margin (the
+  current copy's 3.6 times), not worth 8 s of CPU; 120 / 80 at 4e-3 left the teacher below chance
+  (0.36-0.48). The StepWiser judge and the
   outcome judge 'tiny-orm': a cold start of 200 SFT steps (the recipe 100; at 100 GRPO lowered
   held-out verdict accuracy, 0.519 -> 0.495, and the outcome judge's score of the policy's rollouts
   did not rise at one seed). Each learning test states its five-seed effects on two builds."""
