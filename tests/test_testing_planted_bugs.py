@@ -531,7 +531,7 @@ def test_the_counterexample_is_shrunk():
 def test_zero_variance_groups_of_one_and_two_rows_are_the_counterexamples():
     """Shrunk, the counterexamples are the smallest batches showing each bug: one row, and a
     group of two equal rows. Drawn from batches of up to 3 groups of up to 4 rows, which the
-    shrinker still has to cut down to one group: at the kit's default 4 x 5 the same two
+    shrinker still has to cut down (the first to a single row): at the kit's default 4 x 5 the same two
     counterexamples came out after 5-13 s of shrinking (the derandomized search first fails on
     larger batches), 0.7 s here."""
     sizes = dict(max_groups=3, max_group_size=4)
