@@ -4,7 +4,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.model.model import ModelConfig, TinyLlama, rope, rope_tables, token_logprobs
+from sandbox.model.model import ModelConfig, RMSNorm, TinyLlama, rope, rope_tables, token_logprobs
 from sandbox.model.tokenizer import CharTokenizer
 from toy_envs.base import ConfigError
 
@@ -36,6 +36,25 @@ def test_rope_is_the_rotate_half_formula_bit_for_bit(head_dim, length, seed, gra
     if grad:
         upstream = torch.randn_like(got)
         assert torch.equal(*(torch.autograd.grad(y, x, upstream)[0] for y in (got, expected)))
+
+
+@given(shape=st.sampled_from([(1, 1, 8), (64, 1, 64), (5, 31, 64), (2, 7, 128), (3, 4, 48)]), scale=st.sampled_from([1e-3, 1.0, 1e3]),
+       seed=st.integers(0, 2**31 - 1), dtype=st.sampled_from([torch.float32, torch.bfloat16]))
+def test_rms_norm_is_the_written_out_formula_bit_for_bit(shape, scale, seed, dtype):
+    """w · (x32 · rsqrt(mean(x32²) + eps)) cast back to x's dtype (oracle, the Llama formula written
+    out) against ``RMSNorm``'s ``F.rms_norm``: equal exactly, and so are the gradients of x and w."""
+    generator = torch.Generator().manual_seed(seed)
+    norm = RMSNorm(shape[-1], 1e-5)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(shape[-1], generator=generator))
+    x = (torch.randn(shape, generator=generator) * scale).to(dtype).requires_grad_()
+    x32 = x.float()
+    expected = norm.weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + 1e-5)).to(x.dtype)
+    got = norm(x)
+    assert got.dtype == expected.dtype and torch.equal(got, expected)
+    upstream = torch.randn(shape, generator=generator)
+    grads = [torch.autograd.grad(y, (x, norm.weight), upstream) for y in (got, expected)]
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
 
 
 def test_logits_shape_and_causality():
