@@ -176,10 +176,8 @@ five-minute suite was less arithmetic per token. On 'tiny''s task the test model
 the SFT steps for the same greedy accuracy at a fifth to a quarter of the cost per step: 'tiny-fast'
 (600 steps at 6e-3, the recipe's 300 at 3e-3) reaches 0.566 greedy on 256 held-out problems in
 about 30 s of CPU, where 'tiny' reached 0.41-0.50 in about 55 s. A fresh-clone ``dev.py test`` went
-from 500 s wall / 964 s of CPU to 295-341 s / 572-663 s (seven runs, the same idle 2-core AMD EPYC),
-the builds from about 360 s of CPU to about 160-180 s (275-292 s / 534-571 s in nine of fifteen runs
-since, 297-326 s / 572-639 s in six, with fewer tensor ops per decode step and ``--dist loadfile``:
-tutorials/guides/cli.md).
+from 500 s wall / 964 s of CPU to about 275-340 s / 535-665 s on the same idle 2-core AMD EPYC, the
+builds from about 360 s of CPU to about 160-180 s (every run, by commit: tutorials/guides/cli.md).
 
 The copies (greedy accuracy on 256 held-out problems of one build):
 - 'tiny-fast': 'tiny''s data, 600 steps at lr 6e-3 (0.566).
